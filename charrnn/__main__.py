@@ -1,0 +1,5 @@
+"""`python -m charrnn` runs the CLI."""
+
+from charrnn.cli import main
+
+main()

@@ -1,0 +1,165 @@
+"""The only code that knows the on-disk format.
+
+A checkpoint is one safetensors file: the tensors, plus a JSON document (format version,
+configs, vocabulary, step, metrics, corpus, and a sha256 of the tensor bytes) stored in
+the safetensors header metadata. One file means one atomic rename per save, and loading
+parses JSON and raw arrays only: nothing is ever unpickled, so a hostile file cannot
+run code.
+
+Layout of a run folder::
+
+    checkpoints/<run>/latest.safetensors   # written at every evaluation and at the end
+    checkpoints/<run>/best.safetensors     # lowest validation loss so far
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from charrnn.errors import CheckpointError
+
+FORMAT_NAME = "charrnn"
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+LATEST = "latest" + SUFFIX
+BEST = "best" + SUFFIX
+DEFAULT_ROOT = Path("checkpoints")
+_META_KEY = "charrnn"
+_MAX_HEADER = 100_000_000
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    meta: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+
+
+def _data_section(blob: bytes) -> bytes:
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    return blob[8 + header_len :]
+
+
+def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    return hashlib.sha256(_data_section(save_tensors(tensors))).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, fsync, then rename over `path`.
+
+    A crash at any moment leaves either the old file or the new one, never a mix.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from None
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Save tensors (moved to CPU, made contiguous) and a JSON-able meta dict atomically."""
+    cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    document = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
+                "tensors_sha256": _tensor_digest(cpu), **meta}
+    blob = save_tensors(cpu, metadata={_META_KEY: json.dumps(document, ensure_ascii=False)})
+    write_atomic(Path(path), blob)
+
+
+def _refuse(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"cannot load checkpoint {path}: {why}")
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read and verify a checkpoint; any problem is one CheckpointError line."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    except IsADirectoryError:
+        raise _refuse(path, "it is a directory") from None
+    except OSError as exc:
+        raise _refuse(path, exc.strerror or str(exc)) from None
+    if len(blob) < 8:
+        raise _refuse(path, "the file is too short to be a checkpoint")
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    if header_len > min(_MAX_HEADER, len(blob) - 8):
+        raise _refuse(path, "not a charrnn checkpoint, or a truncated one")
+    try:
+        header = json.loads(blob[8 : 8 + header_len])
+        document = json.loads(header["__metadata__"][_META_KEY])
+    except (ValueError, KeyError, TypeError):
+        raise _refuse(path, "not a charrnn checkpoint (no charrnn metadata)") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise _refuse(path, "not a charrnn checkpoint")
+    version = document.get("version")
+    if not isinstance(version, int):
+        raise _refuse(path, "it has no format version")
+    if version > FORMAT_VERSION:
+        raise _refuse(
+            path, f"written by a newer charrnn (format {version}; this one reads up to "
+            f"{FORMAT_VERSION}); upgrade charrnn"
+        )
+    if hashlib.sha256(_data_section(blob)).hexdigest() != document.get("tensors_sha256"):
+        raise _refuse(path, "tensor checksum mismatch (the file is corrupt or truncated)")
+    try:
+        tensors = load_tensors(blob)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise _refuse(path, f"corrupt tensor data ({exc})") from None
+    return Checkpoint(path=path, meta=document, tensors=tensors)
+
+
+def _run_files(run: Path) -> list[Path]:
+    return [f for f in (run / BEST, run / LATEST) if f.is_file()]
+
+
+def resolve(checkpoint: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
+    """A checkpoint file from a file, a run folder, or (None) the most recent run under root.
+
+    A run folder means its best checkpoint (lowest validation loss), else its latest.
+    """
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if path.is_dir():
+            files = _run_files(path)
+            if not files:
+                raise CheckpointError(f"no checkpoint in run folder {path}")
+            return files[0]
+        if not path.exists():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        return path
+    runs = [d for d in root.iterdir() if d.is_dir() and _run_files(d)] if root.is_dir() else []
+    if not runs:
+        raise CheckpointError(
+            f"no checkpoint found under {root}/; train one with 'charrnn train' "
+            "or pass --checkpoint"
+        )
+    newest = max(runs, key=lambda d: max(f.stat().st_mtime_ns for f in _run_files(d)))
+    return _run_files(newest)[0]

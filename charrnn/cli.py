@@ -1,0 +1,248 @@
+"""Typer commands: flags -> configs -> library calls -> output; errors -> one line.
+
+Option defaults come from the config dataclasses, and range checks live in the library,
+so `--help`, the Python API and the CLI cannot disagree. torch is imported inside the
+commands so that `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from charrnn.config import DEFAULT_TIME_BUDGET, ModelConfig, TrainConfig, format_duration
+from charrnn.errors import CharRNNError
+
+app = typer.Typer(
+    name="charrnn",
+    help="Character-level RNN text generator: train on any text, then sample or beam-search.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_M, _T = ModelConfig(), TrainConfig()
+DATA, MODEL, OPTIM, OUTPUT = "Data", "Model", "Optimisation", "Output"
+CheckpointOption = Annotated[Path | None, typer.Option(
+    help="Checkpoint file or run folder (a folder means its best checkpoint). "
+         "Default: the most recently trained run under checkpoints/.",
+    show_default=False)]
+LengthOption = Annotated[int, typer.Option(help="Characters to generate after the prime.")]
+PrimeOption = Annotated[str, typer.Option(
+    help="Text to continue (printed first). Empty: start as at the beginning of a text.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def one_line_errors(command):
+    """Turn library errors into one stderr line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from charrnn import display
+
+        try:
+            return command(*args, **kwargs)
+        except CharRNNError as exc:
+            display.error(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            display.error("interrupted")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _load(checkpoint: Path | None):
+    from charrnn import checkpoint as ckpt
+    from charrnn import display
+    from charrnn.lm import LanguageModel
+
+    path = ckpt.resolve(checkpoint)
+    if checkpoint is None:
+        display.info(f"using checkpoint {path}")
+    return LanguageModel.from_checkpoint(ckpt.load(path))
+
+
+def _default_run_dir(name: str) -> Path:
+    """checkpoints/<name>, or <name>-2, -3... so a new run never overwrites an old one."""
+    from charrnn import checkpoint as ckpt
+
+    candidate, n = ckpt.DEFAULT_ROOT / name, 1
+    while (candidate / ckpt.LATEST).exists() or (candidate / ckpt.BEST).exists():
+        n += 1
+        candidate = ckpt.DEFAULT_ROOT / f"{name}-{n}"
+    return candidate
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  charrnn train                                  # built-in corpus: Python's stdlib\n\n"
+        "  charrnn train corpus.txt --time 10m\n\n"
+        "  charrnn train corpus.txt --model gru --hidden-size 256 --steps 2000 --out runs/gru"
+    )
+)
+@one_line_errors
+def train(
+    corpus: Annotated[Path | None, typer.Argument(
+        help="UTF-8 text file to learn. Default: the Python standard library's source "
+             "(offline, deterministic).", show_default=False)] = None,
+    val_frac: Annotated[float, typer.Option(
+        help="Fraction of the text, taken from its end, held out for validation.",
+        rich_help_panel=DATA)] = _T.val_frac,
+    batch_size: Annotated[int, typer.Option(
+        help="Number of contiguous text streams trained side by side.",
+        rich_help_panel=DATA)] = _T.batch_size,
+    seq_len: Annotated[int, typer.Option(
+        help="Characters per stream per step (truncated-BPTT length).",
+        rich_help_panel=DATA)] = _T.seq_len,
+    model: Annotated[Literal["lstm", "gru", "rnn"], typer.Option(
+        help="Recurrent cell.", rich_help_panel=MODEL)] = _M.model,
+    hidden_size: Annotated[int, typer.Option(
+        help="Units per recurrent layer.", rich_help_panel=MODEL)] = _M.hidden_size,
+    num_layers: Annotated[int, typer.Option(
+        help="Stacked recurrent layers.", rich_help_panel=MODEL)] = _M.num_layers,
+    embed_size: Annotated[int, typer.Option(
+        help="Character embedding size.", rich_help_panel=MODEL)] = _M.embed_size,
+    dropout: Annotated[float, typer.Option(
+        help="Dropout between layers and before the output head.",
+        rich_help_panel=MODEL)] = _M.dropout,
+    lr: Annotated[float, typer.Option(
+        help="Peak Adam learning rate (warm-up, then cosine decay over the budget).",
+        rich_help_panel=OPTIM)] = _T.lr,
+    grad_clip: Annotated[float, typer.Option(
+        help="Clip the global gradient norm to this.", rich_help_panel=OPTIM)] = _T.grad_clip,
+    steps: Annotated[int | None, typer.Option(
+        help="Stop after this many steps in total.", rich_help_panel=OPTIM,
+        show_default=False)] = None,
+    epochs: Annotated[float | None, typer.Option(
+        help="Stop after this many passes over the training text.", rich_help_panel=OPTIM,
+        show_default=False)] = None,
+    time: Annotated[str | None, typer.Option(
+        help=f"Stop after this wall-clock time, e.g. 90s, 5m, 1h. With no --steps, "
+             f"--epochs or --time: {format_duration(DEFAULT_TIME_BUDGET)}.",
+        rich_help_panel=OPTIM, show_default=False)] = None,
+    seed: Annotated[int, typer.Option(
+        help="Random seed (with --steps or --epochs the run is reproducible).",
+        rich_help_panel=OPTIM)] = _T.seed,
+    eval_every: Annotated[int, typer.Option(
+        help="Evaluate on the whole validation text and checkpoint every N steps.",
+        rich_help_panel=OUTPUT)] = _T.eval_every,
+    out: Annotated[Path | None, typer.Option(
+        help="Run folder for checkpoints. Default: checkpoints/<corpus name>, numbered "
+             "so an earlier run is never overwritten.",
+        rich_help_panel=OUTPUT, show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Allow --out to replace the checkpoints of an earlier run.",
+        rich_help_panel=OUTPUT)] = False,
+) -> None:
+    """Learn a corpus and write latest/best checkpoints, with a progress display."""
+    from charrnn import checkpoint as ckpt
+    from charrnn import display
+    from charrnn.config import parse_duration
+    from charrnn.corpus import builtin_corpus, read_corpus
+    from charrnn.train import clear_run
+    from charrnn.train import train as run_training
+
+    model_config = ModelConfig(model=model, hidden_size=hidden_size, num_layers=num_layers,
+                               embed_size=embed_size, dropout=dropout).validate()
+    train_config = TrainConfig(
+        batch_size=batch_size, seq_len=seq_len, lr=lr, grad_clip=grad_clip, val_frac=val_frac,
+        eval_every=eval_every, steps=steps, epochs=epochs,
+        time_limit=parse_duration(time) if time is not None else None, seed=seed,
+    ).validate()
+    taken = out is not None and ((out / ckpt.LATEST).exists() or (out / ckpt.BEST).exists())
+    if taken and not overwrite:
+        raise CharRNNError(f"{out} already holds a trained run; pass --overwrite to "
+                           "replace it or choose another --out")
+    text = read_corpus(corpus) if corpus is not None else builtin_corpus()
+    run_dir = out if out is not None else _default_run_dir(text.name)
+    if overwrite:
+        clear_run(run_dir)
+    progress = display.TrainProgress()
+    try:
+        run_training(text, model_config, train_config, run_dir, progress)
+    finally:
+        progress.stop()
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  charrnn sample --temperature 0.8 --length 500 --prime \"ROMEO:\"\n\n"
+        "  charrnn sample --temperature 0 --length 200          # greedy\n\n"
+        "  charrnn sample --checkpoint checkpoints/tinyshakespeare --seed 7 --json"
+    )
+)
+@one_line_errors
+def sample(
+    checkpoint: CheckpointOption = None,
+    temperature: Annotated[float, typer.Option(
+        help="Softmax temperature: lower is safer, higher is wilder; 0 is greedy argmax."
+    )] = 1.0,
+    length: LengthOption = 500,
+    prime: PrimeOption = "",
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed for reproducible text.", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate text, streamed to stdout character by character."""
+    lm = _load(checkpoint)
+    chars = lm.stream(length, temperature, prime, seed)
+    if as_json:
+        text = "".join(chars)
+        print(json.dumps({"checkpoint": str(lm.path), "prime": prime, "text": text,
+                          "temperature": temperature, "length": length, "seed": seed},
+                         ensure_ascii=False))
+        return
+    out = sys.stdout
+    out.write(prime)
+    out.flush()
+    for char in chars:
+        out.write(char)
+        out.flush()
+    out.write("\n")
+    out.flush()
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  charrnn beam --width 8 --length 120 --prime \"ROMEO:\"\n\n"
+        "  charrnn beam --width 16 --n-best 5 --length 40 --json"
+    )
+)
+@one_line_errors
+def beam(
+    checkpoint: CheckpointOption = None,
+    width: Annotated[int, typer.Option(help="Beams kept at every step.")] = 8,
+    length: LengthOption = 120,
+    prime: PrimeOption = "",
+    n_best: Annotated[int, typer.Option(help="How many of the best beams to print.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """The most likely continuations, each with its total log-probability in nats."""
+    lm = _load(checkpoint)
+    results = lm.beam(length, width, prime, n_best)
+    if as_json:
+        print(json.dumps({
+            "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
+            "results": [{"rank": i, "text": text, "logprob": score}
+                        for i, (text, score) in enumerate(results, 1)],
+        }, ensure_ascii=False))
+        return
+    from charrnn import display
+
+    display.beam_table(prime, results)
+
+
+def main() -> None:
+    app()

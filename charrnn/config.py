@@ -1,0 +1,183 @@
+"""Frozen configuration dataclasses: the only place defaults live, and their validation.
+
+The CLI reads its option defaults from here, and checkpoints store these as JSON through
+`to_dict` / `from_dict`, so `--help`, the Python API and saved runs cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from charrnn.errors import CheckpointError, ConfigError
+
+CELLS = ("lstm", "gru", "rnn")
+DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
+
+T = TypeVar("T")
+
+
+class _JSONConfig:
+    """to_dict / from_dict for the frozen configs; `section` names them in errors."""
+
+    section = "config"
+
+    def validate(self: T) -> T:
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        """Rebuild from JSON, refusing missing or mistyped fields with one line."""
+        what = cls.section  # type: ignore[attr-defined]
+        if not isinstance(data, dict):
+            raise CheckpointError(f"checkpoint {what} section is not an object")
+        kwargs = {}
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if field.name not in data:
+                raise CheckpointError(f"checkpoint {what} section lacks field '{field.name}'")
+            kwargs[field.name] = data[field.name]
+        try:
+            return cls(**kwargs).validate()  # type: ignore[attr-defined]
+        except (ConfigError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint {what} section is invalid: {exc}") from None
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class ModelConfig(_JSONConfig):
+    """Shape of the network: embedding -> stacked RNN cell -> linear head."""
+
+    section = "model"
+
+    model: str = "lstm"
+    hidden_size: int = 384
+    num_layers: int = 1
+    embed_size: int = 64
+    dropout: float = 0.0
+    vocab_size: int = 0  # filled in from the corpus
+
+    def validate(self) -> ModelConfig:
+        _check(self.model in CELLS,
+               f"--model must be one of {', '.join(CELLS)}, not {self.model!r}")
+        _check(_is_int(self.hidden_size) and self.hidden_size >= 1, "--hidden-size must be >= 1")
+        _check(_is_int(self.num_layers) and self.num_layers >= 1, "--num-layers must be >= 1")
+        _check(_is_int(self.embed_size) and self.embed_size >= 1, "--embed-size must be >= 1")
+        _check(
+            _is_number(self.dropout) and 0.0 <= self.dropout < 1.0,
+            f"--dropout must be in [0, 1), not {self.dropout}",
+        )
+        _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
+        return self
+
+
+@dataclass(frozen=True)
+class TrainConfig(_JSONConfig):
+    """How to train: data layout, optimiser, evaluation cadence and when to stop.
+
+    Stop rules: `steps` is the run's total step count, `epochs` passes over the training
+    text, `time_limit` seconds of wall clock; whichever ends first wins. With none of
+    them the run gets DEFAULT_TIME_BUDGET seconds.
+    """
+
+    section = "train"
+
+    batch_size: int = 32
+    seq_len: int = 64
+    lr: float = 3e-3
+    min_lr_frac: float = 0.1
+    warmup_steps: int = 20
+    grad_clip: float = 1.0
+    val_frac: float = 0.05
+    eval_every: int = 500
+    steps: int | None = None
+    epochs: float | None = None
+    time_limit: float | None = None
+    seed: int = 1234
+
+    def validate(self) -> TrainConfig:
+        _check(_is_int(self.batch_size) and self.batch_size >= 1, "--batch-size must be >= 1")
+        _check(_is_int(self.seq_len) and self.seq_len >= 1, "--seq-len must be >= 1")
+        _check(_is_number(self.lr) and self.lr > 0, f"--lr must be > 0, not {self.lr}")
+        _check(
+            _is_number(self.min_lr_frac) and 0 <= self.min_lr_frac <= 1,
+            "min_lr_frac must be in [0, 1]",
+        )
+        _check(_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps must be >= 0")
+        _check(
+            _is_number(self.grad_clip) and self.grad_clip > 0,
+            f"--grad-clip must be > 0, not {self.grad_clip}",
+        )
+        _check(
+            _is_number(self.val_frac) and 0 < self.val_frac < 1,
+            f"--val-frac must be between 0 and 1 (exclusive), not {self.val_frac}",
+        )
+        _check(_is_int(self.eval_every) and self.eval_every >= 1, "--eval-every must be >= 1")
+        _check(
+            self.steps is None or (_is_int(self.steps) and self.steps >= 1),
+            f"--steps must be >= 1, not {self.steps}",
+        )
+        _check(
+            self.epochs is None or (_is_number(self.epochs) and self.epochs > 0),
+            f"--epochs must be > 0, not {self.epochs}",
+        )
+        _check(
+            self.time_limit is None or (_is_number(self.time_limit) and self.time_limit > 0),
+            "--time must be a positive duration",
+        )
+        _check(_is_int(self.seed), "--seed must be an integer")
+        return self
+
+    @property
+    def budgeted(self) -> TrainConfig:
+        """This config with the default time budget filled in when no stop rule is set."""
+        if self.steps is None and self.epochs is None and self.time_limit is None:
+            return dataclasses.replace(self, time_limit=DEFAULT_TIME_BUDGET)
+        return self
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s|ms)?")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '5m', '1h30m', '2.5m' or a bare number of seconds -> seconds."""
+    cleaned = text.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    while pos < len(cleaned):
+        match = _DURATION.match(cleaned, pos)
+        if not match or match.end() == pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not cleaned or pos != len(cleaned) or total <= 0:
+        raise ConfigError(f"--time must look like 90s, 5m or 1h30m, not {text!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds -> '4m05s' for messages."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

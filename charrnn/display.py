@@ -1,0 +1,128 @@
+"""Everything the user sees besides generated text: the only module that imports Rich.
+
+Messages, progress and errors go to stderr; stdout is kept for results, so
+`charrnn sample > out.txt` captures only the text.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from charrnn.config import format_duration
+from charrnn.evaluate import bits
+from charrnn.train import RunInfo, StepStats, TrainResult
+
+_PROGRESS_TICKS = 1000
+
+
+def stderr_console() -> Console:
+    """A console bound to the current sys.stderr (tests swap it), never at import time."""
+    return Console(stderr=True, highlight=False)
+
+
+def error(message: str) -> None:
+    """One line on stderr: the CLI's whole response to a CharRNNError."""
+    stderr_console().print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+
+
+def info(message: str) -> None:
+    stderr_console().print(Text(message, style="dim"), soft_wrap=True)
+
+
+def _loss_text(nats: float) -> str:
+    return f"{nats:.4f} nats/char ({bits(nats):.3f} bpc)"
+
+
+class TrainProgress:
+    """A Reporter that draws a Rich progress bar and prints evaluations as lines."""
+
+    def __init__(self) -> None:
+        self.console = stderr_console()
+        self.progress = Progress(
+            TextColumn("[bold]step {task.fields[step]}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("val {task.fields[val]} bpc"),
+            TextColumn("{task.fields[speed]} chars/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.task = None
+        self.total_steps: int | None = None
+
+    def on_start(self, info: RunInfo) -> None:
+        budget = []
+        if info.total_steps is not None:
+            budget.append(f"{info.total_steps} steps")
+        if info.time_limit is not None:
+            budget.append(format_duration(info.time_limit))
+        self.console.print(
+            f"training {info.parameters:,} parameters on {info.train_chars:,} characters "
+            f"(vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
+            f"batch {info.batch_size} x {info.seq_len}; budget {' or '.join(budget)}; "
+            f"writing {info.run_dir}/",
+            highlight=False, soft_wrap=True,
+        )
+        self.total_steps = info.total_steps
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "train", total=_PROGRESS_TICKS, step="0", loss="-", val="-", speed="-"
+        )
+
+    def on_step(self, stats: StepStats) -> None:
+        step = f"{stats.step}" + (f"/{self.total_steps}" if self.total_steps else "")
+        self.progress.update(
+            self.task, completed=stats.fraction * _PROGRESS_TICKS, step=step,
+            loss=f"{stats.loss:.3f}", speed=f"{stats.chars_per_sec:,.0f}",
+        )
+
+    def on_eval(self, step: int, val_loss: float, improved: bool) -> None:
+        self.progress.update(self.task, val=f"{bits(val_loss):.3f}")
+        mark = " (best)" if improved else ""
+        self.progress.console.print(
+            f"step {step}: validation {_loss_text(val_loss)}{mark}", highlight=False
+        )
+
+    def on_message(self, text: str) -> None:
+        target = self.progress.console if self.task is not None else self.console
+        target.print(Text(f"warning: {text}", style="yellow"), soft_wrap=True)
+
+    def on_end(self, result: TrainResult) -> None:
+        self.progress.update(self.task, completed=_PROGRESS_TICKS)
+        self.progress.stop()
+        table = Table(title="training finished", show_header=False, title_justify="left")
+        table.add_row("steps", f"{result.steps:,} ({result.epochs:.2f} epochs)")
+        table.add_row("time", format_duration(result.elapsed))
+        table.add_row("characters seen", f"{result.chars_seen:,}")
+        table.add_row("final validation", _loss_text(result.val_loss))
+        if math.isfinite(result.best_val_loss):
+            table.add_row("best validation", f"{_loss_text(result.best_val_loss)} "
+                                              f"at step {result.best_step}")
+        table.add_row("checkpoints", f"{result.run_dir}/")
+        self.console.print(table)
+        self.console.print(f"sample it: charrnn sample --checkpoint {result.run_dir}",
+                           highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        """Stop drawing (after an error) so the error line is not overdrawn."""
+        self.progress.stop()
+
+
+def beam_table(prime: str, results: list[tuple[str, float]]) -> None:
+    """Beam results as a table on stdout: rank, log-probability, prime + continuation."""
+    table = Table(show_lines=True)
+    table.add_column("rank", justify="right")
+    table.add_column("log-prob (nats)", justify="right")
+    table.add_column("text")
+    for rank, (text, score) in enumerate(results, 1):
+        table.add_row(str(rank), f"{score:.4f}", Text(prime, style="dim") + Text(text))
+    Console(file=sys.stdout, highlight=False).print(table)

@@ -1,0 +1,69 @@
+"""One CharRNN module for lstm / gru / rnn, and helpers for its recurrent state.
+
+The state is always a tuple of (num_layers, batch, hidden) tensors: (h, c) for the LSTM,
+(h,) for GRU and RNN, so code that carries, detaches or reorders it never asks which
+cell it is holding.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from charrnn.config import ModelConfig
+
+State = tuple[torch.Tensor, ...]
+
+_CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class CharRNN(nn.Module):
+    """Embedding -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        if config.vocab_size < 1:
+            raise ValueError("ModelConfig.vocab_size must be set before building a model")
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed_size)
+        cell_kwargs = {"nonlinearity": "tanh"} if config.model == "rnn" else {}
+        self.rnn = _CELLS[config.model](
+            config.embed_size,
+            config.hidden_size,
+            config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+            **cell_kwargs,
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, config.vocab_size)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def initial_state(self, batch_size: int) -> State:
+        """Zeros on the model's device: the state at the start of every text stream."""
+        weight = self.head.weight
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
+        count = 2 if self.config.model == "lstm" else 1
+        return tuple(weight.new_zeros(shape) for _ in range(count))
+
+    def forward(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step."""
+        hidden_in = state if self.config.model == "lstm" else state[0]
+        out, hidden_out = self.rnn(self.embed(ids), hidden_in)
+        logits = self.head(self.drop(out))
+        new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
+        return logits, new_state
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph between truncated-BPTT windows while keeping the values."""
+    return tuple(s.detach() for s in state)
+
+
+def select_state(state: State, index: torch.Tensor) -> State:
+    """Rows of the state picked (and repeated) by batch index, e.g. to reorder beams."""
+    return tuple(s.index_select(1, index) for s in state)

@@ -1,0 +1,248 @@
+"""The training loop: teacher forcing with truncated BPTT over contiguous streams.
+
+Sections: data (vocabulary, split, stream batcher) -> model and optimiser -> schedule
+(warm-up, then cosine decay over the run's budget) -> loop (step, clip, evaluate,
+checkpoint) -> final evaluation. Progress goes out through a `Reporter`; this module
+prints nothing itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from charrnn import checkpoint
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.corpus import Corpus
+from charrnn.errors import CharRNNError, CorpusError
+from charrnn.evaluate import mean_nll
+from charrnn.model import CharRNN, detach_state
+from charrnn.streams import StreamBatcher
+from charrnn.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_dir: Path
+    parameters: int
+    vocab_size: int
+    train_chars: int
+    val_chars: int
+    batch_size: int
+    seq_len: int
+    total_steps: int | None
+    time_limit: float | None
+
+
+@dataclass(frozen=True)
+class StepStats:
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+    chars_per_sec: float
+    elapsed: float
+    fraction: float  # of the run's budget used, 0..1
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    steps: int
+    epochs: float
+    elapsed: float
+    chars_seen: int
+    val_loss: float
+    best_val_loss: float
+    best_step: int
+    parameters: int
+
+
+class Reporter(Protocol):
+    def on_start(self, info: RunInfo) -> None: ...
+    def on_step(self, stats: StepStats) -> None: ...
+    def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
+    def on_message(self, text: str) -> None: ...
+    def on_end(self, result: TrainResult) -> None: ...
+
+
+class SilentReporter:
+    """A Reporter that ignores everything (the default for library use)."""
+
+    def on_start(self, info: RunInfo) -> None: ...
+    def on_step(self, stats: StepStats) -> None: ...
+    def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
+    def on_message(self, text: str) -> None: ...
+    def on_end(self, result: TrainResult) -> None: ...
+
+
+def split_ids(ids: torch.Tensor, val_frac: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last `val_frac` of the text is validation (at least 2 characters of it)."""
+    n_val = max(2, int(round(ids.numel() * val_frac)))
+    if ids.numel() - n_val < 2:
+        raise CorpusError(
+            f"corpus of {ids.numel()} characters is too short to split into training "
+            "and validation text; it needs at least 4"
+        )
+    return ids[:-n_val], ids[-n_val:]
+
+
+def learning_rate(cfg: TrainConfig, step: int, fraction: float) -> float:
+    """Linear warm-up over the first steps, then cosine decay to min_lr_frac * lr."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    low = cfg.lr * cfg.min_lr_frac
+    return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove a run folder's checkpoints so a fresh run cannot be mixed with an old one."""
+    for name in (checkpoint.LATEST, checkpoint.BEST):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def train(
+    corpus: Corpus,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    run_dir: Path | str = checkpoint.DEFAULT_ROOT / "run",
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """Train a model on `corpus`, writing latest/best checkpoints into `run_dir`."""
+    report = reporter or SilentReporter()
+    cfg = (train_config or TrainConfig()).budgeted.validate()
+    model_config = (model_config or ModelConfig()).validate()
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+
+    # -- data ---------------------------------------------------------------------------
+    vocab = Vocab.from_text(corpus.text)
+    train_ids, val_ids = split_ids(vocab.encode(corpus.text, "corpus"), cfg.val_frac)
+    if train_ids.numel() - 1 < cfg.seq_len:
+        report.on_message(
+            f"training text has only {train_ids.numel()} characters: "
+            f"--seq-len shrunk from {cfg.seq_len} to {train_ids.numel() - 1}"
+        )
+        cfg = dataclasses.replace(cfg, seq_len=train_ids.numel() - 1)
+    batch = StreamBatcher.fitting_batch_size(train_ids.numel(), cfg.batch_size, cfg.seq_len)
+    if batch < cfg.batch_size:
+        report.on_message(
+            f"training text of {train_ids.numel()} characters fills only {batch} streams of "
+            f"{cfg.seq_len}: --batch-size shrunk from {cfg.batch_size} to {batch}"
+        )
+        cfg = dataclasses.replace(cfg, batch_size=batch)
+    batcher = StreamBatcher(train_ids, cfg.batch_size, cfg.seq_len)
+
+    # -- model and optimiser ------------------------------------------------------------
+    mconf = dataclasses.replace(model_config, vocab_size=len(vocab))
+    model = CharRNN(mconf)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    total_steps = cfg.steps
+    if cfg.epochs is not None:
+        by_epochs = max(1, math.ceil(cfg.epochs * batcher.windows_per_epoch))
+        total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
+    report.on_start(RunInfo(
+        run_dir=run_dir, parameters=model.num_parameters, vocab_size=len(vocab),
+        train_chars=train_ids.numel(), val_chars=val_ids.numel(),
+        batch_size=cfg.batch_size, seq_len=cfg.seq_len,
+        total_steps=total_steps, time_limit=cfg.time_limit,
+    ))
+
+    def fraction(step: int, elapsed: float, reserve: float) -> float:
+        parts = [0.0]
+        if total_steps is not None:
+            parts.append(step / total_steps)
+        if cfg.time_limit is not None:
+            parts.append((elapsed + reserve) / cfg.time_limit)
+        return max(parts)
+
+    # -- checkpointing ------------------------------------------------------------------
+    best_loss, best_step, last_eval_seconds = math.inf, 0, 0.0
+
+    def save(name: str, step: int, train_loss: float, val_loss: float) -> None:
+        meta = {
+            "model": mconf.to_dict(),
+            "train": cfg.to_dict(),
+            "vocab": vocab.to_dict(),
+            "corpus": corpus.describe(),
+            "step": step,
+            "epoch": batcher.position.epoch,
+            "elapsed_seconds": time.perf_counter() - started,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "metrics": {"train_loss": train_loss if math.isfinite(train_loss) else None,
+                        "val_loss": val_loss,
+                        "best_val_loss": best_loss, "best_step": best_step},
+        }
+        checkpoint.save(run_dir / name, model.state_dict(), meta)
+
+    def evaluate_and_save(step: int, train_loss: float) -> float:
+        nonlocal best_loss, best_step, last_eval_seconds
+        t0 = time.perf_counter()
+        val_loss = mean_nll(model, val_ids)
+        improved = val_loss < best_loss
+        if improved:
+            best_loss, best_step = val_loss, step
+        save(checkpoint.LATEST, step, train_loss, val_loss)
+        if improved:
+            save(checkpoint.BEST, step, train_loss, val_loss)
+        last_eval_seconds = time.perf_counter() - t0
+        report.on_eval(step, val_loss, improved)
+        return val_loss
+
+    # -- loop ---------------------------------------------------------------------------
+    step, loss_value, val_loss, evaluated_at = 0, math.nan, math.nan, -1
+    state = model.initial_state(cfg.batch_size)
+    window_start = time.perf_counter()
+    while fraction(step, time.perf_counter() - started, last_eval_seconds) < 1.0:
+        x, y, new_epoch = batcher.next()
+        state = model.initial_state(cfg.batch_size) if new_epoch else detach_state(state)
+        lr = learning_rate(cfg, step, fraction(step, time.perf_counter() - started, 0.0))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        logits, state = model(x, state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise CharRNNError(
+                f"training loss became {loss_value} at step {step}; try a lower --lr "
+                f"(last good checkpoint: {run_dir / checkpoint.LATEST})"
+            )
+        now = time.perf_counter()
+        elapsed = now - started
+        report.on_step(StepStats(
+            step=step, epoch=batcher.position.epoch, loss=loss_value, lr=lr,
+            chars_per_sec=x.numel() / max(now - window_start, 1e-9), elapsed=elapsed,
+            fraction=min(1.0, fraction(step, elapsed, 0.0)),
+        ))
+        if step % cfg.eval_every == 0:
+            val_loss, evaluated_at = evaluate_and_save(step, loss_value), step
+        window_start = time.perf_counter()
+
+    if evaluated_at != step:
+        val_loss = evaluate_and_save(step, loss_value)
+    result = TrainResult(
+        run_dir=run_dir, steps=step,
+        epochs=step / batcher.windows_per_epoch,
+        elapsed=time.perf_counter() - started,
+        chars_seen=step * cfg.batch_size * cfg.seq_len,
+        val_loss=val_loss, best_val_loss=best_loss, best_step=best_step,
+        parameters=model.num_parameters,
+    )
+    report.on_end(result)
+    return result

@@ -1,0 +1,164 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from charrnn.cli import app
+
+runner = CliRunner()
+FAST = ["--steps", "30", "--hidden-size", "32", "--embed-size", "8", "--batch-size", "4",
+        "--seq-len", "16", "--eval-every", "10"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_error_line(result, code=1):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_train_sample_beam_end_to_end(corpus_file):
+    trained = run("train", corpus_file, *FAST)
+    assert trained.exit_code == 0, trained.output
+    assert "validation" in trained.stderr and trained.stdout == ""
+    assert Path("checkpoints/play/best.safetensors").is_file()
+    assert Path("checkpoints/play/latest.safetensors").is_file()
+
+    sampled = run("sample", "--length", "50", "--prime", "ROMEO:", "--seed", "3")
+    assert sampled.exit_code == 0, sampled.output
+    assert sampled.stdout.startswith("ROMEO:")
+    assert len(sampled.stdout) == len("ROMEO:") + 50 + 1  # the prime, 50 characters, "\n"
+    assert "using checkpoint checkpoints/play/best.safetensors" in sampled.stderr
+
+    again = run("sample", "--length", "50", "--prime", "ROMEO:", "--seed", "3")
+    assert again.stdout == sampled.stdout
+
+    as_json = run("sample", "--length", "20", "--temperature", "0", "--json",
+                  "--checkpoint", "checkpoints/play")
+    data = json.loads(as_json.stdout)
+    assert len(data["text"]) == 20 and data["temperature"] == 0
+
+    beamed = run("beam", "--width", "4", "--length", "12", "--prime", "JULIET:", "--n-best", "3")
+    assert beamed.exit_code == 0, beamed.output
+    assert beamed.stdout.count("JULIET:") == 3 and "log-prob" in beamed.stdout
+
+    beam_json = json.loads(run("beam", "--width", "4", "--length", "12", "--json").stdout)
+    (result,) = beam_json["results"]
+    assert result["rank"] == 1 and len(result["text"]) == 12 and result["logprob"] < 0
+
+
+def test_a_second_run_never_overwrites_the_first(corpus_file):
+    assert run("train", corpus_file, *FAST).exit_code == 0
+    first = Path("checkpoints/play/best.safetensors").read_bytes()
+    assert run("train", corpus_file, *FAST, "--seed", "5").exit_code == 0
+    assert Path("checkpoints/play/best.safetensors").read_bytes() == first
+    assert Path("checkpoints/play-2/best.safetensors").is_file()
+
+
+def test_out_refuses_to_replace_a_run_without_overwrite(corpus_file):
+    assert run("train", corpus_file, *FAST, "--out", "runs/a").exit_code == 0
+    before = Path("runs/a/best.safetensors").read_bytes()
+    line = one_error_line(run("train", corpus_file, *FAST, "--out", "runs/a"))
+    assert "--overwrite" in line
+    assert Path("runs/a/best.safetensors").read_bytes() == before
+    replaced = run("train", corpus_file, *FAST, "--out", "runs/a", "--overwrite", "--seed", "9")
+    assert replaced.exit_code == 0
+    assert Path("runs/a/best.safetensors").read_bytes() != before
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_other_cells_train_and_sample(corpus_file, cell):
+    assert run("train", corpus_file, *FAST, "--model", cell, "--num-layers", "2",
+               "--dropout", "0.2").exit_code == 0
+    sampled = run("sample", "--length", "30")
+    assert sampled.exit_code == 0 and len(sampled.stdout) == 31
+
+
+def test_train_without_a_corpus_uses_the_python_stdlib():
+    result = run("train", "--steps", "2", "--hidden-size", "16", "--embed-size", "8",
+                 "--batch-size", "4", "--seq-len", "16", "--eval-every", "2")
+    assert result.exit_code == 0, result.output
+    assert Path("checkpoints/python-stdlib/best.safetensors").is_file()
+
+
+def test_a_tiny_corpus_shrinks_the_batch_with_a_warning(tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_text("to be or not to be, that is the question\n" * 3)
+    result = run("train", small, "--steps", "3", "--hidden-size", "8", "--eval-every", "3")
+    assert result.exit_code == 0, result.output
+    assert "--batch-size shrunk" in result.stderr and "--seq-len shrunk" in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "missing.txt"], "corpus file not found: missing.txt"),
+    (["train", "--time", "soon"], "--time must look like"),
+    (["train", "--lr", "-1"], "--lr must be > 0"),
+    (["sample"], "no checkpoint found"),
+    (["beam"], "no checkpoint found"),
+    (["sample", "--checkpoint", "nowhere"], "checkpoint not found: nowhere"),
+])
+def test_errors_without_a_model_are_one_line(args, message):
+    assert message in one_error_line(run(*args))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["sample", "--temperature", "-1"], "--temperature must be >= 0"),
+    (["sample", "--prime", "ROMEO§"], "never saw: '§'"),
+    (["beam", "--width", "0"], "--width must be >= 1"),
+    (["beam", "--prime", "µ"], "never saw: 'µ'"),
+    (["sample", "--length", "-3"], "--length must be >= 0"),
+])
+def test_bad_decoding_input_is_one_line_and_prints_nothing(trained_run, args, message):
+    result = run(*args, "--checkpoint", trained_run)
+    assert message in one_error_line(result)
+    assert result.stdout == ""
+
+
+def test_corrupt_checkpoint_is_one_line(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert "cannot load checkpoint" in one_error_line(run("sample", "--checkpoint", bad))
+
+
+def test_every_command_has_help_with_examples():
+    for command in ["train", "sample", "beam"]:
+        result = run(command, "--help")
+        assert result.exit_code == 0
+        assert "Examples" in result.stdout and f"charrnn {command}" in result.stdout
+    assert "5m00s" in run("train", "--help").stdout  # the default budget is stated
+
+
+def _module(*args, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "0"}
+    return subprocess.Popen([sys.executable, "-m", "charrnn", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def test_sampling_streams_into_a_pipe(trained_run):
+    proc = _module("sample", "--checkpoint", trained_run, "--length", "1000000", "--prime", "R")
+    try:
+        first = proc.stdout.read(20)  # arrives long before a million characters are done
+        assert len(first) == 20 and first.startswith(b"R")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_module_entry_point_exit_codes(trained_run):
+    proc = _module("sample", "--checkpoint", "missing.safetensors")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and out == b""
+    assert err.decode().strip() == "error: checkpoint not found: missing.safetensors"
+    proc = _module("--help")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"sample" in out

@@ -1,0 +1,40 @@
+import pytest
+
+from charrnn.errors import CheckpointError, VocabError
+from charrnn.vocab import Vocab
+
+
+def test_vocab_is_sorted_code_points_with_counts():
+    vocab = Vocab.from_text("banana")
+    assert vocab.chars == ["a", "b", "n"]
+    assert vocab.counts == [3, 1, 2]
+
+
+@pytest.mark.parametrize("text", [
+    "plain ascii\nwith lines",
+    "emoji 😀🎉 and flags 🇫🇷",
+    "combining e\u0301 and CJK 漢字かな",
+    "tabs\tand\r\nwindows endings",
+])
+def test_encode_decode_round_trip(text):
+    vocab = Vocab.from_text(text)
+    ids = vocab.encode(text)
+    assert ids.dtype.is_floating_point is False
+    assert ids.numel() == len(text)
+    assert vocab.decode(ids) == text
+
+
+def test_unknown_characters_are_named():
+    vocab = Vocab.from_text("abc")
+    with pytest.raises(VocabError, match=r"2 character\(s\) the model never saw: 'x', 'é'"):
+        vocab.encode("abxéx", "prime")
+
+
+def test_json_round_trip_and_bad_json():
+    vocab = Vocab.from_text("hello world")
+    again = Vocab.from_dict(vocab.to_dict())
+    assert again.chars == vocab.chars and again.counts == vocab.counts
+    with pytest.raises(CheckpointError):
+        Vocab.from_dict({"chars": "ba", "counts": [1, 1]})  # not sorted
+    with pytest.raises(CheckpointError):
+        Vocab.from_dict({"chars": "ab"})
