@@ -92,7 +92,7 @@ def test_train_without_a_corpus_uses_the_python_stdlib():
 
 def test_a_tiny_corpus_shrinks_the_batch_with_a_warning(tmp_path):
     small = tmp_path / "small.txt"
-    small.write_text("to be or not to be, that is the question\n" * 3)
+    small.write_text("to be or not to be\n" * 3)  # shorter than one --seq-len window
     result = run("train", small, "--steps", "3", "--hidden-size", "8", "--eval-every", "3")
     assert result.exit_code == 0, result.output
     assert "--batch-size shrunk" in result.stderr and "--seq-len shrunk" in result.stderr
