@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -191,11 +192,14 @@ def sample(
     length: LengthOption = 500,
     prime: PrimeOption = "",
     seed: Annotated[int | None, typer.Option(
-        help="Random seed for reproducible text.", show_default=False)] = None,
+        help="Random seed for reproducible text (--json reports the one used).",
+        show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Generate text, streamed to stdout character by character."""
     lm = _load(checkpoint)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
     chars = lm.stream(length, temperature, prime, seed)
     if as_json:
         text = "".join(chars)

@@ -47,6 +47,10 @@ def test_train_sample_beam_end_to_end(corpus_file):
     data = json.loads(as_json.stdout)
     assert len(data["text"]) == 20 and data["temperature"] == 0
 
+    random_run = json.loads(run("sample", "--length", "30", "--json").stdout)
+    replay = run("sample", "--length", "30", "--seed", random_run["seed"], "--json")
+    assert json.loads(replay.stdout)["text"] == random_run["text"]
+
     beamed = run("beam", "--width", "4", "--length", "12", "--prime", "JULIET:", "--n-best", "3")
     assert beamed.exit_code == 0, beamed.output
     assert beamed.stdout.count("JULIET:") == 3 and "log-prob" in beamed.stdout

@@ -1,0 +1,52 @@
+"""Every command and code example in the README runs as written (with fast training)."""
+
+import re
+import shlex
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from charrnn.cli import app
+from tests.conftest import tiny_text
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+FAST = ["--steps", "20", "--hidden-size", "24", "--embed-size", "8", "--batch-size", "4",
+        "--seq-len", "16", "--eval-every", "10"]
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def charrnn_commands() -> list[list[str]]:
+    commands = []
+    for block in blocks("bash"):
+        for line in block.splitlines():
+            for part in line.split("&&"):
+                words = shlex.split(part, comments=True)
+                if words and words[0] == "charrnn":
+                    commands.append(words[1:])
+    return commands
+
+
+def test_ci_runs_the_readme_test_command():
+    test_line = next(line for block in blocks("bash") for line in block.splitlines()
+                     if "pytest" in line)
+    assert test_line in (ROOT / ".ci" / "run").read_text()
+    assert "torch==2.13.0" in test_line
+
+
+def test_every_readme_command_and_the_python_example_run():
+    corpus = Path("corpora/tinyshakespeare.txt")
+    corpus.parent.mkdir()
+    corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n", encoding="utf-8")
+    commands = charrnn_commands()
+    assert {c[0] for c in commands} == {"train", "sample", "beam"}
+    runner = CliRunner()
+    for args in commands:
+        extra = FAST if args[0] == "train" else []
+        result = runner.invoke(app, args + extra)
+        assert result.exit_code == 0, (args, result.output)
+    (python_block,) = blocks("python")
+    exec(compile(python_block, "README.md", "exec"), {})

@@ -1,0 +1,126 @@
+import itertools
+import math
+
+import pytest
+import torch
+
+from charrnn import checkpoint
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.corpus import read_corpus
+from charrnn.errors import CorpusError
+from charrnn.model import CharRNN
+from charrnn.streams import StreamBatcher
+from charrnn.train import learning_rate, split_ids, train
+
+SMALL = ModelConfig(hidden_size=16, embed_size=8)
+
+
+class Recorder:
+    """A Reporter that keeps everything it is told."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_start(self, info):
+        self.events.append(("start", info))
+
+    def on_step(self, stats):
+        self.events.append(("step", stats))
+
+    def on_eval(self, step, val_loss, improved):
+        self.events.append(("eval", step, val_loss, improved))
+
+    def on_message(self, text):
+        self.events.append(("message", text))
+
+    def on_end(self, result):
+        self.events.append(("end", result))
+
+    def of(self, kind):
+        return [e for e in self.events if e[0] == kind]
+
+
+def weights(run):
+    return checkpoint.load(run / checkpoint.LATEST).tensors
+
+
+def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
+    cfg = TrainConfig(batch_size=4, seq_len=16, steps=12, eval_every=6)
+    corpus = read_corpus(corpus_file)
+    for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
+        train(corpus, SMALL, TrainConfig(**{**cfg.to_dict(), "seed": seed}), tmp_path / name)
+    a, b, c = (weights(tmp_path / n) for n in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_stop_rules_and_reports(corpus_file, tmp_path):
+    corpus = read_corpus(corpus_file)
+    rec = Recorder()
+    result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, steps=7, eval_every=3),
+                   tmp_path / "steps", rec)
+    assert result.steps == 7 and [s.step for _, s in rec.of("step")] == list(range(1, 8))
+    assert [e[1] for e in rec.of("eval")] == [3, 6, 7]  # every 3 steps and at the end
+    assert rec.of("end")[0][1].best_val_loss == min(e[2] for e in rec.of("eval"))
+
+    result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, epochs=1.0),
+                   tmp_path / "epochs")
+    train_ids, _ = split_ids(torch.arange(len(corpus.text)), 0.05)
+    assert result.steps == StreamBatcher(train_ids, 4, 16).windows_per_epoch
+
+    result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, time_limit=1.5),
+                   tmp_path / "time")
+    assert result.steps > 0 and result.elapsed < 10
+
+
+def test_loss_falls_and_best_is_kept(corpus_file, tmp_path):
+    rec = Recorder()
+    train(read_corpus(corpus_file), ModelConfig(hidden_size=48, embed_size=16),
+          TrainConfig(batch_size=4, seq_len=32, steps=90, eval_every=30, lr=1e-2),
+          tmp_path / "run", rec)
+    losses = [e[2] for e in rec.of("eval")]
+    assert losses[-1] < losses[0] - 0.5
+    best = checkpoint.load(tmp_path / "run" / checkpoint.BEST).meta
+    assert best["metrics"]["val_loss"] == pytest.approx(min(losses))
+
+
+def test_hidden_state_is_carried_between_steps(corpus_file, tmp_path, monkeypatch):
+    """The state entering step t+1 is the (detached) state that left step t."""
+    seen = []
+    original = CharRNN.forward
+
+    def spy(self, ids, state):
+        logits, new_state = original(self, ids, state)
+        if self.training:
+            seen.append((state[0].clone(), new_state[0].detach().clone(), state[0].requires_grad))
+        return logits, new_state
+
+    monkeypatch.setattr(CharRNN, "forward", spy)
+    train(read_corpus(corpus_file), SMALL, TrainConfig(batch_size=4, seq_len=16, steps=5),
+          tmp_path / "run")
+    assert seen[0][0].abs().sum() == 0  # a stream starts from zeros
+    for (_, out_t, _), (in_next, _, needs_grad) in itertools.pairwise(seen):
+        assert torch.equal(in_next, out_t) and not needs_grad
+
+
+def test_schedule_warms_up_then_decays():
+    cfg = TrainConfig(lr=1e-2, warmup_steps=10, min_lr_frac=0.1)
+    assert learning_rate(cfg, 0, 0.0) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 10, 0.0) == pytest.approx(1e-2)
+    assert learning_rate(cfg, 100, 0.5) == pytest.approx(0.55e-2)
+    assert learning_rate(cfg, 100, 1.0) == pytest.approx(1e-3)
+
+
+def test_nan_loss_stops_with_a_clear_error(corpus_file, tmp_path):
+    from charrnn.errors import CharRNNError
+
+    with pytest.raises(CharRNNError, match="loss became nan"):
+        train(read_corpus(corpus_file), SMALL,
+              TrainConfig(batch_size=4, seq_len=16, steps=5, lr=math.inf), tmp_path / "r")
+
+
+def test_too_short_corpus_is_refused(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("abc")
+    with pytest.raises(CorpusError, match="too short"):
+        train(read_corpus(path), SMALL, TrainConfig(steps=1), tmp_path / "run")
