@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from charrnn.atomic import write_atomic
 from charrnn.errors import CheckpointError
 
 FORMAT_NAME = "charrnn"
@@ -55,41 +55,16 @@ def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     return hashlib.sha256(_data_section(save_tensors(tensors))).hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, fsync, then rename over `path`.
-
-    A crash at any moment leaves either the old file or the new one, never a mix.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from None
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Save tensors (moved to CPU, made contiguous) and a JSON-able meta dict atomically."""
     cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     document = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                 "tensors_sha256": _tensor_digest(cpu), **meta}
     blob = save_tensors(cpu, metadata={_META_KEY: json.dumps(document, ensure_ascii=False)})
-    write_atomic(Path(path), blob)
+    try:
+        write_atomic(Path(path), blob)
+    except OSError as exc:
+        raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from None
 
 
 def _refuse(path: Path, why: str) -> CheckpointError:

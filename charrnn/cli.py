@@ -16,7 +16,13 @@ from typing import Annotated, Literal
 
 import typer
 
-from charrnn.config import DEFAULT_TIME_BUDGET, ModelConfig, TrainConfig, format_duration
+from charrnn.config import (
+    DEFAULT_TIME_BUDGET,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    format_duration,
+)
 from charrnn.errors import CharRNNError
 
 app = typer.Typer(
@@ -27,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_M, _T = ModelConfig(), TrainConfig()
+_M, _T, _D = ModelConfig(), TrainConfig(), DataConfig()
 DATA, MODEL, OPTIM, OUTPUT = "Data", "Model", "Optimisation", "Output"
 CheckpointOption = Annotated[Path | None, typer.Option(
     help="Checkpoint file or run folder (a folder means its best checkpoint). "
@@ -72,6 +78,14 @@ def _load(checkpoint: Path | None):
     return LanguageModel.from_checkpoint(ckpt.load(path))
 
 
+def _generated(lm, text: str) -> dict[str, str]:
+    """JSON fields for generated text; byte-level output also keeps its exact bytes."""
+    fields = {"text": lm.vocab.display(text)}
+    if lm.vocab.level == "byte":
+        fields["bytes_hex"] = text.encode("utf-8", "surrogateescape").hex()
+    return fields
+
+
 def _default_run_dir(name: str) -> Path:
     """checkpoints/<name>, or <name>-2, -3... so a new run never overwrites an old one."""
     from charrnn import checkpoint as ckpt
@@ -96,9 +110,24 @@ def train(
     corpus: Annotated[Path | None, typer.Argument(
         help="UTF-8 text file to learn. Default: the Python standard library's source "
              "(offline, deterministic).", show_default=False)] = None,
+    encoding: Annotated[str, typer.Option(
+        help="Text encoding of the corpus (a byte-order mark is dropped).",
+        rich_help_panel=DATA)] = _D.encoding,
+    level: Annotated[Literal["char", "byte"], typer.Option(
+        help="Tokens: Unicode characters, or raw bytes (any file at all trains).",
+        rich_help_panel=DATA)] = _D.level,
+    keep_newlines: Annotated[bool, typer.Option(
+        help="Keep \\r\\n and \\r as they are instead of turning them into \\n.",
+        rich_help_panel=DATA)] = _D.keep_newlines,
     val_frac: Annotated[float, typer.Option(
         help="Fraction of the text, taken from its end, held out for validation.",
         rich_help_panel=DATA)] = _T.val_frac,
+    val_max_chars: Annotated[int, typer.Option(
+        help="At most this many characters of validation text (keeps evaluation quick "
+             "on huge corpora).", rich_help_panel=DATA)] = _D.val_max_chars,
+    val_file: Annotated[Path | None, typer.Option(
+        help="Validate on this file instead of the corpus's tail.", rich_help_panel=DATA,
+        show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
         help="Number of contiguous text streams trained side by side.",
         rich_help_panel=DATA)] = _T.batch_size,
@@ -148,8 +177,9 @@ def train(
     """Learn a corpus and write latest/best checkpoints, with a progress display."""
     from charrnn import checkpoint as ckpt
     from charrnn import display
+    from charrnn.cache import encode_validation, prepare
     from charrnn.config import parse_duration
-    from charrnn.corpus import builtin_corpus, read_corpus
+    from charrnn.corpus import BUILTIN_NAME, builtin_corpus_file
     from charrnn.train import clear_run
     from charrnn.train import train as run_training
 
@@ -164,13 +194,27 @@ def train(
     if taken and not overwrite:
         raise CharRNNError(f"{out} already holds a trained run; pass --overwrite to "
                            "replace it or choose another --out")
-    text = read_corpus(corpus) if corpus is not None else builtin_corpus()
-    run_dir = out if out is not None else _default_run_dir(text.name)
+    data_config = DataConfig(encoding=encoding, level=level, keep_newlines=keep_newlines,
+                             val_max_chars=val_max_chars).validate()
+    source = corpus if corpus is not None else builtin_corpus_file()
+    name = corpus.stem if corpus is not None else BUILTIN_NAME
+    with display.PrepareProgress() as shown:
+        prepared = prepare(source, data_config, name, shown.update)
+    shown.done(prepared)
+    validation = None
+    if val_file is not None:
+        validation, dropped, examples = encode_validation(val_file, prepared.vocab,
+                                                          data_config, val_max_chars)
+        if dropped:
+            display.warning(
+                f"{val_file} has {dropped:,} character(s) the training text lacks "
+                f"(e.g. {', '.join(map(repr, examples))}); they are left out of validation")
+    run_dir = out if out is not None else _default_run_dir(prepared.name)
     if overwrite:
         clear_run(run_dir)
     progress = display.TrainProgress()
     try:
-        run_training(text, model_config, train_config, run_dir, progress)
+        run_training(prepared, model_config, train_config, run_dir, progress, validation)
     finally:
         progress.stop()
 
@@ -202,16 +246,15 @@ def sample(
         seed = random.SystemRandom().randrange(2**31)
     chars = lm.stream(length, temperature, prime, seed)
     if as_json:
-        text = "".join(chars)
-        print(json.dumps({"checkpoint": str(lm.path), "prime": prime, "text": text,
-                          "temperature": temperature, "length": length, "seed": seed},
-                         ensure_ascii=False))
+        print(json.dumps({"checkpoint": str(lm.path), "prime": prime,
+                          **_generated(lm, "".join(chars)), "temperature": temperature,
+                          "length": length, "seed": seed}, ensure_ascii=False))
         return
     out = sys.stdout
     out.write(prime)
     out.flush()
-    for char in chars:
-        out.write(char)
+    for piece in chars:
+        out.write(lm.vocab.display(piece))
         out.flush()
     out.write("\n")
     out.flush()
@@ -239,13 +282,13 @@ def beam(
     if as_json:
         print(json.dumps({
             "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
-            "results": [{"rank": i, "text": text, "logprob": score}
+            "results": [{"rank": i, **_generated(lm, text), "logprob": score}
                         for i, (text, score) in enumerate(results, 1)],
         }, ensure_ascii=False))
         return
     from charrnn import display
 
-    display.beam_table(prime, results)
+    display.beam_table(prime, [(lm.vocab.display(text), score) for text, score in results])
 
 
 def main() -> None:

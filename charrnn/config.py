@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from charrnn.errors import CheckpointError, ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
+LEVELS = ("char", "byte")
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 
 T = TypeVar("T")
@@ -85,6 +86,42 @@ class ModelConfig(_JSONConfig):
         )
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
         return self
+
+
+@dataclass(frozen=True)
+class DataConfig(_JSONConfig):
+    """How a file becomes training ids: decoding, token level, newlines, validation size.
+
+    `level` "char" uses Unicode code points; "byte" uses the 256 byte values, so any file
+    at all can be trained on. `val_max_chars` caps the validation tail so evaluating a
+    huge corpus stays quick (the text before it is all training text).
+    """
+
+    section = "data"
+
+    encoding: str = "utf-8"
+    level: str = "char"
+    keep_newlines: bool = False
+    val_max_chars: int = 1_000_000
+
+    def validate(self) -> DataConfig:
+        _check(self.level in LEVELS,
+               f"--level must be one of {', '.join(LEVELS)}, not {self.level!r}")
+        _check(isinstance(self.encoding, str) and _known_encoding(self.encoding),
+               f"--encoding {self.encoding!r} is not a text encoding Python knows")
+        _check(isinstance(self.keep_newlines, bool), "keep_newlines must be true or false")
+        _check(_is_int(self.val_max_chars) and self.val_max_chars >= 2,
+               "--val-max-chars must be >= 2")
+        return self
+
+
+def _known_encoding(name: str) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(name)._is_text_encoding  # type: ignore[attr-defined]
+    except LookupError:
+        return False
 
 
 @dataclass(frozen=True)

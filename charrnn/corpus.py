@@ -1,61 +1,113 @@
-"""Reading training text: files with clear errors, and the built-in offline corpus."""
+"""Reading training text in chunks: decoding, byte-order marks, newlines, clear errors.
+
+Nothing here holds a whole file in memory; `charrnn.cache` turns these chunks into a
+memory-mapped id file. The built-in corpus (the running Python's standard-library
+source) is written once to the cache folder and then read like any other file.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import codecs
+import os
+import sys
 import sysconfig
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from charrnn.atomic import write_atomic
+from charrnn.config import DataConfig
 from charrnn.errors import CorpusError
 
+CHUNK_BYTES = 1 << 20
 BUILTIN_NAME = "python-stdlib"
 BUILTIN_CAP_BYTES = 4_000_000
 _SKIP_DIRS = {"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test"}
+_MAX_NUL_SHARE = 0.10
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """A training text and where it came from (stored in the checkpoint)."""
-
-    text: str
-    name: str  # the default run name
-    source: str  # a path, or a description of the built-in corpus
-    sha256: str
-
-    def describe(self) -> dict[str, object]:
-        return {"name": self.name, "source": self.source, "sha256": self.sha256,
-                "chars": len(self.text)}
+def cache_root() -> Path:
+    """Where prepared corpora live: $CHARRNN_CACHE, else ~/.cache/charrnn."""
+    env = os.environ.get("CHARRNN_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "charrnn"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_corpus(path: str | Path) -> Corpus:
-    """A UTF-8 text file (a byte-order mark is dropped) as a Corpus, or one clear error."""
+def check_file(path: str | Path) -> Path:
+    """The path, if it names a readable non-empty file; otherwise one clear error."""
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"corpus file not found: {path}")
     if path.is_dir():
         raise CorpusError(f"corpus path is a directory, not a text file: {path}")
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
     except OSError as exc:
         raise CorpusError(f"cannot read corpus {path}: {exc.strerror or exc}") from None
-    if not data:
+    if size == 0:
         raise CorpusError(f"corpus file is empty: {path}")
-    if data.count(0) > max(1, len(data) // 100):
-        raise CorpusError(f"corpus looks like binary data (it is full of NUL bytes): {path}")
+    return path
+
+
+def iter_bytes(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            yield block
+
+
+def _decoder_for(encoding: str) -> codecs.IncrementalDecoder:
+    name = codecs.lookup(encoding).name
+    return codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else encoding)("strict")
+
+
+def _normalise_newlines(text: str, held_cr: bool) -> tuple[str, bool]:
+    """\\r\\n and lone \\r -> \\n; a trailing \\r waits for the next chunk (it may be \\r\\n)."""
+    if held_cr:
+        text = "\r" + text
+    held = text.endswith("\r")
+    if held:
+        text = text[:-1]
+    return text.replace("\r\n", "\n").replace("\r", "\n"), held
+
+
+def iter_text(path: Path, data: DataConfig, chunk_bytes: int = CHUNK_BYTES,
+              on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
+    """Decoded text of a file in chunks, with the byte-order mark dropped and newlines
+    normalised to \\n (unless data.keep_newlines). Invalid input raises a CorpusError
+    naming the byte offset; a file that is mostly NUL bytes is refused as binary.
+    `on_bytes` hears how many bytes have been read so far."""
+    decoder = _decoder_for(data.encoding)
+    offset = nuls = chars = 0
+    held_cr = False
+    hint = f"pass --encoding if it is not {data.encoding}, or --level byte to learn raw bytes"
+    for block in iter_bytes(path, chunk_bytes):
+        waiting = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            at = offset - waiting + exc.start
+            raise CorpusError(f"{path} is not valid {data.encoding} (bad byte at offset {at}); "
+                              f"{hint}") from None
+        offset += len(block)
+        nuls, chars = nuls + text.count("\x00"), chars + len(text)
+        if nuls > _MAX_NUL_SHARE * chars:
+            raise CorpusError(f"{path} looks like binary data (it is full of NUL characters); "
+                              "use --level byte to learn raw bytes")
+        if on_bytes is not None:
+            on_bytes(offset)
+        if not data.keep_newlines:
+            text, held_cr = _normalise_newlines(text, held_cr)
+        if text:
+            yield text
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"corpus is not valid UTF-8 (bad byte at offset {exc.start}): {path}"
-        ) from None
-    if not text:
-        raise CorpusError(f"corpus file holds no text: {path}")
-    return Corpus(text=text, name=path.stem or "corpus", source=str(path), sha256=_sha256(data))
+        tail = decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path} ends inside a {data.encoding} character "
+                          f"(offset {offset - len(decoder.getstate()[0])}); {hint}") from None
+    if held_cr:
+        tail += "\r" if data.keep_newlines else "\n"
+    if tail:
+        yield tail
 
 
 def _stdlib_files(root: Path) -> list[Path]:
@@ -67,12 +119,8 @@ def _stdlib_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda f: f.relative_to(root).as_posix())
 
 
-def builtin_corpus(cap_bytes: int = BUILTIN_CAP_BYTES) -> Corpus:
-    """The running interpreter's standard-library source, in sorted path order, capped.
-
-    Needs no network, so a first `charrnn train` works offline; the same Python version
-    always yields the same text.
-    """
+def builtin_text(cap_bytes: int = BUILTIN_CAP_BYTES) -> bytes:
+    """The running interpreter's standard-library source, in sorted path order, capped."""
     root = Path(sysconfig.get_paths()["stdlib"])
     parts: list[bytes] = []
     size = 0
@@ -86,9 +134,22 @@ def builtin_corpus(cap_bytes: int = BUILTIN_CAP_BYTES) -> Corpus:
             break
         parts.append(data)
         size += len(data)
-    blob = b"".join(parts)
-    if not blob:
+    if not parts:
         raise CorpusError(f"no Python standard-library source found under {root}")
-    text = blob.decode("utf-8").replace("\r\n", "\n")
-    return Corpus(text=text, name=BUILTIN_NAME, source=f"Python standard library ({root})",
-                  sha256=_sha256(blob))
+    return b"".join(parts).replace(b"\r\n", b"\n")
+
+
+def builtin_corpus_file() -> Path:
+    """The built-in corpus as a file in the cache folder (written once per Python version).
+
+    Needs no network, so a first `charrnn train` works offline; the same Python version
+    always yields the same text.
+    """
+    version = "{}.{}.{}".format(*sys.version_info[:3])
+    path = cache_root() / f"{BUILTIN_NAME}-{version}.txt"
+    if not path.is_file():
+        try:
+            write_atomic(path, builtin_text())
+        except OSError as exc:
+            raise CorpusError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path

@@ -10,10 +10,19 @@ import math
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
+from charrnn.cache import PreparedCorpus
 from charrnn.config import format_duration
 from charrnn.evaluate import bits
 from charrnn.train import RunInfo, StepStats, TrainResult
@@ -33,6 +42,50 @@ def error(message: str) -> None:
 
 def info(message: str) -> None:
     stderr_console().print(Text(message, style="dim"), soft_wrap=True)
+
+
+def warning(message: str) -> None:
+    stderr_console().print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+
+
+def byte_progress(console: Console) -> Progress:
+    """A transient bar for work measured in bytes (hashing, preparing, downloading)."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+        TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+    )
+
+
+class PrepareProgress:
+    """Shows the corpus cache being hashed, counted and encoded, then how long it took."""
+
+    def __init__(self) -> None:
+        self.console = stderr_console()
+        self.progress = byte_progress(self.console)
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> PrepareProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(f"corpus: {phase}", total=total)
+        self.progress.update(self.tasks[phase], completed=done)
+
+    def done(self, corpus: PreparedCorpus) -> None:
+        unit = "bytes" if corpus.data.level == "byte" else "characters"
+        what = (f"{corpus.ids.numel():,} {unit}, vocabulary {len(corpus.vocab)}")
+        if corpus.cached:
+            line = f"corpus: {what}; cache found, ready in {corpus.seconds:.1f}s"
+        else:
+            rate = corpus.size_bytes / 1e6 / max(corpus.seconds, 1e-9)
+            line = (f"corpus: {what}; cache prepared in {corpus.seconds:.1f}s "
+                    f"({rate:,.0f} MB/s)")
+        self.console.print(line, highlight=False, soft_wrap=True)
 
 
 def _loss_text(nats: float) -> str:

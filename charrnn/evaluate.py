@@ -20,7 +20,7 @@ def _score(model: CharRNN, x: torch.Tensor, y: torch.Tensor, state: State, chunk
     """Summed negative log-likelihood of y given x, chunk by chunk, and the final state."""
     total = 0.0
     for start in range(0, x.shape[1], chunk):
-        xs, ys = x[:, start : start + chunk], y[:, start : start + chunk]
+        xs, ys = x[:, start : start + chunk].long(), y[:, start : start + chunk].long()
         logits, state = model(xs, state)
         total += F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), ys.reshape(-1), reduction="sum"

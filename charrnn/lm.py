@@ -11,14 +11,16 @@ from charrnn.config import ModelConfig
 from charrnn.decode import Decoder, beam_search, logprob, sample_ids
 from charrnn.errors import CheckpointError
 from charrnn.model import CharRNN
-from charrnn.vocab import Vocab
+from charrnn.vocab import Vocab, vocab_from_dict
 
 
 class LanguageModel:
     """A trained model with its vocabulary: sample, beam-search and score text.
 
     `prime` is text the continuation follows; it is not part of what `sample` and `beam`
-    return. An empty prime means the start of a text (see `charrnn.decode`).
+    return. An empty prime means the start of a text (see `charrnn.decode`). For a
+    byte-level model, lengths count bytes and returned text keeps undecodable bytes as
+    surrogate escapes (`lm.vocab.display(text)` makes it printable).
     """
 
     def __init__(self, model: CharRNN, vocab: Vocab, meta: dict[str, Any] | None = None,
@@ -32,7 +34,7 @@ class LanguageModel:
     @classmethod
     def from_checkpoint(cls, ckpt: checkpoint.Checkpoint) -> LanguageModel:
         config = ModelConfig.from_dict(ckpt.meta.get("model"))
-        vocab = Vocab.from_dict(ckpt.meta.get("vocab"))
+        vocab = vocab_from_dict(ckpt.meta.get("vocab"))
         if config.vocab_size != len(vocab):
             raise CheckpointError(
                 f"cannot load checkpoint {ckpt.path}: vocabulary has {len(vocab)} characters "
@@ -57,7 +59,15 @@ class LanguageModel:
         Bad options and unknown prime characters raise here, before the first character.
         """
         ids = sample_ids(self._decoder, self._prime(prime), length, temperature, seed)
-        return (self.vocab.chars[i] for i in ids)
+        return self._text_pieces(ids)
+
+    def _text_pieces(self, ids):
+        decoder = self.vocab.decoder()
+        for i in ids:
+            if piece := decoder.feed(i):
+                yield piece
+        if tail := decoder.flush():
+            yield tail
 
     def sample(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None) -> str:

@@ -31,6 +31,8 @@ class StreamPosition:
 
 
 class StreamBatcher:
+    """Windows of `ids` (any integer tensor, e.g. a uint8 memory map) for truncated BPTT."""
+
     def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int):
         usable = ids.numel() - 1  # the last character is only ever a target
         if usable < seq_len:
@@ -62,10 +64,10 @@ class StreamBatcher:
         return self.windows_per_epoch * self.seq_len * self.batch_size
 
     def window(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and targets of window `index`, both (batch_size, seq_len)."""
+        """Inputs and targets of window `index`, both (batch_size, seq_len) int64."""
         start = index * self.seq_len
         end = start + self.seq_len
-        return self.inputs[:, start:end], self.targets[:, start:end]
+        return self.inputs[:, start:end].long(), self.targets[:, start:end].long()
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """The next window, and whether it starts a new epoch (time to reset the state)."""

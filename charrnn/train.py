@@ -20,13 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from charrnn import checkpoint
+from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.corpus import Corpus
 from charrnn.errors import CharRNNError, CorpusError
 from charrnn.evaluate import mean_nll
 from charrnn.model import CharRNN, detach_state
 from charrnn.streams import StreamBatcher
-from charrnn.vocab import Vocab
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,11 @@ class SilentReporter:
     def on_end(self, result: TrainResult) -> None: ...
 
 
-def split_ids(ids: torch.Tensor, val_frac: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The last `val_frac` of the text is validation (at least 2 characters of it)."""
-    n_val = max(2, int(round(ids.numel() * val_frac)))
+def split_ids(ids: torch.Tensor, val_frac: float,
+              val_max: int = 1_000_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last `val_frac` of the text, at most `val_max` symbols (at least 2), is
+    validation; everything before it is training text."""
+    n_val = min(max(2, int(round(ids.numel() * val_frac))), max(2, val_max))
     if ids.numel() - n_val < 2:
         raise CorpusError(
             f"corpus of {ids.numel()} characters is too short to split into training "
@@ -110,13 +111,15 @@ def clear_run(run_dir: Path) -> None:
 
 
 def train(
-    corpus: Corpus,
+    corpus: PreparedCorpus,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     run_dir: Path | str = checkpoint.DEFAULT_ROOT / "run",
     reporter: Reporter | None = None,
+    validation: torch.Tensor | None = None,
 ) -> TrainResult:
-    """Train a model on `corpus`, writing latest/best checkpoints into `run_dir`."""
+    """Train a model on `corpus` (see `charrnn.cache.prepare`), writing latest/best
+    checkpoints into `run_dir`. `validation` (ids) replaces the corpus's tail split."""
     report = reporter or SilentReporter()
     cfg = (train_config or TrainConfig()).budgeted.validate()
     model_config = (model_config or ModelConfig()).validate()
@@ -125,8 +128,13 @@ def train(
     torch.manual_seed(cfg.seed)
 
     # -- data ---------------------------------------------------------------------------
-    vocab = Vocab.from_text(corpus.text)
-    train_ids, val_ids = split_ids(vocab.encode(corpus.text, "corpus"), cfg.val_frac)
+    vocab = corpus.vocab
+    if validation is None:
+        train_ids, val_ids = split_ids(corpus.ids, cfg.val_frac, corpus.data.val_max_chars)
+    else:
+        train_ids, val_ids = corpus.ids, validation
+    if train_ids.numel() < 2:
+        raise CorpusError("the training text needs at least 2 characters")
     if train_ids.numel() - 1 < cfg.seq_len:
         report.on_message(
             f"training text has only {train_ids.numel()} characters: "
@@ -174,6 +182,7 @@ def train(
         meta = {
             "model": mconf.to_dict(),
             "train": cfg.to_dict(),
+            "data": corpus.data.to_dict(),
             "vocab": vocab.to_dict(),
             "corpus": corpus.describe(),
             "step": step,

@@ -1,7 +1,18 @@
-"""Characters <-> ids: the sorted Unicode code points of a corpus, stored in the checkpoint."""
+"""Symbols <-> ids at two levels, stored in the checkpoint.
+
+- `Vocab` ("char" level): the sorted Unicode code points of a corpus.
+- `ByteVocab` ("byte" level): the 256 byte values, so any file at all can be learned.
+  Text coming in (a prime) is encoded as UTF-8; bytes coming out are decoded as UTF-8
+  with `surrogateescape`, which is lossless (`encode` gives the same bytes back), and
+  `display` replaces incomplete sequences for printing.
+
+Both carry per-symbol counts from the training corpus: they give the distribution of a
+text's first symbol, which is what an empty prime means (see `charrnn.decode`).
+"""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -9,24 +20,28 @@ import torch
 
 from charrnn.errors import CheckpointError, VocabError
 
+UNICODE_SIZE = 0x110000
 
-def _code_points(text: str) -> torch.Tensor:
-    """The text's code points as an int64 tensor, without a per-character Python loop."""
+
+def code_points(text: str) -> torch.Tensor:
+    """The text's code points as an int32 tensor, without a per-character Python loop."""
     if not text:
-        return torch.zeros(0, dtype=torch.int64)
-    raw = bytearray(text.encode("utf-32-le"))
-    return torch.frombuffer(raw, dtype=torch.int32).to(torch.int64)
+        return torch.zeros(0, dtype=torch.int32)
+    return torch.frombuffer(bytearray(text.encode("utf-32-le", "surrogatepass")),
+                            dtype=torch.int32)
+
+
+def _ids(values: Iterable[int] | torch.Tensor) -> list[int]:
+    return values.tolist() if isinstance(values, torch.Tensor) else list(values)
 
 
 class Vocab:
-    """A sorted character vocabulary with per-character counts from the training corpus.
+    """Character level: a sorted vocabulary of code points with their corpus counts."""
 
-    The counts give the distribution of a text's first character, which is what an empty
-    prime means (see `decode.Decoder.start`).
-    """
+    level = "char"
 
     def __init__(self, chars: Sequence[str], counts: Sequence[int] | None = None):
-        if list(chars) != sorted(set(chars)) or not chars:
+        if not chars or list(chars) != sorted(set(chars)):
             raise VocabError("a vocabulary needs distinct characters in sorted order")
         if any(len(c) != 1 for c in chars):
             raise VocabError("every vocabulary entry must be a single character")
@@ -35,54 +50,141 @@ class Vocab:
         if len(self.counts) != len(self.chars) or any(c < 0 for c in self.counts):
             raise VocabError("vocabulary counts must be one non-negative number per character")
         self.index = {c: i for i, c in enumerate(self.chars)}
-        self._points = torch.tensor([ord(c) for c in self.chars], dtype=torch.int64)
+        self._lut: torch.Tensor | None = None
 
     @classmethod
     def from_text(cls, text: str) -> Vocab:
         if not text:
             raise VocabError("cannot build a vocabulary from empty text")
-        points, counts = torch.unique(_code_points(text), sorted=True, return_counts=True)
-        return cls([chr(p) for p in points.tolist()], counts.tolist())
+        return cls.from_counts(torch.bincount(code_points(text), minlength=UNICODE_SIZE))
+
+    @classmethod
+    def from_counts(cls, counts: torch.Tensor) -> Vocab:
+        """From a count per code point (a tensor of UNICODE_SIZE entries)."""
+        present = torch.nonzero(counts).flatten()
+        if present.numel() == 0:
+            raise VocabError("cannot build a vocabulary from empty text")
+        return cls([chr(p) for p in present.tolist()], counts[present].tolist())
 
     def __len__(self) -> int:
         return len(self.chars)
 
-    def __contains__(self, char: str) -> bool:
-        return char in self.index
+    @property
+    def dtype(self) -> torch.dtype:
+        """The narrowest integer type that holds every id (for the on-disk id cache)."""
+        return torch.uint8 if len(self) <= 256 else torch.int32
 
     def unknown(self, text: str) -> list[str]:
         """Characters of `text` the vocabulary lacks, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self.index))
 
+    def _table(self) -> torch.Tensor:
+        if self._lut is None:
+            lut = torch.full((UNICODE_SIZE,), -1, dtype=torch.int32)
+            lut[torch.tensor([ord(c) for c in self.chars])] = torch.arange(
+                len(self.chars), dtype=torch.int32)
+            self._lut = lut
+        return self._lut
+
+    def lookup(self, text: str) -> torch.Tensor:
+        """int32 ids of `text`, -1 where a character is unknown."""
+        return self._table().index_select(0, code_points(text))
+
     def encode(self, text: str, what: str = "text") -> torch.Tensor:
         """Text -> int64 ids; unknown characters raise a VocabError that names them."""
-        points = _code_points(text)
-        ids = torch.searchsorted(self._points, points).clamp_(max=len(self.chars) - 1)
-        if points.numel() and not torch.equal(self._points[ids], points):
+        ids = self.lookup(text)
+        if ids.numel() and bool((ids < 0).any()):
             missing = self.unknown(text)
             shown = ", ".join(repr(c) for c in missing[:10])
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             raise VocabError(
                 f"{what} contains {len(missing)} character(s) the model never saw: {shown}{more}"
             )
-        return ids
+        return ids.long()
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
-        return "".join(self.chars[i] for i in ids)
+        return "".join(self.chars[i] for i in _ids(ids))
+
+    def display(self, text: str) -> str:
+        """Text fit to print (only byte-level text can hold undecodable bytes)."""
+        return text
+
+    def decoder(self) -> SymbolDecoder:
+        return SymbolDecoder(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chars": "".join(self.chars), "counts": self.counts}
+        return {"level": self.level, "chars": "".join(self.chars), "counts": self.counts}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Vocab:
-        if not isinstance(data, dict) or not isinstance(data.get("chars"), str):
-            raise CheckpointError("checkpoint vocabulary is missing or malformed")
-        counts = data.get("counts")
-        if not isinstance(counts, list) or not all(isinstance(c, int) for c in counts):
-            raise CheckpointError("checkpoint vocabulary counts are missing or malformed")
-        try:
-            return cls(list(data["chars"]), counts)
-        except VocabError as exc:
-            raise CheckpointError(f"checkpoint vocabulary is invalid: {exc}") from None
+
+class ByteVocab(Vocab):
+    """Byte level: ids are the byte values 0..255."""
+
+    level = "byte"
+
+    def __init__(self, counts: Sequence[int] | None = None):
+        self.chars = [chr(0xDC00 + b) if b >= 0x80 else chr(b) for b in range(256)]
+        self.counts = list(counts) if counts is not None else [1] * 256
+        if len(self.counts) != 256 or any(c < 0 for c in self.counts):
+            raise VocabError("a byte vocabulary needs 256 non-negative counts")
+        self.index = {c: i for i, c in enumerate(self.chars)}
+        self._lut = None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.uint8
+
+    def unknown(self, text: str) -> list[str]:
+        return []
+
+    def lookup(self, text: str) -> torch.Tensor:
+        raw = text.encode("utf-8", "surrogateescape")
+        if not raw:
+            return torch.zeros(0, dtype=torch.int32)
+        return torch.frombuffer(bytearray(raw), dtype=torch.uint8).to(torch.int32)
+
+    def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
+        return bytes(_ids(ids)).decode("utf-8", "surrogateescape")
+
+    def display(self, text: str) -> str:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "counts": self.counts}
+
+
+class SymbolDecoder:
+    """Ids arriving one at a time -> text as soon as it is complete.
+
+    For bytes, an incomplete UTF-8 sequence waits for its next byte; `flush` releases
+    whatever is left (as surrogate escapes, so nothing is lost).
+    """
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+        self._utf8 = (codecs.getincrementaldecoder("utf-8")("surrogateescape")
+                      if vocab.level == "byte" else None)
+
+    def feed(self, symbol: int) -> str:
+        if self._utf8 is None:
+            return self.vocab.chars[symbol]
+        return self._utf8.decode(bytes([symbol]))
+
+    def flush(self) -> str:
+        return self._utf8.decode(b"", final=True) if self._utf8 is not None else ""
+
+
+def vocab_from_dict(data: Any) -> Vocab:
+    """Rebuild a checkpoint's vocabulary of either level, refusing malformed data."""
+    if not isinstance(data, dict):
+        raise CheckpointError("checkpoint vocabulary is missing or malformed")
+    counts = data.get("counts")
+    if not isinstance(counts, list) or not all(isinstance(c, int) for c in counts):
+        raise CheckpointError("checkpoint vocabulary counts are missing or malformed")
+    try:
+        if data.get("level") == "byte":
+            return ByteVocab(counts)
+        if data.get("level") == "char" and isinstance(data.get("chars"), str):
+            return Vocab(list(data["chars"]), counts)
+    except VocabError as exc:
+        raise CheckpointError(f"checkpoint vocabulary is invalid: {exc}") from None
+    raise CheckpointError("checkpoint vocabulary is missing or malformed")

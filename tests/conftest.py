@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,17 @@ def tiny_text(repeats: int = 40) -> str:
 
 @pytest.fixture(autouse=True)
 def _in_tmp_path(tmp_path, monkeypatch):
-    """Run each test in its own empty folder, so checkpoints/ never leaks between tests."""
+    """Run each test in its own empty folder with its own corpus cache, so neither
+    checkpoints/ nor prepared corpora leak between tests."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARRNN_CACHE", str(tmp_path / "cache"))
+
+
+def prepared(path, **data):
+    from charrnn.cache import prepare
+    from charrnn.config import DataConfig
+
+    return prepare(path, DataConfig(**data))
 
 
 @pytest.fixture
@@ -39,14 +49,13 @@ def corpus_file(tmp_path) -> Path:
 def trained_run(tmp_path_factory) -> Path:
     """A run folder holding a small LSTM trained on the tiny play (once per session)."""
     from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.corpus import read_corpus
     from charrnn.train import train
 
     folder = tmp_path_factory.mktemp("trained")
     path = folder / "play.txt"
     path.write_text(tiny_text(), encoding="utf-8")
     run = folder / "run"
-    train(read_corpus(path), ModelConfig(hidden_size=48, embed_size=16),
+    train(prepared(path), ModelConfig(hidden_size=48, embed_size=16),
           TrainConfig(batch_size=8, seq_len=32, steps=150, eval_every=50, lr=1e-2), run)
     return run
 
@@ -64,3 +73,4 @@ def pytest_report_header(config):
 
 
 os.environ.setdefault("COLUMNS", "120")
+os.environ["CHARRNN_CACHE"] = tempfile.mkdtemp(prefix="charrnn-test-cache-")

@@ -110,7 +110,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", no_space)
+    monkeypatch.setattr("charrnn.atomic.os.fsync", no_space)
     with pytest.raises(CheckpointError, match="No space left on device"):
         checkpoint.save(target, {"w": torch.zeros(3)}, {"step": 2})
     assert checkpoint.load(target).meta["step"] == 1

@@ -6,11 +6,11 @@ import torch
 
 from charrnn import checkpoint
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.corpus import read_corpus
 from charrnn.errors import CorpusError
 from charrnn.model import CharRNN
 from charrnn.streams import StreamBatcher
 from charrnn.train import learning_rate, split_ids, train
+from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
 
@@ -46,7 +46,7 @@ def weights(run):
 
 def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
     cfg = TrainConfig(batch_size=4, seq_len=16, steps=12, eval_every=6)
-    corpus = read_corpus(corpus_file)
+    corpus = prepared(corpus_file)
     for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
         train(corpus, SMALL, TrainConfig(**{**cfg.to_dict(), "seed": seed}), tmp_path / name)
     a, b, c = (weights(tmp_path / n) for n in "abc")
@@ -55,7 +55,7 @@ def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
 
 
 def test_stop_rules_and_reports(corpus_file, tmp_path):
-    corpus = read_corpus(corpus_file)
+    corpus = prepared(corpus_file)
     rec = Recorder()
     result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, steps=7, eval_every=3),
                    tmp_path / "steps", rec)
@@ -65,7 +65,7 @@ def test_stop_rules_and_reports(corpus_file, tmp_path):
 
     result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, epochs=1.0),
                    tmp_path / "epochs")
-    train_ids, _ = split_ids(torch.arange(len(corpus.text)), 0.05)
+    train_ids, _ = split_ids(corpus.ids, 0.05)
     assert result.steps == StreamBatcher(train_ids, 4, 16).windows_per_epoch
 
     result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, time_limit=1.5),
@@ -75,7 +75,7 @@ def test_stop_rules_and_reports(corpus_file, tmp_path):
 
 def test_loss_falls_and_best_is_kept(corpus_file, tmp_path):
     rec = Recorder()
-    train(read_corpus(corpus_file), ModelConfig(hidden_size=48, embed_size=16),
+    train(prepared(corpus_file), ModelConfig(hidden_size=48, embed_size=16),
           TrainConfig(batch_size=4, seq_len=32, steps=90, eval_every=30, lr=1e-2),
           tmp_path / "run", rec)
     losses = [e[2] for e in rec.of("eval")]
@@ -96,7 +96,7 @@ def test_hidden_state_is_carried_between_steps(corpus_file, tmp_path, monkeypatc
         return logits, new_state
 
     monkeypatch.setattr(CharRNN, "forward", spy)
-    train(read_corpus(corpus_file), SMALL, TrainConfig(batch_size=4, seq_len=16, steps=5),
+    train(prepared(corpus_file), SMALL, TrainConfig(batch_size=4, seq_len=16, steps=5),
           tmp_path / "run")
     assert seen[0][0].abs().sum() == 0  # a stream starts from zeros
     for (_, out_t, _), (in_next, _, needs_grad) in itertools.pairwise(seen):
@@ -115,7 +115,7 @@ def test_nan_loss_stops_with_a_clear_error(corpus_file, tmp_path):
     from charrnn.errors import CharRNNError
 
     with pytest.raises(CharRNNError, match="loss became nan"):
-        train(read_corpus(corpus_file), SMALL,
+        train(prepared(corpus_file), SMALL,
               TrainConfig(batch_size=4, seq_len=16, steps=5, lr=math.inf), tmp_path / "r")
 
 
@@ -123,4 +123,4 @@ def test_too_short_corpus_is_refused(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text("abc")
     with pytest.raises(CorpusError, match="too short"):
-        train(read_corpus(path), SMALL, TrainConfig(steps=1), tmp_path / "run")
+        train(prepared(path), SMALL, TrainConfig(steps=1), tmp_path / "run")

@@ -1,7 +1,7 @@
 import pytest
 
 from charrnn.errors import CheckpointError, VocabError
-from charrnn.vocab import Vocab
+from charrnn.vocab import ByteVocab, Vocab, vocab_from_dict
 
 
 def test_vocab_is_sorted_code_points_with_counts():
@@ -32,9 +32,30 @@ def test_unknown_characters_are_named():
 
 def test_json_round_trip_and_bad_json():
     vocab = Vocab.from_text("hello world")
-    again = Vocab.from_dict(vocab.to_dict())
+    again = vocab_from_dict(vocab.to_dict())
     assert again.chars == vocab.chars and again.counts == vocab.counts
     with pytest.raises(CheckpointError):
-        Vocab.from_dict({"chars": "ba", "counts": [1, 1]})  # not sorted
+        vocab_from_dict({"level": "char", "chars": "ba", "counts": [1, 1]})  # not sorted
     with pytest.raises(CheckpointError):
-        Vocab.from_dict({"chars": "ab"})
+        vocab_from_dict({"level": "char", "chars": "ab"})
+    with pytest.raises(CheckpointError):
+        vocab_from_dict({"level": "byte", "counts": [1, 2]})
+
+
+def test_byte_level_is_lossless_and_displays_with_replacement():
+    vocab = vocab_from_dict(ByteVocab().to_dict())
+    assert len(vocab) == 256 and vocab.level == "byte"
+    ids = vocab.encode("né😀")
+    assert ids.tolist() == list("né😀".encode())
+    cut = vocab.decode(ids[:-1])  # the emoji's last byte is missing
+    assert cut.encode("utf-8", "surrogateescape") == "né😀".encode()[:-1]
+    assert vocab.display(cut) == "né\ufffd"
+    assert vocab.encode(cut).tolist() == ids[:-1].tolist()
+
+
+def test_symbol_decoder_waits_for_complete_characters():
+    decoder = ByteVocab().decoder()
+    pieces = [decoder.feed(b) for b in "é😀".encode()]
+    assert pieces == ["", "é", "", "", "", "😀"]
+    decoder.feed(0xE2)
+    assert decoder.flush() == "\udce2"

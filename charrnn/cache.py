@@ -1,0 +1,190 @@
+"""Corpus -> a memory-mapped file of ids, prepared once and reused.
+
+Preparing reads the file three times in chunks, so memory stays flat whatever its size:
+a sha256 of the bytes (the cache key, with the level, encoding and newline mode), a
+count of every symbol (the vocabulary), then the ids written as uint8 where the
+vocabulary fits (int32 otherwise). Training slices its batches straight out of the
+memory map. A second run on the same file only hashes it and opens the map.
+
+Cache folder (see `charrnn.corpus.cache_root`)::
+
+    <key>.ids    raw ids, native byte order
+    <key>.json   vocabulary, id count and dtype; written last, so its presence means
+                 the .ids file is complete
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charrnn.atomic import atomic_writer, write_atomic
+from charrnn.config import DataConfig
+from charrnn.corpus import cache_root, check_file, iter_bytes, iter_text
+from charrnn.errors import CorpusError
+from charrnn.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
+
+CACHE_VERSION = 1
+Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
+_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
+
+
+@dataclass(frozen=True)
+class PreparedCorpus:
+    """A corpus as ids (memory-mapped), its vocabulary, and where it came from."""
+
+    ids: torch.Tensor
+    vocab: Vocab
+    name: str
+    source: str
+    sha256: str
+    data: DataConfig
+    cached: bool  # True when an existing cache was opened
+    seconds: float  # time spent hashing and preparing or opening
+    size_bytes: int
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "sha256": self.sha256,
+                "symbols": self.ids.numel(), "level": self.data.level,
+                "encoding": self.data.encoding}
+
+
+def _noop(phase: str, done: int, total: int) -> None: ...
+
+
+def file_sha256(path: Path, progress: Progress = _noop) -> str:
+    digest, done, total = hashlib.sha256(), 0, path.stat().st_size
+    for block in iter_bytes(path):
+        digest.update(block)
+        done += len(block)
+        progress("hashing", done, total)
+    return digest.hexdigest()
+
+
+def _key(sha256: str, data: DataConfig) -> str:
+    newlines = "keepnl" if data.keep_newlines else "nl"
+    encoding = "raw" if data.level == "byte" else data.encoding.lower().replace("_", "-")
+    return f"{sha256[:32]}-{data.level}-{encoding}-{newlines}-v{CACHE_VERSION}"
+
+
+def _blocks(path: Path, data: DataConfig, progress: Progress, phase: str):
+    """(symbol ids source, bytes done) per chunk: code points for char, bytes for byte."""
+    total, done = path.stat().st_size, 0
+    if data.level == "byte":
+        for block in iter_bytes(path):
+            done += len(block)
+            progress(phase, done, total)
+            yield block
+    else:
+        yield from iter_text(path, data, on_bytes=lambda n: progress(phase, n, total))
+
+
+def _count(path: Path, data: DataConfig, progress: Progress) -> Vocab:
+    if data.level == "byte":
+        counts = torch.zeros(256, dtype=torch.int64)
+        for block in _blocks(path, data, progress, "counting"):
+            counts += torch.bincount(torch.frombuffer(bytearray(block), dtype=torch.uint8),
+                                     minlength=256)
+        if counts.sum() == 0:
+            raise CorpusError(f"corpus holds no bytes: {path}")
+        return ByteVocab(counts.tolist())
+    counts = torch.zeros(UNICODE_SIZE, dtype=torch.int64)
+    for text in _blocks(path, data, progress, "counting"):
+        counts += torch.bincount(code_points(text), minlength=UNICODE_SIZE)
+    if counts.sum() == 0:
+        raise CorpusError(f"corpus holds no text (only a byte-order mark?): {path}")
+    return Vocab.from_counts(counts)
+
+
+def _write_ids(path: Path, data: DataConfig, vocab: Vocab, target: Path,
+               progress: Progress) -> int:
+    count = 0
+    with atomic_writer(target) as handle:
+        for chunk in _blocks(path, data, progress, "encoding"):
+            if isinstance(chunk, bytes):
+                ids = torch.frombuffer(bytearray(chunk), dtype=torch.uint8)
+            else:
+                ids = vocab.lookup(chunk).to(vocab.dtype)
+            handle.write(ids.numpy().tobytes())
+            count += ids.numel()
+    return count
+
+
+def _open(ids_path: Path, count: int, dtype: torch.dtype) -> torch.Tensor:
+    return torch.from_file(str(ids_path), shared=False, size=count, dtype=dtype)
+
+
+def _read_meta(meta_path: Path, ids_path: Path) -> dict[str, Any] | None:
+    """A complete cache entry's metadata, or None if it is missing or damaged."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        itemsize = torch.empty(0, dtype=_DTYPES[meta["dtype"]]).element_size()
+        if ids_path.stat().st_size != meta["count"] * itemsize:
+            return None
+        return meta
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def prepare(path: str | Path, data: DataConfig | None = None, name: str | None = None,
+            progress: Progress = _noop) -> PreparedCorpus:
+    """The corpus at `path` as memory-mapped ids, from the cache or prepared now."""
+    data = (data or DataConfig()).validate()
+    path = check_file(path)
+    started = time.perf_counter()
+    sha = file_sha256(path, progress)
+    root = cache_root()
+    key = _key(sha, data)
+    ids_path, meta_path = root / f"{key}.ids", root / f"{key}.json"
+    meta = _read_meta(meta_path, ids_path)
+    cached = meta is not None
+    if meta is None:
+        vocab = _count(path, data, progress)
+        try:
+            count = _write_ids(path, data, vocab, ids_path, progress)
+            meta = {"count": count, "dtype": str(vocab.dtype).removeprefix("torch."),
+                    "vocab": vocab.to_dict(), "sha256": sha, "source": str(path)}
+            write_atomic(meta_path, json.dumps(meta).encode())
+        except OSError as exc:
+            raise CorpusError(f"cannot write the corpus cache in {root}: "
+                              f"{exc.strerror or exc}") from None
+    vocab = vocab_from_dict(meta["vocab"])
+    ids = _open(ids_path, meta["count"], _DTYPES[meta["dtype"]])
+    return PreparedCorpus(
+        ids=ids, vocab=vocab, name=name or path.stem or "corpus", source=str(path),
+        sha256=sha, data=data, cached=cached, seconds=time.perf_counter() - started,
+        size_bytes=path.stat().st_size,
+    )
+
+
+def encode_validation(path: str | Path, vocab: Vocab, data: DataConfig,
+                      limit: int) -> tuple[torch.Tensor, int, list[str]]:
+    """A separate validation file as ids (at most `limit`), leaving out characters the
+    training vocabulary lacks; returns (ids, how many were left out, a few of them)."""
+    path = check_file(path)
+    parts, kept, dropped, examples = [], 0, 0, []
+    source = (iter_bytes(path) if data.level == "byte" else iter_text(path, data))
+    for chunk in source:
+        text = chunk.decode("utf-8", "surrogateescape") if isinstance(chunk, bytes) else chunk
+        ids = vocab.lookup(text)
+        unknown = ids < 0
+        if bool(unknown.any()):
+            dropped += int(unknown.sum())
+            for ch in vocab.unknown(text):
+                if len(examples) < 5 and ch not in examples:
+                    examples.append(ch)
+            ids = ids[~unknown]
+        parts.append(ids[: limit - kept].long())
+        kept += parts[-1].numel()
+        if kept >= limit:
+            break
+    if kept < 2:
+        raise CorpusError(f"validation file {path} holds fewer than 2 usable characters")
+    return torch.cat(parts), dropped, examples

@@ -1,0 +1,121 @@
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from charrnn.cache import encode_validation, prepare
+from charrnn.config import DataConfig
+from charrnn.corpus import cache_root
+from charrnn.errors import CorpusError
+from tests.conftest import prepared
+
+BODY = "ROMEO: café 漢字 😀\r\nJULIET: e\u0301!\r\n" * 50
+TEXT = "\ufeff" + BODY  # a byte-order mark, then Windows line endings
+
+
+def test_ids_match_the_decoded_text_and_are_memory_mapped(tmp_path):
+    path = tmp_path / "play.txt"
+    path.write_bytes(TEXT.encode())
+    corpus = prepared(path)
+    expected = BODY.replace("\r\n", "\n")
+    assert corpus.vocab.decode(corpus.ids.long()) == expected
+    assert corpus.ids.dtype == torch.uint8  # the vocabulary fits in a byte
+    assert not corpus.cached
+    assert corpus.vocab.counts[corpus.vocab.index["😀"]] == 50
+    assert list(cache_root().glob("*.ids")) and list(cache_root().glob("*.json"))
+
+
+def test_second_run_reuses_the_cache_and_options_make_new_entries(tmp_path):
+    path = tmp_path / "play.txt"
+    path.write_bytes(TEXT.encode())
+    first = prepared(path)
+    again = prepared(path)
+    assert again.cached and torch.equal(first.ids, again.ids)
+    kept = prepared(path, keep_newlines=True)
+    assert not kept.cached and "\r" in kept.vocab.chars
+    raw = prepared(path, level="byte")
+    assert raw.vocab.level == "byte" and len(raw.vocab) == 256
+    assert bytes(raw.ids.tolist()) == TEXT.encode()
+    assert len(list(cache_root().glob("*.json"))) == 3
+
+
+def test_a_changed_file_is_prepared_again(tmp_path):
+    path = tmp_path / "play.txt"
+    path.write_text("abc abc abc\n")
+    prepared(path)
+    path.write_text("xyz xyz xyz\n")
+    corpus = prepared(path)
+    assert not corpus.cached and corpus.vocab.chars == ["\n", " ", "x", "y", "z"]
+
+
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path):
+    path = tmp_path / "play.txt"
+    path.write_text("hello world\n" * 10)
+    prepared(path)
+    (ids_file,) = cache_root().glob("*.ids")
+    ids_file.write_bytes(b"\x00")  # truncated, as after a crash mid-write
+    corpus = prepared(path)
+    assert not corpus.cached and corpus.vocab.decode(corpus.ids.long()) == "hello world\n" * 10
+
+
+def test_large_vocabularies_use_wider_ids(tmp_path):
+    path = tmp_path / "cjk.txt"
+    path.write_text("".join(chr(0x4E00 + i) for i in range(600)) * 2)
+    corpus = prepared(path)
+    assert corpus.ids.dtype == torch.int32 and len(corpus.vocab) == 600
+    assert corpus.vocab.decode(corpus.ids[:3].long()) == "一丁丂"
+
+
+def test_binary_files_train_at_byte_level(tmp_path):
+    path = tmp_path / "blob.bin"
+    blob = bytes(range(256)) * 4 + b"\x00" * 2000
+    path.write_bytes(blob)
+    with pytest.raises(CorpusError, match="binary"):
+        prepared(path)
+    corpus = prepared(path, level="byte")
+    assert bytes(corpus.ids.tolist()) == blob
+
+
+def test_validation_file_reports_unknown_characters(tmp_path):
+    train = tmp_path / "train.txt"
+    train.write_text("abc abc\n" * 20)
+    val = tmp_path / "val.txt"
+    val.write_text("abc xyz éé\n")
+    corpus = prepared(train)
+    ids, dropped, examples = encode_validation(val, corpus.vocab, DataConfig(), limit=1000)
+    assert corpus.vocab.decode(ids) == "abc  \n"
+    assert dropped == 5 and examples == ["x", "y", "z", "é"]
+    _, _, _ = encode_validation(val, corpus.vocab, DataConfig(), limit=3)
+    assert encode_validation(val, corpus.vocab, DataConfig(), limit=3)[0].numel() == 3
+
+
+def test_preparation_keeps_memory_flat(tmp_path):
+    """Peak RSS while preparing a 64 MB file stays far below the file's size in memory
+    as Python text (which would be 64+ MB for the string alone, 4x that as code points)."""
+    path = tmp_path / "big.txt"
+    line = "ROMEO: O, she doth teach the torches to burn bright! 漢字 😀\n"
+    with open(path, "w", encoding="utf-8") as handle:
+        for _ in range(64_000_000 // len(line.encode())):
+            handle.write(line)
+    script = (
+        "import resource, sys; from charrnn.cache import prepare; "
+        "c = prepare(sys.argv[1]); assert c.ids.numel() > 50_000_000; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    base = subprocess.run([sys.executable, "-c", "import resource, torch, charrnn.cache; "
+                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"],
+                          capture_output=True, text=True, check=True, env=os.environ)
+    peak = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, check=True, env=os.environ)
+    assert int(peak.stdout) - int(base.stdout) < 120, (base.stdout, peak.stdout)
+
+
+def test_prepare_refuses_bad_files(tmp_path):
+    with pytest.raises(CorpusError, match="not found"):
+        prepare(tmp_path / "nope.txt")
+    bom_only = tmp_path / "bom.txt"
+    bom_only.write_bytes(b"\xef\xbb\xbf")
+    with pytest.raises(CorpusError, match="holds no text"):
+        prepare(bom_only)
