@@ -291,5 +291,41 @@ def beam(
     display.beam_table(prime, [(lm.vocab.display(text), score) for text, score in results])
 
 
+corpus_app = typer.Typer(
+    help="Well-known public-domain corpora: list them, or download one into corpora/.",
+    no_args_is_help=True,
+)
+app.add_typer(corpus_app, name="corpus")
+FolderOption = Annotated[Path, typer.Option("--dir", help="Folder that holds corpora.")]
+
+
+@corpus_app.command("list", epilog="Example:\n\n  charrnn corpus list")
+@one_line_errors
+def corpus_list(folder: FolderOption = Path("corpora")) -> None:
+    """Show the known corpora and which are already in the corpora folder."""
+    from charrnn import display, download
+
+    display.corpus_table([(c, download.is_present(c, folder))
+                          for c in download.REGISTRY.values()], folder)
+
+
+@corpus_app.command("get", epilog="Example:\n\n  charrnn corpus get tinyshakespeare")
+@one_line_errors
+def corpus_get(
+    name: Annotated[str, typer.Argument(help="A name from 'charrnn corpus list'.")],
+    folder: FolderOption = Path("corpora"),
+    url: Annotated[str | None, typer.Option(
+        help="Download from this address instead (a mirror); the checksum is still checked.",
+        show_default=False)] = None,
+) -> None:
+    """Download a corpus (checksum checked, written atomically) into the corpora folder."""
+    from charrnn import display, download
+
+    with display.DownloadProgress(name) as bar:
+        path, fetched = download.fetch(name, folder, url, bar.update)
+    display.info(f"{'saved' if fetched else 'already present, checksum verified:'} {path}; "
+                 f"train on it with: charrnn train {path}")
+
+
 def main() -> None:
     app()

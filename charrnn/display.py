@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -49,10 +51,14 @@ def warning(message: str) -> None:
 
 
 def byte_progress(console: Console) -> Progress:
-    """A transient bar for work measured in bytes (hashing, preparing, downloading)."""
+    """A transient bar for work measured in bytes (hashing, preparing, downloading).
+
+    Off when stderr is not a terminal: a transient bar has nothing to leave in a log.
+    """
     return Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
         TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -65,13 +71,14 @@ class PrepareProgress:
         self.tasks: dict[str, int] = {}
 
     def __enter__(self) -> PrepareProgress:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
     def update(self, phase: str, done: int, total: int) -> None:
+        if not self.tasks:
+            self.progress.start()  # lazily: a bar that never showed leaves no blank line
         if phase not in self.tasks:
             self.tasks[phase] = self.progress.add_task(f"corpus: {phase}", total=total)
         self.progress.update(self.tasks[phase], completed=done)
@@ -80,10 +87,10 @@ class PrepareProgress:
         unit = "bytes" if corpus.data.level == "byte" else "characters"
         what = (f"{corpus.ids.numel():,} {unit}, vocabulary {len(corpus.vocab)}")
         if corpus.cached:
-            line = f"corpus: {what}; cache found, ready in {corpus.seconds:.1f}s"
+            line = f"corpus: {what}; cache found, ready in {corpus.seconds:.2f}s"
         else:
             rate = corpus.size_bytes / 1e6 / max(corpus.seconds, 1e-9)
-            line = (f"corpus: {what}; cache prepared in {corpus.seconds:.1f}s "
+            line = (f"corpus: {what}; cache prepared in {corpus.seconds:.2f}s "
                     f"({rate:,.0f} MB/s)")
         self.console.print(line, highlight=False, soft_wrap=True)
 
@@ -118,8 +125,9 @@ class TrainProgress:
             budget.append(f"{info.total_steps} steps")
         if info.time_limit is not None:
             budget.append(format_duration(info.time_limit))
+        unit = "bytes" if info.level == "byte" else "characters"
         self.console.print(
-            f"training {info.parameters:,} parameters on {info.train_chars:,} characters "
+            f"training {info.parameters:,} parameters on {info.train_chars:,} {unit} "
             f"(vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
             f"batch {info.batch_size} x {info.seq_len}; budget {' or '.join(budget)}; "
             f"writing {info.run_dir}/",
@@ -168,6 +176,38 @@ class TrainProgress:
     def stop(self) -> None:
         """Stop drawing (after an error) so the error line is not overdrawn."""
         self.progress.stop()
+
+
+class DownloadProgress:
+    """A transient download bar; `update(done, total)` is the fetch callback."""
+
+    def __init__(self, name: str) -> None:
+        self.progress = byte_progress(stderr_console())
+        self.name = name
+        self.task: int | None = None
+
+    def __enter__(self) -> DownloadProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(f"downloading {self.name}", total=total)
+        self.progress.update(self.task, completed=done)
+
+
+def corpus_table(rows: list[tuple[Any, bool]], folder: Path) -> None:
+    """Known corpora on stdout: name, size, whether present in `folder`, description."""
+    table = Table()
+    for column in ("name", "size", f"in {folder}/", "description"):
+        table.add_column(column)
+    for corpus, present in rows:
+        size = f"{corpus.size:,} B" if corpus.size else "-"
+        table.add_row(corpus.name, size, "yes" if present else "no", corpus.description)
+    Console(file=sys.stdout, highlight=False).print(table)
 
 
 def beam_table(prime: str, results: list[tuple[str, float]]) -> None:

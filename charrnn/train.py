@@ -31,6 +31,7 @@ from charrnn.streams import StreamBatcher
 @dataclass(frozen=True)
 class RunInfo:
     run_dir: Path
+    level: str
     parameters: int
     vocab_size: int
     train_chars: int
@@ -161,7 +162,7 @@ def train(
         by_epochs = max(1, math.ceil(cfg.epochs * batcher.windows_per_epoch))
         total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
     report.on_start(RunInfo(
-        run_dir=run_dir, parameters=model.num_parameters, vocab_size=len(vocab),
+        run_dir=run_dir, level=vocab.level, parameters=model.num_parameters, vocab_size=len(vocab),
         train_chars=train_ids.numel(), val_chars=val_ids.numel(),
         batch_size=cfg.batch_size, seq_len=cfg.seq_len,
         total_steps=total_steps, time_limit=cfg.time_limit,

@@ -1,0 +1,113 @@
+"""`charrnn corpus get` against a local HTTP server on 127.0.0.1 (no internet needed)."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from charrnn import download
+from charrnn.cli import app
+from charrnn.errors import CorpusError
+from tests.conftest import SHARED_CORPUS
+
+SIZE = download.REGISTRY["tinyshakespeare"].size
+needs_shakespeare = pytest.mark.skipif(
+    not SHARED_CORPUS.exists(), reason=f"needs {SHARED_CORPUS} to serve the real file")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        if self.path == "/input.txt":
+            body = SHARED_CORPUS.read_bytes()
+        elif self.path == "/wrong.txt":
+            body = b"x" * SIZE
+        elif self.path == "/cut.txt":
+            self.send_response(200)
+            self.send_header("Content-Length", str(SIZE))
+            self.end_headers()
+            self.wfile.write(b"First Citizen:\n" * 20_000)  # far short of SIZE, then hang up
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@needs_shakespeare
+def test_get_downloads_checks_and_then_skips(server):
+    seen = []
+    path, fetched = download.fetch("tinyshakespeare", Path("corpora"), f"{server}/input.txt",
+                                   progress=lambda done, total: seen.append((done, total)))
+    assert fetched and path == Path("corpora/tinyshakespeare.txt")
+    assert path.read_bytes() == SHARED_CORPUS.read_bytes()
+    assert seen[-1] == (SIZE, SIZE) and len(seen) > 1
+    assert download.fetch("tinyshakespeare", Path("corpora"), f"{server}/gone")[1] is False
+    assert [p.name for p in Path("corpora").iterdir()] == ["tinyshakespeare.txt"]
+
+
+@pytest.mark.parametrize("route,message", [
+    ("/wrong.txt", "failed its check"),
+    ("/cut.txt", "failed"),
+    ("/missing", "Not Found"),
+])
+def test_failed_downloads_leave_nothing_behind(server, route, message):
+    with pytest.raises(CorpusError, match=message):
+        download.fetch("tinyshakespeare", Path("corpora"), f"{server}{route}")
+    assert not Path("corpora").exists() or list(Path("corpora").iterdir()) == []
+
+
+def test_interrupted_download_leaves_nothing_behind(server, monkeypatch):
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download.fetch("tinyshakespeare", Path("corpora"), f"{server}/wrong.txt", interrupt)
+    assert list(Path("corpora").iterdir()) == []
+
+
+def test_refused_connection_is_one_line():
+    result = CliRunner().invoke(app, ["corpus", "get", "tinyshakespeare", "--url",
+                                      "http://127.0.0.1:9/input.txt"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("error: download of tinyshakespeare")
+    assert "nothing was kept" in result.stderr and "Traceback" not in result.output
+
+
+@needs_shakespeare
+def test_cli_list_and_get(server):
+    runner = CliRunner()
+    listed = runner.invoke(app, ["corpus", "list"])
+    assert listed.exit_code == 0
+    assert "tinyshakespeare" in listed.stdout and "python-stdlib" in listed.stdout
+    assert "no" in listed.stdout
+    got = runner.invoke(app, ["corpus", "get", "tinyshakespeare", "--url", f"{server}/input.txt"])
+    assert got.exit_code == 0, got.output
+    assert "saved corpora/tinyshakespeare.txt" in got.stderr
+    assert "yes" in runner.invoke(app, ["corpus", "list"]).stdout
+    unknown = runner.invoke(app, ["corpus", "get", "war-and-peace"])
+    assert unknown.exit_code == 1 and "unknown corpus 'war-and-peace'" in unknown.stderr
+
+
+def test_builtin_corpus_can_be_written_out():
+    path, fetched = download.fetch("python-stdlib", Path("corpora"))
+    assert fetched and path.stat().st_size > 1_000_000
+    assert b"def " in path.read_bytes()[:100_000]
