@@ -7,7 +7,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from charrnn.cli import app
-from tests.conftest import tiny_text
+from tests.conftest import SHARED_CORPUS, tiny_text
+from tests.test_download import server  # noqa: F401  (the local HTTP server fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -37,15 +38,20 @@ def test_ci_runs_the_readme_test_command():
     assert "torch==2.13.0" in test_line
 
 
-def test_every_readme_command_and_the_python_example_run():
+def test_every_readme_command_and_the_python_example_run(server):  # noqa: F811
+    """Downloads go to the local server; training commands get fast settings appended."""
     corpus = Path("corpora/tinyshakespeare.txt")
     corpus.parent.mkdir()
     corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n", encoding="utf-8")
     commands = charrnn_commands()
-    assert {c[0] for c in commands} == {"train", "sample", "beam"}
+    assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus"}
     runner = CliRunner()
     for args in commands:
         extra = FAST if args[0] == "train" else []
+        if args[:2] == ["corpus", "get"]:
+            if not SHARED_CORPUS.exists():
+                continue  # nothing to serve; test_download covers the failure paths
+            extra = ["--url", f"{server}/input.txt"]
         result = runner.invoke(app, args + extra)
         assert result.exit_code == 0, (args, result.output)
     (python_block,) = blocks("python")
