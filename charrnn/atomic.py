@@ -45,6 +45,13 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     _fsync_dir(path.parent)
 
 
+def remove_leftovers(folder: Path) -> None:
+    """Delete temporary files that a killed writer left in `folder` (never a real file)."""
+    if folder.is_dir():
+        for leftover in folder.glob(".*.tmp-*"):
+            leftover.unlink(missing_ok=True)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     with atomic_writer(path) as handle:
         handle.write(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -57,9 +58,9 @@ def one_line_errors(command):
         except CharRNNError as exc:
             display.error(str(exc))
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             display.error("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(1) from None
@@ -107,6 +108,7 @@ def _default_run_dir(name: str) -> Path:
 )
 @one_line_errors
 def train(
+    ctx: typer.Context,
     corpus: Annotated[Path | None, typer.Argument(
         help="UTF-8 text file to learn. Default: the Python standard library's source "
              "(offline, deterministic).", show_default=False)] = None,
@@ -146,12 +148,17 @@ def train(
         help="Dropout between layers and before the output head.",
         rich_help_panel=MODEL)] = _M.dropout,
     lr: Annotated[float, typer.Option(
-        help="Peak Adam learning rate (warm-up, then cosine decay over the budget).",
+        help="Peak Adam learning rate (after a short warm-up).",
         rich_help_panel=OPTIM)] = _T.lr,
+    lr_schedule: Annotated[Literal["cosine", "constant"], typer.Option(
+        help="cosine: decay to a tenth of --lr over the run's budget; constant: keep --lr "
+             "(so extending a run on --resume equals asking for the longer run at once).",
+        rich_help_panel=OPTIM)] = _T.lr_schedule,
     grad_clip: Annotated[float, typer.Option(
         help="Clip the global gradient norm to this.", rich_help_panel=OPTIM)] = _T.grad_clip,
     steps: Annotated[int | None, typer.Option(
-        help="Stop after this many steps in total.", rich_help_panel=OPTIM,
+        help="Stop after this many steps in total (a resumed run counts from its start).",
+ rich_help_panel=OPTIM,
         show_default=False)] = None,
     epochs: Annotated[float | None, typer.Option(
         help="Stop after this many passes over the training text.", rich_help_panel=OPTIM,
@@ -166,6 +173,13 @@ def train(
     eval_every: Annotated[int, typer.Option(
         help="Evaluate on the whole validation text and checkpoint every N steps.",
         rich_help_panel=OUTPUT)] = _T.eval_every,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        help="Also write latest every N steps. Default: at each evaluation.",
+        rich_help_panel=OUTPUT, show_default=False)] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Continue the run in --out from its latest checkpoint, exactly where it stopped "
+             "(a folder with no checkpoint yet starts fresh). Stop rules count the whole run.",
+        rich_help_panel=OUTPUT)] = False,
     out: Annotated[Path | None, typer.Option(
         help="Run folder for checkpoints. Default: checkpoints/<corpus name>, numbered "
              "so an earlier run is never overwritten.",
@@ -178,26 +192,30 @@ def train(
     from charrnn import checkpoint as ckpt
     from charrnn import display
     from charrnn.cache import encode_validation, prepare
-    from charrnn.config import parse_duration
     from charrnn.corpus import BUILTIN_NAME, builtin_corpus_file
-    from charrnn.train import clear_run
+    from charrnn.interrupts import StopRequests
+    from charrnn.train import check_settings, clear_run
     from charrnn.train import train as run_training
 
-    model_config = ModelConfig(model=model, hidden_size=hidden_size, num_layers=num_layers,
-                               embed_size=embed_size, dropout=dropout).validate()
-    train_config = TrainConfig(
-        batch_size=batch_size, seq_len=seq_len, lr=lr, grad_clip=grad_clip, val_frac=val_frac,
-        eval_every=eval_every, steps=steps, epochs=epochs,
-        time_limit=parse_duration(time) if time is not None else None, seed=seed,
-    ).validate()
-    taken = out is not None and ((out / ckpt.LATEST).exists() or (out / ckpt.BEST).exists())
-    if taken and not overwrite:
-        raise CharRNNError(f"{out} already holds a trained run; pass --overwrite to "
-                           "replace it or choose another --out")
-    data_config = DataConfig(encoding=encoding, level=level, keep_newlines=keep_newlines,
-                             val_max_chars=val_max_chars).validate()
-    source = corpus if corpus is not None else builtin_corpus_file()
+    options = _train_options(ctx)
     name = corpus.stem if corpus is not None else BUILTIN_NAME
+    run_dir = out if out is not None else (
+        ckpt.DEFAULT_ROOT / name if resume else _default_run_dir(name))
+    has_run = (run_dir / ckpt.LATEST).exists() or (run_dir / ckpt.BEST).exists()
+    resume_from = None
+    if resume and (run_dir / ckpt.LATEST).exists():
+        resume_from = ckpt.load(run_dir / ckpt.LATEST)
+        options = _inherit(options, resume_from.meta, _explicit(ctx))
+    elif has_run and not overwrite:
+        raise CharRNNError(f"{run_dir} already holds a trained run; pass --resume to continue "
+                           "it, --overwrite to replace it, or choose another --out")
+    model_config = _config(ModelConfig, options)
+    train_config = _config(TrainConfig, options)
+    data_config = _config(DataConfig, options)
+    if resume_from is not None:
+        check_settings(resume_from, model_config, train_config)
+
+    source = corpus if corpus is not None else builtin_corpus_file()
     with display.PrepareProgress() as shown:
         prepared = prepare(source, data_config, name, shown.update)
     shown.done(prepared)
@@ -209,14 +227,64 @@ def train(
             display.warning(
                 f"{val_file} has {dropped:,} character(s) the training text lacks "
                 f"(e.g. {', '.join(map(repr, examples))}); they are left out of validation")
-    run_dir = out if out is not None else _default_run_dir(prepared.name)
-    if overwrite:
+    if overwrite and resume_from is None:
         clear_run(run_dir)
     progress = display.TrainProgress()
     try:
-        run_training(prepared, model_config, train_config, run_dir, progress, validation)
+        with StopRequests() as stop:
+            result = run_training(prepared, model_config, train_config, run_dir, progress,
+                                  validation, resume_from, should_stop=stop)
     finally:
         progress.stop()
+    if result.interrupted:
+        again = ["charrnn", "train", *([str(corpus)] if corpus else []), "--out", str(run_dir),
+                 "--resume", *_stop_flags(ctx)]
+        display.info(f"stopped at step {result.steps}; {run_dir / ckpt.LATEST} holds it. "
+                     f"Resume with: {shlex.join(again)}")
+        raise typer.Exit(stop.exit_code)
+
+
+_OPTION_TO_FIELD = {"time": "time_limit"}
+_STOP_OPTIONS = ("steps", "epochs", "time")
+
+
+def _explicit(ctx: typer.Context) -> set[str]:
+    """Config fields the user set on the command line (not left at their default)."""
+    return {_OPTION_TO_FIELD.get(name, name) for name in ctx.params
+            if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+
+
+def _train_options(ctx: typer.Context) -> dict:
+    from charrnn.config import parse_duration
+
+    options = {_OPTION_TO_FIELD.get(k, k): v for k, v in ctx.params.items()}
+    if options["time_limit"] is not None:
+        options["time_limit"] = parse_duration(options["time_limit"])
+    return options
+
+
+def _inherit(options: dict, meta: dict, explicit: set[str]) -> dict:
+    """On --resume, settings not given on the command line come from the run itself;
+    stop rules always come from the command line (they count the whole run)."""
+    saved = {**(meta.get("data") or {}), **(meta.get("train") or {}), **(meta.get("model") or {})}
+    stops = {_OPTION_TO_FIELD.get(s, s) for s in _STOP_OPTIONS}
+    return {k: (saved[k] if k in saved and k not in explicit and k not in stops else v)
+            for k, v in options.items()}
+
+
+def _config(cls, options: dict):
+    import dataclasses
+
+    return cls(**{f.name: options[f.name] for f in dataclasses.fields(cls)
+                  if f.name in options}).validate()
+
+
+def _stop_flags(ctx: typer.Context) -> list[str]:
+    flags = []
+    for name in _STOP_OPTIONS:
+        if ctx.params.get(name) is not None:
+            flags += [f"--{name}", str(ctx.params[name])]
+    return flags
 
 
 @app.command(
@@ -289,6 +357,41 @@ def beam(
     from charrnn import display
 
     display.beam_table(prime, [(lm.vocab.display(text), score) for text, score in results])
+
+
+@app.command(
+    epilog="Examples:\n\n  charrnn info\n\n  charrnn info checkpoints/tinyshakespeare --json"
+)
+@one_line_errors
+def info(
+    checkpoint: Annotated[Path | None, typer.Argument(
+        help="Run folder or checkpoint file. Default: the most recently trained run.",
+        show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a run: its settings, vocabulary, size, progress, validation bpc and corpus."""
+    from charrnn import display, runinfo
+
+    described = runinfo.describe(checkpoint)
+    if as_json:
+        print(json.dumps(described, ensure_ascii=False, indent=2))
+    else:
+        display.run_details(described)
+
+
+@app.command("list", epilog="Example:\n\n  charrnn list")
+@one_line_errors
+def list_runs(as_json: JsonOption = False) -> None:
+    """The runs under checkpoints/, newest first."""
+    from charrnn import display, runinfo
+
+    runs = runinfo.list_runs()
+    if as_json:
+        print(json.dumps(runs, ensure_ascii=False, indent=2))
+    elif not runs:
+        display.info("no runs under checkpoints/ yet; start one with: charrnn train")
+    else:
+        display.runs_table(runs)
 
 
 corpus_app = typer.Typer(

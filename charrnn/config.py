@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from charrnn.errors import CheckpointError, ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
+SCHEDULES = ("cosine", "constant")
 LEVELS = ("char", "byte")
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 
@@ -138,11 +139,13 @@ class TrainConfig(_JSONConfig):
     batch_size: int = 32
     seq_len: int = 64
     lr: float = 3e-3
+    lr_schedule: str = "cosine"
     min_lr_frac: float = 0.1
     warmup_steps: int = 20
     grad_clip: float = 1.0
     val_frac: float = 0.05
     eval_every: int = 500
+    checkpoint_every: int | None = None  # None: at each evaluation
     steps: int | None = None
     epochs: float | None = None
     time_limit: float | None = None
@@ -166,6 +169,11 @@ class TrainConfig(_JSONConfig):
             f"--val-frac must be between 0 and 1 (exclusive), not {self.val_frac}",
         )
         _check(_is_int(self.eval_every) and self.eval_every >= 1, "--eval-every must be >= 1")
+        _check(self.checkpoint_every is None
+               or (_is_int(self.checkpoint_every) and self.checkpoint_every >= 1),
+               "--checkpoint-every must be >= 1")
+        _check(self.lr_schedule in SCHEDULES,
+               f"--lr-schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
         _check(
             self.steps is None or (_is_int(self.steps) and self.steps >= 1),
             f"--steps must be >= 1, not {self.steps}",

@@ -37,6 +37,14 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+def stdout_console() -> Console:
+    """Results on stdout; 120 columns when piped, so tables are not cut to 80."""
+    console = Console(file=sys.stdout, highlight=False)
+    if not console.is_terminal:
+        console = Console(file=sys.stdout, highlight=False, width=120)
+    return console
+
+
 def error(message: str) -> None:
     """One line on stderr: the CLI's whole response to a CharRNNError."""
     stderr_console().print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
@@ -207,7 +215,59 @@ def corpus_table(rows: list[tuple[Any, bool]], folder: Path) -> None:
     for corpus, present in rows:
         size = f"{corpus.size:,} B" if corpus.size else "-"
         table.add_row(corpus.name, size, "yes" if present else "no", corpus.description)
-    Console(file=sys.stdout, highlight=False).print(table)
+    stdout_console().print(table)
+
+
+def _bpc_text(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "-"
+
+
+def run_details(run: dict[str, Any]) -> None:
+    """`charrnn info` as a two-column table on stdout."""
+    model, train, data = run.get("model") or {}, run.get("train") or {}, run.get("data") or {}
+    table = Table(show_header=False, title=run["checkpoint"], title_justify="left")
+    rows = [
+        ("model", f"{model.get('model')} {model.get('num_layers')} x {model.get('hidden_size')}"
+                  f" (embedding {model.get('embed_size')}, dropout {model.get('dropout')})"),
+        ("parameters", f"{run['parameters']:,}"),
+        ("vocabulary", f"{run['vocab_size']} ({run['level']} level)"),
+        ("step", f"{run['step']:,} (epoch {run['epoch']})"),
+        ("validation bpc", f"latest {_bpc_text(run['latest_val_bpc'])}, best "
+                           f"{_bpc_text(run['best_val_bpc'])} at step {run['best_step']}"),
+        ("training time", format_duration(run["training_seconds"] or 0)),
+        ("batch", f"{train.get('batch_size')} x {train.get('seq_len')}, lr {train.get('lr')} "
+                  f"({train.get('lr_schedule')}), grad clip {train.get('grad_clip')}"),
+        ("data", f"encoding {data.get('encoding')}, validation {train.get('val_frac')} "
+                 f"(at most {data.get('val_max_chars'):,})"),
+        ("corpus", f"{run['corpus']['source']}"),
+        ("corpus sha256", f"{run['corpus']['sha256']}"),
+        ("written", f"{run['created']} (format {run['format_version']})"),
+    ]
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in rows:
+        table.add_row(key, Text(str(value)))
+    stdout_console().print(table)
+
+
+def runs_table(runs: list[dict[str, Any]]) -> None:
+    """`charrnn list`: one row per run folder."""
+    table = Table()
+    for column in ("run", "model", "params", "step", "best val bpc", "trained", "corpus"):
+        table.add_column(column)
+    for run in runs:
+        if "error" in run:
+            table.add_row(run["run"], Text(run["error"], style="red"), "", "", "", "", "")
+            continue
+        model = run["model"] or {}
+        table.add_row(
+            run["run"], f"{model.get('model')} {model.get('num_layers')}x"
+                        f"{model.get('hidden_size')}",
+            f"{run['parameters']:,}", f"{run['step']:,}", _bpc_text(run["best_val_bpc"]),
+            format_duration(run["training_seconds"] or 0),
+            Text(Path(run["corpus"]["source"] or "?").name),
+        )
+    stdout_console().print(table)
 
 
 def beam_table(prime: str, results: list[tuple[str, float]]) -> None:
@@ -218,4 +278,4 @@ def beam_table(prime: str, results: list[tuple[str, float]]) -> None:
     table.add_column("text")
     for rank, (text, score) in enumerate(results, 1):
         table.add_row(str(rank), f"{score:.4f}", Text(prime, style="dim") + Text(text))
-    Console(file=sys.stdout, highlight=False).print(table)
+    stdout_console().print(table)

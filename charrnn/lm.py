@@ -11,6 +11,7 @@ from charrnn.config import ModelConfig
 from charrnn.decode import Decoder, beam_search, logprob, sample_ids
 from charrnn.errors import CheckpointError
 from charrnn.model import CharRNN
+from charrnn.trainstate import weights_of
 from charrnn.vocab import Vocab, vocab_from_dict
 
 
@@ -42,7 +43,7 @@ class LanguageModel:
             )
         model = CharRNN(config)
         try:
-            model.load_state_dict(ckpt.tensors, strict=True)
+            model.load_state_dict(weights_of(ckpt.tensors), strict=True)
         except RuntimeError:
             raise CheckpointError(
                 f"cannot load checkpoint {ckpt.path}: its tensors do not match its model config"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,13 +20,14 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from charrnn import checkpoint
+from charrnn import checkpoint, trainstate
+from charrnn.atomic import remove_leftovers
 from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.errors import CharRNNError, CorpusError
+from charrnn.errors import CharRNNError, CheckpointError, CorpusError
 from charrnn.evaluate import mean_nll
-from charrnn.model import CharRNN, detach_state
-from charrnn.streams import StreamBatcher
+from charrnn.model import CharRNN, State, detach_state
+from charrnn.streams import StreamBatcher, StreamPosition
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class RunInfo:
     seq_len: int
     total_steps: int | None
     time_limit: float | None
+    resumed_from: int | None  # the step a resumed run continues from
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class TrainResult:
     best_val_loss: float
     best_step: int
     parameters: int
+    interrupted: bool = False  # stopped early on request; `latest` holds where it stopped
 
 
 class Reporter(Protocol):
@@ -98,9 +102,12 @@ def split_ids(ids: torch.Tensor, val_frac: float,
 
 
 def learning_rate(cfg: TrainConfig, step: int, fraction: float) -> float:
-    """Linear warm-up over the first steps, then cosine decay to min_lr_frac * lr."""
+    """Linear warm-up over the first steps; then cosine decay to min_lr_frac * lr over
+    the run's budget, or (schedule "constant") the peak rate throughout."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
     low = cfg.lr * cfg.min_lr_frac
     return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
 
@@ -111,6 +118,39 @@ def clear_run(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
+_STOP_RULES = ("steps", "epochs", "time_limit")
+_CHANGEABLE = (*_STOP_RULES, "eval_every", "checkpoint_every")
+
+
+def check_resumable(ckpt: checkpoint.Checkpoint, corpus: PreparedCorpus,
+                    model_config: ModelConfig, train_config: TrainConfig) -> None:
+    """Refuse, with one line, to resume a run on another corpus or other settings."""
+    meta = ckpt.meta
+    if meta.get("corpus", {}).get("sha256") != corpus.sha256:
+        raise CheckpointError(
+            f"{ckpt.path} was trained on another corpus "
+            f"({meta.get('corpus', {}).get('source')}); resume with the same file")
+    if meta.get("data") != corpus.data.to_dict():
+        raise CheckpointError(f"{ckpt.path} was trained with data options {meta.get('data')}")
+    check_settings(ckpt, model_config, train_config)
+
+
+def check_settings(ckpt: checkpoint.Checkpoint, model_config: ModelConfig,
+                   train_config: TrainConfig) -> None:
+    """Refuse model or training settings that differ from the run's (stop rules and
+    checkpoint cadence may change)."""
+    meta = ckpt.meta
+    saved = ModelConfig.from_dict(meta.get("model")).to_dict()
+    wanted = {**model_config.to_dict(), "vocab_size": saved["vocab_size"]}
+    saved_train = TrainConfig.from_dict(meta.get("train")).to_dict()
+    for name, value in [*wanted.items(), *train_config.to_dict().items()]:
+        before = saved.get(name, saved_train.get(name))
+        if name not in _CHANGEABLE and value != before:
+            flag = "--" + name.replace("_", "-")
+            raise CheckpointError(f"{flag} {value} contradicts the run being resumed "
+                                  f"({before}); leave it out or start a new run")
+
+
 def train(
     corpus: PreparedCorpus,
     model_config: ModelConfig | None = None,
@@ -118,13 +158,21 @@ def train(
     run_dir: Path | str = checkpoint.DEFAULT_ROOT / "run",
     reporter: Reporter | None = None,
     validation: torch.Tensor | None = None,
+    resume: checkpoint.Checkpoint | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> TrainResult:
-    """Train a model on `corpus` (see `charrnn.cache.prepare`), writing latest/best
-    checkpoints into `run_dir`. `validation` (ids) replaces the corpus's tail split."""
+    """Train a model on `corpus` (see `charrnn.cache.prepare`), writing checkpoints into
+    `run_dir`. `validation` (ids) replaces the corpus's tail split. `resume` (a latest
+    checkpoint of this run) continues it exactly where it stopped; stop rules count the
+    whole run. When `should_stop()` turns true, the current step finishes, `latest` is
+    written, and the result says `interrupted`."""
     report = reporter or SilentReporter()
     cfg = (train_config or TrainConfig()).budgeted.validate()
     model_config = (model_config or ModelConfig()).validate()
+    if resume is not None:
+        check_resumable(resume, corpus, model_config, cfg)
     run_dir = Path(run_dir)
+    remove_leftovers(run_dir)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
 
@@ -151,21 +199,35 @@ def train(
         cfg = dataclasses.replace(cfg, batch_size=batch)
     batcher = StreamBatcher(train_ids, cfg.batch_size, cfg.seq_len)
 
-    # -- model and optimiser ------------------------------------------------------------
+    # -- model, optimiser, and where a resumed run left off -------------------------------
     mconf = dataclasses.replace(model_config, vocab_size=len(vocab))
     model = CharRNN(mconf)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    state: State = model.initial_state(cfg.batch_size)
+    step, best_loss, best_step = 0, math.inf, 0
+    loss_value = val_loss = math.nan
+    if resume is not None:
+        state = trainstate.restore(resume.tensors, model, optimizer)
+        progress = resume.meta["progress"]
+        step, best_step = progress["step"], progress["best_step"]
+        best_loss = progress["best_val_loss"] if progress["best_val_loss"] is not None \
+            else math.inf
+        batcher.position = StreamPosition(progress["epoch"], progress["window"])
+        started -= progress["elapsed_seconds"]
+        loss_value = progress["train_loss"] if progress["train_loss"] is not None else math.nan
+        val_loss = progress["val_loss"] if progress["val_loss"] is not None else math.nan
+    start_step = step
 
     total_steps = cfg.steps
     if cfg.epochs is not None:
         by_epochs = max(1, math.ceil(cfg.epochs * batcher.windows_per_epoch))
         total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
     report.on_start(RunInfo(
-        run_dir=run_dir, level=vocab.level, parameters=model.num_parameters, vocab_size=len(vocab),
-        train_chars=train_ids.numel(), val_chars=val_ids.numel(),
-        batch_size=cfg.batch_size, seq_len=cfg.seq_len,
-        total_steps=total_steps, time_limit=cfg.time_limit,
+        run_dir=run_dir, level=vocab.level, parameters=model.num_parameters,
+        vocab_size=len(vocab), train_chars=train_ids.numel(), val_chars=val_ids.numel(),
+        batch_size=cfg.batch_size, seq_len=cfg.seq_len, total_steps=total_steps,
+        time_limit=cfg.time_limit, resumed_from=start_step if resume is not None else None,
     ))
 
     def fraction(step: int, elapsed: float, reserve: float) -> float:
@@ -177,46 +239,53 @@ def train(
         return max(parts)
 
     # -- checkpointing ------------------------------------------------------------------
-    best_loss, best_step, last_eval_seconds = math.inf, 0, 0.0
+    last_eval_seconds = 0.0
 
-    def save(name: str, step: int, train_loss: float, val_loss: float) -> None:
+    def finite(value: float) -> float | None:
+        return value if math.isfinite(value) else None
+
+    def save(name: str, with_training_state: bool) -> None:
         meta = {
-            "model": mconf.to_dict(),
-            "train": cfg.to_dict(),
-            "data": corpus.data.to_dict(),
-            "vocab": vocab.to_dict(),
-            "corpus": corpus.describe(),
-            "step": step,
-            "epoch": batcher.position.epoch,
+            "model": mconf.to_dict(), "train": cfg.to_dict(), "data": corpus.data.to_dict(),
+            "vocab": vocab.to_dict(), "corpus": corpus.describe(),
+            "step": step, "epoch": batcher.position.epoch,
             "elapsed_seconds": time.perf_counter() - started,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "metrics": {"train_loss": train_loss if math.isfinite(train_loss) else None,
-                        "val_loss": val_loss,
-                        "best_val_loss": best_loss, "best_step": best_step},
+            "metrics": {"train_loss": finite(loss_value), "val_loss": finite(val_loss),
+                        "best_val_loss": finite(best_loss), "best_step": best_step},
+            "progress": {"step": step, "epoch": batcher.position.epoch,
+                         "window": batcher.position.window,
+                         "elapsed_seconds": time.perf_counter() - started,
+                         "train_loss": finite(loss_value), "val_loss": finite(val_loss),
+                         "best_val_loss": finite(best_loss), "best_step": best_step},
         }
-        checkpoint.save(run_dir / name, model.state_dict(), meta)
+        tensors = (trainstate.training_tensors(model, optimizer, state)
+                   if with_training_state else trainstate.model_tensors(model))
+        checkpoint.save(run_dir / name, tensors, meta)
 
-    def evaluate_and_save(step: int, train_loss: float) -> float:
-        nonlocal best_loss, best_step, last_eval_seconds
+    def evaluate_and_save() -> None:
+        nonlocal best_loss, best_step, last_eval_seconds, val_loss
         t0 = time.perf_counter()
         val_loss = mean_nll(model, val_ids)
         improved = val_loss < best_loss
         if improved:
             best_loss, best_step = val_loss, step
-        save(checkpoint.LATEST, step, train_loss, val_loss)
+        save(checkpoint.LATEST, with_training_state=True)
         if improved:
-            save(checkpoint.BEST, step, train_loss, val_loss)
+            save(checkpoint.BEST, with_training_state=False)
         last_eval_seconds = time.perf_counter() - t0
         report.on_eval(step, val_loss, improved)
-        return val_loss
 
     # -- loop ---------------------------------------------------------------------------
-    step, loss_value, val_loss, evaluated_at = 0, math.nan, math.nan, -1
-    state = model.initial_state(cfg.batch_size)
+    evaluated_at, interrupted = (step if resume is not None else -1), False
     window_start = time.perf_counter()
     while fraction(step, time.perf_counter() - started, last_eval_seconds) < 1.0:
+        if should_stop():
+            interrupted = True
+            break
         x, y, new_epoch = batcher.next()
-        state = model.initial_state(cfg.batch_size) if new_epoch else detach_state(state)
+        if new_epoch:
+            state = model.initial_state(cfg.batch_size)
         lr = learning_rate(cfg, step, fraction(step, time.perf_counter() - started, 0.0))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -231,28 +300,33 @@ def train(
         if not math.isfinite(loss_value):
             raise CharRNNError(
                 f"training loss became {loss_value} at step {step}; try a lower --lr "
-                f"(last good checkpoint: {run_dir / checkpoint.LATEST})"
+                f"(the last good checkpoint is kept: {run_dir / checkpoint.LATEST})"
             )
+        state = detach_state(state)
         now = time.perf_counter()
-        elapsed = now - started
         report.on_step(StepStats(
             step=step, epoch=batcher.position.epoch, loss=loss_value, lr=lr,
-            chars_per_sec=x.numel() / max(now - window_start, 1e-9), elapsed=elapsed,
-            fraction=min(1.0, fraction(step, elapsed, 0.0)),
+            chars_per_sec=x.numel() / max(now - window_start, 1e-9), elapsed=now - started,
+            fraction=min(1.0, fraction(step, now - started, 0.0)),
         ))
         if step % cfg.eval_every == 0:
-            val_loss, evaluated_at = evaluate_and_save(step, loss_value), step
+            evaluate_and_save()
+            evaluated_at = step
+        elif cfg.checkpoint_every is not None and step % cfg.checkpoint_every == 0:
+            save(checkpoint.LATEST, with_training_state=True)
         window_start = time.perf_counter()
 
-    if evaluated_at != step:
-        val_loss = evaluate_and_save(step, loss_value)
+    if interrupted:
+        save(checkpoint.LATEST, with_training_state=True)
+    elif evaluated_at != step:
+        evaluate_and_save()
     result = TrainResult(
         run_dir=run_dir, steps=step,
         epochs=step / batcher.windows_per_epoch,
         elapsed=time.perf_counter() - started,
         chars_seen=step * cfg.batch_size * cfg.seq_len,
         val_loss=val_loss, best_val_loss=best_loss, best_step=best_step,
-        parameters=model.num_parameters,
+        parameters=model.num_parameters, interrupted=interrupted,
     )
     report.on_end(result)
     return result

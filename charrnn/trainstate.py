@@ -1,0 +1,68 @@
+"""Everything a run needs to continue bit for bit, as named tensors for a checkpoint.
+
+    model.<name>          the weights (all a LanguageModel needs)
+    optim.<i>.<key>       Adam's per-parameter state (step, exp_avg, exp_avg_sq)
+    hidden.<k>            the hidden state carried into the next window
+    rng.torch             the CPU random generator (dropout draws from it)
+
+The small scalars (step, epoch, stream position, elapsed time, best loss) travel in the
+checkpoint's JSON; see `charrnn.train`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from charrnn.errors import CheckpointError
+from charrnn.model import CharRNN, State
+
+MODEL, OPTIM, HIDDEN, RNG = "model.", "optim.", "hidden.", "rng.torch"
+
+
+def model_tensors(model: CharRNN) -> dict[str, torch.Tensor]:
+    return {MODEL + name: t for name, t in model.state_dict().items()}
+
+
+def weights_of(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model weights out of a checkpoint's tensors, without their prefix."""
+    return {k[len(MODEL):]: v for k, v in tensors.items() if k.startswith(MODEL)}
+
+
+def training_tensors(model: CharRNN, optimizer: torch.optim.Optimizer,
+                     hidden: State) -> dict[str, torch.Tensor]:
+    tensors = model_tensors(model)
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{OPTIM}{index}.{key}"] = value
+    for k, part in enumerate(hidden):
+        tensors[f"{HIDDEN}{k}"] = part
+    tensors[RNG] = torch.get_rng_state()
+    return tensors
+
+
+def has_training_state(tensors: dict[str, torch.Tensor]) -> bool:
+    return RNG in tensors
+
+
+def restore(tensors: dict[str, torch.Tensor], model: CharRNN,
+            optimizer: torch.optim.Optimizer) -> State:
+    """Load weights, optimiser state and the random generator; return the carried state."""
+    if not has_training_state(tensors):
+        raise CheckpointError("the checkpoint holds no training state to resume from")
+    try:
+        model.load_state_dict(weights_of(tensors), strict=True)
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in tensors.items():
+            if name.startswith(OPTIM):
+                index, key = name[len(OPTIM):].split(".", 1)
+                state.setdefault(int(index), {})[key] = value.clone()
+        optimizer.load_state_dict({"state": state,
+                                   "param_groups": optimizer.state_dict()["param_groups"]})
+        hidden = tuple(tensors[f"{HIDDEN}{k}"].clone()
+                       for k in range(sum(n.startswith(HIDDEN) for n in tensors)))
+        torch.set_rng_state(tensors[RNG])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"the checkpoint's training state does not fit this run: "
+                              f"{str(exc).splitlines()[0]}") from None
+    return hidden
