@@ -46,13 +46,14 @@ class Checkpoint:
     tensors: dict[str, torch.Tensor]
 
 
-def _data_section(blob: bytes) -> bytes:
-    (header_len,) = struct.unpack("<Q", blob[:8])
-    return blob[8 + header_len :]
-
-
 def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
-    return hashlib.sha256(_data_section(save_tensors(tensors))).hexdigest()
+    """sha256 over every tensor's name, dtype, shape and raw bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    return digest.hexdigest()
 
 
 def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -102,12 +103,12 @@ def load(path: str | Path) -> Checkpoint:
             path, f"written by a newer charrnn (format {version}; this one reads up to "
             f"{FORMAT_VERSION}); upgrade charrnn"
         )
-    if hashlib.sha256(_data_section(blob)).hexdigest() != document.get("tensors_sha256"):
-        raise _refuse(path, "tensor checksum mismatch (the file is corrupt or truncated)")
     try:
         tensors = load_tensors(blob)
     except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise _refuse(path, f"corrupt tensor data ({exc})") from None
+        raise _refuse(path, f"truncated or corrupt tensor data ({exc})") from None
+    if _tensor_digest(tensors) != document.get("tensors_sha256"):
+        raise _refuse(path, "tensor checksum mismatch (the file is corrupt or truncated)")
     return Checkpoint(path=path, meta=document, tensors=tensors)
 
 
