@@ -19,8 +19,10 @@ import typer
 
 from charrnn.config import (
     DEFAULT_TIME_BUDGET,
+    BeamConfig,
     DataConfig,
     ModelConfig,
+    SampleConfig,
     TrainConfig,
     format_duration,
 )
@@ -34,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_M, _T, _D = ModelConfig(), TrainConfig(), DataConfig()
+_M, _T, _D, _S, _B = ModelConfig(), TrainConfig(), DataConfig(), SampleConfig(), BeamConfig()
 DATA, MODEL, OPTIM, OUTPUT = "Data", "Model", "Optimisation", "Output"
 CheckpointOption = Annotated[Path | None, typer.Option(
     help="Checkpoint file or run folder (a folder means its best checkpoint). "
@@ -44,6 +46,10 @@ LengthOption = Annotated[int, typer.Option(help="Characters to generate after th
 PrimeOption = Annotated[str, typer.Option(
     help="Text to continue (printed first). Empty: start as at the beginning of a text.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+StopOption = Annotated[list[str] | None, typer.Option(
+    help="End a text right after this string (repeatable). Escapes like \\n are understood.",
+    show_default=False, parser=lambda s: s.encode("latin-1", "backslashreplace")
+    .decode("unicode_escape"))]
 
 
 def one_line_errors(command):
@@ -292,7 +298,8 @@ def _stop_flags(ctx: typer.Context) -> list[str]:
         "Examples:\n\n"
         "  charrnn sample --temperature 0.8 --length 500 --prime \"ROMEO:\"\n\n"
         "  charrnn sample --temperature 0 --length 200          # greedy\n\n"
-        "  charrnn sample --checkpoint checkpoints/tinyshakespeare --seed 7 --json"
+        "  charrnn sample --top-p 0.9 --repetition-penalty 1.2 --stop \"\\n\\n\"\n\n"
+        "  charrnn sample --num-samples 4 --length 80 --seed 7 --json"
     )
 )
 @one_line_errors
@@ -300,28 +307,52 @@ def sample(
     checkpoint: CheckpointOption = None,
     temperature: Annotated[float, typer.Option(
         help="Softmax temperature: lower is safer, higher is wilder; 0 is greedy argmax."
-    )] = 1.0,
+    )] = _S.temperature,
     length: LengthOption = 500,
     prime: PrimeOption = "",
+    top_k: Annotated[int | None, typer.Option(
+        help="Draw only from the k most likely characters.", show_default=False)] = None,
+    top_p: Annotated[float | None, typer.Option(
+        help="Nucleus: draw only from the smallest set of characters holding this much "
+             "probability.", show_default=False)] = None,
+    repetition_penalty: Annotated[float, typer.Option(
+        help="Above 1, characters already in the prime or the text become rarer."
+    )] = _S.repetition_penalty,
+    stop: StopOption = None,
+    num_samples: Annotated[int, typer.Option(
+        help="Independent samples, generated together in one batch.")] = 1,
     seed: Annotated[int | None, typer.Option(
         help="Random seed for reproducible text (--json reports the one used).",
         show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Generate text, streamed to stdout character by character."""
+    """Generate text, streamed to stdout as it is produced."""
     lm = _load(checkpoint)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
-    chars = lm.stream(length, temperature, prime, seed)
+    options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
+               "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or []}
+    if num_samples != 1:
+        texts = lm.samples(num_samples, length, **options)
+        if as_json:
+            print(json.dumps([{"checkpoint": str(lm.path), **_generated(lm, text),
+                               **options, "length": length} for text in texts],
+                             ensure_ascii=False))
+            return
+        for k, text in enumerate(texts, 1):
+            sys.stdout.write(f"--- sample {k} of {len(texts)} ---\n{prime}"
+                             f"{lm.vocab.display(text)}\n\n")
+        sys.stdout.flush()
+        return
+    pieces = lm.stream(length, **options)
     if as_json:
-        print(json.dumps({"checkpoint": str(lm.path), "prime": prime,
-                          **_generated(lm, "".join(chars)), "temperature": temperature,
-                          "length": length, "seed": seed}, ensure_ascii=False))
+        print(json.dumps({"checkpoint": str(lm.path), **_generated(lm, "".join(pieces)),
+                          **options, "length": length}, ensure_ascii=False))
         return
     out = sys.stdout
     out.write(prime)
     out.flush()
-    for piece in chars:
+    for piece in pieces:
         out.write(lm.vocab.display(piece))
         out.flush()
     out.write("\n")
@@ -332,31 +363,47 @@ def sample(
     epilog=(
         "Examples:\n\n"
         "  charrnn beam --width 8 --length 120 --prime \"ROMEO:\"\n\n"
-        "  charrnn beam --width 16 --n-best 5 --length 40 --json"
+        "  charrnn beam --width 16 --n-best 5 --length 40 --json\n\n"
+        "  charrnn beam --no-repeat-ngram 4 --stop \"\\n\" --length-penalty 1.0 --n-best 3"
     )
 )
 @one_line_errors
 def beam(
     checkpoint: CheckpointOption = None,
-    width: Annotated[int, typer.Option(help="Beams kept at every step.")] = 8,
+    width: Annotated[int, typer.Option(help="Beams kept at every step.")] = _B.width,
     length: LengthOption = 120,
     prime: PrimeOption = "",
-    n_best: Annotated[int, typer.Option(help="How many of the best beams to print.")] = 1,
+    n_best: Annotated[int, typer.Option(help="How many of the best beams to print.")]
+    = _B.n_best,
+    stop: StopOption = None,
+    length_penalty: Annotated[float, typer.Option(
+        help="Rank finished beams by log-prob / length^ALPHA (0: by log-prob).",
+        metavar="ALPHA")] = _B.length_penalty,
+    no_repeat_ngram: Annotated[int, typer.Option(
+        help="Forbid a beam to repeat any character n-gram of this size (0: off).",
+        metavar="N")] = _B.no_repeat_ngram,
     as_json: JsonOption = False,
 ) -> None:
-    """The most likely continuations, each with its total log-probability in nats."""
+    """The most likely continuations, each with its score and total log-probability."""
+    from charrnn.beam import score
+
     lm = _load(checkpoint)
-    results = lm.beam(length, width, prime, n_best)
+    results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
+                      no_repeat_ngram)
+    ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
+              for text, lp in results]
     if as_json:
         print(json.dumps({
             "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
-            "results": [{"rank": i, **_generated(lm, text), "logprob": score}
-                        for i, (text, score) in enumerate(results, 1)],
+            "length_penalty": length_penalty, "no_repeat_ngram": no_repeat_ngram,
+            "stop": stop or [],
+            "results": [{"rank": i, **_generated(lm, text), "score": sc, "logprob": lp}
+                        for i, (text, sc, lp) in enumerate(ranked, 1)],
         }, ensure_ascii=False))
         return
     from charrnn import display
 
-    display.beam_table(prime, [(lm.vocab.display(text), score) for text, score in results])
+    display.beam_table(prime, [(lm.vocab.display(text), sc, lp) for text, sc, lp in ranked])
 
 
 @app.command(

@@ -226,3 +226,58 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+@dataclass(frozen=True)
+class SampleConfig(_JSONConfig):
+    """How sampling picks each next character.
+
+    The model's log-probabilities are adjusted in this order: repetition penalty
+    (characters already in the prime or the text are made less likely), temperature
+    (0 means greedy), top-k, then top-p (nucleus) on the tempered distribution.
+    """
+
+    section = "sample"
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float = 1.0
+
+    def validate(self) -> SampleConfig:
+        _check(_is_number(self.temperature) and 0 <= self.temperature < float("inf"),
+               f"--temperature must be >= 0, not {self.temperature}")
+        _check(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
+               f"--top-k must be >= 1, not {self.top_k}")
+        _check(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),
+               f"--top-p must be in (0, 1], not {self.top_p}")
+        _check(_is_number(self.repetition_penalty) and self.repetition_penalty >= 1,
+               f"--repetition-penalty must be >= 1, not {self.repetition_penalty}")
+        return self
+
+
+@dataclass(frozen=True)
+class BeamConfig(_JSONConfig):
+    """Beam search: `width` beams per step, the `n_best` best returned.
+
+    Finished beams (reaching the length, or producing a stop string) are ranked by
+    log-prob / length^length_penalty; `no_repeat_ngram` N > 0 forbids a beam to repeat
+    any character N-gram of its text (the prime included).
+    """
+
+    section = "beam"
+
+    width: int = 8
+    n_best: int = 1
+    length_penalty: float = 0.0
+    no_repeat_ngram: int = 0
+
+    def validate(self) -> BeamConfig:
+        _check(_is_int(self.width) and self.width >= 1, f"--width must be >= 1, not {self.width}")
+        _check(_is_int(self.n_best) and 1 <= self.n_best <= self.width,
+               f"--n-best must be between 1 and --width ({self.width}), not {self.n_best}")
+        _check(_is_number(self.length_penalty) and abs(self.length_penalty) < float("inf"),
+               "--length-penalty must be a number")
+        _check(_is_int(self.no_repeat_ngram) and self.no_repeat_ngram >= 0,
+               f"--no-repeat-ngram must be >= 0, not {self.no_repeat_ngram}")
+        return self

@@ -270,12 +270,14 @@ def runs_table(runs: list[dict[str, Any]]) -> None:
     stdout_console().print(table)
 
 
-def beam_table(prime: str, results: list[tuple[str, float]]) -> None:
-    """Beam results as a table on stdout: rank, log-probability, prime + continuation."""
+def beam_table(prime: str, results: list[tuple[str, float, float]]) -> None:
+    """Beam results as a table on stdout: rank, score, log-probability, prime + text."""
     table = Table(show_lines=True)
     table.add_column("rank", justify="right")
+    table.add_column("score", justify="right")
     table.add_column("log-prob (nats)", justify="right")
     table.add_column("text")
-    for rank, (text, score) in enumerate(results, 1):
-        table.add_row(str(rank), f"{score:.4f}", Text(prime, style="dim") + Text(text))
+    for rank, (text, score, logprob) in enumerate(results, 1):
+        table.add_row(str(rank), f"{score:.4f}", f"{logprob:.4f}",
+                      Text(prime, style="dim") + Text(text))
     stdout_console().print(table)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from charrnn import checkpoint
-from charrnn.config import ModelConfig
-from charrnn.decode import Decoder, beam_search, logprob, sample_ids
+from charrnn.beam import beam_search
+from charrnn.config import BeamConfig, ModelConfig, SampleConfig
+from charrnn.decode import Decoder, logprob
 from charrnn.errors import CheckpointError
 from charrnn.model import CharRNN
+from charrnn.sampling import sample_steps
 from charrnn.trainstate import weights_of
 from charrnn.vocab import Vocab, vocab_from_dict
 
@@ -53,16 +55,24 @@ class LanguageModel:
     def _prime(self, prime: str):
         return self.vocab.encode(prime, "prime")
 
+    def _stops(self, stop: str | Sequence[str]) -> list:
+        stops = [stop] if isinstance(stop, str) else list(stop)
+        return [self.vocab.encode(s, "--stop") for s in stops if s]
+
     def stream(self, length: int, temperature: float = 1.0, prime: str = "",
-               seed: int | None = None) -> Iterator[str]:
-        """The continuation one character at a time, as it is generated.
+               seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
+               repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()
+               ) -> Iterator[str]:
+        """The continuation piece by piece, as it is generated (see `sample`).
 
-        Bad options and unknown prime characters raise here, before the first character.
+        Bad options and unknown prime characters raise here, before the first piece.
         """
-        ids = sample_ids(self._decoder, self._prime(prime), length, temperature, seed)
-        return self._text_pieces(ids)
+        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
+        steps = sample_steps(self._decoder, self._prime(prime), length, cfg, seed,
+                             stops=self._stops(stop))
+        return self._pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
 
-    def _text_pieces(self, ids):
+    def _pieces(self, ids: Iterator[int]) -> Iterator[str]:
         decoder = self.vocab.decoder()
         for i in ids:
             if piece := decoder.feed(i):
@@ -71,14 +81,41 @@ class LanguageModel:
             yield tail
 
     def sample(self, length: int, temperature: float = 1.0, prime: str = "",
-               seed: int | None = None) -> str:
-        """`length` characters following `prime`; temperature 0 is greedy decoding."""
-        return "".join(self.stream(length, temperature, prime, seed))
+               seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
+               repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()) -> str:
+        """Up to `length` characters following `prime`; temperature 0 is greedy decoding.
 
-    def beam(self, length: int, width: int = 8, prime: str = "",
-             n_best: int = 1) -> list[tuple[str, float]]:
-        """The n_best most likely continuations found by beam search: (text, log-prob nats)."""
-        results = beam_search(self._decoder, self._prime(prime), length, width, n_best)
+        top_k / top_p restrict each draw to the k most likely characters / the smallest
+        set holding probability top_p; repetition_penalty > 1 makes characters already in
+        the prime or the text rarer; the text ends right after any `stop` string.
+        """
+        return "".join(self.stream(length, temperature, prime, seed, top_k, top_p,
+                                   repetition_penalty, stop))
+
+    def samples(self, n: int, length: int, temperature: float = 1.0, prime: str = "",
+                seed: int | None = None, top_k: int | None = None,
+                top_p: float | None = None, repetition_penalty: float = 1.0,
+                stop: str | Sequence[str] = ()) -> list[str]:
+        """`n` independent samples generated together in one batch (options as `sample`)."""
+        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
+        rows: list[list[int]] = [[] for _ in range(n)]
+        steps = sample_steps(self._decoder, self._prime(prime), length, cfg, seed, n,
+                             self._stops(stop))
+        for ids in steps:
+            for row, value in zip(rows, ids.tolist(), strict=True):
+                if value >= 0:
+                    row.append(value)
+        return [self.vocab.decode(row) for row in rows]
+
+    def beam(self, length: int, width: int = 8, prime: str = "", n_best: int = 1,
+             stop: str | Sequence[str] = (), length_penalty: float = 0.0,
+             no_repeat_ngram: int = 0) -> list[tuple[str, float]]:
+        """The n_best most likely continuations found by beam search: (text, log-prob nats),
+        best first by log-prob / length^length_penalty. A beam ending with a `stop` string
+        is finished there; no_repeat_ngram N forbids repeating any character N-gram."""
+        cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
+        results = beam_search(self._decoder, self._prime(prime), length, cfg,
+                              self._stops(stop))
         return [(self.vocab.decode(ids), score) for ids, score in results]
 
     def logprob(self, text: str, prime: str = "") -> float:
