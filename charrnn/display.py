@@ -138,7 +138,9 @@ class TrainProgress:
             f"training {info.parameters:,} parameters on {info.train_chars:,} {unit} "
             f"(vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
             f"batch {info.batch_size} x {info.seq_len}; budget {' or '.join(budget)}; "
-            f"writing {info.run_dir}/",
+            f"writing {info.run_dir}/"
+            + (f"; resuming from step {info.resumed_from}" if info.resumed_from is not None
+               else ""),
             highlight=False, soft_wrap=True,
         )
         self.total_steps = info.total_steps

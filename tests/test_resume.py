@@ -101,6 +101,7 @@ def test_cli_resume_continues_counts_the_whole_run_and_inherits_settings(corpus_
     assert first.exit_code == 0, first.output
     again = run("train", corpus_file, "--out", "runs/r", "--resume", "--steps", "25")
     assert again.exit_code == 0, again.output
+    assert "resuming from step 10" in again.stderr
     meta = checkpoint.load("runs/r/latest.safetensors").meta
     assert meta["step"] == 25 and meta["model"]["model"] == "gru"
     assert meta["model"]["hidden_size"] == 20
