@@ -73,16 +73,16 @@ class InferenceStep:
             if self.kind != "gru":  # GRU keeps b_hh apart: its reset gate scales W_hn h + b_hn
                 table = table + weight("bias_hh", 0)
             self.table = table.contiguous()
-            gru = self.kind == "gru"
-            # layer 0: h @ W_hh (its biases are in the table, except GRU's b_hh)
-            self.hh = [Linear(weight("weight_hh", k),
-                              weight("bias_hh", k) if gru or k > 0 else None)
-                       for k in range(self.layers)]
-            self.ih = [Linear(weight("weight_ih", k), weight("bias_ih", k))
-                       for k in range(self.layers)]
-            self.cat = [Linear(torch.cat([weight("weight_ih", k), weight("weight_hh", k)], 1),
-                               weight("bias_ih", k) + weight("bias_hh", k))
-                        for k in range(self.layers)]
+            if self.kind == "gru":  # separate input and hidden products, as the cell needs
+                self.hh = [Linear(weight("weight_hh", k), weight("bias_hh", k))
+                           for k in range(self.layers)]
+                self.ih = [Linear(weight("weight_ih", k), weight("bias_ih", k))
+                           for k in range(1, self.layers)]
+            else:  # layer 0: h @ W_hh (biases are in the table); above: [x, h] @ [W_ih W_hh]
+                self.hh = [Linear(weight("weight_hh", 0), None)]
+                self.cat = [Linear(torch.cat([weight("weight_ih", k), weight("weight_hh", k)], 1),
+                                   weight("bias_ih", k) + weight("bias_hh", k))
+                            for k in range(1, self.layers)]
             self.head = Linear(model.head.weight, model.head.bias)
 
     def _lstm(self, gates: torch.Tensor, c_prev: torch.Tensor, h: torch.Tensor,
@@ -113,13 +113,13 @@ class InferenceStep:
         for k in range(self.layers):
             h_prev = h_in[k]
             if self.kind == "gru":
-                gi = self.table.index_select(0, ids) if k == 0 else self.ih[k](x)
+                gi = self.table.index_select(0, ids) if k == 0 else self.ih[k - 1](x)
                 self._gru(gi, h_prev, k, h_out[k])
             else:
                 if k == 0:
                     gates = self.hh[0](h_prev).add_(self.table.index_select(0, ids))
                 else:
-                    gates = self.cat[k](torch.cat([x, h_prev], 1))
+                    gates = self.cat[k - 1](torch.cat([x, h_prev], 1))
                 if self.kind == "lstm":
                     self._lstm(gates, state[1][k], h_out[k], c_out[k])
                 else:

@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from charrnn import checkpoint
 from charrnn.beam import beam_search
 from charrnn.config import BeamConfig, ModelConfig, SampleConfig
@@ -98,14 +100,12 @@ class LanguageModel:
                 stop: str | Sequence[str] = ()) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
-        rows: list[list[int]] = [[] for _ in range(n)]
-        steps = sample_steps(self._decoder, self._prime(prime), length, cfg, seed, n,
-                             self._stops(stop))
-        for ids in steps:
-            for row, value in zip(rows, ids.tolist(), strict=True):
-                if value >= 0:
-                    row.append(value)
-        return [self.vocab.decode(row) for row in rows]
+        steps = list(sample_steps(self._decoder, self._prime(prime), length, cfg, seed, n,
+                                  self._stops(stop)))
+        if not steps:
+            return [""] * n
+        table = torch.stack(steps, dim=1).tolist()  # (n, steps); -1 after a row stopped
+        return [self.vocab.decode(i for i in row if i >= 0) for row in table]
 
     def beam(self, length: int, width: int = 8, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
