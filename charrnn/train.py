@@ -209,14 +209,17 @@ def train(
     loss_value = val_loss = math.nan
     if resume is not None:
         state = trainstate.restore(resume.tensors, model, optimizer)
-        progress = resume.meta["progress"]
-        step, best_step = progress["step"], progress["best_step"]
-        best_loss = progress["best_val_loss"] if progress["best_val_loss"] is not None \
-            else math.inf
-        batcher.position = StreamPosition(progress["epoch"], progress["window"])
-        started -= progress["elapsed_seconds"]
-        loss_value = progress["train_loss"] if progress["train_loss"] is not None else math.nan
-        val_loss = progress["val_loss"] if progress["val_loss"] is not None else math.nan
+        meta, metrics = resume.meta, resume.meta["metrics"]
+
+        def restored(value: float | None, missing: float) -> float:
+            return missing if value is None else value
+
+        step, best_step = meta["step"], metrics["best_step"]
+        best_loss = restored(metrics["best_val_loss"], math.inf)
+        loss_value = restored(metrics["train_loss"], math.nan)
+        val_loss = restored(metrics["val_loss"], math.nan)
+        batcher.position = StreamPosition(meta["epoch"], meta["window"])
+        started -= meta["elapsed_seconds"]
     start_step = step
 
     total_steps = cfg.steps
@@ -248,16 +251,11 @@ def train(
         meta = {
             "model": mconf.to_dict(), "train": cfg.to_dict(), "data": corpus.data.to_dict(),
             "vocab": vocab.to_dict(), "corpus": corpus.describe(),
-            "step": step, "epoch": batcher.position.epoch,
+            "step": step, "epoch": batcher.position.epoch, "window": batcher.position.window,
             "elapsed_seconds": time.perf_counter() - started,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": {"train_loss": finite(loss_value), "val_loss": finite(val_loss),
                         "best_val_loss": finite(best_loss), "best_step": best_step},
-            "progress": {"step": step, "epoch": batcher.position.epoch,
-                         "window": batcher.position.window,
-                         "elapsed_seconds": time.perf_counter() - started,
-                         "train_loss": finite(loss_value), "val_loss": finite(val_loss),
-                         "best_val_loss": finite(best_loss), "best_step": best_step},
         }
         tensors = (trainstate.training_tensors(model, optimizer, state)
                    if with_training_state else trainstate.model_tensors(model))
