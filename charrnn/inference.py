@@ -7,9 +7,10 @@ reading the weights once. The weights are arranged once for matrix-vector work:
 - layer 0's input projection of every character (embedding @ W_ih + biases) becomes a
   table, so the first layer's input product is a row lookup;
 - each higher LSTM/RNN layer multiplies [x, h] by one concatenated [W_ih; W_hh];
-- the matrix products use weights pre-packed by oneDNN for the batch size at hand (twice
-  as fast here as BLAS, whose small-batch path repacks the weights on every call), with
-  plain `addmm` where this torch build lacks the packed op;
+- the large matrix products use weights pre-packed by oneDNN for the batch size at hand
+  (twice as fast here as BLAS, whose small-batch path repacks the weights on every call);
+  small ones (the output head) use plain `addmm`, which skips oneDNN's ~40 µs call cost,
+  as do all of them where this torch build lacks the packed op;
 - gate arithmetic runs in place; no autograd.
 
 The state layout is the model's ((num_layers, batch, hidden) tensors), so `select_state`
@@ -35,19 +36,21 @@ def _packed_ops_work() -> bool:
 
 
 class Linear:
-    """y = x @ weight^T + bias with the weight pre-packed per batch size (see module doc)."""
+    """y = x @ weight^T + bias, by the fastest route for the weight's size (see module doc)."""
 
     packed_ops = _packed_ops_work()
     _MAX_PACKS = 4
+    _SMALL = 1 << 18  # weights under this many entries: addmm beats oneDNN's call cost
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         self.weight = weight.detach().float().contiguous()
-        self.weight_t = self.weight.T.contiguous()
         self.bias = None if bias is None else bias.detach().float().contiguous()
+        self.packed = self.packed_ops and self.weight.numel() >= self._SMALL
+        self.weight_t = None if self.packed else self.weight.T.contiguous()
         self._packs: dict[int, torch.Tensor] = {}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.packed_ops:
+        if not self.packed:
             if self.bias is None:
                 return x @ self.weight_t
             return torch.addmm(self.bias, x, self.weight_t)

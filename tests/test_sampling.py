@@ -9,7 +9,7 @@ import torch
 
 from charrnn.config import ModelConfig
 from charrnn.errors import ConfigError
-from charrnn.inference import InferenceStep
+from charrnn.inference import InferenceStep, Linear
 from charrnn.lm import LanguageModel
 from charrnn.model import CharRNN
 from charrnn.vocab import Vocab
@@ -106,12 +106,15 @@ def test_num_samples_runs_as_one_batch(lm, monkeypatch):
     assert calls == [16] * 9  # nine steps of sixteen rows, not 144 single steps
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_fast_step_matches_the_training_model(cell):
+@pytest.mark.parametrize("cell,hidden", [("lstm", 48), ("gru", 48), ("rnn", 48),
+                                         ("lstm", 256), ("gru", 300)])
+def test_fast_step_matches_the_training_model(cell, hidden):
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig(model=cell, hidden_size=48, num_layers=3, embed_size=12,
+    model = CharRNN(ModelConfig(model=cell, hidden_size=hidden, num_layers=3, embed_size=12,
                                 vocab_size=30, dropout=0.3)).eval()
     step = InferenceStep(model)
+    # 48 units: every product takes the small-weight addmm route; larger: oneDNN-packed
+    assert step.hh[0].packed == (hidden > 48 and Linear.packed_ops)
     ids = torch.randint(0, 30, (4, 40))
     slow, fast = model.initial_state(4), model.initial_state(4)
     with torch.no_grad():
