@@ -168,7 +168,7 @@ def encode_validation(path: str | Path, vocab: Vocab, data: DataConfig,
                       limit: int) -> tuple[torch.Tensor, int, list[str]]:
     """A separate validation file as ids (at most `limit`), leaving out characters the
     training vocabulary lacks; returns (ids, how many were left out, a few of them)."""
-    path = check_file(path)
+    path = check_file(path, "validation")
     parts, kept, dropped, examples = [], 0, 0, []
     source = (iter_bytes(path) if data.level == "byte" else iter_text(path, data))
     for chunk in source:

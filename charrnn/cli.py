@@ -153,13 +153,21 @@ def train(
     dropout: Annotated[float, typer.Option(
         help="Dropout between layers and before the output head.",
         rich_help_panel=MODEL)] = _M.dropout,
+    tie_weights: Annotated[bool, typer.Option(
+        help="Share one matrix between the character embedding and the output head "
+             "(needs --embed-size equal to --hidden-size).",
+        rich_help_panel=MODEL)] = _M.tie_weights,
     lr: Annotated[float, typer.Option(
-        help="Peak Adam learning rate (after a short warm-up).",
+        help="Peak AdamW learning rate (after a short warm-up).",
         rich_help_panel=OPTIM)] = _T.lr,
-    lr_schedule: Annotated[Literal["cosine", "constant"], typer.Option(
-        help="cosine: decay to a tenth of --lr over the run's budget; constant: keep --lr "
-             "(so extending a run on --resume equals asking for the longer run at once).",
+    lr_schedule: Annotated[Literal["cosine", "linear", "constant"], typer.Option(
+        help="cosine or linear: decay to a tenth of --lr by the end of the run's budget "
+             "(with --time, by elapsed time); constant: keep --lr (so extending a run on "
+             "--resume equals asking for the longer run at once).",
         rich_help_panel=OPTIM)] = _T.lr_schedule,
+    weight_decay: Annotated[float, typer.Option(
+        help="AdamW weight decay on the weight matrices (not biases).",
+        rich_help_panel=OPTIM)] = _T.weight_decay,
     grad_clip: Annotated[float, typer.Option(
         help="Clip the global gradient norm to this.", rich_help_panel=OPTIM)] = _T.grad_clip,
     steps: Annotated[int | None, typer.Option(
@@ -179,6 +187,12 @@ def train(
     eval_every: Annotated[int, typer.Option(
         help="Evaluate on the whole validation text and checkpoint every N steps.",
         rich_help_panel=OUTPUT)] = _T.eval_every,
+    patience: Annotated[int | None, typer.Option(
+        help="Stop early after this many evaluations without a new best validation loss.",
+        rich_help_panel=OPTIM, show_default=False)] = None,
+    log_every: Annotated[int, typer.Option(
+        help="Append a line to the run's metrics.jsonl every N steps (and at evaluations).",
+        rich_help_panel=OUTPUT)] = _T.log_every,
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Also write latest every N steps. Default: at each evaluation.",
         rich_help_panel=OUTPUT, show_default=False)] = None,
@@ -407,6 +421,38 @@ def beam(
 
 
 @app.command(
+    "eval",
+    epilog=(
+        "Examples:\n\n"
+        "  charrnn eval held_out.txt\n\n"
+        "  charrnn eval held_out.txt --checkpoint checkpoints/tinyshakespeare --json"
+    ),
+)
+@one_line_errors
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Text to score, read like the training corpus "
+                                              "(same encoding, newlines and level).")],
+    checkpoint: CheckpointOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Loss of a model on a whole file: nats and bits per character, and perplexity."""
+    from charrnn import display
+    from charrnn.corpus import check_file
+
+    check_file(file, "text")
+    lm = _load(checkpoint)
+    total = file.stat().st_size
+    with display.ByteBar(f"evaluating {file.name}") as bar:
+        loss = lm.evaluate_file(file, on_bytes=lambda done: bar.update(done, total))
+    if as_json:
+        print(json.dumps({"file": str(file), "checkpoint": str(lm.path), **loss.to_dict()}))
+        return
+    unit = "bytes" if lm.vocab.level == "byte" else "characters"
+    print(f"{file}: {loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
+          f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}")
+
+
+@app.command(
     epilog="Examples:\n\n  charrnn info\n\n  charrnn info checkpoints/tinyshakespeare --json"
 )
 @one_line_errors
@@ -424,6 +470,29 @@ def info(
         print(json.dumps(described, ensure_ascii=False, indent=2))
     else:
         display.run_details(described)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  charrnn plot checkpoints/tinyshakespeare\n\n"
+        "  charrnn plot runs/small runs/large --out compare.png"
+    )
+)
+@one_line_errors
+def plot(
+    runs: Annotated[list[Path] | None, typer.Argument(
+        help="Run folders to draw on one figure. Default: the most recently trained run.",
+        show_default=False)] = None,
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("curves.png"),
+) -> None:
+    """Draw training and validation loss against time and characters seen, to a PNG."""
+    from charrnn import checkpoint as ckpt
+    from charrnn import display
+    from charrnn.plot import plot_runs
+
+    folders = runs or [ckpt.resolve(None).parent]
+    display.info(f"wrote {plot_runs(folders, out)}")
 
 
 @app.command("list", epilog="Example:\n\n  charrnn list")
@@ -471,7 +540,7 @@ def corpus_get(
     """Download a corpus (checksum checked, written atomically) into the corpora folder."""
     from charrnn import display, download
 
-    with display.DownloadProgress(name) as bar:
+    with display.ByteBar(f"downloading {name}") as bar:
         path, fetched = download.fetch(name, folder, url, bar.update)
     display.info(f"{'saved' if fetched else 'already present, checksum verified:'} {path}; "
                  f"train on it with: charrnn train {path}")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from charrnn.errors import CheckpointError, ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 
@@ -25,6 +25,7 @@ class _JSONConfig:
     """to_dict / from_dict for the frozen configs; `section` names them in errors."""
 
     section = "config"
+    legacy: ClassVar[dict[str, Any]] = {}  # fields added later -> the value older runs had
 
     def validate(self: T) -> T:
         return self
@@ -39,10 +40,14 @@ class _JSONConfig:
         if not isinstance(data, dict):
             raise CheckpointError(f"checkpoint {what} section is not an object")
         kwargs = {}
+        legacy = cls.legacy  # type: ignore[attr-defined]
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if field.name not in data:
+            if field.name in data:
+                kwargs[field.name] = data[field.name]
+            elif field.name in legacy:  # added later: what runs before it behaved like
+                kwargs[field.name] = legacy[field.name]
+            else:
                 raise CheckpointError(f"checkpoint {what} section lacks field '{field.name}'")
-            kwargs[field.name] = data[field.name]
         try:
             return cls(**kwargs).validate()  # type: ignore[attr-defined]
         except (ConfigError, TypeError) as exc:
@@ -73,7 +78,10 @@ class ModelConfig(_JSONConfig):
     num_layers: int = 1
     embed_size: int = 64
     dropout: float = 0.0
+    tie_weights: bool = False
     vocab_size: int = 0  # filled in from the corpus
+
+    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False}
 
     def validate(self) -> ModelConfig:
         _check(self.model in CELLS,
@@ -86,6 +94,10 @@ class ModelConfig(_JSONConfig):
             f"--dropout must be in [0, 1), not {self.dropout}",
         )
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
+        _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
+        _check(not self.tie_weights or self.embed_size == self.hidden_size,
+               f"--tie-weights shares the embedding with the output head, so --embed-size "
+               f"({self.embed_size}) must equal --hidden-size ({self.hidden_size})")
         return self
 
 
@@ -142,14 +154,19 @@ class TrainConfig(_JSONConfig):
     lr_schedule: str = "cosine"
     min_lr_frac: float = 0.1
     warmup_steps: int = 20
+    weight_decay: float = 0.0
     grad_clip: float = 1.0
     val_frac: float = 0.05
     eval_every: int = 500
+    log_every: int = 50
+    patience: int | None = None  # evaluations without a new best before stopping
     checkpoint_every: int | None = None  # None: at each evaluation
     steps: int | None = None
     epochs: float | None = None
     time_limit: float | None = None
     seed: int = 1234
+
+    legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None}
 
     def validate(self) -> TrainConfig:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, "--batch-size must be >= 1")
@@ -169,6 +186,11 @@ class TrainConfig(_JSONConfig):
             f"--val-frac must be between 0 and 1 (exclusive), not {self.val_frac}",
         )
         _check(_is_int(self.eval_every) and self.eval_every >= 1, "--eval-every must be >= 1")
+        _check(_is_int(self.log_every) and self.log_every >= 1, "--log-every must be >= 1")
+        _check(_is_number(self.weight_decay) and 0 <= self.weight_decay < float("inf"),
+               f"--weight-decay must be >= 0, not {self.weight_decay}")
+        _check(self.patience is None or (_is_int(self.patience) and self.patience >= 1),
+               f"--patience must be >= 1, not {self.patience}")
         _check(self.checkpoint_every is None
                or (_is_int(self.checkpoint_every) and self.checkpoint_every >= 1),
                "--checkpoint-every must be >= 1")

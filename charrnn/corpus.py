@@ -31,21 +31,21 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "charrnn"
 
 
-def check_file(path: str | Path) -> Path:
+def check_file(path: str | Path, what: str = "corpus") -> Path:
     """The path, if it names a readable non-empty file; otherwise one clear error."""
     path = Path(path)
     if not path.exists():
-        raise CorpusError(f"corpus file not found: {path}")
+        raise CorpusError(f"{what} file not found: {path}")
     if path.is_dir():
-        raise CorpusError(f"corpus path is a directory, not a text file: {path}")
+        raise CorpusError(f"{what} path is a directory, not a text file: {path}")
     try:
         size = path.stat().st_size
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise CorpusError(f"cannot read corpus {path}: {exc.strerror or exc}") from None
+        raise CorpusError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if size == 0:
-        raise CorpusError(f"corpus file is empty: {path}")
+        raise CorpusError(f"{what} file is empty: {path}")
     return path
 
 

@@ -171,7 +171,9 @@ class TrainProgress:
         self.progress.update(self.task, completed=_PROGRESS_TICKS)
         self.progress.stop()
         table = Table(title="training finished", show_header=False, title_justify="left")
-        table.add_row("steps", f"{result.steps:,} ({result.epochs:.2f} epochs)")
+        table.add_row("parameters", f"{result.parameters:,}")
+        stopped = " (stopped early: no new best)" if result.stopped_early else ""
+        table.add_row("steps", f"{result.steps:,} ({result.epochs:.2f} epochs){stopped}")
         table.add_row("time", format_duration(result.elapsed))
         table.add_row("characters seen", f"{result.chars_seen:,}")
         table.add_row("final validation", _loss_text(result.val_loss))
@@ -188,15 +190,15 @@ class TrainProgress:
         self.progress.stop()
 
 
-class DownloadProgress:
-    """A transient download bar; `update(done, total)` is the fetch callback."""
+class ByteBar:
+    """A transient bar for reading or downloading one file; `update(done, total)`."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, label: str) -> None:
         self.progress = byte_progress(stderr_console())
-        self.name = name
+        self.label = label
         self.task: int | None = None
 
-    def __enter__(self) -> DownloadProgress:
+    def __enter__(self) -> ByteBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,7 +207,7 @@ class DownloadProgress:
     def update(self, done: int, total: int | None) -> None:
         if self.task is None:
             self.progress.start()
-            self.task = self.progress.add_task(f"downloading {self.name}", total=total)
+            self.task = self.progress.add_task(self.label, total=total)
         self.progress.update(self.task, completed=done)
 
 
@@ -230,7 +232,8 @@ def run_details(run: dict[str, Any]) -> None:
     table = Table(show_header=False, title=run["checkpoint"], title_justify="left")
     rows = [
         ("model", f"{model.get('model')} {model.get('num_layers')} x {model.get('hidden_size')}"
-                  f" (embedding {model.get('embed_size')}, dropout {model.get('dropout')})"),
+                  f" (embedding {model.get('embed_size')}, dropout {model.get('dropout')}"
+                  + (", tied head" if model.get("tie_weights") else "") + ")"),
         ("parameters", f"{run['parameters']:,}"),
         ("vocabulary", f"{run['vocab_size']} ({run['level']} level)"),
         ("step", f"{run['step']:,} (epoch {run['epoch']})"),
@@ -238,7 +241,8 @@ def run_details(run: dict[str, Any]) -> None:
                            f"{_bpc_text(run['best_val_bpc'])} at step {run['best_step']}"),
         ("training time", format_duration(run["training_seconds"] or 0)),
         ("batch", f"{train.get('batch_size')} x {train.get('seq_len')}, lr {train.get('lr')} "
-                  f"({train.get('lr_schedule')}), grad clip {train.get('grad_clip')}"),
+                  f"({train.get('lr_schedule')}), weight decay {train.get('weight_decay', 0.0)}, "
+                  f"grad clip {train.get('grad_clip')}"),
         ("data", f"encoding {data.get('encoding')}, validation {train.get('val_frac')} "
                  f"(at most {data.get('val_max_chars'):,})"),
         ("corpus", f"{run['corpus']['source']}"),

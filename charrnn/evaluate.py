@@ -1,18 +1,23 @@
-"""Exact validation loss: every character of a text scored once, with the state carried.
+"""Exact losses: every character of a text scored once, with the state carried.
 
 The text is cut into a few contiguous streams that run side by side (for speed); each
 stream carries its state from chunk to chunk, and the characters that do not fill the
 last row are scored afterwards by continuing the last stream's state. The result is the
 true per-character mean over the whole text, not an estimate from sampled windows.
+`text_loss` scores any text (`charrnn eval`) as one stream read in chunks.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from charrnn.decode import Decoder
+from charrnn.errors import CorpusError
 from charrnn.model import CharRNN, State, select_state
 
 
@@ -57,3 +62,50 @@ def mean_nll(model: CharRNN, ids: torch.Tensor, streams: int = 16, chunk: int = 
 def bits(nats: float) -> float:
     """Nats per character -> bits per character."""
     return nats / math.log(2)
+
+
+@dataclass(frozen=True)
+class TextLoss:
+    """How well a model predicts a text: total nats over every character of it."""
+
+    nats: float
+    chars: int
+
+    @property
+    def nats_per_char(self) -> float:
+        return self.nats / self.chars
+
+    @property
+    def bits_per_char(self) -> float:
+        return bits(self.nats_per_char)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.nats_per_char)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"nats_per_char": self.nats_per_char, "bits_per_char": self.bits_per_char,
+                "perplexity": self.perplexity, "chars": self.chars}
+
+
+def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 4096,
+              on_chars: Callable[[int], None] | None = None) -> TextLoss:
+    """Score a text given as consecutive id chunks, one stream with its state carried from
+    chunk to chunk, so the result is exact however the text is cut. The first character
+    is scored like any start of a text (see `charrnn.decode`); `on_chars` hears progress."""
+    state, pending = decoder.start(torch.zeros(0, dtype=torch.long))
+    total, count = 0.0, 0
+    for chunk in chunks:
+        for start in range(0, chunk.numel(), piece):
+            ids = chunk[start : start + piece].long()
+            total -= float(pending[0, ids[0]].double())
+            out, state = decoder.feed(ids[None, :], state)
+            if ids.numel() > 1:
+                total -= float(out[0, :-1].gather(1, ids[1:, None]).double().sum())
+            pending = out[:, -1]
+            count += ids.numel()
+            if on_chars is not None:
+                on_chars(count)
+    if count == 0:
+        raise CorpusError("there is no text to evaluate")
+    return TextLoss(total, count)

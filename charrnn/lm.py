@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +10,11 @@ import torch
 
 from charrnn import checkpoint
 from charrnn.beam import beam_search
-from charrnn.config import BeamConfig, ModelConfig, SampleConfig
+from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
+from charrnn.corpus import check_file, iter_bytes, iter_text
 from charrnn.decode import Decoder, logprob
 from charrnn.errors import CheckpointError
+from charrnn.evaluate import TextLoss, text_loss
 from charrnn.model import CharRNN
 from charrnn.sampling import sample_steps
 from charrnn.trainstate import weights_of
@@ -121,6 +123,30 @@ class LanguageModel:
     def logprob(self, text: str, prime: str = "") -> float:
         """Total log-probability in nats of `text` following `prime`."""
         return logprob(self._decoder, self._prime(prime), self.vocab.encode(text, "text"))
+
+    def evaluate(self, text: str) -> TextLoss:
+        """Loss on `text` read from its start: nats, bits per character and perplexity."""
+        return text_loss(self._decoder, [self.vocab.encode(text, "text")])
+
+    def evaluate_file(self, path: str | Path,
+                      on_bytes: Callable[[int], None] | None = None) -> TextLoss:
+        """Loss on a whole file, read in chunks the way the training corpus was read
+        (same encoding, newline handling and level); `on_bytes` hears progress."""
+        path = check_file(path, "text")
+        saved = self.meta.get("data")
+        data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
+        if data.level == "byte":
+            def source():
+                done = 0
+                for block in iter_bytes(path):
+                    done += len(block)
+                    if on_bytes is not None:
+                        on_bytes(done)
+                    yield block.decode("utf-8", "surrogateescape")
+            texts = source()
+        else:
+            texts = iter_text(path, data, on_bytes=on_bytes)
+        return text_loss(self._decoder, (self.vocab.encode(t, str(path)) for t in texts))
 
 
 def load(path: str | Path | None = None,

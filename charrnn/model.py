@@ -18,7 +18,8 @@ _CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn
 
 
 class CharRNN(nn.Module):
-    """Embedding -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head."""
+    """Embedding -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head
+    (optionally sharing its weight with the embedding)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -38,6 +39,8 @@ class CharRNN(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
+        if config.tie_weights:  # one matrix both reads and writes characters
+            self.head.weight = self.embed.weight
 
     @property
     def num_parameters(self) -> int:

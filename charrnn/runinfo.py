@@ -16,6 +16,14 @@ def _bpc(nats: Any) -> float | None:
     return bits(nats) if isinstance(nats, (int, float)) else None
 
 
+def _parameters(weights: dict, model: dict) -> int:
+    """Trainable numbers; a head tied to the embedding is stored twice but counted once."""
+    total = sum(t.numel() for t in weights.values())
+    if model.get("tie_weights") and "head.weight" in weights:
+        total -= weights["head.weight"].numel()
+    return total
+
+
 def describe(path: str | Path | None = None,
              root: Path = checkpoint.DEFAULT_ROOT) -> dict[str, Any]:
     """A run folder (its latest checkpoint), a checkpoint file, or None (the newest run)."""
@@ -38,7 +46,7 @@ def describe(path: str | Path | None = None,
         "data": meta.get("data"),
         "level": vocab.get("level"),
         "vocab_size": len(vocab.get("counts", [])),
-        "parameters": sum(t.numel() for t in weights_of(ckpt.tensors).values()),
+        "parameters": _parameters(weights_of(ckpt.tensors), meta.get("model") or {}),
         "step": meta.get("step"),
         "epoch": meta.get("epoch"),
         "latest_val_bpc": _bpc(metrics.get("val_loss")),

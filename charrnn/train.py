@@ -26,6 +26,7 @@ from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError, CorpusError
 from charrnn.evaluate import mean_nll
+from charrnn.metrics import MetricsLog
 from charrnn.model import CharRNN, State, detach_state
 from charrnn.streams import StreamBatcher, StreamPosition
 
@@ -68,6 +69,7 @@ class TrainResult:
     best_step: int
     parameters: int
     interrupted: bool = False  # stopped early on request; `latest` holds where it stopped
+    stopped_early: bool = False  # by --patience
 
 
 class Reporter(Protocol):
@@ -102,14 +104,37 @@ def split_ids(ids: torch.Tensor, val_frac: float,
 
 
 def learning_rate(cfg: TrainConfig, step: int, fraction: float) -> float:
-    """Linear warm-up over the first steps; then cosine decay to min_lr_frac * lr over
-    the run's budget, or (schedule "constant") the peak rate throughout."""
+    """Linear warm-up over the first steps; then cosine or linear decay to
+    min_lr_frac * lr as `fraction` of the run's budget (steps or time) goes from 0 to 1,
+    or (schedule "constant") the peak rate throughout."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.lr_schedule == "constant":
         return cfg.lr
-    low = cfg.lr * cfg.min_lr_frac
-    return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+    low, done = cfg.lr * cfg.min_lr_frac, min(1.0, fraction)
+    if cfg.lr_schedule == "linear":
+        return low + (cfg.lr - low) * (1 - done)
+    return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * done))
+
+
+def make_optimizer(model: CharRNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; weight decay (when set) applies to weight matrices, not biases."""
+    if not cfg.weight_decay:
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    params = list(model.parameters())
+    return torch.optim.AdamW([
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ], lr=cfg.lr)
+
+
+def estimate_eval_seconds(model: CharRNN, val_ids: torch.Tensor, probe: int = 8192) -> float:
+    """How long evaluating and checkpointing will take, from timing a slice of the
+    validation text, so a time budget keeps room for the last evaluation."""
+    t0 = time.perf_counter()
+    mean_nll(model, val_ids[: min(probe, val_ids.numel())])
+    seconds = time.perf_counter() - t0
+    return 1.2 * seconds * max(1.0, val_ids.numel() / probe) + 0.2
 
 
 def clear_run(run_dir: Path) -> None:
@@ -119,7 +144,7 @@ def clear_run(run_dir: Path) -> None:
 
 
 _STOP_RULES = ("steps", "epochs", "time_limit")
-_CHANGEABLE = (*_STOP_RULES, "eval_every", "checkpoint_every")
+_CHANGEABLE = (*_STOP_RULES, "eval_every", "checkpoint_every", "log_every", "patience")
 
 
 def check_resumable(ckpt: checkpoint.Checkpoint, corpus: PreparedCorpus,
@@ -203,21 +228,22 @@ def train(
     mconf = dataclasses.replace(model_config, vocab_size=len(vocab))
     model = CharRNN(mconf)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model, cfg)
     state: State = model.initial_state(cfg.batch_size)
-    step, best_loss, best_step = 0, math.inf, 0
+    step, best_loss, best_step, stale = 0, math.inf, 0, 0
     loss_value = val_loss = math.nan
     if resume is not None:
         state = trainstate.restore(resume.tensors, model, optimizer)
-        meta, metrics = resume.meta, resume.meta["metrics"]
+        meta, saved = resume.meta, resume.meta["metrics"]
 
         def restored(value: float | None, missing: float) -> float:
             return missing if value is None else value
 
-        step, best_step = meta["step"], metrics["best_step"]
-        best_loss = restored(metrics["best_val_loss"], math.inf)
-        loss_value = restored(metrics["train_loss"], math.nan)
-        val_loss = restored(metrics["val_loss"], math.nan)
+        step, best_step = meta["step"], saved["best_step"]
+        stale = saved.get("evals_since_best", 0)
+        best_loss = restored(saved["best_val_loss"], math.inf)
+        loss_value = restored(saved["train_loss"], math.nan)
+        val_loss = restored(saved["val_loss"], math.nan)
         batcher.position = StreamPosition(meta["epoch"], meta["window"])
         started -= meta["elapsed_seconds"]
     start_step = step
@@ -234,6 +260,8 @@ def train(
     ))
 
     def fraction(step: int, elapsed: float, reserve: float) -> float:
+        """How much of the budget is used: steps, or time plus `reserve` for the final
+        evaluation, so the schedule reaches its end just when training must stop."""
         parts = [0.0]
         if total_steps is not None:
             parts.append(step / total_steps)
@@ -241,8 +269,9 @@ def train(
             parts.append((elapsed + reserve) / cfg.time_limit)
         return max(parts)
 
-    # -- checkpointing ------------------------------------------------------------------
-    last_eval_seconds = 0.0
+    # -- checkpointing and metrics --------------------------------------------------------
+    metrics = MetricsLog(run_dir, start_step if resume is not None else None)
+    eval_seconds = estimate_eval_seconds(model, val_ids) if cfg.time_limit else 0.0
 
     def finite(value: float) -> float | None:
         return value if math.isfinite(value) else None
@@ -255,36 +284,54 @@ def train(
             "elapsed_seconds": time.perf_counter() - started,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": {"train_loss": finite(loss_value), "val_loss": finite(val_loss),
-                        "best_val_loss": finite(best_loss), "best_step": best_step},
+                        "best_val_loss": finite(best_loss), "best_step": best_step,
+                        "evals_since_best": stale},
         }
         tensors = (trainstate.training_tensors(model, optimizer, state)
                    if with_training_state else trainstate.model_tensors(model))
         checkpoint.save(run_dir / name, tensors, meta)
 
     def evaluate_and_save() -> None:
-        nonlocal best_loss, best_step, last_eval_seconds, val_loss
+        nonlocal best_loss, best_step, eval_seconds, val_loss, stale
         t0 = time.perf_counter()
         val_loss = mean_nll(model, val_ids)
         improved = val_loss < best_loss
         if improved:
-            best_loss, best_step = val_loss, step
+            best_loss, best_step, stale = val_loss, step, 0
+        else:
+            stale += 1
         save(checkpoint.LATEST, with_training_state=True)
         if improved:
             save(checkpoint.BEST, with_training_state=False)
-        last_eval_seconds = time.perf_counter() - t0
+        eval_seconds = time.perf_counter() - t0
         report.on_eval(step, val_loss, improved)
 
+    window = {"loss": 0.0, "steps": 0, "seconds": 0.0}
+
+    def log(lr: float, evaluated: bool) -> None:
+        """One metrics line: means over the steps since the previous line."""
+        steps, seconds = window["steps"], window["seconds"]
+        metrics.append(
+            step=step, elapsed=round(time.perf_counter() - started, 3),
+            chars=step * cfg.batch_size * cfg.seq_len,
+            train_loss=window["loss"] / steps if steps else None,
+            val_loss=finite(val_loss) if evaluated else None, lr=lr,
+            chars_per_sec=round(steps * cfg.batch_size * cfg.seq_len / seconds, 1)
+            if seconds > 0 else None)
+        window.update(loss=0.0, steps=0, seconds=0.0)
+
     # -- loop ---------------------------------------------------------------------------
-    evaluated_at, interrupted = (step if resume is not None else -1), False
-    window_start = time.perf_counter()
-    while fraction(step, time.perf_counter() - started, last_eval_seconds) < 1.0:
+    evaluated_at, interrupted, stopped_early = (step if resume is not None else -1), False, False
+    lr = learning_rate(cfg, step, 0.0)
+    while fraction(step, time.perf_counter() - started, eval_seconds) < 1.0:
         if should_stop():
             interrupted = True
             break
+        window_start = time.perf_counter()
         x, y, new_epoch = batcher.next()
         if new_epoch:
             state = model.initial_state(cfg.batch_size)
-        lr = learning_rate(cfg, step, fraction(step, time.perf_counter() - started, 0.0))
+        lr = learning_rate(cfg, step, fraction(step, window_start - started, eval_seconds))
         for group in optimizer.param_groups:
             group["lr"] = lr
         logits, state = model(x, state)
@@ -302,22 +349,33 @@ def train(
             )
         state = detach_state(state)
         now = time.perf_counter()
+        window["loss"] += loss_value
+        window["steps"] += 1
+        window["seconds"] += now - window_start
         report.on_step(StepStats(
             step=step, epoch=batcher.position.epoch, loss=loss_value, lr=lr,
             chars_per_sec=x.numel() / max(now - window_start, 1e-9), elapsed=now - started,
-            fraction=min(1.0, fraction(step, now - started, 0.0)),
+            fraction=min(1.0, fraction(step, now - started, eval_seconds)),
         ))
-        if step % cfg.eval_every == 0:
+        evaluated = step % cfg.eval_every == 0
+        if evaluated:
             evaluate_and_save()
             evaluated_at = step
         elif cfg.checkpoint_every is not None and step % cfg.checkpoint_every == 0:
             save(checkpoint.LATEST, with_training_state=True)
-        window_start = time.perf_counter()
+        if evaluated or step % cfg.log_every == 0:
+            log(lr, evaluated)
+        if evaluated and cfg.patience is not None and stale >= cfg.patience:
+            stopped_early = True
+            report.on_message(f"stopping early: validation loss has not improved in "
+                              f"{stale} evaluations (--patience {cfg.patience})")
+            break
 
     if interrupted:
         save(checkpoint.LATEST, with_training_state=True)
     elif evaluated_at != step:
         evaluate_and_save()
+        log(lr, evaluated=True)
     result = TrainResult(
         run_dir=run_dir, steps=step,
         epochs=step / batcher.windows_per_epoch,
@@ -325,6 +383,7 @@ def train(
         chars_seen=step * cfg.batch_size * cfg.seq_len,
         val_loss=val_loss, best_val_loss=best_loss, best_step=best_step,
         parameters=model.num_parameters, interrupted=interrupted,
+        stopped_early=stopped_early,
     )
     report.on_end(result)
     return result

@@ -20,7 +20,12 @@ MODEL, OPTIM, HIDDEN, RNG = "model.", "optim.", "hidden.", "rng.torch"
 
 
 def model_tensors(model: CharRNN) -> dict[str, torch.Tensor]:
-    return {MODEL + name: t for name, t in model.state_dict().items()}
+    """The weights by name; a tied head gets its own copy (safetensors stores no aliases,
+    and loading writes the same values into the shared matrix twice)."""
+    tensors = {MODEL + name: t for name, t in model.state_dict().items()}
+    if model.config.tie_weights:
+        tensors[MODEL + "head.weight"] = tensors[MODEL + "head.weight"].clone()
+    return tensors
 
 
 def weights_of(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

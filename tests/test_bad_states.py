@@ -56,5 +56,6 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(run_with_a_good_c
     with pytest.raises(CheckpointError, match="could not write .*No space left on device"):
         train(corpus, SMALL, cfg(20, checkpoint_every=1), run, resume=checkpoint.load(latest))
     assert latest.read_bytes() == before
-    assert sorted(p.name for p in run.iterdir()) == ["best.safetensors", "latest.safetensors"]
+    assert sorted(p.name for p in run.iterdir()) == ["best.safetensors", "latest.safetensors",
+                                                     "metrics.jsonl"]
     torch.manual_seed(0)  # the restored generator state must not leak into other tests

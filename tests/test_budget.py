@@ -1,0 +1,160 @@
+"""Budget-aware training: the schedule follows the clock, the last evaluation lands
+inside the budget, early stopping, regularisation options, and metrics.jsonl."""
+
+import importlib
+import json
+import math
+
+import pytest
+import torch
+
+from charrnn import checkpoint
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.errors import ConfigError
+from charrnn.metrics import FIELDS, read_metrics
+from charrnn.model import CharRNN
+from charrnn.train import learning_rate, train
+from tests.conftest import prepared
+from tests.test_train import Recorder
+
+SMALL = ModelConfig(hidden_size=16, embed_size=8)
+train_module = importlib.import_module("charrnn.train")
+
+
+class FakeClock:
+    """time.perf_counter for the training loop: it moves only when a step is reported."""
+
+    def __init__(self, seconds_per_step: float):
+        self.now, self.per_step = 1000.0, seconds_per_step
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ClockedRecorder(Recorder):
+    def __init__(self, clock: FakeClock):
+        super().__init__()
+        self.clock = clock
+
+    def on_step(self, stats):
+        super().on_step(stats)
+        self.clock.now += self.clock.per_step
+
+
+def run_on_fake_clock(corpus_file, tmp_path, seconds_per_step, limit=40.0, name="run"):
+    clock = FakeClock(seconds_per_step)
+    rec = ClockedRecorder(clock)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train_module.time, "perf_counter", clock)
+        result = train(prepared(corpus_file), SMALL,
+                       TrainConfig(batch_size=4, seq_len=16, time_limit=limit, warmup_steps=0,
+                                   eval_every=10_000), tmp_path / name, rec)
+    return result, [s for _, s in rec.of("step")]
+
+
+def test_learning_rate_follows_elapsed_time_not_steps(corpus_file, tmp_path):
+    slow, slow_steps = run_on_fake_clock(corpus_file, tmp_path, 1.0, name="slow")
+    fast, fast_steps = run_on_fake_clock(corpus_file, tmp_path, 0.25, name="fast")
+    assert len(fast_steps) >= 3.5 * len(slow_steps)  # four times the steps in the same time
+    cfg = TrainConfig(time_limit=40.0)
+    for steps in (slow_steps, fast_steps):
+        peak, floor = cfg.lr, cfg.lr * cfg.min_lr_frac
+        assert steps[0].lr == pytest.approx(peak, rel=0.01)
+        assert steps[-1].lr == pytest.approx(floor, rel=0.1, abs=peak * 0.03)  # decayed
+        halfway = min(steps, key=lambda s: abs(s.elapsed - 20.0))
+        assert halfway.lr == pytest.approx((peak + floor) / 2, rel=0.08)  # cosine midpoint
+    assert slow.elapsed <= 40.0 and fast.elapsed <= 40.0
+
+
+def test_last_evaluation_and_checkpoint_land_inside_the_budget(tmp_path):
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n"
+                   for i in range(6000))
+    path = tmp_path / "long.txt"
+    path.write_text(text)
+    result = train(prepared(path), ModelConfig(hidden_size=64),
+                   TrainConfig(batch_size=8, seq_len=32, time_limit=4.0, val_frac=0.3),
+                   tmp_path / "run")
+    meta = checkpoint.load(tmp_path / "run" / checkpoint.LATEST).meta
+    assert result.elapsed <= 4.0
+    assert meta["elapsed_seconds"] <= 4.0
+    assert meta["step"] == result.steps and meta["metrics"]["val_loss"] is not None
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_schedules_decay_to_the_floor(schedule):
+    cfg = TrainConfig(lr=1.0, min_lr_frac=0.1, warmup_steps=0, lr_schedule=schedule)
+    assert learning_rate(cfg, 0, 0.0) == pytest.approx(1.0)
+    assert learning_rate(cfg, 50, 0.5) == pytest.approx(0.55)
+    assert learning_rate(cfg, 99, 1.0) == pytest.approx(0.1)
+    if schedule == "linear":
+        assert learning_rate(cfg, 25, 0.25) == pytest.approx(0.775)
+
+
+def test_patience_stops_after_evaluations_without_a_new_best(corpus_file, tmp_path,
+                                                             monkeypatch):
+    losses = iter([3.0, 2.5, 2.6, 2.7, 2.4, 2.3])
+    monkeypatch.setattr(train_module, "mean_nll", lambda model, ids: next(losses))
+    rec = Recorder()
+    result = train(prepared(corpus_file), SMALL,
+                   TrainConfig(batch_size=4, seq_len=16, steps=100, eval_every=5, patience=2),
+                   tmp_path / "run", rec)
+    assert result.stopped_early and result.steps == 20  # evaluations at 5, 10, 15, 20
+    assert result.best_val_loss == 2.5 and result.best_step == 10
+    assert checkpoint.load(tmp_path / "run" / checkpoint.BEST).meta["step"] == 10
+    assert any("--patience 2" in e[1] for e in rec.of("message"))
+
+
+def test_weight_decay_shrinks_the_weights(corpus_file, tmp_path):
+    def norm(decay):
+        train(prepared(corpus_file), SMALL,
+              TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=30, lr=1e-2,
+                          weight_decay=decay), tmp_path / f"wd{decay}")
+        weights = checkpoint.load(tmp_path / f"wd{decay}" / checkpoint.BEST).tensors
+        return float(torch.linalg.norm(weights["model.rnn.weight_hh_l0"]))
+
+    assert norm(5.0) < 0.8 * norm(0.0)
+
+
+def test_tied_weights_train_save_and_load(corpus_file, tmp_path):
+    import charrnn
+
+    cfg = ModelConfig(hidden_size=24, embed_size=24, tie_weights=True)
+    train(prepared(corpus_file), cfg, TrainConfig(batch_size=4, seq_len=16, steps=10,
+                                                  eval_every=10), tmp_path / "run")
+    lm = charrnn.load(tmp_path / "run")
+    assert lm.model.head.weight is lm.model.embed.weight
+    untied = CharRNN(ModelConfig(hidden_size=24, embed_size=24, vocab_size=len(lm.vocab)))
+    assert lm.model.num_parameters == untied.num_parameters - 24 * len(lm.vocab)
+    assert len(lm.sample(20, seed=1)) == 20
+
+
+def test_tied_weights_need_matching_sizes():
+    with pytest.raises(ConfigError, match="--embed-size"):
+        ModelConfig(hidden_size=32, embed_size=16, tie_weights=True).validate()
+
+
+def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path):
+    run = tmp_path / "run"
+    train(prepared(corpus_file), SMALL,
+          TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=15, log_every=10), run)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["step"] for r in records] == [10, 15, 20, 30]
+    assert all(tuple(r) == FIELDS for r in records)
+    assert [r["val_loss"] is not None for r in records] == [False, True, False, True]
+    assert all(r["chars"] == r["step"] * 4 * 16 for r in records)
+    assert all(math.isfinite(r["train_loss"]) and r["lr"] > 0 and r["chars_per_sec"] > 0
+               for r in records)
+    elapsed = [r["elapsed"] for r in records]
+    assert elapsed == sorted(elapsed)
+
+
+def test_resume_drops_metrics_past_the_checkpoint(corpus_file, tmp_path):
+    run = tmp_path / "run"
+    cfg = dict(batch_size=4, seq_len=16, eval_every=20, log_every=10, lr_schedule="constant")
+    train(prepared(corpus_file), SMALL, TrainConfig(steps=20, **cfg), run)
+    with open(run / "metrics.jsonl", "a") as handle:  # what a crash at step 25 leaves
+        handle.write(json.dumps({"step": 25, "train_loss": 1.0}) + "\n" + '{"step": 2')
+    train(prepared(corpus_file), SMALL, TrainConfig(steps=40, **cfg), run,
+          resume=checkpoint.load(run / checkpoint.LATEST))
+    assert [r["step"] for r in read_metrics(run)] == [10, 20, 30, 40]

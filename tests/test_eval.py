@@ -1,0 +1,77 @@
+"""`charrnn eval` / `lm.evaluate`: exact loss of a model on a whole text."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from charrnn.config import ModelConfig
+from charrnn.evaluate import text_loss
+from charrnn.lm import LanguageModel
+from charrnn.model import CharRNN
+from charrnn.vocab import Vocab
+from tests.test_cli import one_error_line, run
+
+
+def known_model() -> LanguageModel:
+    """Predicts a: 1/2, b: 1/4, c: 1/4 for every character, whatever came before."""
+    vocab = Vocab(["a", "b", "c"], counts=[2, 1, 1])
+    model = CharRNN(ModelConfig(hidden_size=4, embed_size=2, vocab_size=3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.copy_(torch.log(torch.tensor([0.5, 0.25, 0.25])))
+    return LanguageModel(model, vocab)
+
+
+def test_loss_of_a_known_model():
+    loss = known_model().evaluate("aab")  # -ln: ln 2 + ln 2 + ln 4 = 4 ln 2 over 3 chars
+    assert loss.chars == 3
+    assert loss.nats_per_char == pytest.approx(4 * math.log(2) / 3)
+    assert loss.bits_per_char == pytest.approx(4 / 3)
+    assert loss.perplexity == pytest.approx(2 ** (4 / 3))
+
+
+def test_chunked_scoring_equals_one_pass(lm):
+    text = "ROMEO:\nO that I were a glove upon that hand,\nGood night, good night!\n" * 3
+    ids = lm.vocab.encode(text)
+    whole = -lm.logprob(text)
+    for cuts, piece in [([len(ids)], 4096), ([5, 40, len(ids)], 7), ([1, 2, len(ids)], 1)]:
+        chunks, start = [], 0
+        for end in cuts:
+            chunks.append(ids[start:end])
+            start = end
+        loss = text_loss(lm._decoder, chunks, piece=piece)
+        assert loss.chars == len(text)
+        assert loss.nats == pytest.approx(whole, rel=1e-5)
+
+
+def test_eval_file_from_the_command_line(trained_run, tmp_path):
+    import charrnn
+
+    text = "NURSE:\nI will not fail.\n\n" * 20
+    path = tmp_path / "held.txt"
+    path.write_text(text.replace("\n", "\r\n"))  # read like the corpus: newlines normalised
+    expected = -charrnn.load(trained_run).logprob(text) / len(text)
+    data = json.loads(run("eval", path, "--checkpoint", trained_run, "--json").stdout)
+    assert set(data) >= {"nats_per_char", "bits_per_char", "perplexity", "chars"}
+    assert data["chars"] == len(text)
+    assert data["nats_per_char"] == pytest.approx(expected, rel=1e-5)
+    assert data["bits_per_char"] == pytest.approx(expected / math.log(2), rel=1e-5)
+    assert data["perplexity"] == pytest.approx(math.exp(expected), rel=1e-5)
+    shown = run("eval", path, "--checkpoint", trained_run)
+    assert shown.exit_code == 0 and f"{expected:.4f} nats/char" in shown.stdout
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "text file not found"),
+    ("", "text file is empty"),
+    ("ROMEO: zebra", "character(s) the model never saw"),
+])
+def test_bad_eval_input_is_one_line(trained_run, tmp_path, content, message):
+    path = tmp_path / "x.txt"
+    if content is not None:
+        path.write_text(content)
+    result = run("eval", path, "--checkpoint", trained_run)
+    assert message in one_error_line(result) and result.stdout == ""
