@@ -142,6 +142,11 @@ def train(
     seq_len: Annotated[int, typer.Option(
         help="Characters per stream per step (truncated-BPTT length).",
         rich_help_panel=DATA)] = _T.seq_len,
+    size: Annotated[Literal["tiny", "small", "medium", "large"] | None, typer.Option(
+        help="Model size preset (layers, units, dropout, lr, weight decay); the flags below "
+             "override its values. Default: the size that fits the --time budget on this "
+             "machine (medium for --steps or --epochs runs).",
+        rich_help_panel=MODEL, show_default=False)] = None,
     model: Annotated[Literal["lstm", "gru", "rnn"], typer.Option(
         help="Recurrent cell.", rich_help_panel=MODEL)] = _M.model,
     hidden_size: Annotated[int, typer.Option(
@@ -214,10 +219,14 @@ def train(
     from charrnn.cache import encode_validation, prepare
     from charrnn.corpus import BUILTIN_NAME, builtin_corpus_file
     from charrnn.interrupts import StopRequests
+    from charrnn.presets import SIZES
     from charrnn.train import check_settings, clear_run
     from charrnn.train import train as run_training
 
-    options = _train_options(ctx)
+    explicit = _explicit(ctx)
+    options = _sized(_train_options(ctx), size, resume, explicit)
+    if size is not None:  # an explicit preset counts as explicit flags on --resume
+        explicit |= set(SIZES[size])
     name = corpus.stem if corpus is not None else BUILTIN_NAME
     run_dir = out if out is not None else (
         ckpt.DEFAULT_ROOT / name if resume else _default_run_dir(name))
@@ -225,7 +234,7 @@ def train(
     resume_from = None
     if resume and (run_dir / ckpt.LATEST).exists():
         resume_from = ckpt.load(run_dir / ckpt.LATEST)
-        options = _inherit(options, resume_from.meta, _explicit(ctx))
+        options = _inherit(options, resume_from.meta, explicit)
     elif has_run and not overwrite:
         raise CharRNNError(f"{run_dir} already holds a trained run; pass --resume to continue "
                            "it, --overwrite to replace it, or choose another --out")
@@ -281,6 +290,23 @@ def _train_options(ctx: typer.Context) -> dict:
     if options["time_limit"] is not None:
         options["time_limit"] = parse_duration(options["time_limit"])
     return options
+
+
+def _sized(options: dict, size: str | None, resume: bool, explicit: set[str]) -> dict:
+    """Fill in a size preset: the one asked for, else (for a new run) the one the time
+    budget buys on this machine."""
+    import torch
+
+    from charrnn.presets import apply_size, size_for_budget
+
+    if size is None:
+        if resume:
+            return options
+        budget = options["time_limit"]
+        if budget is None and options["steps"] is None and options["epochs"] is None:
+            budget = DEFAULT_TIME_BUDGET
+        size = "medium" if budget is None else size_for_budget(budget, torch.get_num_threads())
+    return apply_size(size, options, explicit)
 
 
 def _inherit(options: dict, meta: dict, explicit: set[str]) -> dict:

@@ -77,7 +77,7 @@ class ModelConfig(_JSONConfig):
     hidden_size: int = 384
     num_layers: int = 1
     embed_size: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.1
     tie_weights: bool = False
     vocab_size: int = 0  # filled in from the corpus
 
@@ -150,11 +150,11 @@ class TrainConfig(_JSONConfig):
 
     batch_size: int = 32
     seq_len: int = 64
-    lr: float = 3e-3
+    lr: float = 5e-3
     lr_schedule: str = "cosine"
     min_lr_frac: float = 0.1
     warmup_steps: int = 20
-    weight_decay: float = 0.0
+    weight_decay: float = 0.1
     grad_clip: float = 1.0
     val_frac: float = 0.05
     eval_every: int = 500

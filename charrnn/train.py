@@ -322,8 +322,12 @@ def train(
 
     # -- loop ---------------------------------------------------------------------------
     evaluated_at, interrupted, stopped_early = (step if resume is not None else -1), False, False
-    lr = learning_rate(cfg, step, 0.0)
-    while fraction(step, time.perf_counter() - started, eval_seconds) < 1.0:
+    lr, step_seconds = learning_rate(cfg, step, 0.0), 0.0
+
+    def reserve() -> float:  # the next step and the final evaluation, with a margin for
+        return 2.0 * step_seconds + 1.5 * eval_seconds  # this machine's speed changing
+
+    while fraction(step, time.perf_counter() - started, reserve()) < 1.0:
         if should_stop():
             interrupted = True
             break
@@ -331,7 +335,7 @@ def train(
         x, y, new_epoch = batcher.next()
         if new_epoch:
             state = model.initial_state(cfg.batch_size)
-        lr = learning_rate(cfg, step, fraction(step, window_start - started, eval_seconds))
+        lr = learning_rate(cfg, step, fraction(step, window_start - started, reserve()))
         for group in optimizer.param_groups:
             group["lr"] = lr
         logits, state = model(x, state)
@@ -349,13 +353,14 @@ def train(
             )
         state = detach_state(state)
         now = time.perf_counter()
+        step_seconds = now - window_start
         window["loss"] += loss_value
         window["steps"] += 1
-        window["seconds"] += now - window_start
+        window["seconds"] += step_seconds
         report.on_step(StepStats(
             step=step, epoch=batcher.position.epoch, loss=loss_value, lr=lr,
             chars_per_sec=x.numel() / max(now - window_start, 1e-9), elapsed=now - started,
-            fraction=min(1.0, fraction(step, now - started, eval_seconds)),
+            fraction=min(1.0, fraction(step, now - started, reserve())),
         ))
         evaluated = step % cfg.eval_every == 0
         if evaluated:

@@ -55,8 +55,9 @@ def trained_run(tmp_path_factory) -> Path:
     path = folder / "play.txt"
     path.write_text(tiny_text(), encoding="utf-8")
     run = folder / "run"
-    train(prepared(path), ModelConfig(hidden_size=48, embed_size=16),
-          TrainConfig(batch_size=8, seq_len=32, steps=150, eval_every=50, lr=1e-2), run)
+    train(prepared(path), ModelConfig(hidden_size=48, embed_size=16, dropout=0.0),
+          TrainConfig(batch_size=8, seq_len=32, steps=150, eval_every=50, lr=1e-2,
+                      weight_decay=0.0), run)
     return run
 
 

@@ -28,7 +28,8 @@ def test_mean_nll_scores_every_character_once(length, streams, chunk, row):
     """Streams of `row` characters side by side, the leftover tail continuing the last one:
     the same as one pass whose state restarts at each stream's first character."""
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig(model="lstm", hidden_size=12, embed_size=4, vocab_size=7))
+    model = CharRNN(ModelConfig(model="lstm", hidden_size=12, embed_size=4, vocab_size=7,
+                                 dropout=0.0))
     ids = torch.randint(0, 7, (length,))
     starts = set(range(0, length - 1 - row + 1, row))
     assert mean_nll(model, ids, streams=streams, chunk=chunk) == pytest.approx(
@@ -38,7 +39,8 @@ def test_mean_nll_scores_every_character_once(length, streams, chunk, row):
 
 def test_single_stream_equals_the_oracle_exactly():
     torch.manual_seed(1)
-    model = CharRNN(ModelConfig(model="gru", hidden_size=10, embed_size=4, vocab_size=5))
+    model = CharRNN(ModelConfig(model="gru", hidden_size=10, embed_size=4, vocab_size=5,
+                                dropout=0.0))
     ids = torch.randint(0, 5, (300,))
     assert mean_nll(model, ids, streams=1, chunk=17) == pytest.approx(
         naive_nll(model, ids, {0}), abs=1e-5)

@@ -44,7 +44,8 @@ def test_every_readme_command_and_the_python_example_run(server):  # noqa: F811
     corpus.parent.mkdir()
     corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n", encoding="utf-8")
     commands = charrnn_commands()
-    assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus", "info", "list"}
+    assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus", "info", "list",
+                                       "eval", "plot"}
     runner = CliRunner()
     for args in commands:
         extra = FAST if args[0] == "train" else []

@@ -1,0 +1,37 @@
+"""Model size presets, and the size a time budget should buy by default.
+
+A model too big for its budget never sees the data often enough; one too small stops
+improving early. The thresholds below come from runs on Tiny Shakespeare on a 2-core
+CPU (`python bench/quality.py`): the budget is scaled by the machine's thread count, so
+a 4-core machine is offered a larger model for the same minutes. Explicit flags
+(`--hidden-size`, `--dropout`, ...) always override a preset's values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {"hidden_size": 128, "num_layers": 1, "embed_size": 32, "dropout": 0.0,
+             "lr": 5e-3, "weight_decay": 0.0},
+    "small": {"hidden_size": 256, "num_layers": 1, "embed_size": 64, "dropout": 0.0,
+              "lr": 5e-3, "weight_decay": 0.0},
+    "medium": {"hidden_size": 384, "num_layers": 1, "embed_size": 64, "dropout": 0.1,
+               "lr": 5e-3, "weight_decay": 0.1},
+    "large": {"hidden_size": 512, "num_layers": 1, "embed_size": 64, "dropout": 0.25,
+              "lr": 5e-3, "weight_decay": 0.1},
+}
+# (largest budget in 2-core seconds, size): the first row whose budget is not exceeded
+_BY_BUDGET = ((60.0, "tiny"), (240.0, "small"), (480.0, "medium"), (float("inf"), "large"))
+REFERENCE_THREADS = 2
+
+
+def size_for_budget(seconds: float, threads: int) -> str:
+    """The preset that a budget of `seconds` on `threads` threads trains best."""
+    scaled = seconds * max(1, threads) / REFERENCE_THREADS
+    return next(name for limit, name in _BY_BUDGET if scaled <= limit)
+
+
+def apply_size(size: str, options: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
+    """`options` with the preset's values, except for those set explicitly."""
+    return {**options, **{k: v for k, v in SIZES[size].items() if k not in explicit}}

@@ -1,0 +1,57 @@
+"""Size presets: --size, explicit flags over a preset, and the default size for a budget."""
+
+import pytest
+
+from charrnn import checkpoint
+from charrnn.presets import SIZES, size_for_budget
+from tests.test_cli import one_error_line, run
+
+
+def trained_model(run_dir):
+    return checkpoint.load(run_dir / checkpoint.LATEST).meta
+
+
+def test_longer_budgets_and_more_cores_buy_larger_models():
+    order = list(SIZES)
+    picks = [order.index(size_for_budget(s, 2)) for s in (30, 158, 600, 1800, 7200)]
+    assert picks == sorted(picks) and picks[0] < picks[-1]
+    assert size_for_budget(30, 2) == "tiny"
+    assert order.index(size_for_budget(158, 8)) > order.index(size_for_budget(158, 2))
+
+
+def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path):
+    result = run("train", corpus_file, "--steps", "3", "--size", "tiny", "--out", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    meta = trained_model(tmp_path / "a")
+    assert meta["model"]["hidden_size"] == SIZES["tiny"]["hidden_size"]
+    assert meta["train"]["lr"] == SIZES["tiny"]["lr"]
+    result = run("train", corpus_file, "--steps", "3", "--size", "tiny", "--hidden-size", "40",
+                 "--lr", "0.002", "--out", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    meta = trained_model(tmp_path / "b")
+    assert meta["model"]["hidden_size"] == 40 and meta["train"]["lr"] == 0.002
+    assert meta["model"]["embed_size"] == SIZES["tiny"]["embed_size"]
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--time", "3s"], size_for_budget(3, 2)),
+    (["--steps", "3"], "medium"),
+])
+def test_default_size_follows_the_budget(corpus_file, tmp_path, monkeypatch, args, expected):
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    result = run("train", corpus_file, *args, "--eval-every", "5", "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert trained_model(tmp_path / "r")["model"]["hidden_size"] == SIZES[expected]["hidden_size"]
+
+
+def test_resume_with_another_size_is_refused(corpus_file, tmp_path):
+    out = tmp_path / "r"
+    assert run("train", corpus_file, "--steps", "3", "--size", "tiny", "--out", out).exit_code == 0
+    resumed = run("train", corpus_file, "--steps", "6", "--resume", "--out", out)
+    assert resumed.exit_code == 0, resumed.output
+    assert trained_model(out)["model"]["hidden_size"] == SIZES["tiny"]["hidden_size"]
+    refused = run("train", corpus_file, "--steps", "9", "--resume", "--size", "small",
+                  "--out", out)
+    assert "contradicts the run being resumed" in one_error_line(refused)
