@@ -1,9 +1,10 @@
 """The training loop: teacher forcing with truncated BPTT over contiguous streams.
 
-Sections: data (vocabulary, split, stream batcher) -> model and optimiser -> schedule
-(warm-up, then cosine decay over the run's budget) -> loop (step, clip, evaluate,
-checkpoint) -> final evaluation. Progress goes out through a `Reporter`; this module
-prints nothing itself.
+Sections: data (vocabulary, split, stream batcher) -> model and optimiser (AdamW) ->
+schedule (warm-up, then cosine or linear decay over the run's budget: its steps, or its
+time, keeping room for the final evaluation) -> loop (step, clip, evaluate, checkpoint,
+metrics.jsonl, early stopping) -> final evaluation. Progress goes out through a
+`Reporter`; this module prints nothing itself.
 """
 
 from __future__ import annotations

@@ -55,3 +55,30 @@ def test_resume_with_another_size_is_refused(corpus_file, tmp_path):
     refused = run("train", corpus_file, "--steps", "9", "--resume", "--size", "small",
                   "--out", out)
     assert "contradicts the run being resumed" in one_error_line(refused)
+
+
+def test_regularisation_flags_reach_the_run(corpus_file, tmp_path):
+    out = tmp_path / "r"
+    result = run("train", corpus_file, "--steps", "4", "--eval-every", "2", "--out", out,
+                 "--hidden-size", "32", "--embed-size", "32", "--tie-weights",
+                 "--weight-decay", "0.05", "--patience", "3", "--log-every", "1",
+                 "--lr-schedule", "linear", "--dropout", "0.2")
+    assert result.exit_code == 0, result.output
+    meta = trained_model(out)
+    assert meta["model"]["tie_weights"] is True and meta["model"]["dropout"] == 0.2
+    assert meta["train"]["weight_decay"] == 0.05 and meta["train"]["patience"] == 3
+    assert meta["train"]["lr_schedule"] == "linear"
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
+    assert "parameters" in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
+    (["--patience", "0"], "--patience must be >= 1"),
+    (["--log-every", "0"], "--log-every must be >= 1"),
+    (["--tie-weights", "--hidden-size", "32", "--embed-size", "16"], "--embed-size (16) must"),
+])
+def test_bad_training_options_are_one_line(corpus_file, tmp_path, args, message):
+    result = run("train", corpus_file, "--steps", "2", "--out", tmp_path / "r", *args)
+    assert message in one_error_line(result)
+    assert not (tmp_path / "r").exists()
