@@ -53,6 +53,12 @@ def plot_runs(runs: list[Path], out: Path, title: str | None = None) -> Path:
                 axis.plot([r[x] / scale for r in val], [r["val_loss"] for r in val],
                           color=colour, marker="o", markersize=3, linewidth=1.8,
                           label=f"{name} validation")
+        vals = [r["val_loss"] for _, records in curves for r in records
+                if r.get("val_loss") is not None]
+        if vals:  # the first steps' losses would squash the part worth reading
+            lows = [r["train_loss"] for _, records in curves for r in records
+                    if r.get("train_loss") is not None] + vals
+            by_time.set_ylim(min(lows) - 0.05, max(vals) + 0.3)
         by_time.set_xlabel("wall-clock minutes")
         by_chars.set_xlabel("training characters seen (millions)")
         by_time.set_ylabel("loss (nats per character)")
