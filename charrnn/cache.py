@@ -27,7 +27,7 @@ import torch
 
 from charrnn.atomic import atomic_writer, write_atomic
 from charrnn.config import DataConfig
-from charrnn.corpus import cache_root, check_file, iter_bytes, iter_text
+from charrnn.corpus import cache_root, check_file, iter_bytes, iter_symbols, iter_text
 from charrnn.errors import CorpusError
 from charrnn.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
 
@@ -170,9 +170,7 @@ def encode_validation(path: str | Path, vocab: Vocab, data: DataConfig,
     training vocabulary lacks; returns (ids, how many were left out, a few of them)."""
     path = check_file(path, "validation")
     parts, kept, dropped, examples = [], 0, 0, []
-    source = (iter_bytes(path) if data.level == "byte" else iter_text(path, data))
-    for chunk in source:
-        text = chunk.decode("utf-8", "surrogateescape") if isinstance(chunk, bytes) else chunk
+    for text in iter_symbols(path, data):
         ids = vocab.lookup(text)
         unknown = ids < 0
         if bool(unknown.any()):

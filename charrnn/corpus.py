@@ -110,6 +110,21 @@ def iter_text(path: Path, data: DataConfig, chunk_bytes: int = CHUNK_BYTES,
         yield tail
 
 
+def iter_symbols(path: Path, data: DataConfig,
+                 on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
+    """A file as text chunks at either level: decoded text for "char"; for "byte", the raw
+    bytes as surrogate-escaped text (what `ByteVocab.lookup` reads back into bytes)."""
+    if data.level != "byte":
+        yield from iter_text(path, data, on_bytes=on_bytes)
+        return
+    done = 0
+    for block in iter_bytes(path):
+        done += len(block)
+        if on_bytes is not None:
+            on_bytes(done)
+        yield block.decode("utf-8", "surrogateescape")
+
+
 def _stdlib_files(root: Path) -> list[Path]:
     files = []
     for file in root.rglob("*.py"):

@@ -11,7 +11,7 @@ import torch
 from charrnn import checkpoint
 from charrnn.beam import beam_search
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
-from charrnn.corpus import check_file, iter_bytes, iter_text
+from charrnn.corpus import check_file, iter_symbols
 from charrnn.decode import Decoder, logprob
 from charrnn.errors import CheckpointError
 from charrnn.evaluate import TextLoss, text_loss
@@ -135,17 +135,7 @@ class LanguageModel:
         path = check_file(path, "text")
         saved = self.meta.get("data")
         data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
-        if data.level == "byte":
-            def source():
-                done = 0
-                for block in iter_bytes(path):
-                    done += len(block)
-                    if on_bytes is not None:
-                        on_bytes(done)
-                    yield block.decode("utf-8", "surrogateescape")
-            texts = source()
-        else:
-            texts = iter_text(path, data, on_bytes=on_bytes)
+        texts = iter_symbols(path, data, on_bytes)
         return text_loss(self._decoder, (self.vocab.encode(t, str(path)) for t in texts))
 
 

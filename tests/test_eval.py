@@ -75,3 +75,20 @@ def test_bad_eval_input_is_one_line(trained_run, tmp_path, content, message):
         path.write_text(content)
     result = run("eval", path, "--checkpoint", trained_run)
     assert message in one_error_line(result) and result.stdout == ""
+
+
+def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path):
+    import charrnn
+    from charrnn.config import TrainConfig
+    from charrnn.train import train
+    from tests.conftest import prepared
+
+    train(prepared(corpus_file, level="byte"), ModelConfig(hidden_size=16, embed_size=8),
+          TrainConfig(batch_size=4, seq_len=16, steps=5, eval_every=5), tmp_path / "run")
+    lm = charrnn.load(tmp_path / "run")
+    text = "ROMEO: café\n"
+    path = tmp_path / "held.txt"
+    path.write_text(text, encoding="utf-8")
+    loss = lm.evaluate_file(path)
+    assert loss.chars == len(text.encode("utf-8"))  # é is two bytes
+    assert loss.nats == pytest.approx(-lm.logprob(text), rel=1e-5)
