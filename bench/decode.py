@@ -1,16 +1,20 @@
 """Decoding speed: charrnn's inference step beside plain per-character PyTorch loops.
 
-A 2-layer LSTM of hidden size 512 (fp32), measured side by side in one process, in
-interleaved rounds (the median is reported, so a noisy neighbour moves all of them):
+A 2-layer LSTM of hidden size 512 (fp32), trained briefly on the first 90% of Tiny Shakespeare
+(a synthetic play when ../shared is absent) so that losses mean something, then measured
+side by side in one process, in interleaved rounds (the median is reported, so a noisy
+neighbour moves all of them):
 
 - plain loop: `nn.LSTM` called once per character under inference_mode, sampling with
   softmax + multinomial, with oneDNN on (PyTorch's default) and off;
 - charrnn batch-1 sampling (`lm.stream`), `--num-samples 64` (`lm.samples`) beside the
-  plain loop at batch 64, and beam search at width 8 (output characters per second);
+  plain loop at batch 64, and beam search at width 8 (output characters per second),
+  each with exact fp32 weights and with `--weights fp16` and `--weights int8`;
+- bits per character of each weight precision on the first validation characters;
 - time from `python -m charrnn sample` starting to the first generated character.
 
     python bench/decode.py
-    python bench/decode.py --rounds 5 --threads 2
+    python bench/decode.py --rounds 5 --threads 2 --train-time 60s
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from pathlib import Path
 import torch
 
 from charrnn.cache import prepare
-from charrnn.config import ModelConfig, TrainConfig
+from charrnn.config import ModelConfig, TrainConfig, parse_duration
 from charrnn.lm import load
 from charrnn.train import train
 
-TEXT = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
+PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
                for i in range(3000))
+WEIGHTS = ("fp32", "fp16", "int8")
 
 
 def plain_loop(model, steps: int, batch: int, onednn: bool) -> float:
@@ -78,48 +84,69 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--length", type=int, default=600, help="characters per timing")
+    parser.add_argument("--train-time", default="90s", help="training budget of the model")
+    parser.add_argument("--val-chars", type=int, default=20_000,
+                        help="validation characters scored per weight precision")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    text = SHARED.read_text(encoding="utf-8") if SHARED.exists() else PLAY
+    cut = int(len(text) * 0.9)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["CHARRNN_CACHE"] = str(Path(tmp) / "cache")
-        corpus_file = Path(tmp) / "verse.txt"
-        corpus_file.write_text(TEXT)
+        corpus_file = Path(tmp) / "corpus.txt"
+        corpus_file.write_text(text, encoding="utf-8")
         run_dir = Path(tmp) / "run"
         train(prepare(corpus_file), ModelConfig(hidden_size=512, num_layers=2),
-              TrainConfig(steps=2, eval_every=2, batch_size=8), run_dir)
-        lm = load(run_dir)
-        model = lm.model
+              TrainConfig(time_limit=parse_duration(args.train_time), eval_every=10**9,
+                          val_frac=0.1), run_dir)
+        lms = {w: load(run_dir, weights=w) for w in WEIGHTS}
+        lm, model = lms["fp32"], lms["fp32"].model
         n = args.length
+        cases = [
+            ("plain loop, oneDNN on (default), batch 1",
+             lambda: plain_loop(model, n // 3, 1, True)),
+            ("plain loop, oneDNN off, batch 1", lambda: plain_loop(model, n, 1, False)),
+            ("plain loop, oneDNN on, batch 64", lambda: plain_loop(model, n // 4, 64, True)),
+            ("plain loop, oneDNN off, batch 64", lambda: plain_loop(model, n // 4, 64, False)),
+        ]
+        for w, m in lms.items():
+            cases += [
+                (f"charrnn sample, batch 1, {w}",
+                 lambda m=m: timed(lambda: m.sample(n, 1.0, "S", seed=1), n)),
+                (f"charrnn --num-samples 64, {w}",
+                 lambda m=m: timed(lambda: m.samples(64, n // 4, 1.0, "S", seed=1), 64 * (n // 4))),
+                (f"charrnn beam --width 8, {w}",
+                 lambda m=m: timed(lambda: m.beam(n // 2, 8, "S"), n // 2)),
+            ]
         rows: dict[str, list[float]] = {}
         for _ in range(args.rounds):
-            for name, value in [
-                ("plain loop, oneDNN on (default), batch 1", plain_loop(model, n // 3, 1, True)),
-                ("plain loop, oneDNN off, batch 1", plain_loop(model, n, 1, False)),
-                ("charrnn sample, batch 1", timed(lambda: lm.sample(n, 1.0, "S", seed=1), n)),
-                ("plain loop, oneDNN on, batch 64", plain_loop(model, n // 4, 64, True)),
-                ("plain loop, oneDNN off, batch 64", plain_loop(model, n // 4, 64, False)),
-                ("charrnn --num-samples 64",
-                 timed(lambda: lm.samples(64, n // 4, 1.0, "S", seed=1), 64 * (n // 4))),
-                ("charrnn beam --width 8", timed(lambda: lm.beam(n // 2, 8, "S"), n // 2)),
-            ]:
-                rows.setdefault(name, []).append(value)
+            for name, case in cases:
+                rows.setdefault(name, []).append(case())
         first = statistics.median(first_char_seconds(run_dir) for _ in range(3))
+        val = text[cut : cut + args.val_chars]
+        losses = {w: m.evaluate(val).bits_per_char for w, m in lms.items()}
     med = {name: statistics.median(values) for name, values in rows.items()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 2-layer LSTM 512, "
-          f"{model.num_parameters:,} parameters, vocabulary {len(lm.vocab)}; "
+          f"{model.num_parameters:,} parameters, vocabulary {len(lm.vocab)}, trained "
+          f"{args.train_time} on {SHARED.name if SHARED.exists() else 'a synthetic play'}; "
           f"median of {args.rounds} rounds")
     for name, value in med.items():
         spread = ", ".join(f"{v:,.0f}" for v in rows[name])
         print(f"  {name:<44} {value:>10,.0f} chars/s   ({spread})")
-    fast, plain_off = med["charrnn sample, batch 1"], med["plain loop, oneDNN off, batch 1"]
+    plain_off = med["plain loop, oneDNN off, batch 1"]
     plain_on = med["plain loop, oneDNN on (default), batch 1"]
     best64 = max(med["plain loop, oneDNN on, batch 64"], med["plain loop, oneDNN off, batch 64"])
-    beam = med["charrnn beam --width 8"]
-    print(f"batch-1 sampling: {fast / plain_off:.2f}x the oneDNN-off loop (target >= 2.5), "
-          f"{fast / plain_on:.1f}x the default loop")
-    print(f"--num-samples 64: {med['charrnn --num-samples 64'] / best64:.2f}x the better plain "
-          f"loop at batch 64 (target >= 1.0)")
-    print(f"beam width 8: {beam / fast:.2f}x batch-1 sampling (target >= 0.7)")
+    print(f"{'weights':<8} {'batch 1 / oneDNN-off loop':>26} {'/ default loop':>15} "
+          f"{'64 samples / best loop':>23} {'beam 8 / batch 1':>17} "
+          f"{'bits/char on ' + format(len(val), ',') + ' val chars':>28}")
+    for w in WEIGHTS:
+        fast = med[f"charrnn sample, batch 1, {w}"]
+        print(f"{w:<8} {fast / plain_off:>26.2f} {fast / plain_on:>15.1f} "
+              f"{med[f'charrnn --num-samples 64, {w}'] / best64:>23.2f} "
+              f"{med[f'charrnn beam --width 8, {w}'] / fast:>17.2f} "
+              f"{losses[w]:>28.4f}")
+    print("targets: batch 1 >= 2.5x the oneDNN-off loop; 64 samples >= 1.0x; "
+          "beam 8 >= 0.7x batch 1")
     print(f"time to first streamed character: {first:.2f} s (median of 3 CLI starts)")
 
 

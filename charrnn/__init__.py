@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from charrnn.lm import LanguageModel
 
 
-def load(path=None, root="checkpoints") -> LanguageModel:
-    """Load a trained model: a checkpoint file, a run folder, or (None) the newest run."""
+def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
+    """Load a trained model: a checkpoint file, a run folder, or (None) the newest run.
+    `weights` "fp16" or "int8" trades exactness for faster decoding."""
     from charrnn.lm import load as _load
 
-    return _load(path, root)
+    return _load(path, root, weights)
 
 
 __all__ = ["load", "__version__"]

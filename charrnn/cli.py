@@ -46,6 +46,9 @@ LengthOption = Annotated[int, typer.Option(help="Characters to generate after th
 PrimeOption = Annotated[str, typer.Option(
     help="Text to continue (printed first). Empty: start as at the beginning of a text.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+WeightsOption = Annotated[Literal["fp32", "fp16", "int8"], typer.Option(
+    help="Precision of the decoding weights: fp32 is exact; fp16 and int8 are faster and "
+         "slightly approximate (their cost in bits/char is in the README).")]
 StopOption = Annotated[list[str] | None, typer.Option(
     help="End a text right after this string (repeatable). Escapes like \\n are understood.",
     show_default=False, parser=lambda s: s.encode("latin-1", "backslashreplace")
@@ -74,7 +77,7 @@ def one_line_errors(command):
     return wrapper
 
 
-def _load(checkpoint: Path | None):
+def _load(checkpoint: Path | None, weights: str = "fp32"):
     from charrnn import checkpoint as ckpt
     from charrnn import display
     from charrnn.lm import LanguageModel
@@ -82,7 +85,7 @@ def _load(checkpoint: Path | None):
     path = ckpt.resolve(checkpoint)
     if checkpoint is None:
         display.info(f"using checkpoint {path}")
-    return LanguageModel.from_checkpoint(ckpt.load(path))
+    return LanguageModel.from_checkpoint(ckpt.load(path), weights)
 
 
 def _generated(lm, text: str) -> dict[str, str]:
@@ -364,10 +367,11 @@ def sample(
     seed: Annotated[int | None, typer.Option(
         help="Random seed for reproducible text (--json reports the one used).",
         show_default=False)] = None,
+    weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
     """Generate text, streamed to stdout as it is produced."""
-    lm = _load(checkpoint)
+    lm = _load(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
@@ -376,7 +380,8 @@ def sample(
         texts = lm.samples(num_samples, length, **options)
         if as_json:
             print(json.dumps([{"checkpoint": str(lm.path), **_generated(lm, text),
-                               **options, "length": length} for text in texts],
+                               **options, "length": length, "weights": weights}
+                              for text in texts],
                              ensure_ascii=False))
             return
         for k, text in enumerate(texts, 1):
@@ -387,7 +392,8 @@ def sample(
     pieces = lm.stream(length, **options)
     if as_json:
         print(json.dumps({"checkpoint": str(lm.path), **_generated(lm, "".join(pieces)),
-                          **options, "length": length}, ensure_ascii=False))
+                          **options, "length": length, "weights": weights},
+                         ensure_ascii=False))
         return
     out = sys.stdout
     out.write(prime)
@@ -422,12 +428,13 @@ def beam(
     no_repeat_ngram: Annotated[int, typer.Option(
         help="Forbid a beam to repeat any character n-gram of this size (0: off).",
         metavar="N")] = _B.no_repeat_ngram,
+    weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
     """The most likely continuations, each with its score and total log-probability."""
     from charrnn.beam import score
 
-    lm = _load(checkpoint)
+    lm = _load(checkpoint, weights)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
                       no_repeat_ngram)
     ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
@@ -436,7 +443,7 @@ def beam(
         print(json.dumps({
             "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
             "length_penalty": length_penalty, "no_repeat_ngram": no_repeat_ngram,
-            "stop": stop or [],
+            "stop": stop or [], "weights": weights,
             "results": [{"rank": i, **_generated(lm, text), "score": sc, "logprob": lp}
                         for i, (text, sc, lp) in enumerate(ranked, 1)],
         }, ensure_ascii=False))
@@ -459,6 +466,10 @@ def evaluate(
     file: Annotated[Path, typer.Argument(help="Text to score, read like the training corpus "
                                               "(same encoding, newlines and level).")],
     checkpoint: CheckpointOption = None,
+    weights: WeightsOption = "fp32",
+    max_chars: Annotated[int | None, typer.Option(
+        help="Score only the file's first N characters (bytes at byte level).",
+        metavar="N", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Loss of a model on a whole file: nats and bits per character, and perplexity."""
@@ -466,12 +477,14 @@ def evaluate(
     from charrnn.corpus import check_file
 
     check_file(file, "text")
-    lm = _load(checkpoint)
+    lm = _load(checkpoint, weights)
     total = file.stat().st_size
     with display.ByteBar(f"evaluating {file.name}") as bar:
-        loss = lm.evaluate_file(file, on_bytes=lambda done: bar.update(done, total))
+        loss = lm.evaluate_file(file, on_bytes=lambda done: bar.update(done, total),
+                                max_chars=max_chars)
     if as_json:
-        print(json.dumps({"file": str(file), "checkpoint": str(lm.path), **loss.to_dict()}))
+        print(json.dumps({"file": str(file), "checkpoint": str(lm.path), "weights": weights,
+                          **loss.to_dict()}))
         return
     unit = "bytes" if lm.vocab.level == "byte" else "characters"
     print(f"{file}: {loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
@@ -573,4 +586,20 @@ def corpus_get(
 
 
 def main() -> None:
-    app()
+    """The `charrnn` command. A mistyped command or option is one line on stderr too
+    (Typer would draw a multi-line box), with exit code 2 as usual for usage errors."""
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:
+        from charrnn import display
+
+        if getattr(exc, "format_message", None) is None:
+            raise
+        if message := exc.format_message():  # empty: bare `charrnn`, help already shown
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            display.error(f"{message}{hint}")
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -10,6 +10,9 @@ sequence kernels. Both are fp32 and agree to about 1e-6.
 An empty prime means "the start of a text": the first character's distribution is the
 character frequency of the training corpus (stored in the vocabulary), and the model
 takes over from its zero initial state, as at the start of each training stream.
+
+With reduced-precision weights (`weights="fp16"` or `"int8"`) whole texts go through the
+same reduced step one character at a time, so scores still match what was sampled.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ def _without_onednn():
 class Decoder:
     """Next-character log-probabilities from a trained model, without autograd."""
 
-    def __init__(self, model: CharRNN, char_counts: list[int]):
+    def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32"):
         self.model = model.eval()
-        self.step_fn = InferenceStep(model)
+        self.step_fn = InferenceStep(model, weights)
+        self.exact = weights == "fp32"
         counts = torch.tensor(char_counts, dtype=torch.float64)
         self.first_logprobs = torch.log(counts / counts.sum()).to(torch.float32)
 
@@ -50,6 +54,12 @@ class Decoder:
 
     def feed(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """ids (batch, time) -> log-probabilities (batch, time, vocab) and the new state."""
+        if not self.exact:
+            steps = []
+            for t in range(ids.shape[1]):
+                logprobs, state = self.step_fn(ids[:, t], state)
+                steps.append(logprobs)
+            return torch.stack(steps, dim=1), state
         with torch.inference_mode(), _without_onednn():
             logits, state = self.model(ids, state)
             return F.log_softmax(logits.float(), dim=-1), state

@@ -13,6 +13,15 @@ reading the weights once. The weights are arranged once for matrix-vector work:
   as do all of them where this torch build lacks the packed op;
 - gate arithmetic runs in place; no autograd.
 
+Optionally (`weights="fp16"` or `"int8"`) the recurrent products read smaller weights
+through PyTorch's dynamic-quantisation kernels (fbgemm): fp16 weights, or int8 weights
+with one scale per output row and the input quantised per call. They read a half or a
+quarter of the bytes, so a step is faster, at the cost measured in `bench/decode.py`.
+The input table and the output head stay fp32. The int8 kernels quantise their input
+over the whole batch; every input they see is a hidden state, inside [-1, 1], so one
+extra row holding -1 and 1 pins that range for every call: a row's result never depends
+on the other rows, and a beam's score is the log-probability `logprob` gives its text.
+
 The state layout is the model's ((num_layers, batch, hidden) tensors), so `select_state`
 reorders beams as usual; every call returns fresh state tensors and never writes into the
 ones it was given.
@@ -20,10 +29,16 @@ ones it was given.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import torch
 import torch.nn.functional as F
 
+from charrnn.errors import ConfigError
 from charrnn.model import CharRNN, State
+
+WEIGHTS = ("fp32", "fp16", "int8")
 
 
 def _packed_ops_work() -> bool:
@@ -35,6 +50,52 @@ def _packed_ops_work() -> bool:
         return False
 
 
+def _x86_engine() -> str | None:
+    engines = torch.backends.quantized.supported_engines
+    return next((e for e in ("x86", "fbgemm") if e in engines), None)
+
+
+@contextlib.contextmanager
+def _quantized_engine():
+    """fbgemm-family packing (the fast x86 kernels), whatever engine was set globally."""
+    engine = _x86_engine()
+    if engine is None:
+        raise ConfigError("this PyTorch build has no x86 (fbgemm) kernels for fp16/int8 "
+                          "weights; use fp32 weights")
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        with warnings.catch_warnings():  # quantised int8 tensors are marked deprecated
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch.backends.quantized.engine = previous
+
+
+def _pack_reduced(weight: torch.Tensor, bias: torch.Tensor | None, weights: str):
+    """Weights packed for the fp16 or int8 dynamic kernels, and the op that applies them."""
+    ops = torch.ops.quantized
+    try:
+        with _quantized_engine():
+            if weights == "fp16":
+                return ops.linear_prepack_fp16(weight, bias), ops.linear_dynamic_fp16
+            scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+            zero = torch.zeros(weight.shape[0], dtype=torch.long)
+            q = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
+            packed = ops.linear_prepack(q, bias)
+            anchor = torch.zeros(1, weight.shape[1])
+            anchor[0, :2] = torch.tensor([-1.0, 1.0])
+
+            def int8(x: torch.Tensor, p) -> torch.Tensor:  # 7-bit input (reduce_range):
+                # no overflow in fbgemm's 16-bit pair sums
+                return ops.linear_dynamic(torch.cat([x, anchor]), p, True)[:-1]
+
+            return packed, int8
+    except (AttributeError, RuntimeError) as err:
+        raise ConfigError(f"this PyTorch build cannot run {weights} weights ({err}); "
+                          "use fp32 weights") from None
+
+
 class Linear:
     """y = x @ weight^T + bias, by the fastest route for the weight's size (see module doc)."""
 
@@ -42,14 +103,22 @@ class Linear:
     _MAX_PACKS = 4
     _SMALL = 1 << 18  # weights under this many entries: addmm beats oneDNN's call cost
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None,
+                 weights: str = "fp32"):
         self.weight = weight.detach().float().contiguous()
         self.bias = None if bias is None else bias.detach().float().contiguous()
-        self.packed = self.packed_ops and self.weight.numel() >= self._SMALL
-        self.weight_t = None if self.packed else self.weight.T.contiguous()
+        self.reduced = None
+        if weights != "fp32":
+            self.reduced = _pack_reduced(self.weight, self.bias, weights)
+        self.packed = (self.reduced is None and self.packed_ops
+                       and self.weight.numel() >= self._SMALL)
+        self.weight_t = None if self.packed or self.reduced else self.weight.T.contiguous()
         self._packs: dict[int, torch.Tensor] = {}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reduced is not None:
+            packed, op = self.reduced
+            return op(x, packed)
         if not self.packed:
             if self.bias is None:
                 return x @ self.weight_t
@@ -64,9 +133,12 @@ class Linear:
 
 
 class InferenceStep:
-    def __init__(self, model: CharRNN):
+    def __init__(self, model: CharRNN, weights: str = "fp32"):
+        if weights not in WEIGHTS:
+            raise ConfigError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
         cfg = model.config
         self.kind, self.layers, self.hidden = cfg.model, cfg.num_layers, cfg.hidden_size
+        self.weights = weights
         rnn = model.rnn
         with torch.no_grad():
             def weight(name: str, layer: int) -> torch.Tensor:
@@ -77,14 +149,14 @@ class InferenceStep:
                 table = table + weight("bias_hh", 0)
             self.table = table.contiguous()
             if self.kind == "gru":  # separate input and hidden products, as the cell needs
-                self.hh = [Linear(weight("weight_hh", k), weight("bias_hh", k))
+                self.hh = [Linear(weight("weight_hh", k), weight("bias_hh", k), weights)
                            for k in range(self.layers)]
-                self.ih = [Linear(weight("weight_ih", k), weight("bias_ih", k))
+                self.ih = [Linear(weight("weight_ih", k), weight("bias_ih", k), weights)
                            for k in range(1, self.layers)]
             else:  # layer 0: h @ W_hh (biases are in the table); above: [x, h] @ [W_ih W_hh]
-                self.hh = [Linear(weight("weight_hh", 0), None)]
+                self.hh = [Linear(weight("weight_hh", 0), None, weights)]
                 self.cat = [Linear(torch.cat([weight("weight_ih", k), weight("weight_hh", k)], 1),
-                                   weight("bias_ih", k) + weight("bias_hh", k))
+                                   weight("bias_ih", k) + weight("bias_hh", k), weights)
                             for k in range(1, self.layers)]
             self.head = Linear(model.head.weight, model.head.bias)
 

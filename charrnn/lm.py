@@ -13,7 +13,7 @@ from charrnn.beam import beam_search
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
 from charrnn.corpus import check_file, iter_symbols
 from charrnn.decode import Decoder, logprob
-from charrnn.errors import CheckpointError
+from charrnn.errors import CheckpointError, ConfigError
 from charrnn.evaluate import TextLoss, text_loss
 from charrnn.model import CharRNN
 from charrnn.sampling import sample_steps
@@ -28,18 +28,24 @@ class LanguageModel:
     return. An empty prime means the start of a text (see `charrnn.decode`). For a
     byte-level model, lengths count bytes and returned text keeps undecodable bytes as
     surrogate escapes (`lm.vocab.display(text)` makes it printable).
+
+    `weights` is the precision of the decoding step: "fp32" (exact, the default), or
+    "fp16" / "int8" for faster, slightly approximate steps (see `charrnn.inference`);
+    `logprob`, `beam` scores and `evaluate` then describe that approximate model.
     """
 
     def __init__(self, model: CharRNN, vocab: Vocab, meta: dict[str, Any] | None = None,
-                 path: Path | None = None):
+                 path: Path | None = None, weights: str = "fp32"):
         self.model = model.eval()
         self.vocab = vocab
         self.meta = meta or {}
         self.path = path
-        self._decoder = Decoder(model, vocab.counts)
+        self.weights = weights
+        self._decoder = Decoder(model, vocab.counts, weights)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: checkpoint.Checkpoint) -> LanguageModel:
+    def from_checkpoint(cls, ckpt: checkpoint.Checkpoint,
+                        weights: str = "fp32") -> LanguageModel:
         config = ModelConfig.from_dict(ckpt.meta.get("model"))
         vocab = vocab_from_dict(ckpt.meta.get("vocab"))
         if config.vocab_size != len(vocab):
@@ -54,7 +60,7 @@ class LanguageModel:
             raise CheckpointError(
                 f"cannot load checkpoint {ckpt.path}: its tensors do not match its model config"
             ) from None
-        return cls(model, vocab, ckpt.meta, ckpt.path)
+        return cls(model, vocab, ckpt.meta, ckpt.path, weights)
 
     def _prime(self, prime: str):
         return self.vocab.encode(prime, "prime")
@@ -128,18 +134,34 @@ class LanguageModel:
         """Loss on `text` read from its start: nats, bits per character and perplexity."""
         return text_loss(self._decoder, [self.vocab.encode(text, "text")])
 
-    def evaluate_file(self, path: str | Path,
-                      on_bytes: Callable[[int], None] | None = None) -> TextLoss:
-        """Loss on a whole file, read in chunks the way the training corpus was read
-        (same encoding, newline handling and level); `on_bytes` hears progress."""
+    def evaluate_file(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
+                      max_chars: int | None = None) -> TextLoss:
+        """Loss on a whole file (or its first `max_chars` characters), read in chunks the
+        way the training corpus was read (same encoding, newline handling and level);
+        `on_bytes` hears progress."""
+        if max_chars is not None and max_chars < 1:
+            raise ConfigError(f"--max-chars must be >= 1, not {max_chars}")
         path = check_file(path, "text")
         saved = self.meta.get("data")
         data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
         texts = iter_symbols(path, data, on_bytes)
-        return text_loss(self._decoder, (self.vocab.encode(t, str(path)) for t in texts))
+        chunks = (self.vocab.encode(t, str(path)) for t in texts)
+        return text_loss(self._decoder, chunks if max_chars is None else
+                         _first(chunks, max_chars))
 
 
-def load(path: str | Path | None = None,
-         root: str | Path = checkpoint.DEFAULT_ROOT) -> LanguageModel:
-    """Load a checkpoint file, a run folder's best checkpoint, or (None) the newest run's."""
-    return LanguageModel.from_checkpoint(checkpoint.load(checkpoint.resolve(path, Path(root))))
+def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]:
+    """The first `limit` ids of a stream of id chunks."""
+    for ids in chunks:
+        yield ids[:limit]
+        limit -= ids.numel()
+        if limit <= 0:
+            return
+
+
+def load(path: str | Path | None = None, root: str | Path = checkpoint.DEFAULT_ROOT,
+         weights: str = "fp32") -> LanguageModel:
+    """Load a checkpoint file, a run folder's best checkpoint, or (None) the newest run's;
+    `weights` picks the decoding precision (see `LanguageModel`)."""
+    ckpt = checkpoint.load(checkpoint.resolve(path, Path(root)))
+    return LanguageModel.from_checkpoint(ckpt, weights)

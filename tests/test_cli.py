@@ -166,3 +166,18 @@ def test_module_entry_point_exit_codes(trained_run):
     proc = _module("--help")
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and b"sample" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["sample", "--weights", "int4"], "Invalid value for '--weights'"),
+    (["train", "x.txt", "--size", "huge"], "Invalid value for '--size'"),
+    (["sample", "--length", "many"], "Invalid value for '--length'"),
+    (["smaple"], "No such command 'smaple'"),
+])
+def test_usage_errors_are_one_line_too(args, message):
+    result = subprocess.run([sys.executable, "-m", "charrnn", *args], capture_output=True,
+                            text=True)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "--help" in lines[0]

@@ -92,3 +92,21 @@ def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path):
     loss = lm.evaluate_file(path)
     assert loss.chars == len(text.encode("utf-8"))  # é is two bytes
     assert loss.nats == pytest.approx(-lm.logprob(text), rel=1e-5)
+    first = lm.evaluate_file(path, max_chars=10)  # --max-chars counts bytes here
+    assert first.chars == 10 and first.nats == pytest.approx(-lm.logprob("ROMEO: caf"),
+                                                             rel=1e-5)
+    assert lm.evaluate_file(path, max_chars=11).chars == 11  # stops inside é
+
+
+def test_max_chars_scores_the_start_of_a_file(trained_run, tmp_path):
+    text = "NURSE:\nI will not fail.\n\n" * 40
+    path = tmp_path / "held.txt"
+    path.write_text(text)
+    import charrnn
+
+    expected = -charrnn.load(trained_run).logprob(text[:30]) / 30
+    data = json.loads(run("eval", path, "--checkpoint", trained_run, "--max-chars", "30",
+                          "--json").stdout)
+    assert data["chars"] == 30 and data["nats_per_char"] == pytest.approx(expected, rel=1e-5)
+    assert "--max-chars must be >= 1" in one_error_line(
+        run("eval", path, "--checkpoint", trained_run, "--max-chars", "0"))
