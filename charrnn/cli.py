@@ -37,7 +37,7 @@ app = typer.Typer(
 )
 
 _M, _T, _D, _S, _B = ModelConfig(), TrainConfig(), DataConfig(), SampleConfig(), BeamConfig()
-DATA, MODEL, OPTIM, OUTPUT = "Data", "Model", "Optimisation", "Output"
+DATA, MODEL, OPTIM, OUTPUT, HARDWARE = "Data", "Model", "Optimisation", "Output", "Hardware"
 CheckpointOption = Annotated[Path | None, typer.Option(
     help="Checkpoint file or run folder (a folder means its best checkpoint). "
          "Default: the most recently trained run under checkpoints/.",
@@ -169,13 +169,19 @@ def train(
         help="Peak AdamW learning rate (after a short warm-up).",
         rich_help_panel=OPTIM)] = _T.lr,
     lr_schedule: Annotated[Literal["cosine", "linear", "constant"], typer.Option(
-        help="cosine or linear: decay to a tenth of --lr by the end of the run's budget "
-             "(with --time, by elapsed time); constant: keep --lr (so extending a run on "
-             "--resume equals asking for the longer run at once).",
+        help="cosine or linear: decay to --min-lr-frac x --lr by the end of the run's "
+             "budget (with --time, by elapsed time); constant: keep --lr (so extending a "
+             "run on --resume equals asking for the longer run at once).",
         rich_help_panel=OPTIM)] = _T.lr_schedule,
+    min_lr_frac: Annotated[float, typer.Option(
+        help="Where the decay ends, as a fraction of --lr.",
+        rich_help_panel=OPTIM)] = _T.min_lr_frac,
     weight_decay: Annotated[float, typer.Option(
         help="AdamW weight decay on the weight matrices (not biases).",
         rich_help_panel=OPTIM)] = _T.weight_decay,
+    ema: Annotated[float, typer.Option(
+        help="Keep a moving average of the weights with this decay (e.g. 0.995) and "
+             "evaluate and save that; 0: off.", rich_help_panel=OPTIM)] = _T.ema,
     grad_clip: Annotated[float, typer.Option(
         help="Clip the global gradient norm to this.", rich_help_panel=OPTIM)] = _T.grad_clip,
     steps: Annotated[int | None, typer.Option(
@@ -215,6 +221,9 @@ def train(
     overwrite: Annotated[bool, typer.Option(
         help="Allow --out to replace the checkpoints of an earlier run.",
         rich_help_panel=OUTPUT)] = False,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads for torch. Default: torch's choice, one per physical core.",
+        rich_help_panel=HARDWARE, show_default=False)] = None,
 ) -> None:
     """Learn a corpus and write latest/best checkpoints, with a progress display."""
     from charrnn import checkpoint as ckpt
@@ -226,6 +235,12 @@ def train(
     from charrnn.train import check_settings, clear_run
     from charrnn.train import train as run_training
 
+    if threads is not None:
+        if threads < 1:
+            raise CharRNNError(f"--threads must be >= 1, not {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     explicit = _explicit(ctx)
     options = _sized(_train_options(ctx), size, resume, explicit)
     if size is not None:  # an explicit preset counts as explicit flags on --resume

@@ -155,6 +155,7 @@ class TrainConfig(_JSONConfig):
     min_lr_frac: float = 0.1
     warmup_steps: int = 20
     weight_decay: float = 0.1
+    ema: float = 0.0  # decay of the weights' moving average that is evaluated; 0: none
     grad_clip: float = 1.0
     val_frac: float = 0.05
     eval_every: int = 500
@@ -166,7 +167,8 @@ class TrainConfig(_JSONConfig):
     time_limit: float | None = None
     seed: int = 1234
 
-    legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None}
+    legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None,
+                                        "ema": 0.0}
 
     def validate(self) -> TrainConfig:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, "--batch-size must be >= 1")
@@ -174,7 +176,7 @@ class TrainConfig(_JSONConfig):
         _check(_is_number(self.lr) and self.lr > 0, f"--lr must be > 0, not {self.lr}")
         _check(
             _is_number(self.min_lr_frac) and 0 <= self.min_lr_frac <= 1,
-            "min_lr_frac must be in [0, 1]",
+            f"--min-lr-frac must be in [0, 1], not {self.min_lr_frac}",
         )
         _check(_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps must be >= 0")
         _check(
@@ -189,6 +191,8 @@ class TrainConfig(_JSONConfig):
         _check(_is_int(self.log_every) and self.log_every >= 1, "--log-every must be >= 1")
         _check(_is_number(self.weight_decay) and 0 <= self.weight_decay < float("inf"),
                f"--weight-decay must be >= 0, not {self.weight_decay}")
+        _check(_is_number(self.ema) and 0 <= self.ema < 1,
+               f"--ema must be in [0, 1), not {self.ema}")
         _check(self.patience is None or (_is_int(self.patience) and self.patience >= 1),
                f"--patience must be >= 1, not {self.patience}")
         _check(self.checkpoint_every is None

@@ -138,6 +138,7 @@ class TrainProgress:
             f"training {info.parameters:,} parameters on {info.train_chars:,} {unit} "
             f"(vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
             f"batch {info.batch_size} x {info.seq_len}; budget {' or '.join(budget)}; "
+            f"{info.threads} CPU thread{'s' if info.threads != 1 else ''}; "
             f"writing {info.run_dir}/"
             + (f"; resuming from step {info.resumed_from}" if info.resumed_from is not None
                else ""),
@@ -242,6 +243,7 @@ def run_details(run: dict[str, Any]) -> None:
         ("training time", format_duration(run["training_seconds"] or 0)),
         ("batch", f"{train.get('batch_size')} x {train.get('seq_len')}, lr {train.get('lr')} "
                   f"({train.get('lr_schedule')}), weight decay {train.get('weight_decay', 0.0)}, "
+                  f"weight average {train.get('ema') or 'off'}, "
                   f"grad clip {train.get('grad_clip')}"),
         ("data", f"encoding {data.get('encoding')}, validation {train.get('val_frac')} "
                  f"(at most {data.get('val_max_chars'):,})"),

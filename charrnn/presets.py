@@ -19,7 +19,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "medium": {"hidden_size": 384, "num_layers": 1, "embed_size": 64, "dropout": 0.1,
                "lr": 5e-3, "weight_decay": 0.1},
     "large": {"hidden_size": 512, "num_layers": 1, "embed_size": 64, "dropout": 0.25,
-              "lr": 5e-3, "weight_decay": 0.1},
+              "lr": 7e-3, "weight_decay": 0.1, "min_lr_frac": 0.02},
 }
 # (largest budget in 2-core seconds, size): the first row whose budget is not exceeded
 _BY_BUDGET = ((60.0, "tiny"), (240.0, "small"), (480.0, "medium"), (float("inf"), "large"))

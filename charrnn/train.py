@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from charrnn import checkpoint, trainstate
 from charrnn.atomic import remove_leftovers
+from charrnn.averaging import WeightAverage
 from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError, CorpusError
@@ -45,6 +46,7 @@ class RunInfo:
     total_steps: int | None
     time_limit: float | None
     resumed_from: int | None  # the step a resumed run continues from
+    threads: int = 1  # CPU threads torch computes with
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,20 @@ def make_optimizer(model: CharRNN, cfg: TrainConfig) -> torch.optim.Optimizer:
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ], lr=cfg.lr)
+
+
+def train_step(model: CharRNN, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, state: State, grad_clip: float) -> tuple[torch.Tensor, State]:
+    """One teacher-forced step on a window: forward from the carried state, mean
+    cross-entropy, backward, clip the global gradient norm, update. Returns the loss
+    (a tensor, so no device sync is forced here) and the state after the window."""
+    logits, state = model(x, state)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach(), state
 
 
 def estimate_eval_seconds(model: CharRNN, val_ids: torch.Tensor, probe: int = 8192) -> float:
@@ -230,11 +246,14 @@ def train(
     model = CharRNN(mconf)
     model.train()
     optimizer = make_optimizer(model, cfg)
+    average = WeightAverage(model, cfg.ema) if cfg.ema else None
+    evaluated_model = average.model if average is not None else model
     state: State = model.initial_state(cfg.batch_size)
     step, best_loss, best_step, stale = 0, math.inf, 0, 0
     loss_value = val_loss = math.nan
     if resume is not None:
-        state = trainstate.restore(resume.tensors, model, optimizer)
+        state = trainstate.restore(resume.tensors, model, optimizer,
+                                   average.model if average is not None else None)
         meta, saved = resume.meta, resume.meta["metrics"]
 
         def restored(value: float | None, missing: float) -> float:
@@ -258,6 +277,7 @@ def train(
         vocab_size=len(vocab), train_chars=train_ids.numel(), val_chars=val_ids.numel(),
         batch_size=cfg.batch_size, seq_len=cfg.seq_len, total_steps=total_steps,
         time_limit=cfg.time_limit, resumed_from=start_step if resume is not None else None,
+        threads=torch.get_num_threads(),
     ))
 
     def fraction(step: int, elapsed: float, reserve: float) -> float:
@@ -288,14 +308,14 @@ def train(
                         "best_val_loss": finite(best_loss), "best_step": best_step,
                         "evals_since_best": stale},
         }
-        tensors = (trainstate.training_tensors(model, optimizer, state)
-                   if with_training_state else trainstate.model_tensors(model))
+        tensors = (trainstate.training_tensors(model, optimizer, state, average and average.model)
+                   if with_training_state else trainstate.model_tensors(evaluated_model))
         checkpoint.save(run_dir / name, tensors, meta)
 
     def evaluate_and_save() -> None:
         nonlocal best_loss, best_step, eval_seconds, val_loss, stale
         t0 = time.perf_counter()
-        val_loss = mean_nll(model, val_ids)
+        val_loss = mean_nll(evaluated_model, val_ids)
         improved = val_loss < best_loss
         if improved:
             best_loss, best_step, stale = val_loss, step, 0
@@ -339,13 +359,10 @@ def train(
         lr = learning_rate(cfg, step, fraction(step, window_start - started, reserve()))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        logits, state = model(x, state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        loss, state = train_step(model, optimizer, x, y, state, cfg.grad_clip)
         step += 1
+        if average is not None:
+            average.update(step)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise CharRNNError(

@@ -1,6 +1,8 @@
 """Everything a run needs to continue bit for bit, as named tensors for a checkpoint.
 
-    model.<name>          the weights (all a LanguageModel needs)
+    model.<name>          the weights being trained
+    average.<name>        their moving average, when the run keeps one (`--ema`): the
+                          weights that were evaluated, so the ones a LanguageModel loads
     optim.<i>.<key>       Adam's per-parameter state (step, exp_avg, exp_avg_sq)
     hidden.<k>            the hidden state carried into the next window
     rng.torch             the CPU random generator (dropout draws from it)
@@ -16,26 +18,33 @@ import torch
 from charrnn.errors import CheckpointError
 from charrnn.model import CharRNN, State
 
-MODEL, OPTIM, HIDDEN, RNG = "model.", "optim.", "hidden.", "rng.torch"
+MODEL, AVERAGE, OPTIM, HIDDEN, RNG = "model.", "average.", "optim.", "hidden.", "rng.torch"
 
 
-def model_tensors(model: CharRNN) -> dict[str, torch.Tensor]:
+def model_tensors(model: CharRNN, prefix: str = MODEL) -> dict[str, torch.Tensor]:
     """The weights by name; a tied head gets its own copy (safetensors stores no aliases,
     and loading writes the same values into the shared matrix twice)."""
-    tensors = {MODEL + name: t for name, t in model.state_dict().items()}
+    tensors = {prefix + name: t for name, t in model.state_dict().items()}
     if model.config.tie_weights:
-        tensors[MODEL + "head.weight"] = tensors[MODEL + "head.weight"].clone()
+        tensors[prefix + "head.weight"] = tensors[prefix + "head.weight"].clone()
     return tensors
 
 
-def weights_of(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The model weights out of a checkpoint's tensors, without their prefix."""
-    return {k[len(MODEL):]: v for k, v in tensors.items() if k.startswith(MODEL)}
+def weights_of(tensors: dict[str, torch.Tensor], prefix: str | None = None
+               ) -> dict[str, torch.Tensor]:
+    """Model weights out of a checkpoint's tensors, without their prefix: by default the
+    averaged weights where the checkpoint has them (they are what was evaluated)."""
+    if prefix is None:
+        prefix = AVERAGE if any(k.startswith(AVERAGE) for k in tensors) else MODEL
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def training_tensors(model: CharRNN, optimizer: torch.optim.Optimizer,
-                     hidden: State) -> dict[str, torch.Tensor]:
+                     hidden: State, average: CharRNN | None = None
+                     ) -> dict[str, torch.Tensor]:
     tensors = model_tensors(model)
+    if average is not None:
+        tensors.update(model_tensors(average, AVERAGE))
     for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
             if isinstance(value, torch.Tensor):
@@ -51,12 +60,16 @@ def has_training_state(tensors: dict[str, torch.Tensor]) -> bool:
 
 
 def restore(tensors: dict[str, torch.Tensor], model: CharRNN,
-            optimizer: torch.optim.Optimizer) -> State:
-    """Load weights, optimiser state and the random generator; return the carried state."""
+            optimizer: torch.optim.Optimizer, average: CharRNN | None = None) -> State:
+    """Load weights (and their average), optimiser state and the random generator;
+    return the carried state."""
     if not has_training_state(tensors):
         raise CheckpointError("the checkpoint holds no training state to resume from")
     try:
-        model.load_state_dict(weights_of(tensors), strict=True)
+        model.load_state_dict(weights_of(tensors, MODEL), strict=True)
+        if average is not None:
+            saved = weights_of(tensors, AVERAGE)
+            average.load_state_dict(saved or weights_of(tensors, MODEL), strict=True)
         state: dict[int, dict[str, torch.Tensor]] = {}
         for name, value in tensors.items():
             if name.startswith(OPTIM):

@@ -181,3 +181,19 @@ def test_usage_errors_are_one_line_too(args, message):
     assert result.returncode == 2 and result.stdout == ""
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert "--help" in lines[0]
+
+
+def test_threads_are_settable_and_reported(corpus_file):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = run("train", corpus_file, *FAST, "--threads", "1")
+        assert result.exit_code == 0, result.output
+        assert "1 CPU thread;" in result.stderr and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    default = run("train", corpus_file, *FAST, "--out", "other")
+    assert f"{before} CPU thread" in default.stderr
+    assert "--threads must be >= 1" in one_error_line(
+        run("train", corpus_file, *FAST, "--threads", "0", "--out", "third"))

@@ -31,6 +31,9 @@ def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path)
     meta = trained_model(tmp_path / "b")
     assert meta["model"]["hidden_size"] == 40 and meta["train"]["lr"] == 0.002
     assert meta["model"]["embed_size"] == SIZES["tiny"]["embed_size"]
+    result = run("train", corpus_file, "--steps", "1", "--size", "large", "--hidden-size",
+                 "16", "--out", tmp_path / "c")  # presets carry the decay floor too
+    assert trained_model(tmp_path / "c")["train"]["min_lr_frac"] == SIZES["large"]["min_lr_frac"]
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -62,12 +65,14 @@ def test_regularisation_flags_reach_the_run(corpus_file, tmp_path):
     result = run("train", corpus_file, "--steps", "4", "--eval-every", "2", "--out", out,
                  "--hidden-size", "32", "--embed-size", "32", "--tie-weights",
                  "--weight-decay", "0.05", "--patience", "3", "--log-every", "1",
-                 "--lr-schedule", "linear", "--dropout", "0.2")
+                 "--lr-schedule", "linear", "--dropout", "0.2", "--min-lr-frac", "0.05",
+                 "--ema", "0.9")
     assert result.exit_code == 0, result.output
     meta = trained_model(out)
     assert meta["model"]["tie_weights"] is True and meta["model"]["dropout"] == 0.2
     assert meta["train"]["weight_decay"] == 0.05 and meta["train"]["patience"] == 3
-    assert meta["train"]["lr_schedule"] == "linear"
+    assert meta["train"]["lr_schedule"] == "linear" and meta["train"]["min_lr_frac"] == 0.05
+    assert meta["train"]["ema"] == 0.9
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
     assert "parameters" in result.stderr
 
@@ -76,6 +81,7 @@ def test_regularisation_flags_reach_the_run(corpus_file, tmp_path):
     (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
     (["--patience", "0"], "--patience must be >= 1"),
     (["--log-every", "0"], "--log-every must be >= 1"),
+    (["--min-lr-frac", "1.5"], "--min-lr-frac must be in [0, 1]"),
     (["--tie-weights", "--hidden-size", "32", "--embed-size", "16"], "--embed-size (16) must"),
 ])
 def test_bad_training_options_are_one_line(corpus_file, tmp_path, args, message):

@@ -28,7 +28,7 @@ def latest(run_dir):
 def assert_same_weights(a, b):
     assert a.tensors.keys() == b.tensors.keys()
     for name in a.tensors:
-        if name.startswith(("model.", "optim.", "hidden.")):
+        if name.startswith(("model.", "average.", "optim.", "hidden.")):
             assert torch.equal(a.tensors[name], b.tensors[name]), name
 
 
@@ -48,9 +48,10 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps(corpus_file, tmp_path, cell):
     assert_same_weights(latest(tmp_path / "straight"), latest(tmp_path / "resumed"))
 
 
-def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path, ema):
     corpus = prepared(corpus_file)
-    cfg = config(2 * N)
+    cfg = config(2 * N, ema=ema)
     train(corpus, model_config("lstm"), cfg, tmp_path / "straight")
     calls = iter(range(10**6))
     stopped = train(corpus, model_config("lstm"), cfg, tmp_path / "stopped",
