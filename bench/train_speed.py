@@ -1,0 +1,164 @@
+"""Training throughput: charrnn's training step beside a plain PyTorch reference loop.
+
+For LSTM, GRU and RNN at hidden size 512, 2 layers, batch 64, sequence 128, both run in
+one process on the same Tiny Shakespeare windows (a synthetic play when ../shared is
+absent), in interleaved rounds (medians reported, so a noisy neighbour moves both):
+
+- charrnn: `charrnn.train.train_step` on a `CharRNN` with the optimiser `charrnn train`
+  builds (fused AdamW, weight decay on matrices), the state carried between windows;
+- reference: the textbook loop: `nn.Embedding` -> `nn.LSTM`/`GRU`/`RNN` -> `nn.Linear`,
+  `torch.optim.Adam`, `clip_grad_norm_`, the state carried and detached.
+
+It prints characters per second, the ratio (target >= 1.0), and the FLOP/s achieved as
+a fraction of this machine's matrix-multiply peak (a large fp32 matmul, measured here).
+
+    python bench/train_speed.py
+    python bench/train_speed.py --threads 2 --rounds 5 --steps 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.model import CharRNN, detach_state
+from charrnn.train import make_optimizer, train_step
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
+PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
+               for i in range(3000))
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class Reference(nn.Module):
+    """The plain model: embedding, PyTorch's recurrent module, linear head."""
+
+    def __init__(self, cell: str, vocab: int, embed: int, hidden: int, layers: int):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        self.rnn = CELLS[cell](embed, hidden, layers, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, x, hidden):
+        out, hidden = self.rnn(self.embed(x), hidden)
+        return self.head(out), hidden
+
+
+def windows(ids: torch.Tensor, batch: int, seq: int, count: int):
+    """`count` consecutive truncated-BPTT windows of `batch` contiguous streams."""
+    stream = (ids.numel() - 1) // batch
+    x = ids[: batch * stream].view(batch, stream)
+    y = ids[1 : batch * stream + 1].view(batch, stream)
+    return [(x[:, i * seq : (i + 1) * seq].contiguous(), y[:, i * seq : (i + 1) * seq].contiguous())
+            for i in range(count)]
+
+
+def charrnn_rate(cell, vocab, data, args) -> float:
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(model=cell, hidden_size=args.hidden, num_layers=args.layers,
+                                embed_size=args.embed, dropout=0.0, vocab_size=vocab))
+    cfg = TrainConfig(lr=2e-3)
+    optimizer = make_optimizer(model, cfg)
+    state = model.initial_state(args.batch)
+    state = train_step(model, optimizer, *data[0], state, cfg.grad_clip)[1]  # warm-up
+    start = time.perf_counter()
+    for x, y in data[1:]:
+        loss, state = train_step(model, optimizer, x, y, detach_state(state), cfg.grad_clip)
+        loss.item()
+    return (len(data) - 1) * x.numel() / (time.perf_counter() - start)
+
+
+def reference_rate(cell, vocab, data, args) -> float:
+    torch.manual_seed(0)
+    model = Reference(cell, vocab, args.embed, args.hidden, args.layers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    zeros = torch.zeros(args.layers, args.batch, args.hidden)
+    hidden = (zeros, zeros.clone()) if cell == "lstm" else zeros
+
+    def step(x, y, hidden):
+        logits, hidden = model(x, hidden)
+        loss = F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss.item()
+        return tuple(h.detach() for h in hidden) if cell == "lstm" else hidden.detach()
+
+    hidden = step(*data[0], hidden)
+    start = time.perf_counter()
+    for x, y in data[1:]:
+        hidden = step(x, y, hidden)
+    return (len(data) - 1) * x.numel() / (time.perf_counter() - start)
+
+
+def flops_per_char(cell: str, vocab: int, args) -> float:
+    """Forward multiply-adds x 2, times 3 for forward + backward (the usual estimate)."""
+    per_layer = [GATES[cell] * args.hidden * (size + args.hidden)
+                 for size in [args.embed] + [args.hidden] * (args.layers - 1)]
+    return 3 * 2 * (sum(per_layer) + args.hidden * vocab)
+
+
+def matmul_peak() -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(3):
+        a @ b
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        runs.append(2 * 2048**3 / (time.perf_counter() - start))
+    return max(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--embed", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--cells", nargs="+", default=list(GATES))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    text = SHARED.read_text(encoding="utf-8") if SHARED.exists() else PLAY
+    chars = sorted(set(text))
+    ids = torch.tensor([chars.index(c) for c in text[: args.batch * args.seq * (args.steps + 2)
+                                                      + 1]])
+    vocab = len(chars)
+    data = windows(ids, args.batch, args.seq, args.steps + 1)
+    peak = matmul_peak()
+    rates: dict[tuple[str, str], list[float]] = {}
+    runners = [("reference", reference_rate), ("charrnn", charrnn_rate)]
+    for round_number in range(args.rounds):
+        for cell in args.cells:
+            for name, rate in runners[:: 1 if round_number % 2 == 0 else -1]:  # alternate
+                rates.setdefault((cell, name), []).append(rate(cell, vocab, data, args))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.layers} layers x "
+          f"{args.hidden}, embedding {args.embed}, batch {args.batch} x {args.seq}, vocabulary "
+          f"{vocab}; median of {args.rounds} rounds of {args.steps} steps; matmul peak "
+          f"{peak / 1e9:.1f} GFLOP/s")
+    print(f"{'cell':<5} {'reference chars/s':>18} {'charrnn chars/s':>16} {'ratio':>6} "
+          f"{'charrnn GFLOP/s':>16} {'of peak':>8}")
+    for cell in args.cells:
+        ref = statistics.median(rates[(cell, "reference")])
+        ours = statistics.median(rates[(cell, "charrnn")])
+        flops = ours * flops_per_char(cell, vocab, args)
+        print(f"{cell:<5} {ref:>18,.0f} {ours:>16,.0f} {ours / ref:>6.2f} "
+              f"{flops / 1e9:>16.1f} {flops / peak:>8.0%}")
+    print("target: ratio >= 1.0 for every cell")
+
+
+if __name__ == "__main__":
+    main()
