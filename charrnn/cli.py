@@ -224,8 +224,17 @@ def train(
     threads: Annotated[int | None, typer.Option(
         help="CPU threads for torch. Default: torch's choice, one per physical core.",
         rich_help_panel=HARDWARE, show_default=False)] = None,
+    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(
+        help="Where to train: auto takes a CUDA GPU, then Apple MPS, then the CPU.",
+        rich_help_panel=HARDWARE)] = "auto",
+    precision: Annotated[Literal["auto", "fp32", "bf16"], typer.Option(
+        help="bf16 autocast needs a GPU that computes in it; auto uses it where it can.",
+        rich_help_panel=HARDWARE)] = "auto",
 ) -> None:
-    """Learn a corpus and write latest/best checkpoints, with a progress display."""
+    """Learn a corpus and write latest/best checkpoints, with a progress display.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m charrnn train ...`) every process
+    trains its own --batch-size streams with DistributedDataParallel; rank 0 writes."""
     from charrnn import checkpoint as ckpt
     from charrnn import display
     from charrnn.cache import encode_validation, prepare
@@ -241,6 +250,7 @@ def train(
         import torch
 
         torch.set_num_threads(threads)
+    ranks = _join_job(device, precision)
     explicit = _explicit(ctx)
     options = _sized(_train_options(ctx), size, resume, explicit)
     if size is not None:  # an explicit preset counts as explicit flags on --resume
@@ -248,6 +258,7 @@ def train(
     name = corpus.stem if corpus is not None else BUILTIN_NAME
     run_dir = out if out is not None else (
         ckpt.DEFAULT_ROOT / name if resume else _default_run_dir(name))
+    run_dir = ranks.gather_objects(run_dir)[0]  # every process writes where rank 0 does
     has_run = (run_dir / ckpt.LATEST).exists() or (run_dir / ckpt.BEST).exists()
     resume_from = None
     if resume and (run_dir / ckpt.LATEST).exists():
@@ -262,33 +273,57 @@ def train(
     if resume_from is not None:
         check_settings(resume_from, model_config, train_config)
 
+    ranks.barrier()  # all have checked the folder before rank 0 changes it
     source = corpus if corpus is not None else builtin_corpus_file()
-    with display.PrepareProgress() as shown:
-        prepared = prepare(source, data_config, name, shown.update)
-    shown.done(prepared)
+    if ranks.is_main:
+        with display.PrepareProgress() as shown:
+            prepared = prepare(source, data_config, name, shown.update)
+        shown.done(prepared)
+    ranks.barrier()  # the others find rank 0's cache ready
+    if not ranks.is_main:
+        prepared = prepare(source, data_config, name)
     validation = None
     if val_file is not None:
         validation, dropped, examples = encode_validation(val_file, prepared.vocab,
                                                           data_config, val_max_chars)
-        if dropped:
+        if dropped and ranks.is_main:
             display.warning(
                 f"{val_file} has {dropped:,} character(s) the training text lacks "
                 f"(e.g. {', '.join(map(repr, examples))}); they are left out of validation")
-    if overwrite and resume_from is None:
+    if overwrite and resume_from is None and ranks.is_main:
         clear_run(run_dir)
-    progress = display.TrainProgress()
+    ranks.barrier()
+    progress = display.TrainProgress() if ranks.is_main else display.RankLine(ranks.rank)
     try:
         with StopRequests() as stop:
             result = run_training(prepared, model_config, train_config, run_dir, progress,
-                                  validation, resume_from, should_stop=stop)
+                                  validation, resume_from, should_stop=stop, device=device,
+                                  precision=precision, ranks=ranks)
     finally:
         progress.stop()
+        from charrnn.distributed import shutdown
+
+        shutdown(ranks)
     if result.interrupted:
-        again = ["charrnn", "train", *([str(corpus)] if corpus else []), "--out", str(run_dir),
-                 "--resume", *_stop_flags(ctx)]
-        display.info(f"stopped at step {result.steps}; {run_dir / ckpt.LATEST} holds it. "
-                     f"Resume with: {shlex.join(again)}")
+        if ranks.is_main:
+            again = ["charrnn", "train", *([str(corpus)] if corpus else []), "--out",
+                     str(run_dir), "--resume", *_stop_flags(ctx)]
+            display.info(f"stopped at step {result.steps}; {run_dir / ckpt.LATEST} holds it. "
+                         f"Resume with: {shlex.join(again)}")
         raise typer.Exit(stop.exit_code)
+
+
+def _join_job(device: str, precision: str):
+    """This process's ranks under torchrun (Ranks() otherwise), on the chosen device;
+    an absent device or precision is refused before any work."""
+    import os
+
+    from charrnn.device import resolve_device, resolve_precision
+    from charrnn.distributed import from_environment
+
+    chosen = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    resolve_precision(precision, chosen)
+    return from_environment(chosen.type)
 
 
 _OPTION_TO_FIELD = {"time": "time_limit"}

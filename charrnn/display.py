@@ -107,6 +107,41 @@ def _loss_text(nats: float) -> str:
     return f"{nats:.4f} nats/char ({bits(nats):.3f} bpc)"
 
 
+def _processes(info) -> str:
+    if info.processes == 1:
+        return ""
+    first, end, total = info.streams
+    return (f" per process, {info.processes} processes (rank 0 trains streams "
+            f"{first}-{end - 1} of {total})")
+
+
+def _hardware(info) -> str:
+    threads = f"{info.threads} CPU thread{'s' if info.threads != 1 else ''}"
+    if info.device == "cpu":
+        return threads
+    return f"{info.device} ({info.precision}), {threads}"
+
+
+class RankLine:
+    """What a distributed job's other processes show: one line saying which streams
+    they train (rank 0 shows the progress)."""
+
+    def __init__(self, rank: int):
+        self.rank = rank
+
+    def on_start(self, info) -> None:
+        first, end, total = info.streams
+        info_line = (f"rank {self.rank} of {info.processes} trains streams {first}-{end - 1} "
+                     f"of {total} on {_hardware(info)}")
+        stderr_console().print(Text(info_line, style="dim"), soft_wrap=True)
+
+    def on_step(self, stats) -> None: ...
+    def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
+    def on_message(self, text: str) -> None: ...
+    def on_end(self, result) -> None: ...
+    def stop(self) -> None: ...
+
+
 class TrainProgress:
     """A Reporter that draws a Rich progress bar and prints evaluations as lines."""
 
@@ -137,8 +172,8 @@ class TrainProgress:
         self.console.print(
             f"training {info.parameters:,} parameters on {info.train_chars:,} {unit} "
             f"(vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
-            f"batch {info.batch_size} x {info.seq_len}; budget {' or '.join(budget)}; "
-            f"{info.threads} CPU thread{'s' if info.threads != 1 else ''}; "
+            f"batch {info.batch_size} x {info.seq_len}{_processes(info)}; "
+            f"budget {' or '.join(budget)}; {_hardware(info)}; "
             f"writing {info.run_dir}/"
             + (f"; resuming from step {info.resumed_from}" if info.resumed_from is not None
                else ""),

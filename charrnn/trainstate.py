@@ -5,7 +5,8 @@
                           weights that were evaluated, so the ones a LanguageModel loads
     optim.<i>.<key>       Adam's per-parameter state (step, exp_avg, exp_avg_sq)
     hidden.<k>            the hidden state carried into the next window
-    rng.torch             the CPU random generator (dropout draws from it)
+    rng.torch             the CPU random generator (dropout draws from it); in a
+    rng.torch.<r>         distributed run, rank r's (rank 0's is rng.torch)
 
 The small scalars (step, epoch, stream position, elapsed time, best loss) travel in the
 checkpoint's JSON; see `charrnn.train`.
@@ -40,7 +41,8 @@ def weights_of(tensors: dict[str, torch.Tensor], prefix: str | None = None
 
 
 def training_tensors(model: CharRNN, optimizer: torch.optim.Optimizer,
-                     hidden: State, average: CharRNN | None = None
+                     hidden: State, average: CharRNN | None = None,
+                     rng_states: list[torch.Tensor] | None = None
                      ) -> dict[str, torch.Tensor]:
     tensors = model_tensors(model)
     if average is not None:
@@ -51,7 +53,10 @@ def training_tensors(model: CharRNN, optimizer: torch.optim.Optimizer,
                 tensors[f"{OPTIM}{index}.{key}"] = value
     for k, part in enumerate(hidden):
         tensors[f"{HIDDEN}{k}"] = part
-    tensors[RNG] = torch.get_rng_state()
+    rng_states = rng_states or [torch.get_rng_state()]
+    tensors[RNG] = rng_states[0]
+    for rank, rng in enumerate(rng_states[1:], 1):
+        tensors[f"{RNG}.{rank}"] = rng
     return tensors
 
 
@@ -60,9 +65,10 @@ def has_training_state(tensors: dict[str, torch.Tensor]) -> bool:
 
 
 def restore(tensors: dict[str, torch.Tensor], model: CharRNN,
-            optimizer: torch.optim.Optimizer, average: CharRNN | None = None) -> State:
-    """Load weights (and their average), optimiser state and the random generator;
-    return the carried state."""
+            optimizer: torch.optim.Optimizer, average: CharRNN | None = None,
+            rank: int = 0) -> State:
+    """Load weights (and their average), optimiser state and (rank's) random generator;
+    return the carried state of every stream."""
     if not has_training_state(tensors):
         raise CheckpointError("the checkpoint holds no training state to resume from")
     try:
@@ -79,7 +85,7 @@ def restore(tensors: dict[str, torch.Tensor], model: CharRNN,
                                    "param_groups": optimizer.state_dict()["param_groups"]})
         hidden = tuple(tensors[f"{HIDDEN}{k}"].clone()
                        for k in range(sum(n.startswith(HIDDEN) for n in tensors)))
-        torch.set_rng_state(tensors[RNG])
+        torch.set_rng_state(tensors[RNG if rank == 0 else f"{RNG}.{rank}"])
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"the checkpoint's training state does not fit this run: "
                               f"{str(exc).splitlines()[0]}") from None

@@ -4,6 +4,7 @@ import re
 import shlex
 from pathlib import Path
 
+import torch
 from typer.testing import CliRunner
 
 from charrnn.cli import app
@@ -48,6 +49,8 @@ def test_every_readme_command_and_the_python_example_run(server):  # noqa: F811
                                        "eval", "plot"}
     runner = CliRunner()
     for args in commands:
+        if "cuda" in args and not torch.cuda.is_available():
+            continue  # a GPU example; test_device covers what happens without one
         extra = FAST if args[0] == "train" else []
         if args[:2] == ["corpus", "get"]:
             if not SHARED_CORPUS.exists():
