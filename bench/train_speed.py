@@ -29,6 +29,7 @@ from torch import nn
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.model import CharRNN, detach_state
+from charrnn.streams import StreamBatcher
 from charrnn.train import make_optimizer, train_step
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
@@ -54,11 +55,8 @@ class Reference(nn.Module):
 
 def windows(ids: torch.Tensor, batch: int, seq: int, count: int):
     """`count` consecutive truncated-BPTT windows of `batch` contiguous streams."""
-    stream = (ids.numel() - 1) // batch
-    x = ids[: batch * stream].view(batch, stream)
-    y = ids[1 : batch * stream + 1].view(batch, stream)
-    return [(x[:, i * seq : (i + 1) * seq].contiguous(), y[:, i * seq : (i + 1) * seq].contiguous())
-            for i in range(count)]
+    batcher = StreamBatcher(ids, batch, seq)
+    return [batcher.window(i) for i in range(count)]
 
 
 def charrnn_rate(cell, vocab, data, args) -> float:

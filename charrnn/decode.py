@@ -44,7 +44,6 @@ class Decoder:
     def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32"):
         self.model = model.eval()
         self.step_fn = InferenceStep(model, weights)
-        self.exact = weights == "fp32"
         counts = torch.tensor(char_counts, dtype=torch.float64)
         self.first_logprobs = torch.log(counts / counts.sum()).to(torch.float32)
 
@@ -54,7 +53,7 @@ class Decoder:
 
     def feed(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """ids (batch, time) -> log-probabilities (batch, time, vocab) and the new state."""
-        if not self.exact:
+        if self.step_fn.weights != "fp32":
             steps = []
             for t in range(ids.shape[1]):
                 logprobs, state = self.step_fn(ids[:, t], state)
