@@ -1,13 +1,19 @@
 """Training throughput: charrnn's training step beside a plain PyTorch reference loop.
 
-For LSTM, GRU and RNN at hidden size 512, 2 layers, batch 64, sequence 128, both run in
-one process on the same Tiny Shakespeare windows (a synthetic play when ../shared is
-absent), in interleaved rounds (medians reported, so a noisy neighbour moves both):
+For LSTM, GRU and RNN at hidden size 512, 2 layers, batch 64, sequence 128, on the same
+Tiny Shakespeare windows (a synthetic play when ../shared is absent), in interleaved
+rounds whose order alternates (medians reported, so a noisy neighbour moves both):
 
 - charrnn: `charrnn.train.train_step` on a `CharRNN` with the optimiser `charrnn train`
-  builds (fused AdamW, weight decay on matrices), the state carried between windows;
+  builds (fused AdamW, weight decay on matrices), the state carried between windows, in
+  a process set up the way `charrnn train` sets up its own (`charrnn.allocator`);
 - reference: the textbook loop: `nn.Embedding` -> `nn.LSTM`/`GRU`/`RNN` -> `nn.Linear`,
-  `torch.optim.Adam`, `clip_grad_norm_`, the state carried and detached.
+  `torch.optim.Adam`, `clip_grad_norm_`, the state carried and detached, in a process
+  as a plain script gets it.
+
+Every measurement runs in a fresh worker process started by this one, because the
+allocator setting is process-wide: measured in one process, whichever side ran after
+charrnn would inherit it. The workers take the same thread count and the same windows.
 
 It prints characters per second, the ratio (target >= 1.0), and the FLOP/s achieved as
 a fraction of this machine's matrix-multiply peak (a large fp32 matmul, measured here).
@@ -19,7 +25,10 @@ a fraction of this machine's matrix-multiply peak (a large fp32 matmul, measured
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from charrnn.allocator import retain_freed_memory
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.model import CharRNN, detach_state
 from charrnn.streams import StreamBatcher
@@ -60,6 +70,7 @@ def windows(ids: torch.Tensor, batch: int, seq: int, count: int):
 
 
 def charrnn_rate(cell, vocab, data, args) -> float:
+    retain_freed_memory()  # as charrnn.train.train does on the CPU
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(model=cell, hidden_size=args.hidden, num_layers=args.layers,
                                 embed_size=args.embed, dropout=0.0, vocab_size=vocab))
@@ -117,6 +128,27 @@ def matmul_peak() -> float:
     return max(runs)
 
 
+RUNNERS = {"reference": reference_rate, "charrnn": charrnn_rate}
+
+
+def corpus_windows(args) -> tuple[int, list]:
+    """The vocabulary size and the timed windows (every worker builds the same)."""
+    text = SHARED.read_text(encoding="utf-8") if SHARED.exists() else PLAY
+    chars = sorted(set(text))
+    needed = args.batch * args.seq * (args.steps + 2) + 1
+    ids = torch.tensor([chars.index(c) for c in text[:needed]])
+    return len(chars), windows(ids, args.batch, args.seq, args.steps + 1)
+
+
+def measure_in_worker(cell: str, runner: str) -> float:
+    """One measurement in a fresh process with this run's options."""
+    command = [sys.executable, __file__, *sys.argv[1:], "--worker", cell, runner]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {cell} {runner} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["chars_per_sec"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -128,25 +160,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--cells", nargs="+", default=list(GATES))
+    parser.add_argument("--worker", nargs=2, metavar=("CELL", "RUNNER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    text = SHARED.read_text(encoding="utf-8") if SHARED.exists() else PLAY
-    chars = sorted(set(text))
-    ids = torch.tensor([chars.index(c) for c in text[: args.batch * args.seq * (args.steps + 2)
-                                                      + 1]])
-    vocab = len(chars)
-    data = windows(ids, args.batch, args.seq, args.steps + 1)
+    vocab, data = corpus_windows(args)
+    if args.worker:
+        cell, runner = args.worker
+        print(json.dumps({"chars_per_sec": RUNNERS[runner](cell, vocab, data, args)}))
+        return
     peak = matmul_peak()
     rates: dict[tuple[str, str], list[float]] = {}
-    runners = [("reference", reference_rate), ("charrnn", charrnn_rate)]
     for round_number in range(args.rounds):
         for cell in args.cells:
-            for name, rate in runners[:: 1 if round_number % 2 == 0 else -1]:  # alternate
-                rates.setdefault((cell, name), []).append(rate(cell, vocab, data, args))
+            for name in list(RUNNERS)[:: 1 if round_number % 2 == 0 else -1]:  # alternate
+                rates.setdefault((cell, name), []).append(measure_in_worker(cell, name))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.layers} layers x "
           f"{args.hidden}, embedding {args.embed}, batch {args.batch} x {args.seq}, vocabulary "
-          f"{vocab}; median of {args.rounds} rounds of {args.steps} steps; matmul peak "
-          f"{peak / 1e9:.1f} GFLOP/s")
+          f"{vocab}; median of {args.rounds} rounds of {args.steps} steps, each in a fresh "
+          f"process; matmul peak {peak / 1e9:.1f} GFLOP/s")
     print(f"{'cell':<5} {'reference chars/s':>18} {'charrnn chars/s':>16} {'ratio':>6} "
           f"{'charrnn GFLOP/s':>16} {'of peak':>8}")
     for cell in args.cells:

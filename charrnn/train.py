@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from charrnn import checkpoint, trainstate
+from charrnn.allocator import retain_freed_memory
 from charrnn.atomic import remove_leftovers
 from charrnn.averaging import WeightAverage
 from charrnn.cache import PreparedCorpus
@@ -253,6 +254,8 @@ def train(
     model_config = (model_config or ModelConfig()).validate()
     dev = resolve_device(device, ranks.local_rank)
     dtype = resolve_precision(precision, dev)
+    if dev.type == "cpu":
+        retain_freed_memory()  # a quarter of a step was page faults (see charrnn.allocator)
     if resume is not None:
         check_resumable(resume, corpus, model_config, cfg, ranks.world)
     run_dir = Path(run_dir)
