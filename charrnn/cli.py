@@ -241,7 +241,7 @@ def train(
     from charrnn.corpus import BUILTIN_NAME, builtin_corpus_file
     from charrnn.interrupts import StopRequests
     from charrnn.presets import SIZES
-    from charrnn.train import check_settings, clear_run
+    from charrnn.resumable import check_settings, clear_run
     from charrnn.train import train as run_training
 
     if threads is not None:
@@ -306,11 +306,26 @@ def train(
         shutdown(ranks)
     if result.interrupted:
         if ranks.is_main:
-            again = ["charrnn", "train", *([str(corpus)] if corpus else []), "--out",
-                     str(run_dir), "--resume", *_stop_flags(ctx)]
+            again = ["train", *([str(corpus)] if corpus else []), "--out", str(run_dir),
+                     "--resume", *_stop_flags(ctx)]
             display.info(f"stopped at step {result.steps}; {run_dir / ckpt.LATEST} holds it. "
-                         f"Resume with: {shlex.join(again)}")
+                         f"Resume with: {resume_command(again, ranks.world)}")
         raise typer.Exit(stop.exit_code)
+
+
+def resume_command(args: list[str], world: int) -> str:
+    """The command line that continues an interrupted run: plain `charrnn`, or for a
+    torchrun job the same number of processes (which `--resume` requires)."""
+    import os
+
+    if world == 1:
+        return shlex.join(["charrnn", *args])
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if local == world:  # one machine
+        return shlex.join(["torchrun", "--standalone", f"--nproc_per_node={world}", "-m",
+                           "charrnn", *args])
+    return (f"the same torchrun launch on every node ({world} processes in all) with "
+            f"{shlex.join(['-m', 'charrnn', *args])}")
 
 
 def _join_job(device: str, precision: str):

@@ -27,7 +27,7 @@ from rich.text import Text
 from charrnn.cache import PreparedCorpus
 from charrnn.config import format_duration
 from charrnn.evaluate import bits
-from charrnn.train import RunInfo, StepStats, TrainResult
+from charrnn.report import RunInfo, StepStats, TrainResult
 
 _PROGRESS_TICKS = 1000
 

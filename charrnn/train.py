@@ -4,7 +4,8 @@ Sections: data (vocabulary, split, stream batcher) -> model and optimiser (AdamW
 schedule (warm-up, then cosine or linear decay over the run's budget: its steps, or its
 time, keeping room for the final evaluation) -> loop (step, clip, evaluate, checkpoint,
 metrics.jsonl, early stopping) -> final evaluation. Progress goes out through a
-`Reporter`; this module prints nothing itself.
+`Reporter` (`charrnn.report`); this module prints nothing itself. The budget and the
+schedule are in `charrnn.schedule`, the checks before a resume in `charrnn.resumable`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -30,75 +30,53 @@ from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.device import autocast, resolve_device, resolve_precision, to_device
 from charrnn.distributed import Ranks
-from charrnn.errors import CharRNNError, CheckpointError, CorpusError
+from charrnn.errors import CharRNNError, CorpusError
 from charrnn.evaluate import mean_nll
 from charrnn.metrics import MetricsLog
 from charrnn.model import CharRNN, State, detach_state
+from charrnn.report import Reporter, RunInfo, SilentReporter, StepStats, TrainResult
+from charrnn.resumable import check_resumable
+from charrnn.schedule import Budget, learning_rate
 from charrnn.streams import StreamBatcher, StreamPosition
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    run_dir: Path
-    level: str
-    parameters: int
-    vocab_size: int
-    train_chars: int
-    val_chars: int
-    batch_size: int
-    seq_len: int
-    total_steps: int | None
-    time_limit: float | None
-    resumed_from: int | None  # the step a resumed run continues from
-    threads: int = 1  # CPU threads torch computes with
-    device: str = "cpu"
-    precision: str = "fp32"
-    processes: int = 1  # of a distributed job (torchrun)
-    streams: tuple[int, int, int] = (0, 1, 1)  # this process's rows [a, b) of n streams
+@dataclass
+class Scores:
+    """What the run has measured so far; every checkpoint carries it, and a resumed run
+    picks it up, so the best loss and --patience count across interruptions."""
 
+    train_loss: float = math.nan
+    val_loss: float = math.nan
+    best_loss: float = math.inf
+    best_step: int = 0
+    stale: int = 0  # evaluations since the best
 
-@dataclass(frozen=True)
-class StepStats:
-    step: int
-    epoch: int
-    loss: float
-    lr: float
-    chars_per_sec: float
-    elapsed: float
-    fraction: float  # of the run's budget used, 0..1
+    def record(self, val_loss: float, step: int) -> bool:
+        """Note an evaluation; whether it is a new best."""
+        self.val_loss = val_loss
+        improved = val_loss < self.best_loss
+        if improved:
+            self.best_loss, self.best_step, self.stale = val_loss, step, 0
+        else:
+            self.stale += 1
+        return improved
 
+    def to_meta(self) -> dict:
+        def finite(value: float) -> float | None:  # JSON has no inf or nan
+            return value if math.isfinite(value) else None
 
-@dataclass(frozen=True)
-class TrainResult:
-    run_dir: Path
-    steps: int
-    epochs: float
-    elapsed: float
-    chars_seen: int
-    val_loss: float
-    best_val_loss: float
-    best_step: int
-    parameters: int
-    interrupted: bool = False  # stopped early on request; `latest` holds where it stopped
-    stopped_early: bool = False  # by --patience
+        return {"train_loss": finite(self.train_loss), "val_loss": finite(self.val_loss),
+                "best_val_loss": finite(self.best_loss), "best_step": self.best_step,
+                "evals_since_best": self.stale}
 
+    @classmethod
+    def from_meta(cls, saved: dict) -> Scores:
+        def value(key: str, missing: float) -> float:
+            return missing if saved.get(key) is None else saved[key]
 
-class Reporter(Protocol):
-    def on_start(self, info: RunInfo) -> None: ...
-    def on_step(self, stats: StepStats) -> None: ...
-    def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
-    def on_message(self, text: str) -> None: ...
-    def on_end(self, result: TrainResult) -> None: ...
-
-
-class SilentReporter:
-    """A Reporter that ignores everything (the default for library use)."""
-
-    def on_start(self, info: RunInfo) -> None: ...
-    def on_step(self, stats: StepStats) -> None: ...
-    def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
-    def on_message(self, text: str) -> None: ...
-    def on_end(self, result: TrainResult) -> None: ...
+        return cls(train_loss=value("train_loss", math.nan), val_loss=value("val_loss", math.nan),
+                   best_loss=value("best_val_loss", math.inf), best_step=saved["best_step"],
+                   stale=saved.get("evals_since_best", 0))
 
 
 def split_ids(ids: torch.Tensor, val_frac: float,
@@ -114,18 +92,27 @@ def split_ids(ids: torch.Tensor, val_frac: float,
     return ids[:-n_val], ids[-n_val:]
 
 
-def learning_rate(cfg: TrainConfig, step: int, fraction: float) -> float:
-    """Linear warm-up over the first steps; then cosine or linear decay to
-    min_lr_frac * lr as `fraction` of the run's budget (steps or time) goes from 0 to 1,
-    or (schedule "constant") the peak rate throughout."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    if cfg.lr_schedule == "constant":
-        return cfg.lr
-    low, done = cfg.lr * cfg.min_lr_frac, min(1.0, fraction)
-    if cfg.lr_schedule == "linear":
-        return low + (cfg.lr - low) * (1 - done)
-    return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * done))
+def fit_to_text(cfg: TrainConfig, chars: int, processes: int,
+                report: Reporter) -> TrainConfig:
+    """`cfg` with the window and the batch shrunk (and the user told) where a short
+    training text of `chars` characters cannot fill them."""
+    if chars < 2:
+        raise CorpusError("the training text needs at least 2 characters")
+    if chars - 1 < cfg.seq_len:
+        report.on_message(f"training text has only {chars} characters: "
+                          f"--seq-len shrunk from {cfg.seq_len} to {chars - 1}")
+        cfg = dataclasses.replace(cfg, seq_len=chars - 1)
+    streams = StreamBatcher.fitting_batch_size(chars, cfg.batch_size * processes, cfg.seq_len)
+    if streams < cfg.batch_size * processes:
+        if streams < processes:
+            raise CorpusError(f"training text of {chars} characters is too short "
+                              f"for {processes} processes of --seq-len {cfg.seq_len}")
+        batch = streams // processes
+        report.on_message(
+            f"training text of {chars} characters fills only {streams} streams of "
+            f"{cfg.seq_len}: --batch-size shrunk from {cfg.batch_size} to {batch}")
+        cfg = dataclasses.replace(cfg, batch_size=batch)
+    return cfg
 
 
 def make_optimizer(model: CharRNN, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -183,50 +170,6 @@ def estimate_eval_seconds(model: CharRNN, val_ids: torch.Tensor, probe: int = 81
     return 1.2 * seconds * max(1.0, val_ids.numel() / probe) + 0.2
 
 
-def clear_run(run_dir: Path) -> None:
-    """Remove a run folder's checkpoints so a fresh run cannot be mixed with an old one."""
-    for name in (checkpoint.LATEST, checkpoint.BEST):
-        (run_dir / name).unlink(missing_ok=True)
-
-
-_STOP_RULES = ("steps", "epochs", "time_limit")
-_CHANGEABLE = (*_STOP_RULES, "eval_every", "checkpoint_every", "log_every", "patience")
-
-
-def check_resumable(ckpt: checkpoint.Checkpoint, corpus: PreparedCorpus,
-                    model_config: ModelConfig, train_config: TrainConfig,
-                    processes: int = 1) -> None:
-    """Refuse, with one line, to resume a run on another corpus or other settings."""
-    meta = ckpt.meta
-    if meta.get("processes", 1) != processes:
-        raise CheckpointError(
-            f"{ckpt.path} was trained by {meta.get('processes', 1)} process(es); resume it "
-            f"with the same number (this job has {processes})")
-    if meta.get("corpus", {}).get("sha256") != corpus.sha256:
-        raise CheckpointError(
-            f"{ckpt.path} was trained on another corpus "
-            f"({meta.get('corpus', {}).get('source')}); resume with the same file")
-    if meta.get("data") != corpus.data.to_dict():
-        raise CheckpointError(f"{ckpt.path} was trained with data options {meta.get('data')}")
-    check_settings(ckpt, model_config, train_config)
-
-
-def check_settings(ckpt: checkpoint.Checkpoint, model_config: ModelConfig,
-                   train_config: TrainConfig) -> None:
-    """Refuse model or training settings that differ from the run's (stop rules and
-    checkpoint cadence may change)."""
-    meta = ckpt.meta
-    saved = ModelConfig.from_dict(meta.get("model")).to_dict()
-    wanted = {**model_config.to_dict(), "vocab_size": saved["vocab_size"]}
-    saved_train = TrainConfig.from_dict(meta.get("train")).to_dict()
-    for name, value in [*wanted.items(), *train_config.to_dict().items()]:
-        before = saved.get(name, saved_train.get(name))
-        if name not in _CHANGEABLE and value != before:
-            flag = "--" + name.replace("_", "-")
-            raise CheckpointError(f"{flag} {value} contradicts the run being resumed "
-                                  f"({before}); leave it out or start a new run")
-
-
 def train(
     corpus: PreparedCorpus,
     model_config: ModelConfig | None = None,
@@ -270,26 +213,7 @@ def train(
         train_ids, val_ids = split_ids(corpus.ids, cfg.val_frac, corpus.data.val_max_chars)
     else:
         train_ids, val_ids = corpus.ids, validation
-    if train_ids.numel() < 2:
-        raise CorpusError("the training text needs at least 2 characters")
-    if train_ids.numel() - 1 < cfg.seq_len:
-        report.on_message(
-            f"training text has only {train_ids.numel()} characters: "
-            f"--seq-len shrunk from {cfg.seq_len} to {train_ids.numel() - 1}"
-        )
-        cfg = dataclasses.replace(cfg, seq_len=train_ids.numel() - 1)
-    streams = StreamBatcher.fitting_batch_size(train_ids.numel(), cfg.batch_size * ranks.world,
-                                               cfg.seq_len)
-    if streams < cfg.batch_size * ranks.world:
-        if streams < ranks.world:
-            raise CorpusError(f"training text of {train_ids.numel()} characters is too short "
-                              f"for {ranks.world} processes of --seq-len {cfg.seq_len}")
-        batch = streams // ranks.world
-        report.on_message(
-            f"training text of {train_ids.numel()} characters fills only {streams} streams of "
-            f"{cfg.seq_len}: --batch-size shrunk from {cfg.batch_size} to {batch}"
-        )
-        cfg = dataclasses.replace(cfg, batch_size=batch)
+    cfg = fit_to_text(cfg, train_ids.numel(), ranks.world, report)
     batcher = StreamBatcher(train_ids, cfg.batch_size * ranks.world, cfg.seq_len)
     rows = ranks.rows(cfg.batch_size)
     val_chars = val_ids.numel()
@@ -307,58 +231,33 @@ def train(
     average = WeightAverage(model, cfg.ema) if cfg.ema else None
     evaluated_model = average.model if average is not None else model
     state: State = model.initial_state(cfg.batch_size)
-    step, best_loss, best_step, stale = 0, math.inf, 0, 0
-    loss_value = val_loss = math.nan
+    step, scores = 0, Scores()
     if resume is not None:
         state = trainstate.restore(resume.tensors, model, optimizer,
                                    average.model if average is not None else None, ranks.rank)
         state = tuple(part[:, rows].to(dev) for part in state)
-        meta, saved = resume.meta, resume.meta["metrics"]
-
-        def restored(value: float | None, missing: float) -> float:
-            return missing if value is None else value
-
-        step, best_step = meta["step"], saved["best_step"]
-        stale = saved.get("evals_since_best", 0)
-        best_loss = restored(saved["best_val_loss"], math.inf)
-        loss_value = restored(saved["train_loss"], math.nan)
-        val_loss = restored(saved["val_loss"], math.nan)
+        meta = resume.meta
+        step, scores = meta["step"], Scores.from_meta(meta["metrics"])
         batcher.position = StreamPosition(meta["epoch"], meta["window"])
         started -= meta["elapsed_seconds"]
     start_step = step
 
-    total_steps = cfg.steps
-    if cfg.epochs is not None:
-        by_epochs = max(1, math.ceil(cfg.epochs * batcher.windows_per_epoch))
-        total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
+    budget = Budget.of(cfg, batcher.windows_per_epoch)
     report.on_start(RunInfo(
         run_dir=run_dir, level=vocab.level, parameters=model.num_parameters,
         vocab_size=len(vocab), train_chars=train_ids.numel(), val_chars=val_chars,
-        batch_size=cfg.batch_size, seq_len=cfg.seq_len, total_steps=total_steps,
+        batch_size=cfg.batch_size, seq_len=cfg.seq_len, total_steps=budget.steps,
         time_limit=cfg.time_limit, resumed_from=start_step if resume is not None else None,
         threads=torch.get_num_threads(), device=str(dev),
         precision="bf16" if dtype == torch.bfloat16 else "fp32",
         processes=ranks.world, streams=(rows.start, rows.stop, cfg.batch_size * ranks.world),
     ))
 
-    def fraction(step: int, elapsed: float, reserve: float) -> float:
-        """How much of the budget is used: steps, or time plus `reserve` for the final
-        evaluation, so the schedule reaches its end just when training must stop."""
-        parts = [0.0]
-        if total_steps is not None:
-            parts.append(step / total_steps)
-        if cfg.time_limit is not None:
-            parts.append((elapsed + reserve) / cfg.time_limit)
-        return max(parts)
-
     # -- checkpointing and metrics --------------------------------------------------------
     metrics = MetricsLog(run_dir, start_step if resume is not None else None) \
         if ranks.is_main else None
     eval_seconds = estimate_eval_seconds(model, val_ids) if cfg.time_limit else 0.0
     chars_per_step = cfg.batch_size * ranks.world * cfg.seq_len  # the whole job's
-
-    def finite(value: float) -> float | None:
-        return value if math.isfinite(value) else None
 
     def save(name: str, with_training_state: bool) -> None:
         meta = {
@@ -367,9 +266,7 @@ def train(
             "step": step, "epoch": batcher.position.epoch, "window": batcher.position.window,
             "elapsed_seconds": time.perf_counter() - started,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "metrics": {"train_loss": finite(loss_value), "val_loss": finite(val_loss),
-                        "best_val_loss": finite(best_loss), "best_step": best_step,
-                        "evals_since_best": stale},
+            "metrics": scores.to_meta(),
             "processes": ranks.world,
         }
         if with_training_state:  # every process's streams and random generator
@@ -383,21 +280,16 @@ def train(
             checkpoint.save(run_dir / name, tensors, meta)
 
     def evaluate_and_save() -> None:
-        nonlocal best_loss, best_step, eval_seconds, val_loss, stale
+        nonlocal eval_seconds
         t0 = time.perf_counter()
         nats, count = ranks.sum([mean_nll(evaluated_model, val_ids) * (val_ids.numel() - 1),
                                  val_ids.numel() - 1])
-        val_loss = nats / count
-        improved = val_loss < best_loss
-        if improved:
-            best_loss, best_step, stale = val_loss, step, 0
-        else:
-            stale += 1
+        improved = scores.record(nats / count, step)
         save(checkpoint.LATEST, with_training_state=True)
         if improved:
             save(checkpoint.BEST, with_training_state=False)
         eval_seconds = time.perf_counter() - t0
-        report.on_eval(step, val_loss, improved)
+        report.on_eval(step, scores.val_loss, improved)
 
     window = {"loss": 0.0, "steps": 0, "seconds": 0.0}
 
@@ -409,7 +301,7 @@ def train(
                 step=step, elapsed=round(time.perf_counter() - started, 3),
                 chars=step * chars_per_step,
                 train_loss=window["loss"] / steps if steps else None,
-                val_loss=finite(val_loss) if evaluated else None, lr=lr,
+                val_loss=scores.to_meta()["val_loss"] if evaluated else None, lr=lr,
                 chars_per_sec=round(steps * chars_per_step / seconds, 1)
                 if seconds > 0 else None)
         window.update(loss=0.0, steps=0, seconds=0.0)
@@ -425,7 +317,7 @@ def train(
         # one clock and one stop request for all processes: the maximum over them
         stop, elapsed, spare = ranks.agree_max(
             [float(should_stop()), time.perf_counter() - started, reserve()])
-        if fraction(step, elapsed, spare) >= 1.0:
+        if budget.used(step, elapsed, spare) >= 1.0:
             break
         if stop:
             interrupted = True
@@ -435,7 +327,7 @@ def train(
         x, y = to_device(x[rows], dev), to_device(y[rows], dev)
         if new_epoch:
             state = model.initial_state(cfg.batch_size)
-        lr = learning_rate(cfg, step, fraction(step, elapsed, spare))
+        lr = learning_rate(cfg, step, budget.used(step, elapsed, spare))
         for group in optimizer.param_groups:
             group["lr"] = lr
         loss, state = train_step(net, optimizer, x, y, state, cfg.grad_clip, dtype)
@@ -445,6 +337,7 @@ def train(
         loss_value = loss.item()
         if ranks.active:  # every process stops on a bad loss, not just the one that saw it
             loss_value = ranks.sum([loss_value])[0] / ranks.world
+        scores.train_loss = loss_value
         if not math.isfinite(loss_value):
             raise CharRNNError(
                 f"training loss became {loss_value} at step {step}; try a lower --lr "
@@ -459,7 +352,7 @@ def train(
         report.on_step(StepStats(
             step=step, epoch=batcher.position.epoch, loss=loss_value, lr=lr,
             chars_per_sec=chars_per_step / max(now - window_start, 1e-9), elapsed=now - started,
-            fraction=min(1.0, fraction(step, now - started, reserve())),
+            fraction=min(1.0, budget.used(step, now - started, reserve())),
         ))
         evaluated = step % cfg.eval_every == 0
         if evaluated:
@@ -469,10 +362,10 @@ def train(
             save(checkpoint.LATEST, with_training_state=True)
         if evaluated or step % cfg.log_every == 0:
             log(lr, evaluated)
-        if evaluated and cfg.patience is not None and stale >= cfg.patience:
+        if evaluated and cfg.patience is not None and scores.stale >= cfg.patience:
             stopped_early = True
             report.on_message(f"stopping early: validation loss has not improved in "
-                              f"{stale} evaluations (--patience {cfg.patience})")
+                              f"{scores.stale} evaluations (--patience {cfg.patience})")
             break
 
     if interrupted:
@@ -485,7 +378,7 @@ def train(
         epochs=step / batcher.windows_per_epoch,
         elapsed=time.perf_counter() - started,
         chars_seen=step * chars_per_step,
-        val_loss=val_loss, best_val_loss=best_loss, best_step=best_step,
+        val_loss=scores.val_loss, best_val_loss=scores.best_loss, best_step=scores.best_step,
         parameters=model.num_parameters, interrupted=interrupted,
         stopped_early=stopped_early,
     )

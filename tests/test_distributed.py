@@ -107,3 +107,16 @@ def test_validation_shares_score_every_character_once(length, world):
     predicted = torch.cat([share[1:] for share in shares])
     assert torch.equal(predicted, ids[1:])  # each character but the first, exactly once
     assert sum(share.numel() - 1 for share in shares) == length - 1
+
+
+def test_the_resume_hint_names_the_launch_that_can_resume(monkeypatch):
+    from charrnn.cli import resume_command
+
+    args = ["train", "my text.txt", "--out", "runs/a", "--resume"]
+    assert resume_command(args, 1) == "charrnn train 'my text.txt' --out runs/a --resume"
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert resume_command(args, 4) == ("torchrun --standalone --nproc_per_node=4 -m charrnn "
+                                       "train 'my text.txt' --out runs/a --resume")
+    across_nodes = resume_command(args, 8)  # two nodes of four
+    assert "every node" in across_nodes and "8 processes" in across_nodes
+    assert across_nodes.endswith("-m charrnn train 'my text.txt' --out runs/a --resume")

@@ -1,0 +1,55 @@
+"""Whether a run folder may be resumed with the settings asked for, and clearing one
+that is started afresh: refusals are one line, before any work is done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from charrnn import checkpoint
+from charrnn.cache import PreparedCorpus
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.errors import CheckpointError
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove a run folder's checkpoints so a fresh run cannot be mixed with an old one."""
+    for name in (checkpoint.LATEST, checkpoint.BEST):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+_STOP_RULES = ("steps", "epochs", "time_limit")
+_CHANGEABLE = (*_STOP_RULES, "eval_every", "checkpoint_every", "log_every", "patience")
+
+
+def check_resumable(ckpt: checkpoint.Checkpoint, corpus: PreparedCorpus,
+                    model_config: ModelConfig, train_config: TrainConfig,
+                    processes: int = 1) -> None:
+    """Refuse, with one line, to resume a run on another corpus or other settings."""
+    meta = ckpt.meta
+    if meta.get("processes", 1) != processes:
+        raise CheckpointError(
+            f"{ckpt.path} was trained by {meta.get('processes', 1)} process(es); resume it "
+            f"with the same number (this job has {processes})")
+    if meta.get("corpus", {}).get("sha256") != corpus.sha256:
+        raise CheckpointError(
+            f"{ckpt.path} was trained on another corpus "
+            f"({meta.get('corpus', {}).get('source')}); resume with the same file")
+    if meta.get("data") != corpus.data.to_dict():
+        raise CheckpointError(f"{ckpt.path} was trained with data options {meta.get('data')}")
+    check_settings(ckpt, model_config, train_config)
+
+
+def check_settings(ckpt: checkpoint.Checkpoint, model_config: ModelConfig,
+                   train_config: TrainConfig) -> None:
+    """Refuse model or training settings that differ from the run's (stop rules and
+    checkpoint cadence may change)."""
+    meta = ckpt.meta
+    saved = ModelConfig.from_dict(meta.get("model")).to_dict()
+    wanted = {**model_config.to_dict(), "vocab_size": saved["vocab_size"]}
+    saved_train = TrainConfig.from_dict(meta.get("train")).to_dict()
+    for name, value in [*wanted.items(), *train_config.to_dict().items()]:
+        before = saved.get(name, saved_train.get(name))
+        if name not in _CHANGEABLE and value != before:
+            flag = "--" + name.replace("_", "-")
+            raise CheckpointError(f"{flag} {value} contradicts the run being resumed "
+                                  f"({before}); leave it out or start a new run")
