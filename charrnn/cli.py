@@ -145,7 +145,7 @@ def train(
     seq_len: Annotated[int, typer.Option(
         help="Characters per stream per step (truncated-BPTT length).",
         rich_help_panel=DATA)] = _T.seq_len,
-    size: Annotated[Literal["tiny", "small", "medium", "large"] | None, typer.Option(
+    size: Annotated[Literal["tiny", "small", "medium", "large", "xl"] | None, typer.Option(
         help="Model size preset (layers, units, dropout, lr, weight decay); the flags below "
              "override its values. Default: the size that fits the --time budget on this "
              "machine (medium for --steps or --epochs runs).",

@@ -20,9 +20,12 @@ SIZES: dict[str, dict[str, Any]] = {
                "lr": 5e-3, "weight_decay": 0.1},
     "large": {"hidden_size": 512, "num_layers": 1, "embed_size": 64, "dropout": 0.25,
               "lr": 7e-3, "weight_decay": 0.1, "min_lr_frac": 0.02},
+    "xl": {"hidden_size": 512, "num_layers": 2, "embed_size": 64, "dropout": 0.4,
+           "lr": 4e-3, "weight_decay": 0.1, "min_lr_frac": 0.02},
 }
 # (largest budget in 2-core seconds, size): the first row whose budget is not exceeded
-_BY_BUDGET = ((60.0, "tiny"), (240.0, "small"), (480.0, "medium"), (float("inf"), "large"))
+_BY_BUDGET = ((60.0, "tiny"), (240.0, "small"), (480.0, "medium"), (1200.0, "large"),
+              (float("inf"), "xl"))
 REFERENCE_THREADS = 2
 
 

@@ -39,9 +39,9 @@ def faults(mode: str) -> dict:
 @pytest.mark.skipif(_glibc_mallopt() is None, reason="the setting exists only in glibc")
 def test_retained_memory_is_reused_without_page_faults():
     plain, retained = faults("plain"), faults("retain")
-    assert plain["faults"] >= 10 * PAGES * 0.9  # glibc's default: fresh pages every time
     assert retained["took"] is True
     assert retained["faults"] < PAGES / 10  # the same pages, reused
+    assert retained["faults"] * 20 < plain["faults"]  # glibc's default: fresh pages each time
     assert retained["growth"] < PAGES * 4096 / 10  # and no more of them
 
 

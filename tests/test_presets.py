@@ -16,6 +16,7 @@ def test_longer_budgets_and_more_cores_buy_larger_models():
     picks = [order.index(size_for_budget(s, 2)) for s in (30, 158, 600, 1800, 7200)]
     assert picks == sorted(picks) and picks[0] < picks[-1]
     assert size_for_budget(30, 2) == "tiny"
+    assert size_for_budget(600, 2) == "large" and size_for_budget(1800, 2) == "xl"
     assert order.index(size_for_budget(158, 8)) > order.index(size_for_budget(158, 2))
 
 
@@ -34,6 +35,10 @@ def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path)
     result = run("train", corpus_file, "--steps", "1", "--size", "large", "--hidden-size",
                  "16", "--out", tmp_path / "c")  # presets carry the decay floor too
     assert trained_model(tmp_path / "c")["train"]["min_lr_frac"] == SIZES["large"]["min_lr_frac"]
+    result = run("train", corpus_file, "--steps", "1", "--size", "xl", "--hidden-size", "16",
+                 "--out", tmp_path / "d")  # the long-budget preset stacks two layers
+    assert result.exit_code == 0, result.output
+    assert trained_model(tmp_path / "d")["model"]["num_layers"] == SIZES["xl"]["num_layers"] == 2
 
 
 @pytest.mark.parametrize("args,expected", [
