@@ -27,7 +27,7 @@ from rich.text import Text
 from charrnn.cache import PreparedCorpus
 from charrnn.config import format_duration
 from charrnn.evaluate import bits
-from charrnn.report import RunInfo, StepStats, TrainResult
+from charrnn.report import RunInfo, SilentReporter, StepStats, TrainResult
 
 _PROGRESS_TICKS = 1000
 
@@ -122,7 +122,7 @@ def _hardware(info) -> str:
     return f"{info.device} ({info.precision}), {threads}"
 
 
-class RankLine:
+class RankLine(SilentReporter):
     """What a distributed job's other processes show: one line saying which streams
     they train (rank 0 shows the progress)."""
 
@@ -135,10 +135,6 @@ class RankLine:
                      f"of {total} on {_hardware(info)}")
         stderr_console().print(Text(info_line, style="dim"), soft_wrap=True)
 
-    def on_step(self, stats) -> None: ...
-    def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
-    def on_message(self, text: str) -> None: ...
-    def on_end(self, result) -> None: ...
     def stop(self) -> None: ...
 
 

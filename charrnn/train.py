@@ -40,6 +40,11 @@ from charrnn.schedule import Budget, learning_rate
 from charrnn.streams import StreamBatcher, StreamPosition
 
 
+def finite(value: float) -> float | None:
+    """JSON has no inf or nan: those are written as null."""
+    return value if math.isfinite(value) else None
+
+
 @dataclass
 class Scores:
     """What the run has measured so far; every checkpoint carries it, and a resumed run
@@ -62,9 +67,6 @@ class Scores:
         return improved
 
     def to_meta(self) -> dict:
-        def finite(value: float) -> float | None:  # JSON has no inf or nan
-            return value if math.isfinite(value) else None
-
         return {"train_loss": finite(self.train_loss), "val_loss": finite(self.val_loss),
                 "best_val_loss": finite(self.best_loss), "best_step": self.best_step,
                 "evals_since_best": self.stale}
@@ -301,7 +303,7 @@ def train(
                 step=step, elapsed=round(time.perf_counter() - started, 3),
                 chars=step * chars_per_step,
                 train_loss=window["loss"] / steps if steps else None,
-                val_loss=scores.to_meta()["val_loss"] if evaluated else None, lr=lr,
+                val_loss=finite(scores.val_loss) if evaluated else None, lr=lr,
                 chars_per_sec=round(steps * chars_per_step / seconds, 1)
                 if seconds > 0 else None)
         window.update(loss=0.0, steps=0, seconds=0.0)
