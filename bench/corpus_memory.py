@@ -23,7 +23,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshake
 
 _PREPARE = """
 import json, resource, sys, time
-from charrnn.cache import prepare
+from charrnn.data.cache import prepare
 from charrnn.config import DataConfig
 start = time.perf_counter()
 corpus = prepare(sys.argv[1], DataConfig(level=sys.argv[2]))
@@ -34,9 +34,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "symbols": corpus.ids.
 
 _TRAIN = """
 import json, resource, sys, time
-from charrnn.cache import prepare
+from charrnn.data.cache import prepare
 from charrnn.config import DataConfig, ModelConfig, TrainConfig
-from charrnn.train import train
+from charrnn.training.loop import train
 corpus = prepare(sys.argv[1], DataConfig(level=sys.argv[2]))
 assert corpus.cached
 start = time.perf_counter()

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from charrnn.cache import prepare
 from charrnn.config import ModelConfig, TrainConfig, parse_duration
-from charrnn.lm import load
-from charrnn.train import train
+from charrnn.data.cache import prepare
+from charrnn.decoding.language_model import load
+from charrnn.training.loop import train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"

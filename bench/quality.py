@@ -24,8 +24,8 @@ TARGETS = {"158s": 1.52, "10m": 1.42}  # nats/char, from the issue tracker
 
 
 def run(corpus: Path, budget: str, out: Path) -> dict:
-    from charrnn import checkpoint
-    from charrnn.runinfo import describe
+    from charrnn.model import checkpoint
+    from charrnn.model.runs import describe
 
     cmd = [sys.executable, "-m", "charrnn", "train", str(corpus), "--time", budget,
            "--val-frac", "0.1", "--out", str(out)]
@@ -50,7 +50,7 @@ def main() -> None:
         sys.exit(f"corpus not found: {args.corpus}")
     import torch
 
-    from charrnn.evaluate import bits
+    from charrnn.units import bits
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; corpus {args.corpus}")
     print(f"{'budget':>7} {'best val nats/char':>19} {'bpc':>6} {'target':>7} {'steps':>6} "
@@ -69,7 +69,7 @@ def main() -> None:
                   f"{r['steps']:>6} {r['elapsed']:>5.0f}s {r['shape']:>11} {r['params']:>10,}"
                   f"  {r['command']}", flush=True)
         if args.plot:
-            from charrnn.plot import plot_runs
+            from charrnn.interface.plot import plot_runs
 
             plot_runs(runs, args.plot, title=f"{args.corpus.name}, 2-core CPU, default "
                                              "settings per budget")

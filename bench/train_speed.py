@@ -4,9 +4,9 @@ For LSTM, GRU and RNN at hidden size 512, 2 layers, batch 64, sequence 128, on t
 Tiny Shakespeare windows (a synthetic play when ../shared is absent), in interleaved
 rounds whose order alternates (medians reported, so a noisy neighbour moves both):
 
-- charrnn: `charrnn.train.train_step` on a `CharRNN` with the optimiser `charrnn train`
+- charrnn: `charrnn.training.loop.train_step` on a `CharRNN` with the optimiser `charrnn train`
   builds (fused AdamW, weight decay on matrices), the state carried between windows, in
-  a process set up the way `charrnn train` sets up its own (`charrnn.allocator`);
+  a process set up the way `charrnn train` sets up its own (`charrnn.training.allocator`);
 - reference: the textbook loop: `nn.Embedding` -> `nn.LSTM`/`GRU`/`RNN` -> `nn.Linear`,
   `torch.optim.Adam`, `clip_grad_norm_`, the state carried and detached, in a process
   as a plain script gets it.
@@ -36,11 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charrnn.allocator import retain_freed_memory
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.model import CharRNN, detach_state
-from charrnn.streams import StreamBatcher
-from charrnn.train import make_optimizer, train_step
+from charrnn.data.streams import StreamBatcher
+from charrnn.model.network import CharRNN, detach_state
+from charrnn.training.allocator import retain_freed_memory
+from charrnn.training.loop import make_optimizer, train_step
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
@@ -70,7 +70,7 @@ def windows(ids: torch.Tensor, batch: int, seq: int, count: int):
 
 
 def charrnn_rate(cell, vocab, data, args) -> float:
-    retain_freed_memory()  # as charrnn.train.train does on the CPU
+    retain_freed_memory()  # as charrnn.training.loop.train does on the CPU
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(model=cell, hidden_size=args.hidden, num_layers=args.layers,
                                 embed_size=args.embed, dropout=0.0, vocab_size=vocab))

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from charrnn.lm import LanguageModel
+    from charrnn.decoding.language_model import LanguageModel
 
 
 def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     """Load a trained model: a checkpoint file, a run folder, or (None) the newest run.
     `weights` "fp16" or "int8" trades exactness for faster decoding."""
-    from charrnn.lm import load as _load
+    from charrnn.decoding.language_model import load as _load
 
     return _load(path, root, weights)
 

@@ -1,5 +1,5 @@
 """`python -m charrnn` runs the CLI."""
 
-from charrnn.cli import main
+from charrnn.interface.cli import main
 
 main()

@@ -32,8 +32,8 @@ def _in_tmp_path(tmp_path, monkeypatch):
 
 
 def prepared(path, **data):
-    from charrnn.cache import prepare
     from charrnn.config import DataConfig
+    from charrnn.data.cache import prepare
 
     return prepare(path, DataConfig(**data))
 
@@ -49,7 +49,7 @@ def corpus_file(tmp_path) -> Path:
 def trained_run(tmp_path_factory) -> Path:
     """A run folder holding a small LSTM trained on the tiny play (once per session)."""
     from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.train import train
+    from charrnn.training.loop import train
 
     folder = tmp_path_factory.mktemp("trained")
     path = folder / "play.txt"

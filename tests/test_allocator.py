@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from charrnn.allocator import _glibc_mallopt
+from charrnn.training.allocator import _glibc_mallopt
 
 # Allocates, writes and frees a 64 MiB tensor again and again, the way each training step
 # takes its workspace; after a warm-up (glibc settles how it splits its heap), counts
 # the page faults and the growth of resident memory over ten more rounds.
 SCRIPT = """
 import json, resource, sys, torch
-from charrnn.allocator import retain_freed_memory
+from charrnn.training.allocator import retain_freed_memory
 took = retain_freed_memory() if sys.argv[1] == "retain" else None
 def round_trip():
     torch.empty(16 * 2**20).fill_(1.0)
@@ -46,12 +46,12 @@ def test_retained_memory_is_reused_without_page_faults():
 
 
 def test_training_on_the_cpu_turns_it_on(tmp_path, monkeypatch):
-    from charrnn.cache import prepare
     from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.train import train
+    from charrnn.data.cache import prepare
+    from charrnn.training.loop import train
 
     calls = []
-    monkeypatch.setattr("charrnn.train.retain_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr("charrnn.training.loop.retain_freed_memory", lambda: calls.append(1))
     corpus_file = tmp_path / "c.txt"
     corpus_file.write_text("abcdefgh " * 200, encoding="utf-8")
     train(prepare(corpus_file), ModelConfig(hidden_size=8, embed_size=4),

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 import charrnn
-from charrnn import checkpoint
-from charrnn.averaging import WeightAverage
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.evaluate import mean_nll
-from charrnn.model import CharRNN
-from charrnn.train import split_ids, train
+from charrnn.model import checkpoint
+from charrnn.model.network import CharRNN
+from charrnn.training.averaging import WeightAverage
+from charrnn.training.loop import split_ids, train
+from charrnn.training.validation import mean_nll
 from tests.conftest import prepared
 from tests.test_cli import FAST, run
 

@@ -5,11 +5,11 @@ import errno
 import pytest
 import torch
 
-import charrnn.train
-from charrnn import checkpoint
+import charrnn.training.loop
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError
-from charrnn.train import train
+from charrnn.model import checkpoint
+from charrnn.training.loop import train
 from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
@@ -30,7 +30,7 @@ def run_with_a_good_checkpoint(corpus_file, tmp_path):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_with_a_good_checkpoint,
                                                            monkeypatch):
     corpus, run, latest, before = run_with_a_good_checkpoint
-    real = charrnn.train.F.cross_entropy
+    real = charrnn.training.loop.F.cross_entropy
     calls = []
 
     def poisoned(*args, **kwargs):
@@ -38,7 +38,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_with_a_good_check
         loss = real(*args, **kwargs)
         return loss * float("nan") if len(calls) >= 3 else loss
 
-    monkeypatch.setattr(charrnn.train.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(charrnn.training.loop.F, "cross_entropy", poisoned)
     with pytest.raises(CharRNNError, match=r"loss became nan at step 8.*last good checkpoint"):
         train(corpus, SMALL, cfg(20, checkpoint_every=1), run,
               resume=checkpoint.load(latest))

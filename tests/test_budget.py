@@ -8,17 +8,17 @@ import math
 import pytest
 import torch
 
-from charrnn import checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import ConfigError
-from charrnn.metrics import FIELDS, read_metrics
-from charrnn.model import CharRNN
-from charrnn.train import learning_rate, train
+from charrnn.model import checkpoint
+from charrnn.model.network import CharRNN
+from charrnn.training.loop import learning_rate, train
+from charrnn.training.metrics import FIELDS, read_metrics
 from tests.conftest import prepared
 from tests.test_train import Recorder
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
-train_module = importlib.import_module("charrnn.train")
+train_module = importlib.import_module("charrnn.training.loop")
 
 
 class FakeClock:

@@ -5,9 +5,9 @@ import sys
 import pytest
 import torch
 
-from charrnn.cache import encode_validation, prepare
 from charrnn.config import DataConfig
-from charrnn.corpus import cache_root
+from charrnn.data.cache import encode_validation, prepare
+from charrnn.data.reading import cache_root
 from charrnn.errors import CorpusError
 from tests.conftest import prepared
 
@@ -100,11 +100,11 @@ def test_preparation_keeps_memory_flat(tmp_path):
         for _ in range(64_000_000 // len(line.encode())):
             handle.write(line)
     script = (
-        "import resource, sys; from charrnn.cache import prepare; "
+        "import resource, sys; from charrnn.data.cache import prepare; "
         "c = prepare(sys.argv[1]); assert c.ids.numel() > 50_000_000; "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
     )
-    base = subprocess.run([sys.executable, "-c", "import resource, torch, charrnn.cache; "
+    base = subprocess.run([sys.executable, "-c", "import resource, torch, charrnn.data.cache; "
                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"],
                           capture_output=True, text=True, check=True, env=os.environ)
     peak = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import charrnn
-from charrnn import checkpoint
 from charrnn.errors import CheckpointError
-from charrnn.trainstate import model_tensors
+from charrnn.model import checkpoint
+from charrnn.model.checkpoint import model_tensors
 
 
 def test_round_trip_gives_the_same_logits(lm, tmp_path):

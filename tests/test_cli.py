@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charrnn.cli import app
+from charrnn.interface.cli import app
 
 runner = CliRunner()
 FAST = ["--steps", "30", "--hidden-size", "32", "--embed-size", "8", "--batch-size", "4",

@@ -1,7 +1,7 @@
 import pytest
 
 from charrnn.config import DataConfig
-from charrnn.corpus import builtin_corpus_file, builtin_text, check_file, iter_text
+from charrnn.data.reading import builtin_corpus_file, builtin_text, check_file, iter_text
 from charrnn.errors import CorpusError
 
 UNICODE = "ROMEO: café, naïve e\u0301 漢字かな 😀🇫🇷\nline two\n"

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig
+from charrnn.data.vocab import Vocab
+from charrnn.decoding.language_model import LanguageModel
 from charrnn.errors import ConfigError, VocabError
-from charrnn.lm import LanguageModel
-from charrnn.model import CharRNN
-from charrnn.vocab import Vocab
+from charrnn.model.network import CharRNN
 
 
 @pytest.fixture(scope="module")

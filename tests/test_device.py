@@ -3,16 +3,16 @@
 import pytest
 import torch
 
-from charrnn.device import resolve_device, resolve_precision
 from charrnn.errors import ConfigError
+from charrnn.training.device import resolve_device, resolve_precision
 from tests.test_cli import FAST, one_error_line, run
 
 
 def test_auto_takes_a_gpu_when_there_is_one(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("charrnn.device._mps_available", lambda: False)
+    monkeypatch.setattr("charrnn.training.device._mps_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
-    monkeypatch.setattr("charrnn.device._mps_available", lambda: True)
+    monkeypatch.setattr("charrnn.training.device._mps_available", lambda: True)
     assert resolve_device("auto") == torch.device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("cuda", 0)

@@ -13,11 +13,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import charrnn
-from charrnn import checkpoint
 from charrnn.config import ModelConfig
-from charrnn.distributed import Ranks
-from charrnn.model import CharRNN
-from charrnn.train import train_step, val_share
+from charrnn.model import checkpoint
+from charrnn.model.network import CharRNN
+from charrnn.training.distributed import Ranks
+from charrnn.training.loop import train_step
+from charrnn.training.validation import val_share
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--hidden-size", "24", "--embed-size", "8", "--batch-size", "2", "--seq-len", "16",
@@ -75,6 +76,7 @@ def _one_distributed_step(rank, world, store, out):
     whole = Ranks(rank, world).gather_rows(new_state[0])
     if rank == 0:
         torch.save({"weights": model.state_dict(), "h": whole}, out)
+    dist.barrier()  # neither process tears gloo down while the other still talks to it
     dist.destroy_process_group()
 
 
@@ -113,7 +115,7 @@ def test_validation_shares_score_every_character_once(length, world):
 
 
 def test_the_resume_hint_names_the_launch_that_can_resume(monkeypatch):
-    from charrnn.cli import resume_command
+    from charrnn.interface.cli import resume_command
 
     args = ["train", "my text.txt", "--out", "runs/a", "--resume"]
     assert resume_command(args, 1) == "charrnn train 'my text.txt' --out runs/a --resume"

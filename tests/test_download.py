@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charrnn import download
-from charrnn.cli import app
+from charrnn.data import download
 from charrnn.errors import CorpusError
+from charrnn.interface.cli import app
 from tests.conftest import SHARED_CORPUS
 
 SIZE = download.REGISTRY["tinyshakespeare"].size

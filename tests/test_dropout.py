@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from charrnn.model import FastDropout
+from charrnn.model.network import FastDropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.25, 0.5])

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig
-from charrnn.evaluate import text_loss
-from charrnn.lm import LanguageModel
-from charrnn.model import CharRNN
-from charrnn.vocab import Vocab
+from charrnn.data.vocab import Vocab
+from charrnn.decoding.language_model import LanguageModel
+from charrnn.decoding.scoring import text_loss
+from charrnn.model.network import CharRNN
 from tests.test_cli import one_error_line, run
 
 
@@ -80,7 +80,7 @@ def test_bad_eval_input_is_one_line(trained_run, tmp_path, content, message):
 def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path):
     import charrnn
     from charrnn.config import TrainConfig
-    from charrnn.train import train
+    from charrnn.training.loop import train
     from tests.conftest import prepared
 
     train(prepared(corpus_file, level="byte"), ModelConfig(hidden_size=16, embed_size=8),

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig
-from charrnn.evaluate import bits, mean_nll
-from charrnn.model import CharRNN
+from charrnn.model.network import CharRNN
+from charrnn.training.validation import mean_nll
+from charrnn.units import bits
 
 
 def naive_nll(model, ids, starts):

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig
-from charrnn.model import CharRNN, detach_state, select_state
+from charrnn.model.network import CharRNN, detach_state, select_state
 
 
 @pytest.mark.parametrize("cell,parts", [("lstm", 2), ("gru", 1), ("rnn", 1)])

@@ -1,7 +1,7 @@
 """`charrnn plot`: training curves of several runs on one PNG."""
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.train import train
+from charrnn.training.loop import train
 from tests.conftest import prepared
 from tests.test_cli import one_error_line, run
 

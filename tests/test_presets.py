@@ -2,8 +2,8 @@
 
 import pytest
 
-from charrnn import checkpoint
-from charrnn.presets import SIZES, size_for_budget
+from charrnn.model import checkpoint
+from charrnn.training.presets import SIZES, size_for_budget
 from tests.test_cli import one_error_line, run
 
 

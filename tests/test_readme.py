@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from typer.testing import CliRunner
 
-from charrnn.cli import app
+from charrnn.interface.cli import app
 from tests.conftest import SHARED_CORPUS, tiny_text
 from tests.test_download import server  # noqa: F401  (the local HTTP server fixture)
 

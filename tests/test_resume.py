@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from charrnn import checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CheckpointError
-from charrnn.train import train
+from charrnn.model import checkpoint
+from charrnn.training.loop import train
 from tests.conftest import prepared
 from tests.test_cli import FAST, one_error_line, run
 

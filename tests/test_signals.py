@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from charrnn import checkpoint
+from charrnn.model import checkpoint
 from tests.conftest import tiny_text
 
 TRAIN = ["--hidden-size", "32", "--embed-size", "8", "--batch-size", "4", "--seq-len", "16",

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from charrnn.data.streams import StreamBatcher
 from charrnn.errors import CorpusError
-from charrnn.streams import StreamBatcher
 
 
 def test_each_stream_continues_where_the_previous_step_ended():

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-from charrnn import checkpoint
 from charrnn.config import ModelConfig, TrainConfig
+from charrnn.data.streams import StreamBatcher
 from charrnn.errors import CorpusError
-from charrnn.model import CharRNN
-from charrnn.streams import StreamBatcher
-from charrnn.train import learning_rate, split_ids, train
+from charrnn.model import checkpoint
+from charrnn.model.network import CharRNN
+from charrnn.training.loop import learning_rate, split_ids, train
 from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)

@@ -1,7 +1,7 @@
 import pytest
 
+from charrnn.data.vocab import ByteVocab, Vocab, vocab_from_dict
 from charrnn.errors import CheckpointError, VocabError
-from charrnn.vocab import ByteVocab, Vocab, vocab_from_dict
 
 
 def test_vocab_is_sorted_code_points_with_counts():

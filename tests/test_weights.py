@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import charrnn
-from charrnn import inference
 from charrnn.config import ModelConfig
+from charrnn.decoding import step as inference
+from charrnn.decoding.step import InferenceStep
 from charrnn.errors import ConfigError
-from charrnn.inference import InferenceStep
-from charrnn.model import CharRNN
+from charrnn.model.network import CharRNN
 from tests.test_cli import one_error_line, run
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from charrnn import checkpoint
 from charrnn.errors import CheckpointError
-from charrnn.evaluate import bits
-from charrnn.trainstate import weights_of
+from charrnn.model import checkpoint
+from charrnn.model.checkpoint import weights_of
+from charrnn.units import bits
 
 
 def _bpc(nats: Any) -> float | None:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.errors import ConfigError
-from charrnn.model import CharRNN, State
+from charrnn.model.network import CharRNN, State
 
 WEIGHTS = ("fp32", "fp16", "int8")
 

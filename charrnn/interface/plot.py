@@ -12,7 +12,7 @@ from pathlib import Path
 
 from charrnn.atomic import write_atomic
 from charrnn.errors import CharRNNError
-from charrnn.metrics import FILENAME, read_metrics
+from charrnn.training.metrics import FILENAME, read_metrics
 
 
 def _run_folder(path: Path) -> Path:

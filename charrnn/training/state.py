@@ -9,7 +9,7 @@
     rng.torch.<r>         distributed run, rank r's (rank 0's is rng.torch)
 
 The small scalars (step, epoch, stream position, elapsed time, best loss) travel in the
-checkpoint's JSON; see `charrnn.train`.
+checkpoint's JSON; see `charrnn.training.loop`.
 """
 
 from __future__ import annotations
@@ -17,27 +17,10 @@ from __future__ import annotations
 import torch
 
 from charrnn.errors import CheckpointError
-from charrnn.model import CharRNN, State
+from charrnn.model.checkpoint import AVERAGE, MODEL, model_tensors, weights_of
+from charrnn.model.network import CharRNN, State
 
-MODEL, AVERAGE, OPTIM, HIDDEN, RNG = "model.", "average.", "optim.", "hidden.", "rng.torch"
-
-
-def model_tensors(model: CharRNN, prefix: str = MODEL) -> dict[str, torch.Tensor]:
-    """The weights by name; a tied head gets its own copy (safetensors stores no aliases,
-    and loading writes the same values into the shared matrix twice)."""
-    tensors = {prefix + name: t for name, t in model.state_dict().items()}
-    if model.config.tie_weights:
-        tensors[prefix + "head.weight"] = tensors[prefix + "head.weight"].clone()
-    return tensors
-
-
-def weights_of(tensors: dict[str, torch.Tensor], prefix: str | None = None
-               ) -> dict[str, torch.Tensor]:
-    """Model weights out of a checkpoint's tensors, without their prefix: by default the
-    averaged weights where the checkpoint has them (they are what was evaluated)."""
-    if prefix is None:
-        prefix = AVERAGE if any(k.startswith(AVERAGE) for k in tensors) else MODEL
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+OPTIM, HIDDEN, RNG = "optim.", "hidden.", "rng.torch"
 
 
 def training_tensors(model: CharRNN, optimizer: torch.optim.Optimizer,

@@ -24,10 +24,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from charrnn.cache import PreparedCorpus
 from charrnn.config import format_duration
-from charrnn.evaluate import bits
-from charrnn.report import RunInfo, SilentReporter, StepStats, TrainResult
+from charrnn.data.cache import PreparedCorpus
+from charrnn.training.report import RunInfo, SilentReporter, StepStats, TrainResult
+from charrnn.units import bits
 
 _PROGRESS_TICKS = 1000
 

@@ -7,7 +7,7 @@
   `display` replaces incomplete sequences for printing.
 
 Both carry per-symbol counts from the training corpus: they give the distribution of a
-text's first symbol, which is what an empty prime means (see `charrnn.decode`).
+text's first symbol, which is what an empty prime means (see `charrnn.decoding.decoder`).
 """
 
 from __future__ import annotations

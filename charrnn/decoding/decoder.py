@@ -22,9 +22,9 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from charrnn.decoding.step import InferenceStep
 from charrnn.errors import ConfigError
-from charrnn.inference import InferenceStep
-from charrnn.model import CharRNN, State, select_state
+from charrnn.model.network import CharRNN, State, select_state
 
 
 @contextlib.contextmanager

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from charrnn import checkpoint
-from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
+from charrnn.data.cache import PreparedCorpus
 from charrnn.errors import CheckpointError
+from charrnn.model import checkpoint
 
 
 def clear_run(run_dir: Path) -> None:

@@ -6,7 +6,7 @@ count of every symbol (the vocabulary), then the ids written as uint8 where the
 vocabulary fits (int32 otherwise). Training slices its batches straight out of the
 memory map. A second run on the same file only hashes it and opens the map.
 
-Cache folder (see `charrnn.corpus.cache_root`)::
+Cache folder (see `charrnn.data.reading.cache_root`)::
 
     <key>.ids    raw ids, native byte order
     <key>.json   vocabulary, id count and dtype; written last, so its presence means
@@ -27,9 +27,9 @@ import torch
 
 from charrnn.atomic import atomic_writer, write_atomic
 from charrnn.config import DataConfig
-from charrnn.corpus import cache_root, check_file, iter_bytes, iter_symbols, iter_text
+from charrnn.data.reading import cache_root, check_file, iter_bytes, iter_symbols, iter_text
+from charrnn.data.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
 from charrnn.errors import CorpusError
-from charrnn.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
 
 CACHE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)

@@ -1,7 +1,7 @@
 """What training tells its caller: the `Reporter` protocol and the records it carries.
 
 The training loop prints nothing; the CLI passes a reporter that draws progress (see
-`charrnn.display`), and library users get `SilentReporter` unless they pass their own.
+`charrnn.interface.display`), and library users get `SilentReporter` unless they pass their own.
 """
 
 from __future__ import annotations

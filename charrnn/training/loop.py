@@ -4,8 +4,8 @@ Sections: data (vocabulary, split, stream batcher) -> model and optimiser (AdamW
 schedule (warm-up, then cosine or linear decay over the run's budget: its steps, or its
 time, keeping room for the final evaluation) -> loop (step, clip, evaluate, checkpoint,
 metrics.jsonl, early stopping) -> final evaluation. Progress goes out through a
-`Reporter` (`charrnn.report`); this module prints nothing itself. The budget and the
-schedule are in `charrnn.schedule`, the checks before a resume in `charrnn.resumable`.
+`Reporter` (`report.py`); this module prints nothing itself. The budget and the
+schedule are in `schedule.py`, the checks before a resume in `resumable.py`.
 """
 
 from __future__ import annotations
@@ -22,22 +22,23 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from charrnn import checkpoint, trainstate
-from charrnn.allocator import retain_freed_memory
 from charrnn.atomic import remove_leftovers
-from charrnn.averaging import WeightAverage
-from charrnn.cache import PreparedCorpus
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.device import autocast, resolve_device, resolve_precision, to_device
-from charrnn.distributed import Ranks
+from charrnn.data.cache import PreparedCorpus
+from charrnn.data.streams import StreamBatcher, StreamPosition
 from charrnn.errors import CharRNNError, CorpusError
-from charrnn.evaluate import mean_nll
-from charrnn.metrics import MetricsLog
-from charrnn.model import CharRNN, State, detach_state
-from charrnn.report import Reporter, RunInfo, SilentReporter, StepStats, TrainResult
-from charrnn.resumable import check_resumable
-from charrnn.schedule import Budget, learning_rate
-from charrnn.streams import StreamBatcher, StreamPosition
+from charrnn.model import checkpoint
+from charrnn.model.network import CharRNN, State, detach_state
+from charrnn.training import state as trainstate
+from charrnn.training.allocator import retain_freed_memory
+from charrnn.training.averaging import WeightAverage
+from charrnn.training.device import autocast, resolve_device, resolve_precision, to_device
+from charrnn.training.distributed import Ranks
+from charrnn.training.metrics import MetricsLog
+from charrnn.training.report import Reporter, RunInfo, SilentReporter, StepStats, TrainResult
+from charrnn.training.resumable import check_resumable
+from charrnn.training.schedule import Budget, learning_rate
+from charrnn.training.validation import estimate_eval_seconds, mean_nll, val_share
 
 
 def finite(value: float) -> float | None:
@@ -148,30 +149,6 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     return loss.detach(), state
 
 
-def val_share(val_ids: torch.Tensor, ranks: Ranks) -> torch.Tensor:
-    """This process's contiguous piece of the validation text (pieces overlap by one
-    character, so together they predict every character but the first exactly once)."""
-    if not ranks.active:
-        return val_ids
-    count = val_ids.numel() - 1
-    if count < ranks.world:
-        raise CorpusError(f"validation text of {val_ids.numel()} characters is too short to "
-                          f"share between {ranks.world} processes")
-    size = count // ranks.world
-    start = ranks.rank * size
-    end = count if ranks.rank == ranks.world - 1 else start + size
-    return val_ids[start : end + 1]
-
-
-def estimate_eval_seconds(model: CharRNN, val_ids: torch.Tensor, probe: int = 8192) -> float:
-    """How long evaluating and checkpointing will take, from timing a slice of the
-    validation text, so a time budget keeps room for the last evaluation."""
-    t0 = time.perf_counter()
-    mean_nll(model, val_ids[: min(probe, val_ids.numel())])
-    seconds = time.perf_counter() - t0
-    return 1.2 * seconds * max(1.0, val_ids.numel() / probe) + 0.2
-
-
 def train(
     corpus: PreparedCorpus,
     model_config: ModelConfig | None = None,
@@ -185,13 +162,13 @@ def train(
     precision: str = "auto",
     ranks: Ranks | None = None,
 ) -> TrainResult:
-    """Train a model on `corpus` (see `charrnn.cache.prepare`), writing checkpoints into
+    """Train a model on `corpus` (see `charrnn.data.cache.prepare`), writing checkpoints into
     `run_dir`. `validation` (ids) replaces the corpus's tail split. `resume` (a latest
     checkpoint of this run) continues it exactly where it stopped; stop rules count the
     whole run. When `should_stop()` turns true, the current step finishes, `latest` is
     written, and the result says `interrupted`. `device` and `precision`: see
-    `charrnn.device`; `ranks`: this process's place in a distributed job (see
-    `charrnn.distributed`), where `batch_size` counts each process's streams and only
+    `charrnn.training.device`; `ranks`: this process's place in a distributed job (see
+    `charrnn.training.distributed`), where `batch_size` counts each process's streams and only
     rank 0 writes files (give the other ranks a quieter `reporter`)."""
     ranks = ranks or Ranks()
     report = reporter or SilentReporter()  # in a distributed job: each process's own
@@ -200,7 +177,7 @@ def train(
     dev = resolve_device(device, ranks.local_rank)
     dtype = resolve_precision(precision, dev)
     if dev.type == "cpu":
-        retain_freed_memory()  # a quarter of a step was page faults (see charrnn.allocator)
+        retain_freed_memory()  # a quarter of a step was page faults (see allocator.py)
     if resume is not None:
         check_resumable(resume, corpus, model_config, cfg, ranks.world)
     run_dir = Path(run_dir)
@@ -277,7 +254,7 @@ def train(
                                                   average and average.model,
                                                   ranks.gather_objects(torch.get_rng_state()))
         else:
-            tensors = trainstate.model_tensors(evaluated_model)
+            tensors = checkpoint.model_tensors(evaluated_model)
         if ranks.is_main:
             checkpoint.save(run_dir / name, tensors, meta)
 

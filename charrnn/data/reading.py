@@ -1,6 +1,6 @@
 """Reading training text in chunks: decoding, byte-order marks, newlines, clear errors.
 
-Nothing here holds a whole file in memory; `charrnn.cache` turns these chunks into a
+Nothing here holds a whole file in memory; `charrnn.data.cache` turns these chunks into a
 memory-mapped id file. The built-in corpus (the running Python's standard-library
 source) is written once to the cache folder and then read like any other file.
 """

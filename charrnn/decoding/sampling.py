@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import torch
 
 from charrnn.config import SampleConfig
-from charrnn.decode import Decoder, check_length, ends_with_any
+from charrnn.decoding.decoder import Decoder, check_length, ends_with_any
 from charrnn.errors import ConfigError
-from charrnn.model import select_state
+from charrnn.model.network import select_state
 
 
 def generator_for(seed: int | None) -> torch.Generator:

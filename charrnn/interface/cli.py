@@ -60,7 +60,7 @@ def one_line_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from charrnn import display
+        from charrnn.interface import display
 
         try:
             return command(*args, **kwargs)
@@ -78,9 +78,9 @@ def one_line_errors(command):
 
 
 def _load(checkpoint: Path | None, weights: str = "fp32"):
-    from charrnn import checkpoint as ckpt
-    from charrnn import display
-    from charrnn.lm import LanguageModel
+    from charrnn.decoding.language_model import LanguageModel
+    from charrnn.interface import display
+    from charrnn.model import checkpoint as ckpt
 
     path = ckpt.resolve(checkpoint)
     if checkpoint is None:
@@ -98,7 +98,7 @@ def _generated(lm, text: str) -> dict[str, str]:
 
 def _default_run_dir(name: str) -> Path:
     """checkpoints/<name>, or <name>-2, -3... so a new run never overwrites an old one."""
-    from charrnn import checkpoint as ckpt
+    from charrnn.model import checkpoint as ckpt
 
     candidate, n = ckpt.DEFAULT_ROOT / name, 1
     while (candidate / ckpt.LATEST).exists() or (candidate / ckpt.BEST).exists():
@@ -235,14 +235,14 @@ def train(
 
     Under torchrun (`torchrun --nproc_per_node=N -m charrnn train ...`) every process
     trains its own --batch-size streams with DistributedDataParallel; rank 0 writes."""
-    from charrnn import checkpoint as ckpt
-    from charrnn import display
-    from charrnn.cache import encode_validation, prepare
-    from charrnn.corpus import BUILTIN_NAME, builtin_corpus_file
-    from charrnn.interrupts import StopRequests
-    from charrnn.presets import SIZES
-    from charrnn.resumable import check_settings, clear_run
-    from charrnn.train import train as run_training
+    from charrnn.data.cache import encode_validation, prepare
+    from charrnn.data.reading import BUILTIN_NAME, builtin_corpus_file
+    from charrnn.interface import display
+    from charrnn.model import checkpoint as ckpt
+    from charrnn.training.interrupts import StopRequests
+    from charrnn.training.loop import train as run_training
+    from charrnn.training.presets import SIZES
+    from charrnn.training.resumable import check_settings, clear_run
 
     if threads is not None:
         if threads < 1:
@@ -301,7 +301,7 @@ def train(
                                   precision=precision, ranks=ranks)
     finally:
         progress.stop()
-        from charrnn.distributed import shutdown
+        from charrnn.training.distributed import shutdown
 
         shutdown(ranks)
     if result.interrupted:
@@ -333,8 +333,8 @@ def _join_job(device: str, precision: str):
     an absent device or precision is refused before any work."""
     import os
 
-    from charrnn.device import resolve_device, resolve_precision
-    from charrnn.distributed import from_environment
+    from charrnn.training.device import resolve_device, resolve_precision
+    from charrnn.training.distributed import from_environment
 
     chosen = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
     resolve_precision(precision, chosen)
@@ -365,7 +365,7 @@ def _sized(options: dict, size: str | None, resume: bool, explicit: set[str]) ->
     budget buys on this machine."""
     import torch
 
-    from charrnn.presets import apply_size, size_for_budget
+    from charrnn.training.presets import apply_size, size_for_budget
 
     if size is None:
         if resume:
@@ -497,7 +497,7 @@ def beam(
     as_json: JsonOption = False,
 ) -> None:
     """The most likely continuations, each with its score and total log-probability."""
-    from charrnn.beam import score
+    from charrnn.decoding.beam import score
 
     lm = _load(checkpoint, weights)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
@@ -513,7 +513,7 @@ def beam(
                         for i, (text, sc, lp) in enumerate(ranked, 1)],
         }, ensure_ascii=False))
         return
-    from charrnn import display
+    from charrnn.interface import display
 
     display.beam_table(prime, [(lm.vocab.display(text), sc, lp) for text, sc, lp in ranked])
 
@@ -538,8 +538,8 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Loss of a model on a whole file: nats and bits per character, and perplexity."""
-    from charrnn import display
-    from charrnn.corpus import check_file
+    from charrnn.data.reading import check_file
+    from charrnn.interface import display
 
     check_file(file, "text")
     lm = _load(checkpoint, weights)
@@ -567,7 +567,8 @@ def info(
     as_json: JsonOption = False,
 ) -> None:
     """Show a run: its settings, vocabulary, size, progress, validation bpc and corpus."""
-    from charrnn import display, runinfo
+    from charrnn.interface import display
+    from charrnn.model import runs as runinfo
 
     described = runinfo.describe(checkpoint)
     if as_json:
@@ -591,9 +592,9 @@ def plot(
     out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("curves.png"),
 ) -> None:
     """Draw training and validation loss against time and characters seen, to a PNG."""
-    from charrnn import checkpoint as ckpt
-    from charrnn import display
-    from charrnn.plot import plot_runs
+    from charrnn.interface import display
+    from charrnn.interface.plot import plot_runs
+    from charrnn.model import checkpoint as ckpt
 
     folders = runs or [ckpt.resolve(None).parent]
     display.info(f"wrote {plot_runs(folders, out)}")
@@ -603,7 +604,8 @@ def plot(
 @one_line_errors
 def list_runs(as_json: JsonOption = False) -> None:
     """The runs under checkpoints/, newest first."""
-    from charrnn import display, runinfo
+    from charrnn.interface import display
+    from charrnn.model import runs as runinfo
 
     runs = runinfo.list_runs()
     if as_json:
@@ -626,7 +628,8 @@ FolderOption = Annotated[Path, typer.Option("--dir", help="Folder that holds cor
 @one_line_errors
 def corpus_list(folder: FolderOption = Path("corpora")) -> None:
     """Show the known corpora and which are already in the corpora folder."""
-    from charrnn import display, download
+    from charrnn.data import download
+    from charrnn.interface import display
 
     display.corpus_table([(c, download.is_present(c, folder))
                           for c in download.REGISTRY.values()], folder)
@@ -642,7 +645,8 @@ def corpus_get(
         show_default=False)] = None,
 ) -> None:
     """Download a corpus (checksum checked, written atomically) into the corpora folder."""
-    from charrnn import display, download
+    from charrnn.data import download
+    from charrnn.interface import display
 
     with display.ByteBar(f"downloading {name}") as bar:
         path, fetched = download.fetch(name, folder, url, bar.update)
@@ -658,7 +662,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except TyperException as exc:
-        from charrnn import display
+        from charrnn.interface import display
 
         if getattr(exc, "format_message", None) is None:
             raise

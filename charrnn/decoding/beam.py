@@ -2,7 +2,7 @@
 states follow their beams by index.
 
 Scores are exact: a beam's log-probability is the sum of the step log-probabilities that
-`charrnn.decode.logprob` also reads. Without stop strings, a width of |V|^(L-1) keeps
+`charrnn.decoding.decoder.logprob` also reads. Without stop strings, a width of |V|^(L-1) keeps
 every prefix, so the search is exhaustive.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from charrnn.config import BeamConfig
-from charrnn.decode import Decoder, check_length, ends_with_any
-from charrnn.model import select_state
+from charrnn.decoding.decoder import Decoder, check_length, ends_with_any
+from charrnn.model.network import select_state
 
 
 def banned_ngrams(context: torch.Tensor, n: int, vocab: int) -> torch.Tensor:

@@ -13,7 +13,7 @@ import copy
 
 import torch
 
-from charrnn.model import CharRNN
+from charrnn.model.network import CharRNN
 
 
 class WeightAverage:

@@ -36,6 +36,7 @@ LATEST = "latest" + SUFFIX
 BEST = "best" + SUFFIX
 DEFAULT_ROOT = Path("checkpoints")
 _META_KEY = "charrnn"
+MODEL, AVERAGE = "model.", "average."  # tensor-name prefixes: trained and averaged weights
 _MAX_HEADER = 100_000_000
 
 
@@ -66,6 +67,24 @@ def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
         write_atomic(Path(path), blob)
     except OSError as exc:
         raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from None
+
+
+def model_tensors(model: torch.nn.Module, prefix: str = MODEL) -> dict[str, torch.Tensor]:
+    """The weights by name; a tied head gets its own copy (safetensors stores no aliases,
+    and loading writes the same values into the shared matrix twice)."""
+    tensors = {prefix + name: t for name, t in model.state_dict().items()}
+    if model.config.tie_weights:
+        tensors[prefix + "head.weight"] = tensors[prefix + "head.weight"].clone()
+    return tensors
+
+
+def weights_of(tensors: dict[str, torch.Tensor], prefix: str | None = None
+               ) -> dict[str, torch.Tensor]:
+    """Model weights out of a checkpoint's tensors, without their prefix: by default the
+    averaged weights where the checkpoint has them (they are what was evaluated)."""
+    if prefix is None:
+        prefix = AVERAGE if any(k.startswith(AVERAGE) for k in tensors) else MODEL
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def _refuse(path: Path, why: str) -> CheckpointError:

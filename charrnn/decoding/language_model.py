@@ -8,29 +8,29 @@ from typing import Any
 
 import torch
 
-from charrnn import checkpoint
-from charrnn.beam import beam_search
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
-from charrnn.corpus import check_file, iter_symbols
-from charrnn.decode import Decoder, logprob
+from charrnn.data.reading import check_file, iter_symbols
+from charrnn.data.vocab import Vocab, vocab_from_dict
+from charrnn.decoding.beam import beam_search
+from charrnn.decoding.decoder import Decoder, logprob
+from charrnn.decoding.sampling import sample_steps
+from charrnn.decoding.scoring import TextLoss, text_loss
 from charrnn.errors import CheckpointError, ConfigError
-from charrnn.evaluate import TextLoss, text_loss
-from charrnn.model import CharRNN
-from charrnn.sampling import sample_steps
-from charrnn.trainstate import weights_of
-from charrnn.vocab import Vocab, vocab_from_dict
+from charrnn.model import checkpoint
+from charrnn.model.checkpoint import weights_of
+from charrnn.model.network import CharRNN
 
 
 class LanguageModel:
     """A trained model with its vocabulary: sample, beam-search and score text.
 
     `prime` is text the continuation follows; it is not part of what `sample` and `beam`
-    return. An empty prime means the start of a text (see `charrnn.decode`). For a
+    return. An empty prime means the start of a text (see `charrnn.decoding.decoder`). For a
     byte-level model, lengths count bytes and returned text keeps undecodable bytes as
     surrogate escapes (`lm.vocab.display(text)` makes it printable).
 
     `weights` is the precision of the decoding step: "fp32" (exact, the default), or
-    "fp16" / "int8" for faster, slightly approximate steps (see `charrnn.inference`);
+    "fp16" / "int8" for faster, slightly approximate steps (see `charrnn.decoding.step`);
     `logprob`, `beam` scores and `evaluate` then describe that approximate model.
     """
 

@@ -1,0 +1,10 @@
+"""Data: from a file on disk to the ids training reads. Imports nothing above it.
+
+    reading.py    a file as text chunks: encodings, byte-order marks, newlines, clear errors
+    builtin.py    the built-in corpus (Python's standard library) and its fair held-out files
+    vocab.py      symbols <-> ids, at character or byte level, with corpus counts
+    cache.py      a corpus -> memory-mapped ids, prepared once, keyed by content hash
+    split.py      training text and validation text
+    streams.py    the truncated-BPTT batcher: B contiguous streams read T at a time
+    download.py   the registry of public corpora, and checked, atomic downloads
+"""

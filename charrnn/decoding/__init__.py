@@ -1,0 +1,9 @@
+"""Decoding: a trained model put to use. Imports model and data, never training.
+
+    step.py             the fast one-character inference step (exact fp32, or fp16/int8)
+    decoder.py          the next-character distribution that everything below reads
+    sampling.py         temperature, top-k, top-p, repetition penalty, stops, batches
+    beam.py             beam search with stops, length penalty and no-repeat n-grams
+    scoring.py          the loss of any text, read as one carried stream
+    language_model.py   LanguageModel, behind `charrnn.load`
+"""

@@ -1,0 +1,19 @@
+"""Training: a run planned, then a model taught. Imports model and data, never decoding.
+
+    plan.py         what the user asked for -> configs, run folder, resume source
+    presets.py      model size presets, and the size a time budget buys
+    loop.py         the training loop, in named phases
+    step.py         one teacher-forced step, and the optimiser it updates
+    progress.py     what the loop carries from step to step
+    schedule.py     the run's budget and the learning rate that follows it
+    validation.py   the exact validation loss, shared between processes
+    state.py        optimiser, hidden state and random generator as checkpoint tensors
+    resumable.py    whether a checkpoint may be resumed with the settings asked for
+    averaging.py    the moving average of the weights (--ema)
+    report.py       the Reporter protocol through which the loop tells its caller
+    metrics.py      metrics.jsonl, one line per logged step
+    device.py       --device and --precision
+    distributed.py  torchrun: ranks, streams per process, agreed decisions
+    allocator.py    keeping freed memory for the next step (glibc)
+    interrupts.py   Ctrl-C and SIGTERM as a stop request between steps
+"""
