@@ -24,14 +24,14 @@ TARGETS = {"158s": 1.52, "10m": 1.42}  # nats/char, from the issue tracker
 
 
 def run(corpus: Path, budget: str, out: Path) -> dict:
-    from charrnn.model import checkpoint
+    from charrnn.model import checkpoint, runs
     from charrnn.model.runs import describe
 
     cmd = [sys.executable, "-m", "charrnn", "train", str(corpus), "--time", budget,
            "--val-frac", "0.1", "--out", str(out)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    best = checkpoint.load(out / checkpoint.BEST).meta
-    latest = checkpoint.load(out / checkpoint.LATEST).meta
+    best = checkpoint.load(out / runs.BEST).meta
+    latest = checkpoint.load(out / runs.LATEST).meta
     model = best["model"]
     shape = f"{model['model']} {model['num_layers']}x{model['hidden_size']}"
     return {"budget": budget, "best": best["metrics"]["best_val_loss"],

@@ -1,20 +1,37 @@
 """charrnn: character-level RNN text generation (train, sample, beam search).
 
     import charrnn
-    lm = charrnn.load("checkpoints/tinyshakespeare")
+    result = charrnn.train("corpus.txt", time="2m")   # what `charrnn train` does
+    lm = charrnn.load(result.run_dir)                 # or a file, or None: the newest run
     print(lm.sample(200, temperature=0.8, prime="ROMEO:"))
+
+How it is built: five layers, each a sub-package whose docstring maps its modules.
+Imports run one way, down the list (interface -> training / decoding -> model -> data);
+the modules beside this one are the ground floor every layer may use.
+
+    data/        a file -> ids: reading, vocabulary, id cache, split, streams, downloads
+    model/       CharRNN and its state; the checkpoint format; run folders
+    training/    a run planned (presets, resume, folder), then the loop that trains it
+    decoding/    the inference step, sampling, beam search, scoring; LanguageModel
+    interface/   the CLI (Typer), progress and tables (Rich), plots (matplotlib)
+
+    config.py    the frozen settings dataclasses: every default and its validation
+    errors.py    the one error family, each a one-line message
+    atomic.py    crash-safe file writes
+    units.py     nats -> bits per character, the unit every shown loss is in
 
 torch is imported on first use, so `charrnn --help` stays fast.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from charrnn.decoding.language_model import LanguageModel
+    from charrnn.training.report import TrainResult
 
 
 def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
@@ -25,4 +42,13 @@ def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     return _load(path, root, weights)
 
 
-__all__ = ["load", "__version__"]
+def train(corpus=None, **options: Any) -> TrainResult:
+    """Train as `charrnn train CORPUS` does, with its options as keywords: `time="2m"`,
+    `size`, `steps`, `out`, `resume=True`, `hidden_size=256`, ... (any config field),
+    and `reporter` to hear progress. See `charrnn.training.launch.train`."""
+    from charrnn.training.launch import train as _train
+
+    return _train(corpus, **options)
+
+
+__all__ = ["load", "train", "__version__"]

@@ -17,6 +17,7 @@ CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
+STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ class ModelConfig(_JSONConfig):
 
     section = "model"
 
-    model: str = "lstm"
+    model: str = "lstm"  # the recurrent cell: lstm, gru or rnn (--model)
     hidden_size: int = 384
     num_layers: int = 1
     embed_size: int = 64
@@ -218,7 +219,7 @@ class TrainConfig(_JSONConfig):
     @property
     def budgeted(self) -> TrainConfig:
         """This config with the default time budget filled in when no stop rule is set."""
-        if self.steps is None and self.epochs is None and self.time_limit is None:
+        if all(getattr(self, rule) is None for rule in STOP_RULES):
             return dataclasses.replace(self, time_limit=DEFAULT_TIME_BUDGET)
         return self
 

@@ -49,13 +49,13 @@ def corpus_file(tmp_path) -> Path:
 def trained_run(tmp_path_factory) -> Path:
     """A run folder holding a small LSTM trained on the tiny play (once per session)."""
     from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.training.loop import train
+    from charrnn.training.loop import train_model
 
     folder = tmp_path_factory.mktemp("trained")
     path = folder / "play.txt"
     path.write_text(tiny_text(), encoding="utf-8")
     run = folder / "run"
-    train(prepared(path), ModelConfig(hidden_size=48, embed_size=16, dropout=0.0),
+    train_model(prepared(path), ModelConfig(hidden_size=48, embed_size=16, dropout=0.0),
           TrainConfig(batch_size=8, seq_len=32, steps=150, eval_every=50, lr=1e-2,
                       weight_decay=0.0), run)
     return run

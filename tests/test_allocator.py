@@ -48,12 +48,12 @@ def test_retained_memory_is_reused_without_page_faults():
 def test_training_on_the_cpu_turns_it_on(tmp_path, monkeypatch):
     from charrnn.config import ModelConfig, TrainConfig
     from charrnn.data.cache import prepare
-    from charrnn.training.loop import train
+    from charrnn.training.loop import train_model
 
     calls = []
     monkeypatch.setattr("charrnn.training.loop.retain_freed_memory", lambda: calls.append(1))
     corpus_file = tmp_path / "c.txt"
     corpus_file.write_text("abcdefgh " * 200, encoding="utf-8")
-    train(prepare(corpus_file), ModelConfig(hidden_size=8, embed_size=4),
+    train_model(prepare(corpus_file), ModelConfig(hidden_size=8, embed_size=4),
           TrainConfig(steps=2, batch_size=2, seq_len=8, eval_every=2), tmp_path / "run")
     assert calls == [1]

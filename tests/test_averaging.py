@@ -5,10 +5,11 @@ import torch
 
 import charrnn
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.model import checkpoint
+from charrnn.data.split import split_ids
+from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
 from charrnn.training.averaging import WeightAverage
-from charrnn.training.loop import split_ids, train
+from charrnn.training.loop import train_model
 from charrnn.training.validation import mean_nll
 from tests.conftest import prepared
 from tests.test_cli import FAST, run
@@ -34,13 +35,13 @@ def test_the_average_trails_the_weights_by_the_decay():
 def test_training_evaluates_saves_and_loads_the_average(corpus_file, tmp_path):
     corpus = prepared(corpus_file)
     cfg = TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=10, ema=0.9)
-    result = train(corpus, ModelConfig(hidden_size=24, embed_size=8), cfg, tmp_path / "run")
-    latest = checkpoint.load(tmp_path / "run" / checkpoint.LATEST)
+    result = train_model(corpus, ModelConfig(hidden_size=24, embed_size=8), cfg, tmp_path / "run")
+    latest = checkpoint.load(tmp_path / "run" / runs.LATEST)
     trained = {k: v for k, v in latest.tensors.items() if k.startswith("model.")}
     averaged = {k: v for k, v in latest.tensors.items() if k.startswith("average.")}
     assert averaged and len(averaged) == len(trained)
     assert any(not torch.equal(v, averaged["average." + k[6:]]) for k, v in trained.items())
-    lm = charrnn.load(tmp_path / "run" / checkpoint.LATEST)  # loads the average
+    lm = charrnn.load(tmp_path / "run" / runs.LATEST)  # loads the average
     _, val_ids = split_ids(corpus.ids, cfg.val_frac, corpus.data.val_max_chars)
     assert mean_nll(lm.model, val_ids) == pytest.approx(result.val_loss, rel=1e-6)
     assert result.best_step == result.steps  # still improving: best is the last average

@@ -5,11 +5,11 @@ import errno
 import pytest
 import torch
 
-import charrnn.training.loop
+import charrnn.training.step
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError
-from charrnn.model import checkpoint
-from charrnn.training.loop import train
+from charrnn.model import checkpoint, runs
+from charrnn.training.loop import train_model
 from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
@@ -22,15 +22,15 @@ def cfg(steps, **kw):
 @pytest.fixture
 def run_with_a_good_checkpoint(corpus_file, tmp_path):
     corpus = prepared(corpus_file)
-    train(corpus, SMALL, cfg(5), tmp_path / "run")
-    latest = tmp_path / "run" / checkpoint.LATEST
+    train_model(corpus, SMALL, cfg(5), tmp_path / "run")
+    latest = tmp_path / "run" / runs.LATEST
     return corpus, tmp_path / "run", latest, latest.read_bytes()
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_with_a_good_checkpoint,
                                                            monkeypatch):
     corpus, run, latest, before = run_with_a_good_checkpoint
-    real = charrnn.training.loop.F.cross_entropy
+    real = charrnn.training.step.F.cross_entropy
     calls = []
 
     def poisoned(*args, **kwargs):
@@ -38,9 +38,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_with_a_good_check
         loss = real(*args, **kwargs)
         return loss * float("nan") if len(calls) >= 3 else loss
 
-    monkeypatch.setattr(charrnn.training.loop.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(charrnn.training.step.F, "cross_entropy", poisoned)
     with pytest.raises(CharRNNError, match=r"loss became nan at step 8.*last good checkpoint"):
-        train(corpus, SMALL, cfg(20, checkpoint_every=1), run,
+        train_model(corpus, SMALL, cfg(20, checkpoint_every=1), run,
               resume=checkpoint.load(latest))
     assert checkpoint.load(latest).meta["step"] == 7  # saved before the bad step, not after
 
@@ -54,7 +54,7 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(run_with_a_good_c
 
     monkeypatch.setattr("charrnn.atomic.os.fsync", disk_full)
     with pytest.raises(CheckpointError, match="could not write .*No space left on device"):
-        train(corpus, SMALL, cfg(20, checkpoint_every=1), run, resume=checkpoint.load(latest))
+        train_model(corpus, SMALL, cfg(20, checkpoint_every=1), run, resume=checkpoint.load(latest))
     assert latest.read_bytes() == before
     assert sorted(p.name for p in run.iterdir()) == ["best.safetensors", "latest.safetensors",
                                                      "metrics.jsonl"]

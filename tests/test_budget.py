@@ -10,10 +10,11 @@ import torch
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import ConfigError
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
-from charrnn.training.loop import learning_rate, train
+from charrnn.training.loop import train_model
 from charrnn.training.metrics import FIELDS, read_metrics
+from charrnn.training.schedule import learning_rate
 from tests.conftest import prepared
 from tests.test_train import Recorder
 
@@ -46,9 +47,9 @@ def run_on_fake_clock(corpus_file, tmp_path, seconds_per_step, limit=40.0, name=
     rec = ClockedRecorder(clock)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train_module.time, "perf_counter", clock)
-        result = train(prepared(corpus_file), SMALL,
+        result = train_model(prepared(corpus_file), SMALL,
                        TrainConfig(batch_size=4, seq_len=16, time_limit=limit, warmup_steps=0,
-                                   eval_every=10_000), tmp_path / name, rec)
+                                   eval_every=10_000), tmp_path / name, reporter=rec)
     return result, [s for _, s in rec.of("step")]
 
 
@@ -71,10 +72,10 @@ def test_last_evaluation_and_checkpoint_land_inside_the_budget(tmp_path):
                    for i in range(6000))
     path = tmp_path / "long.txt"
     path.write_text(text)
-    result = train(prepared(path), ModelConfig(hidden_size=64),
+    result = train_model(prepared(path), ModelConfig(hidden_size=64),
                    TrainConfig(batch_size=8, seq_len=32, time_limit=4.0, val_frac=0.3),
                    tmp_path / "run")
-    meta = checkpoint.load(tmp_path / "run" / checkpoint.LATEST).meta
+    meta = checkpoint.load(tmp_path / "run" / runs.LATEST).meta
     assert result.elapsed <= 4.0
     assert meta["elapsed_seconds"] <= 4.0
     assert meta["step"] == result.steps and meta["metrics"]["val_loss"] is not None
@@ -95,21 +96,21 @@ def test_patience_stops_after_evaluations_without_a_new_best(corpus_file, tmp_pa
     losses = iter([3.0, 2.5, 2.6, 2.7, 2.4, 2.3])
     monkeypatch.setattr(train_module, "mean_nll", lambda model, ids: next(losses))
     rec = Recorder()
-    result = train(prepared(corpus_file), SMALL,
+    result = train_model(prepared(corpus_file), SMALL,
                    TrainConfig(batch_size=4, seq_len=16, steps=100, eval_every=5, patience=2),
-                   tmp_path / "run", rec)
+                   tmp_path / "run", reporter=rec)
     assert result.stopped_early and result.steps == 20  # evaluations at 5, 10, 15, 20
     assert result.best_val_loss == 2.5 and result.best_step == 10
-    assert checkpoint.load(tmp_path / "run" / checkpoint.BEST).meta["step"] == 10
+    assert checkpoint.load(tmp_path / "run" / runs.BEST).meta["step"] == 10
     assert any("--patience 2" in e[1] for e in rec.of("message"))
 
 
 def test_weight_decay_shrinks_the_weights(corpus_file, tmp_path):
     def norm(decay):
-        train(prepared(corpus_file), SMALL,
+        train_model(prepared(corpus_file), SMALL,
               TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=30, lr=1e-2,
                           weight_decay=decay), tmp_path / f"wd{decay}")
-        weights = checkpoint.load(tmp_path / f"wd{decay}" / checkpoint.BEST).tensors
+        weights = checkpoint.load(tmp_path / f"wd{decay}" / runs.BEST).tensors
         return float(torch.linalg.norm(weights["model.rnn.weight_hh_l0"]))
 
     assert norm(5.0) < 0.8 * norm(0.0)
@@ -119,7 +120,7 @@ def test_tied_weights_train_save_and_load(corpus_file, tmp_path):
     import charrnn
 
     cfg = ModelConfig(hidden_size=24, embed_size=24, tie_weights=True)
-    train(prepared(corpus_file), cfg, TrainConfig(batch_size=4, seq_len=16, steps=10,
+    train_model(prepared(corpus_file), cfg, TrainConfig(batch_size=4, seq_len=16, steps=10,
                                                   eval_every=10), tmp_path / "run")
     lm = charrnn.load(tmp_path / "run")
     assert lm.model.head.weight is lm.model.embed.weight
@@ -135,7 +136,7 @@ def test_tied_weights_need_matching_sizes():
 
 def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path):
     run = tmp_path / "run"
-    train(prepared(corpus_file), SMALL,
+    train_model(prepared(corpus_file), SMALL,
           TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=15, log_every=10), run)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
@@ -152,9 +153,9 @@ def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path):
 def test_resume_drops_metrics_past_the_checkpoint(corpus_file, tmp_path):
     run = tmp_path / "run"
     cfg = dict(batch_size=4, seq_len=16, eval_every=20, log_every=10, lr_schedule="constant")
-    train(prepared(corpus_file), SMALL, TrainConfig(steps=20, **cfg), run)
+    train_model(prepared(corpus_file), SMALL, TrainConfig(steps=20, **cfg), run)
     with open(run / "metrics.jsonl", "a") as handle:  # what a crash at step 25 leaves
         handle.write(json.dumps({"step": 25, "train_loss": 1.0}) + "\n" + '{"step": 2')
-    train(prepared(corpus_file), SMALL, TrainConfig(steps=40, **cfg), run,
-          resume=checkpoint.load(run / checkpoint.LATEST))
+    train_model(prepared(corpus_file), SMALL, TrainConfig(steps=40, **cfg), run,
+          resume=checkpoint.load(run / runs.LATEST))
     assert [r["step"] for r in read_metrics(run)] == [10, 20, 30, 40]

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from charrnn.config import DataConfig
-from charrnn.data.cache import encode_validation, prepare
-from charrnn.data.reading import cache_root
+from charrnn.data.cache import cache_root, encode_validation, prepare
 from charrnn.errors import CorpusError
 from tests.conftest import prepared
 

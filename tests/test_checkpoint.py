@@ -8,7 +8,7 @@ import torch
 
 import charrnn
 from charrnn.errors import CheckpointError
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import model_tensors
 
 
@@ -28,7 +28,7 @@ def test_round_trip_gives_the_same_logits(lm, tmp_path):
 def test_run_folder_means_best_and_both_files_exist(trained_run):
     assert (trained_run / "latest.safetensors").is_file()
     assert (trained_run / "best.safetensors").is_file()
-    assert checkpoint.resolve(trained_run) == trained_run / "best.safetensors"
+    assert runs.resolve(trained_run) == trained_run / "best.safetensors"
     meta = checkpoint.load(trained_run / "best.safetensors").meta
     assert meta["metrics"]["val_loss"] == meta["metrics"]["best_val_loss"]
     assert meta["step"] == meta["metrics"]["best_step"]
@@ -38,14 +38,14 @@ def test_run_folder_means_best_and_both_files_exist(trained_run):
 def test_newest_run_is_found_under_the_root(tmp_path, trained_run):
     root = tmp_path / "checkpoints"
     with pytest.raises(CheckpointError, match="no checkpoint found"):
-        checkpoint.resolve(None, root)
+        runs.resolve(None, root)
     blob = (trained_run / "best.safetensors").read_bytes()
     for i, name in enumerate(["old", "new"]):
         (root / name).mkdir(parents=True)
         target = root / name / "best.safetensors"
         target.write_bytes(blob)
         os.utime(target, ns=(10**18 + i, 10**18 + i))
-    assert checkpoint.resolve(None, root) == root / "new" / "best.safetensors"
+    assert runs.resolve(None, root) == root / "new" / "best.safetensors"
 
 
 class _Boom:

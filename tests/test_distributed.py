@@ -14,10 +14,10 @@ import torch.multiprocessing as mp
 
 import charrnn
 from charrnn.config import ModelConfig
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
 from charrnn.training.distributed import Ranks
-from charrnn.training.loop import train_step
+from charrnn.training.step import train_step
 from charrnn.training.validation import val_share
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,12 +50,12 @@ def test_two_processes_train_their_own_streams_and_resume(corpus_file, tmp_path)
 
     lm = charrnn.load(out)  # a distributed run loads in one process
     assert len(lm.sample(20, seed=1)) == 20
-    assert checkpoint.load(out / checkpoint.LATEST).tensors["hidden.0"].shape[1] == 4
+    assert checkpoint.load(out / runs.LATEST).tensors["hidden.0"].shape[1] == 4
 
     resumed = torchrun("train", corpus_file, "--steps", "30", *SMALL, "--out", out,
                        "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert checkpoint.load(out / checkpoint.LATEST).meta["step"] == 30
+    assert checkpoint.load(out / runs.LATEST).meta["step"] == 30
     alone = subprocess.run([sys.executable, "-m", "charrnn", "train", str(corpus_file),
                             "--steps", "40", *SMALL, "--out", str(out), "--resume"],
                            capture_output=True, text=True,
@@ -115,7 +115,7 @@ def test_validation_shares_score_every_character_once(length, world):
 
 
 def test_the_resume_hint_names_the_launch_that_can_resume(monkeypatch):
-    from charrnn.interface.cli import resume_command
+    from charrnn.interface.train_command import resume_command
 
     args = ["train", "my text.txt", "--out", "runs/a", "--resume"]
     assert resume_command(args, 1) == "charrnn train 'my text.txt' --out runs/a --resume"

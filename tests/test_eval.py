@@ -80,10 +80,10 @@ def test_bad_eval_input_is_one_line(trained_run, tmp_path, content, message):
 def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path):
     import charrnn
     from charrnn.config import TrainConfig
-    from charrnn.training.loop import train
+    from charrnn.training.loop import train_model
     from tests.conftest import prepared
 
-    train(prepared(corpus_file, level="byte"), ModelConfig(hidden_size=16, embed_size=8),
+    train_model(prepared(corpus_file, level="byte"), ModelConfig(hidden_size=16, embed_size=8),
           TrainConfig(batch_size=4, seq_len=16, steps=5, eval_every=5), tmp_path / "run")
     lm = charrnn.load(tmp_path / "run")
     text = "ROMEO: café\n"

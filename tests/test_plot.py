@@ -1,7 +1,7 @@
 """`charrnn plot`: training curves of several runs on one PNG."""
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.training.loop import train
+from charrnn.training.loop import train_model
 from tests.conftest import prepared
 from tests.test_cli import one_error_line, run
 
@@ -9,7 +9,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def small_run(corpus_file, folder, hidden):
-    train(prepared(corpus_file), ModelConfig(hidden_size=hidden, embed_size=8),
+    train_model(prepared(corpus_file), ModelConfig(hidden_size=hidden, embed_size=8),
           TrainConfig(batch_size=4, seq_len=16, steps=20, eval_every=10, log_every=5), folder)
     return folder
 

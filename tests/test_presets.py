@@ -2,13 +2,13 @@
 
 import pytest
 
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from charrnn.training.presets import SIZES, size_for_budget
 from tests.test_cli import one_error_line, run
 
 
 def trained_model(run_dir):
-    return checkpoint.load(run_dir / checkpoint.LATEST).meta
+    return checkpoint.load(run_dir / runs.LATEST).meta
 
 
 def test_longer_budgets_and_more_cores_buy_larger_models():

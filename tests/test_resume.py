@@ -5,8 +5,8 @@ import torch
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CheckpointError
-from charrnn.model import checkpoint
-from charrnn.training.loop import train
+from charrnn.model import checkpoint, runs
+from charrnn.training.loop import train_model
 from tests.conftest import prepared
 from tests.test_cli import FAST, one_error_line, run
 
@@ -22,7 +22,7 @@ def config(steps, seed=7, **kw):
 
 
 def latest(run_dir):
-    return checkpoint.load(run_dir / checkpoint.LATEST)
+    return checkpoint.load(run_dir / runs.LATEST)
 
 
 def assert_same_weights(a, b):
@@ -38,11 +38,11 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps(corpus_file, tmp_path, cell):
     longer run at the start (dropout on, so the random generator must be restored too)."""
     corpus = prepared(corpus_file)
     flat = {"lr_schedule": "constant"}
-    train(corpus, model_config(cell), config(2 * N, **flat), tmp_path / "straight")
-    train(corpus, model_config(cell), config(N, **flat), tmp_path / "resumed")
+    train_model(corpus, model_config(cell), config(2 * N, **flat), tmp_path / "straight")
+    train_model(corpus, model_config(cell), config(N, **flat), tmp_path / "resumed")
     first_half = latest(tmp_path / "resumed")
     assert first_half.meta["step"] == N
-    result = train(corpus, model_config(cell), config(2 * N, **flat), tmp_path / "resumed",
+    result = train_model(corpus, model_config(cell), config(2 * N, **flat), tmp_path / "resumed",
                    resume=first_half)
     assert result.steps == 2 * N
     assert_same_weights(latest(tmp_path / "straight"), latest(tmp_path / "resumed"))
@@ -52,13 +52,13 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps(corpus_file, tmp_path, cell):
 def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path, ema):
     corpus = prepared(corpus_file)
     cfg = config(2 * N, ema=ema)
-    train(corpus, model_config("lstm"), cfg, tmp_path / "straight")
+    train_model(corpus, model_config("lstm"), cfg, tmp_path / "straight")
     calls = iter(range(10**6))
-    stopped = train(corpus, model_config("lstm"), cfg, tmp_path / "stopped",
+    stopped = train_model(corpus, model_config("lstm"), cfg, tmp_path / "stopped",
                     should_stop=lambda: next(calls) >= 7)
     assert stopped.interrupted and stopped.steps == 7
     assert latest(tmp_path / "stopped").meta["step"] == 7
-    train(corpus, model_config("lstm"), cfg, tmp_path / "stopped",
+    train_model(corpus, model_config("lstm"), cfg, tmp_path / "stopped",
           resume=latest(tmp_path / "stopped"))
     assert_same_weights(latest(tmp_path / "straight"), latest(tmp_path / "stopped"))
 
@@ -66,26 +66,26 @@ def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path, ema):
 def test_changing_the_seed_changes_the_weights(corpus_file, tmp_path):
     """The bit-for-bit tests above could not pass by accident: runs do differ."""
     corpus = prepared(corpus_file)
-    train(corpus, model_config("gru"), config(N), tmp_path / "a")
-    train(corpus, model_config("gru"), config(N, seed=99), tmp_path / "b")
+    train_model(corpus, model_config("gru"), config(N), tmp_path / "a")
+    train_model(corpus, model_config("gru"), config(N, seed=99), tmp_path / "b")
     a, b = latest(tmp_path / "a"), latest(tmp_path / "b")
     assert not torch.equal(a.tensors["model.head.weight"], b.tensors["model.head.weight"])
 
 
 def test_library_refuses_contradicting_settings(corpus_file, tmp_path, tiny_other_file):
     corpus = prepared(corpus_file)
-    train(corpus, model_config("lstm"), config(N), tmp_path / "run")
+    train_model(corpus, model_config("lstm"), config(N), tmp_path / "run")
     ckpt = latest(tmp_path / "run")
     with pytest.raises(CheckpointError, match="--hidden-size 32 contradicts"):
-        train(corpus, ModelConfig(model="lstm", hidden_size=32, embed_size=8, num_layers=2,
+        train_model(corpus, ModelConfig(model="lstm", hidden_size=32, embed_size=8, num_layers=2,
                                   dropout=0.3), config(2 * N), tmp_path / "run", resume=ckpt)
     with pytest.raises(CheckpointError, match="--batch-size 8 contradicts"):
-        train(corpus, model_config("lstm"), TrainConfig(batch_size=8, seq_len=16, steps=2 * N,
+        train_model(corpus, model_config("lstm"), TrainConfig(batch_size=8, seq_len=16, steps=2 * N,
                                                         eval_every=5, seed=7),
               tmp_path / "run", resume=ckpt)
     with pytest.raises(CheckpointError, match="another corpus"):
-        train(prepared(tiny_other_file), model_config("lstm"), config(2 * N), tmp_path / "run",
-              resume=ckpt)
+        train_model(prepared(tiny_other_file), model_config("lstm"), config(2 * N),
+                    tmp_path / "run", resume=ckpt)
 
 
 @pytest.fixture

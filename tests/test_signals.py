@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from tests.conftest import tiny_text
 
 TRAIN = ["--hidden-size", "32", "--embed-size", "8", "--batch-size", "4", "--seq-len", "16",
@@ -53,13 +53,13 @@ def test_a_signal_finishes_the_step_saves_and_says_how_to_resume(corpus, tmp_pat
     assert status == code, err
     assert "Traceback" not in err
     assert "Resume with: charrnn train" in err and f"--out {run} --resume --steps 1000000" in err
-    stopped_at = checkpoint.load(run / checkpoint.LATEST).meta["step"]
+    stopped_at = checkpoint.load(run / runs.LATEST).meta["step"]
     assert stopped_at > 0 and f"stopped at step {stopped_at}" in err
     more = subprocess.run([sys.executable, "-m", "charrnn", "train", corpus, "--out", run,
                            "--resume", "--steps", str(stopped_at + 5)], capture_output=True,
                           text=True, env=os.environ)
     assert more.returncode == 0, more.stderr
-    assert checkpoint.load(run / checkpoint.LATEST).meta["step"] == stopped_at + 5
+    assert checkpoint.load(run / runs.LATEST).meta["step"] == stopped_at + 5
 
 
 def test_a_second_ctrl_c_stops_at_once_without_damage(corpus, tmp_path):
@@ -71,7 +71,7 @@ def test_a_second_ctrl_c_stops_at_once_without_damage(corpus, tmp_path):
     status, err = finish(proc)
     assert status == 130 and "Traceback" not in err
     assert leftovers(run) == []
-    checkpoint.load(run / checkpoint.LATEST)  # whatever is there is whole
+    checkpoint.load(run / runs.LATEST)  # whatever is there is whole
 
 
 @pytest.mark.slow
@@ -97,15 +97,15 @@ def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path):
         proc.wait()
         proc.stderr.close()
         mid_write += bool(leftovers(run))
-        if (run / checkpoint.LATEST).exists():
-            steps.append(checkpoint.load(run / checkpoint.LATEST).meta["step"])
+        if (run / runs.LATEST).exists():
+            steps.append(checkpoint.load(run / runs.LATEST).meta["step"])
     assert steps == sorted(steps) and steps[-1] > 0
     assert mid_write >= 8, "kills meant to land during a checkpoint write did not"
     done = subprocess.run([sys.executable, "-m", "charrnn", "train", *map(str, resume),
                            "--steps", str(steps[-1] + 3)], capture_output=True, text=True,
                           env=os.environ)
     assert done.returncode == 0, done.stderr
-    assert checkpoint.load(run / checkpoint.LATEST).meta["step"] == steps[-1] + 3
+    assert checkpoint.load(run / runs.LATEST).meta["step"] == steps[-1] + 3
     assert leftovers(run) == []
     print(f"\n24 kills survived, {mid_write} of them during a checkpoint write; "
           f"steps reached {steps}")

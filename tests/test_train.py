@@ -5,11 +5,13 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig, TrainConfig
+from charrnn.data.split import split_ids
 from charrnn.data.streams import StreamBatcher
 from charrnn.errors import CorpusError
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
-from charrnn.training.loop import learning_rate, split_ids, train
+from charrnn.training.loop import train_model
+from charrnn.training.schedule import learning_rate
 from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
@@ -41,14 +43,14 @@ class Recorder:
 
 
 def weights(run):
-    return checkpoint.load(run / checkpoint.LATEST).tensors
+    return checkpoint.load(run / runs.LATEST).tensors
 
 
 def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
     cfg = TrainConfig(batch_size=4, seq_len=16, steps=12, eval_every=6)
     corpus = prepared(corpus_file)
     for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
-        train(corpus, SMALL, TrainConfig(**{**cfg.to_dict(), "seed": seed}), tmp_path / name)
+        train_model(corpus, SMALL, TrainConfig(**{**cfg.to_dict(), "seed": seed}), tmp_path / name)
     a, b, c = (weights(tmp_path / n) for n in "abc")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
@@ -57,30 +59,31 @@ def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
 def test_stop_rules_and_reports(corpus_file, tmp_path):
     corpus = prepared(corpus_file)
     rec = Recorder()
-    result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, steps=7, eval_every=3),
-                   tmp_path / "steps", rec)
+    result = train_model(corpus, SMALL,
+                         TrainConfig(batch_size=4, seq_len=16, steps=7, eval_every=3),
+                         tmp_path / "steps", reporter=rec)
     assert result.steps == 7 and [s.step for _, s in rec.of("step")] == list(range(1, 8))
     assert [e[1] for e in rec.of("eval")] == [3, 6, 7]  # every 3 steps and at the end
     assert rec.of("end")[0][1].best_val_loss == min(e[2] for e in rec.of("eval"))
 
-    result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, epochs=1.0),
+    result = train_model(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, epochs=1.0),
                    tmp_path / "epochs")
     train_ids, _ = split_ids(corpus.ids, 0.05)
     assert result.steps == StreamBatcher(train_ids, 4, 16).windows_per_epoch
 
-    result = train(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, time_limit=1.5),
+    result = train_model(corpus, SMALL, TrainConfig(batch_size=4, seq_len=16, time_limit=1.5),
                    tmp_path / "time")
     assert result.steps > 0 and result.elapsed < 10
 
 
 def test_loss_falls_and_best_is_kept(corpus_file, tmp_path):
     rec = Recorder()
-    train(prepared(corpus_file), ModelConfig(hidden_size=48, embed_size=16),
+    train_model(prepared(corpus_file), ModelConfig(hidden_size=48, embed_size=16),
           TrainConfig(batch_size=4, seq_len=32, steps=90, eval_every=30, lr=1e-2),
-          tmp_path / "run", rec)
+          tmp_path / "run", reporter=rec)
     losses = [e[2] for e in rec.of("eval")]
     assert losses[-1] < losses[0] - 0.5
-    best = checkpoint.load(tmp_path / "run" / checkpoint.BEST).meta
+    best = checkpoint.load(tmp_path / "run" / runs.BEST).meta
     assert best["metrics"]["val_loss"] == pytest.approx(min(losses))
 
 
@@ -96,7 +99,7 @@ def test_hidden_state_is_carried_between_steps(corpus_file, tmp_path, monkeypatc
         return logits, new_state
 
     monkeypatch.setattr(CharRNN, "forward", spy)
-    train(prepared(corpus_file), SMALL, TrainConfig(batch_size=4, seq_len=16, steps=5),
+    train_model(prepared(corpus_file), SMALL, TrainConfig(batch_size=4, seq_len=16, steps=5),
           tmp_path / "run")
     assert seen[0][0].abs().sum() == 0  # a stream starts from zeros
     for (_, out_t, _), (in_next, _, needs_grad) in itertools.pairwise(seen):
@@ -115,7 +118,7 @@ def test_nan_loss_stops_with_a_clear_error(corpus_file, tmp_path):
     from charrnn.errors import CharRNNError
 
     with pytest.raises(CharRNNError, match="loss became nan"):
-        train(prepared(corpus_file), SMALL,
+        train_model(prepared(corpus_file), SMALL,
               TrainConfig(batch_size=4, seq_len=16, steps=5, lr=math.inf), tmp_path / "r")
 
 
@@ -123,4 +126,4 @@ def test_too_short_corpus_is_refused(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text("abc")
     with pytest.raises(CorpusError, match="too short"):
-        train(prepared(path), SMALL, TrainConfig(steps=1), tmp_path / "run")
+        train_model(prepared(path), SMALL, TrainConfig(steps=1), tmp_path / "run")

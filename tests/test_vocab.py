@@ -53,9 +53,9 @@ def test_byte_level_is_lossless_and_displays_with_replacement():
     assert vocab.encode(cut).tolist() == ids[:-1].tolist()
 
 
-def test_symbol_decoder_waits_for_complete_characters():
-    decoder = ByteVocab().decoder()
-    pieces = [decoder.feed(b) for b in "é😀".encode()]
+def test_streaming_text_waits_for_complete_characters():
+    text = ByteVocab().streaming_text()
+    pieces = [text.feed(b) for b in "é😀".encode()]
     assert pieces == ["", "é", "", "", "", "😀"]
-    decoder.feed(0xE2)
-    assert decoder.flush() == "\udce2"
+    text.feed(0xE2)
+    assert text.flush() == "\udce2"

@@ -6,7 +6,7 @@ count of every symbol (the vocabulary), then the ids written as uint8 where the
 vocabulary fits (int32 otherwise). Training slices its batches straight out of the
 memory map. A second run on the same file only hashes it and opens the map.
 
-Cache folder (see `charrnn.data.reading.cache_root`)::
+Cache folder (`cache_root()`)::
 
     <key>.ids    raw ids, native byte order
     <key>.json   vocabulary, id count and dtype; written last, so its presence means
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +28,20 @@ import torch
 
 from charrnn.atomic import atomic_writer, write_atomic
 from charrnn.config import DataConfig
-from charrnn.data.reading import cache_root, check_file, iter_bytes, iter_symbols, iter_text
+from charrnn.data.reading import check_file, iter_bytes, iter_symbols, iter_text
 from charrnn.data.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
 from charrnn.errors import CorpusError
 
 CACHE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
 _DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
+
+
+def cache_root() -> Path:
+    """Where prepared corpora live: $CHARRNN_CACHE, else ~/.cache/charrnn."""
+    env = os.environ.get("CHARRNN_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "charrnn"
+
 
 
 @dataclass(frozen=True)
@@ -134,8 +142,10 @@ def _read_meta(meta_path: Path, ids_path: Path) -> dict[str, Any] | None:
 
 
 def prepare(path: str | Path, data: DataConfig | None = None, name: str | None = None,
-            progress: Progress = _noop) -> PreparedCorpus:
-    """The corpus at `path` as memory-mapped ids, from the cache or prepared now."""
+            progress: Progress | None = None) -> PreparedCorpus:
+    """The corpus at `path` as memory-mapped ids, from the cache or prepared now;
+    `progress` hears each phase's bytes."""
+    progress = progress or _noop
     data = (data or DataConfig()).validate()
     path = check_file(path)
     started = time.perf_counter()

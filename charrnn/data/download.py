@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charrnn.atomic import atomic_writer, write_atomic
-from charrnn.data.reading import BUILTIN_NAME, builtin_text
+from charrnn.data.builtin import BUILTIN_NAME, builtin_text
 from charrnn.errors import CorpusError
 
 DEFAULT_DIR = Path("corpora")

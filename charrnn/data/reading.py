@@ -1,34 +1,20 @@
 """Reading training text in chunks: decoding, byte-order marks, newlines, clear errors.
 
-Nothing here holds a whole file in memory; `charrnn.data.cache` turns these chunks into a
-memory-mapped id file. The built-in corpus (the running Python's standard-library
-source) is written once to the cache folder and then read like any other file.
+Nothing here holds a whole file in memory; `cache.py` turns these chunks into a
+memory-mapped id file.
 """
 
 from __future__ import annotations
 
 import codecs
-import os
-import sys
-import sysconfig
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from charrnn.atomic import write_atomic
 from charrnn.config import DataConfig
 from charrnn.errors import CorpusError
 
 CHUNK_BYTES = 1 << 20
-BUILTIN_NAME = "python-stdlib"
-BUILTIN_CAP_BYTES = 4_000_000
-_SKIP_DIRS = {"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test"}
 _MAX_NUL_SHARE = 0.10
-
-
-def cache_root() -> Path:
-    """Where prepared corpora live: $CHARRNN_CACHE, else ~/.cache/charrnn."""
-    env = os.environ.get("CHARRNN_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "charrnn"
 
 
 def check_file(path: str | Path, what: str = "corpus") -> Path:
@@ -123,48 +109,3 @@ def iter_symbols(path: Path, data: DataConfig,
         if on_bytes is not None:
             on_bytes(done)
         yield block.decode("utf-8", "surrogateescape")
-
-
-def _stdlib_files(root: Path) -> list[Path]:
-    files = []
-    for file in root.rglob("*.py"):
-        rel = file.relative_to(root)
-        if not any(part in _SKIP_DIRS for part in rel.parts[:-1]):
-            files.append(file)
-    return sorted(files, key=lambda f: f.relative_to(root).as_posix())
-
-
-def builtin_text(cap_bytes: int = BUILTIN_CAP_BYTES) -> bytes:
-    """The running interpreter's standard-library source, in sorted path order, capped."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    parts: list[bytes] = []
-    size = 0
-    for file in _stdlib_files(root):
-        try:
-            data = file.read_bytes()
-            data.decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if size + len(data) > cap_bytes:
-            break
-        parts.append(data)
-        size += len(data)
-    if not parts:
-        raise CorpusError(f"no Python standard-library source found under {root}")
-    return b"".join(parts).replace(b"\r\n", b"\n")
-
-
-def builtin_corpus_file() -> Path:
-    """The built-in corpus as a file in the cache folder (written once per Python version).
-
-    Needs no network, so a first `charrnn train` works offline; the same Python version
-    always yields the same text.
-    """
-    version = "{}.{}.{}".format(*sys.version_info[:3])
-    path = cache_root() / f"{BUILTIN_NAME}-{version}.txt"
-    if not path.is_file():
-        try:
-            write_atomic(path, builtin_text())
-        except OSError as exc:
-            raise CorpusError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path

@@ -109,8 +109,8 @@ class Vocab:
         """Text fit to print (only byte-level text can hold undecodable bytes)."""
         return text
 
-    def decoder(self) -> SymbolDecoder:
-        return SymbolDecoder(self)
+    def streaming_text(self) -> StreamingText:
+        return StreamingText(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "chars": "".join(self.chars), "counts": self.counts}
@@ -152,7 +152,7 @@ class ByteVocab(Vocab):
         return {"level": self.level, "counts": self.counts}
 
 
-class SymbolDecoder:
+class StreamingText:
     """Ids arriving one at a time -> text as soon as it is complete.
 
     For bytes, an incomplete UTF-8 sequence waits for its next byte; `flush` releases

@@ -16,7 +16,7 @@ from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.sampling import sample_steps
 from charrnn.decoding.scoring import TextLoss, text_loss
 from charrnn.errors import CheckpointError, ConfigError
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
 
@@ -83,11 +83,11 @@ class LanguageModel:
         return self._pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
 
     def _pieces(self, ids: Iterator[int]) -> Iterator[str]:
-        decoder = self.vocab.decoder()
+        text = self.vocab.streaming_text()
         for i in ids:
-            if piece := decoder.feed(i):
+            if piece := text.feed(i):
                 yield piece
-        if tail := decoder.flush():
+        if tail := text.flush():
             yield tail
 
     def sample(self, length: int, temperature: float = 1.0, prime: str = "",
@@ -159,9 +159,9 @@ def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]
             return
 
 
-def load(path: str | Path | None = None, root: str | Path = checkpoint.DEFAULT_ROOT,
+def load(path: str | Path | None = None, root: str | Path = runs.DEFAULT_ROOT,
          weights: str = "fp32") -> LanguageModel:
     """Load a checkpoint file, a run folder's best checkpoint, or (None) the newest run's;
     `weights` picks the decoding precision (see `LanguageModel`)."""
-    ckpt = checkpoint.load(checkpoint.resolve(path, Path(root)))
+    ckpt = checkpoint.load(runs.resolve(path, Path(root)))
     return LanguageModel.from_checkpoint(ckpt, weights)

@@ -1,6 +1,10 @@
 """Interface: what a person sees. Imports every layer below; nothing imports it.
 
-    cli.py        the Typer app: the commands, parsing options and calling the library
-    display.py    progress, tables, errors (the only module that imports Rich)
-    plot.py       training curves of one or more runs to a PNG (matplotlib)
+    cli.py               the Typer app: which commands there are, and `main`
+    train_command.py     charrnn train: its options, progress, the resume hint
+    decode_commands.py   charrnn sample, beam, eval
+    run_commands.py      charrnn info, list, plot, corpus list / get
+    options.py           the option types the commands share, and one-line errors
+    display.py           progress, tables, errors (the only module that imports Rich)
+    plot.py              training curves of one or more runs to a PNG (matplotlib)
 """

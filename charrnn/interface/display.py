@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -25,9 +25,11 @@ from rich.table import Table
 from rich.text import Text
 
 from charrnn.config import format_duration
-from charrnn.data.cache import PreparedCorpus
 from charrnn.training.report import RunInfo, SilentReporter, StepStats, TrainResult
 from charrnn.units import bits
+
+if TYPE_CHECKING:
+    from charrnn.data.cache import PreparedCorpus
 
 _PROGRESS_TICKS = 1000
 
@@ -71,12 +73,14 @@ def byte_progress(console: Console) -> Progress:
 
 
 class PrepareProgress:
-    """Shows the corpus cache being hashed, counted and encoded, then how long it took."""
+    """Shows the corpus cache being hashed, counted and encoded, then how long it took
+    (nothing when not `shown`: the other processes of a distributed job)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shown: bool = True) -> None:
         self.console = stderr_console()
         self.progress = byte_progress(self.console)
         self.tasks: dict[str, int] = {}
+        self.shown = shown
 
     def __enter__(self) -> PrepareProgress:
         return self
@@ -85,6 +89,8 @@ class PrepareProgress:
         self.progress.stop()
 
     def update(self, phase: str, done: int, total: int) -> None:
+        if not self.shown:
+            return
         if not self.tasks:
             self.progress.start()  # lazily: a bar that never showed leaves no blank line
         if phase not in self.tasks:
@@ -92,6 +98,8 @@ class PrepareProgress:
         self.progress.update(self.tasks[phase], completed=done)
 
     def done(self, corpus: PreparedCorpus) -> None:
+        if not self.shown:
+            return
         unit = "bytes" if corpus.data.level == "byte" else "characters"
         what = (f"{corpus.ids.numel():,} {unit}, vocabulary {len(corpus.vocab)}")
         if corpus.cached:

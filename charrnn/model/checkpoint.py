@@ -4,12 +4,7 @@ A checkpoint is one safetensors file: the tensors, plus a JSON document (format 
 configs, vocabulary, step, metrics, corpus, and a sha256 of the tensor bytes) stored in
 the safetensors header metadata. One file means one atomic rename per save, and loading
 parses JSON and raw arrays only: nothing is ever unpickled, so a hostile file cannot
-run code.
-
-Layout of a run folder::
-
-    checkpoints/<run>/latest.safetensors   # written at every evaluation and at the end
-    checkpoints/<run>/best.safetensors     # lowest validation loss so far
+run code. Which files make a run folder is `runs.py`'s business.
 """
 
 from __future__ import annotations
@@ -32,9 +27,6 @@ from charrnn.errors import CheckpointError
 FORMAT_NAME = "charrnn"
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
-LATEST = "latest" + SUFFIX
-BEST = "best" + SUFFIX
-DEFAULT_ROOT = Path("checkpoints")
 _META_KEY = "charrnn"
 MODEL, AVERAGE = "model.", "average."  # tensor-name prefixes: trained and averaged weights
 _MAX_HEADER = 100_000_000
@@ -129,32 +121,3 @@ def load(path: str | Path) -> Checkpoint:
     if _tensor_digest(tensors) != document.get("tensors_sha256"):
         raise _refuse(path, "tensor checksum mismatch (the file is corrupt or truncated)")
     return Checkpoint(path=path, meta=document, tensors=tensors)
-
-
-def _run_files(run: Path) -> list[Path]:
-    return [f for f in (run / BEST, run / LATEST) if f.is_file()]
-
-
-def resolve(checkpoint: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
-    """A checkpoint file from a file, a run folder, or (None) the most recent run under root.
-
-    A run folder means its best checkpoint (lowest validation loss), else its latest.
-    """
-    if checkpoint is not None:
-        path = Path(checkpoint)
-        if path.is_dir():
-            files = _run_files(path)
-            if not files:
-                raise CheckpointError(f"no checkpoint in run folder {path}")
-            return files[0]
-        if not path.exists():
-            raise CheckpointError(f"checkpoint not found: {path}")
-        return path
-    runs = [d for d in root.iterdir() if d.is_dir() and _run_files(d)] if root.is_dir() else []
-    if not runs:
-        raise CheckpointError(
-            f"no checkpoint found under {root}/; train one with 'charrnn train' "
-            "or pass --checkpoint"
-        )
-    newest = max(runs, key=lambda d: max(f.stat().st_mtime_ns for f in _run_files(d)))
-    return _run_files(newest)[0]

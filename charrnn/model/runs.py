@@ -1,5 +1,16 @@
-"""What a run or checkpoint holds, for `charrnn info` and `charrnn list`, read from the
-checkpoint's JSON and tensor shapes without building a model."""
+"""Run folders: which files make a run, finding the newest, naming a new one, describing one.
+
+The one owner of the layout; everything else asks here::
+
+    checkpoints/<run>/latest.safetensors   the full training state: written at every
+                                           evaluation, every --checkpoint-every, on Ctrl-C
+                                           and at the end (what --resume reads)
+    checkpoints/<run>/best.safetensors     the weights with the lowest validation loss
+    checkpoints/<run>/metrics.jsonl        one line per logged step (training/metrics.py)
+
+`describe` and `list_runs` (what `charrnn info` and `charrnn list` show) read the
+checkpoint's JSON and tensor shapes without building a model.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +21,75 @@ from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint
 from charrnn.model.checkpoint import weights_of
 from charrnn.units import bits
+
+DEFAULT_ROOT = Path("checkpoints")
+LATEST = "latest" + checkpoint.SUFFIX
+BEST = "best" + checkpoint.SUFFIX
+METRICS = "metrics.jsonl"
+
+
+def checkpoint_files(run: Path) -> list[Path]:
+    """The run's checkpoints that exist, the one to load first: best, then latest."""
+    return [f for f in (run / BEST, run / LATEST) if f.is_file()]
+
+
+def has_run(run: Path) -> bool:
+    """Whether `run` holds a trained run's checkpoints."""
+    return bool(checkpoint_files(Path(run)))
+
+
+def clear(run: Path) -> None:
+    """Remove a run's checkpoints so a fresh run cannot be mixed with an old one."""
+    for name in (LATEST, BEST):
+        (Path(run) / name).unlink(missing_ok=True)
+
+
+def new_run_dir(name: str, root: Path = DEFAULT_ROOT) -> Path:
+    """root/<name>, or <name>-2, -3... : the first that holds no run yet."""
+    candidate, n = root / name, 1
+    while has_run(candidate):
+        n += 1
+        candidate = root / f"{name}-{n}"
+    return candidate
+
+
+def default_run_dir(name: str, resume: bool, root: Path = DEFAULT_ROOT) -> Path:
+    """Where a run on corpus `name` goes without --out: resuming continues root/<name>;
+    a new run takes the next free name, so an earlier run is never overwritten."""
+    return root / name if resume else new_run_dir(name, root)
+
+
+def _newest(root: Path) -> Path:
+    runs = [d for d in root.iterdir() if d.is_dir() and has_run(d)] if root.is_dir() else []
+    if not runs:
+        raise CheckpointError(
+            f"no checkpoint found under {root}/; train one with 'charrnn train' "
+            "or pass --checkpoint"
+        )
+    return max(runs, key=lambda d: max(f.stat().st_mtime_ns for f in checkpoint_files(d)))
+
+
+def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
+    """A checkpoint file from a file, a run folder, or (None) the most recent run under root.
+
+    A run folder means its best checkpoint (lowest validation loss), else its latest.
+    """
+    if path is None:
+        return checkpoint_files(_newest(root))[0]
+    path = Path(path)
+    if path.is_dir():
+        files = checkpoint_files(path)
+        if not files:
+            raise CheckpointError(f"no checkpoint in run folder {path}")
+        return files[0]
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path
+
+
+def newest_run(root: Path = DEFAULT_ROOT) -> Path:
+    """The folder of the most recently written run under root."""
+    return _newest(root)
 
 
 def _bpc(nats: Any) -> float | None:
@@ -24,15 +104,12 @@ def _parameters(weights: dict, model: dict) -> int:
     return total
 
 
-def describe(path: str | Path | None = None,
-             root: Path = checkpoint.DEFAULT_ROOT) -> dict[str, Any]:
+def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[str, Any]:
     """A run folder (its latest checkpoint), a checkpoint file, or None (the newest run)."""
-    if path is None:
-        path = checkpoint.resolve(None, root).parent
-    path = Path(path)
-    if path.is_dir() and (path / checkpoint.LATEST).is_file():
-        path = path / checkpoint.LATEST
-    ckpt = checkpoint.load(checkpoint.resolve(path, root))
+    path = Path(path) if path is not None else _newest(root)
+    if path.is_dir() and (path / LATEST).is_file():
+        path = path / LATEST
+    ckpt = checkpoint.load(resolve(path, root))
     meta = ckpt.meta
     metrics = meta.get("metrics", {})
     vocab = meta.get("vocab", {})
@@ -59,12 +136,12 @@ def describe(path: str | Path | None = None,
     }
 
 
-def list_runs(root: Path = checkpoint.DEFAULT_ROOT) -> list[dict[str, Any]]:
+def list_runs(root: Path = DEFAULT_ROOT) -> list[dict[str, Any]]:
     """One description per run folder under root, newest first; unreadable ones flagged."""
     runs = []
     folders = [d for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
     for folder in folders:
-        files = [f for f in (folder / checkpoint.LATEST, folder / checkpoint.BEST) if f.is_file()]
+        files = checkpoint_files(folder)
         if not files:
             continue
         newest = max(f.stat().st_mtime for f in files)

@@ -1,6 +1,7 @@
 """Training: a run planned, then a model taught. Imports model and data, never decoding.
 
     plan.py         what the user asked for -> configs, run folder, resume source
+    launch.py       a plan carried out: corpus, validation file, loop (`charrnn.train`)
     presets.py      model size presets, and the size a time budget buys
     loop.py         the training loop, in named phases
     step.py         one teacher-forced step, and the optimiser it updates

@@ -63,3 +63,12 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type == "cuda":
         return t.pin_memory().to(device, non_blocking=True)
     return t.to(device)
+
+
+def use_threads(threads: int | None) -> None:
+    """Compute with `threads` CPU threads (None: torch's choice, one per physical core)."""
+    if threads is None:
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"--threads must be >= 1, not {threads}")
+    torch.set_num_threads(threads)

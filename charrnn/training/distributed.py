@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from charrnn.training.device import resolve_device, resolve_precision
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -94,3 +96,11 @@ def from_environment(device_type: str = "cpu") -> Ranks:
 def shutdown(ranks: Ranks) -> None:
     if ranks.active and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def join_job(device: str = "auto", precision: str = "auto") -> Ranks:
+    """This process's ranks under torchrun (Ranks() otherwise), on the chosen device; an
+    absent device or precision is refused before any work."""
+    chosen = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    resolve_precision(precision, chosen)
+    return from_environment(chosen.type)

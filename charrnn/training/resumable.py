@@ -1,24 +1,14 @@
-"""Whether a run folder may be resumed with the settings asked for, and clearing one
-that is started afresh: refusals are one line, before any work is done."""
+"""Whether a run may be resumed with the corpus and settings asked for: refusals are one
+line, before any work is done."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from charrnn.config import ModelConfig, TrainConfig
+from charrnn.config import STOP_RULES, ModelConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint
 
-
-def clear_run(run_dir: Path) -> None:
-    """Remove a run folder's checkpoints so a fresh run cannot be mixed with an old one."""
-    for name in (checkpoint.LATEST, checkpoint.BEST):
-        (run_dir / name).unlink(missing_ok=True)
-
-
-_STOP_RULES = ("steps", "epochs", "time_limit")
-_CHANGEABLE = (*_STOP_RULES, "eval_every", "checkpoint_every", "log_every", "patience")
+_CHANGEABLE = (*STOP_RULES, "eval_every", "checkpoint_every", "log_every", "patience")
 
 
 def check_resumable(ckpt: checkpoint.Checkpoint, corpus: PreparedCorpus,

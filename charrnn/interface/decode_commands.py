@@ -1,0 +1,169 @@
+"""`charrnn sample`, `beam` and `eval`: a trained model put to use."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charrnn.interface import display
+from charrnn.interface.options import (
+    _B,
+    _S,
+    CheckpointOption,
+    JsonOption,
+    LengthOption,
+    PrimeOption,
+    StopOption,
+    WeightsOption,
+    one_line_errors,
+)
+
+
+def _load(checkpoint: Path | None, weights: str = "fp32"):
+    from charrnn.decoding.language_model import LanguageModel
+    from charrnn.model import checkpoint as ckpt
+    from charrnn.model import runs
+
+    path = runs.resolve(checkpoint)
+    if checkpoint is None:
+        display.info(f"using checkpoint {path}")
+    return LanguageModel.from_checkpoint(ckpt.load(path), weights)
+
+
+def _generated(lm, text: str) -> dict[str, str]:
+    """JSON fields for generated text; byte-level output also keeps its exact bytes."""
+    fields = {"text": lm.vocab.display(text)}
+    if lm.vocab.level == "byte":
+        fields["bytes_hex"] = text.encode("utf-8", "surrogateescape").hex()
+    return fields
+
+
+@one_line_errors
+def sample(
+    checkpoint: CheckpointOption = None,
+    temperature: Annotated[float, typer.Option(
+        help="Softmax temperature: lower is safer, higher is wilder; 0 is greedy argmax."
+    )] = _S.temperature,
+    length: LengthOption = 500,
+    prime: PrimeOption = "",
+    top_k: Annotated[int | None, typer.Option(
+        help="Draw only from the k most likely characters.", show_default=False)] = None,
+    top_p: Annotated[float | None, typer.Option(
+        help="Nucleus: draw only from the smallest set of characters holding this much "
+             "probability.", show_default=False)] = None,
+    repetition_penalty: Annotated[float, typer.Option(
+        help="Above 1, characters already in the prime or the text become rarer."
+    )] = _S.repetition_penalty,
+    stop: StopOption = None,
+    num_samples: Annotated[int, typer.Option(
+        help="Independent samples, generated together in one batch.")] = 1,
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed for reproducible text (--json reports the one used).",
+        show_default=False)] = None,
+    weights: WeightsOption = "fp32",
+    as_json: JsonOption = False,
+) -> None:
+    """Generate text, streamed to stdout as it is produced."""
+    lm = _load(checkpoint, weights)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
+               "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or []}
+    if num_samples != 1:
+        texts = lm.samples(num_samples, length, **options)
+        if as_json:
+            print(json.dumps([{"checkpoint": str(lm.path), **_generated(lm, text),
+                               **options, "length": length, "weights": weights}
+                              for text in texts],
+                             ensure_ascii=False))
+            return
+        for k, text in enumerate(texts, 1):
+            sys.stdout.write(f"--- sample {k} of {len(texts)} ---\n{prime}"
+                             f"{lm.vocab.display(text)}\n\n")
+        sys.stdout.flush()
+        return
+    pieces = lm.stream(length, **options)
+    if as_json:
+        print(json.dumps({"checkpoint": str(lm.path), **_generated(lm, "".join(pieces)),
+                          **options, "length": length, "weights": weights},
+                         ensure_ascii=False))
+        return
+    out = sys.stdout
+    out.write(prime)
+    out.flush()
+    for piece in pieces:
+        out.write(lm.vocab.display(piece))
+        out.flush()
+    out.write("\n")
+    out.flush()
+
+
+@one_line_errors
+def beam(
+    checkpoint: CheckpointOption = None,
+    width: Annotated[int, typer.Option(help="Beams kept at every step.")] = _B.width,
+    length: LengthOption = 120,
+    prime: PrimeOption = "",
+    n_best: Annotated[int, typer.Option(help="How many of the best beams to print.")]
+    = _B.n_best,
+    stop: StopOption = None,
+    length_penalty: Annotated[float, typer.Option(
+        help="Rank finished beams by log-prob / length^ALPHA (0: by log-prob).",
+        metavar="ALPHA")] = _B.length_penalty,
+    no_repeat_ngram: Annotated[int, typer.Option(
+        help="Forbid a beam to repeat any character n-gram of this size (0: off).",
+        metavar="N")] = _B.no_repeat_ngram,
+    weights: WeightsOption = "fp32",
+    as_json: JsonOption = False,
+) -> None:
+    """The most likely continuations, each with its score and total log-probability."""
+    from charrnn.decoding.beam import score
+
+    lm = _load(checkpoint, weights)
+    results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
+                      no_repeat_ngram)
+    ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
+              for text, lp in results]
+    if as_json:
+        print(json.dumps({
+            "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
+            "length_penalty": length_penalty, "no_repeat_ngram": no_repeat_ngram,
+            "stop": stop or [], "weights": weights,
+            "results": [{"rank": i, **_generated(lm, text), "score": sc, "logprob": lp}
+                        for i, (text, sc, lp) in enumerate(ranked, 1)],
+        }, ensure_ascii=False))
+        return
+    display.beam_table(prime, [(lm.vocab.display(text), sc, lp) for text, sc, lp in ranked])
+
+
+@one_line_errors
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Text to score, read like the training corpus "
+                                              "(same encoding, newlines and level).")],
+    checkpoint: CheckpointOption = None,
+    weights: WeightsOption = "fp32",
+    max_chars: Annotated[int | None, typer.Option(
+        help="Score only the file's first N characters (bytes at byte level).",
+        metavar="N", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Loss of a model on a whole file: nats and bits per character, and perplexity."""
+    from charrnn.data.reading import check_file
+    check_file(file, "text")
+    lm = _load(checkpoint, weights)
+    total = file.stat().st_size
+    with display.ByteBar(f"evaluating {file.name}") as bar:
+        loss = lm.evaluate_file(file, on_bytes=lambda done: bar.update(done, total),
+                                max_chars=max_chars)
+    if as_json:
+        print(json.dumps({"file": str(file), "checkpoint": str(lm.path), "weights": weights,
+                          **loss.to_dict()}))
+        return
+    unit = "bytes" if lm.vocab.level == "byte" else "characters"
+    print(f"{file}: {loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
+          f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}")

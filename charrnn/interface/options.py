@@ -1,0 +1,56 @@
+"""What the commands share: option types, help panels, and the one-line error wrapper.
+
+Option defaults come from the config dataclasses, and range checks live in the library,
+so `--help`, the Python API and the CLI cannot disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, TrainConfig
+from charrnn.errors import CharRNNError
+from charrnn.interface import display
+
+_M, _T, _D, _S, _B = ModelConfig(), TrainConfig(), DataConfig(), SampleConfig(), BeamConfig()
+DATA, MODEL, OPTIM, OUTPUT, HARDWARE = "Data", "Model", "Optimisation", "Output", "Hardware"
+CheckpointOption = Annotated[Path | None, typer.Option(
+    help="Checkpoint file or run folder (a folder means its best checkpoint). "
+         "Default: the most recently trained run under checkpoints/.",
+    show_default=False)]
+LengthOption = Annotated[int, typer.Option(help="Characters to generate after the prime.")]
+PrimeOption = Annotated[str, typer.Option(
+    help="Text to continue (printed first). Empty: start as at the beginning of a text.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+WeightsOption = Annotated[Literal["fp32", "fp16", "int8"], typer.Option(
+    help="Precision of the decoding weights: fp32 is exact; fp16 and int8 are faster and "
+         "slightly approximate (their cost in bits/char is in the README).")]
+StopOption = Annotated[list[str] | None, typer.Option(
+    help="End a text right after this string (repeatable). Escapes like \\n are understood.",
+    show_default=False, parser=lambda s: s.encode("latin-1", "backslashreplace")
+    .decode("unicode_escape"))]
+
+
+def one_line_errors(command):
+    """Turn library errors into one stderr line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CharRNNError as exc:
+            display.error(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt as exc:
+            display.error("interrupted")
+            raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(1) from None
+
+    return wrapper

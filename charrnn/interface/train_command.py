@@ -1,0 +1,218 @@
+"""`charrnn train`: its options, then a plan, the corpus, and the training loop.
+
+What the options mean (presets, resume inheritance, the run folder) is the library's
+(`training/plan.py`); this module parses, shows progress, and prints the resume hint.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from charrnn.config import DEFAULT_TIME_BUDGET, format_duration
+from charrnn.interface import display
+from charrnn.interface.options import (
+    _D,
+    _M,
+    _T,
+    DATA,
+    HARDWARE,
+    MODEL,
+    OPTIM,
+    OUTPUT,
+    one_line_errors,
+)
+
+# train's parameters that are not config fields: the plan takes them by name
+_NOT_SETTINGS = {"ctx", "corpus", "size", "out", "resume", "overwrite", "val_file", "threads",
+                 "device", "precision"}
+
+
+@one_line_errors
+def train(
+    ctx: typer.Context,
+    corpus: Annotated[Path | None, typer.Argument(
+        help="UTF-8 text file to learn. Default: the Python standard library's source "
+             "(offline, deterministic).", show_default=False)] = None,
+    encoding: Annotated[str, typer.Option(
+        help="Text encoding of the corpus (a byte-order mark is dropped).",
+        rich_help_panel=DATA)] = _D.encoding,
+    level: Annotated[Literal["char", "byte"], typer.Option(
+        help="Tokens: Unicode characters, or raw bytes (any file at all trains).",
+        rich_help_panel=DATA)] = _D.level,
+    keep_newlines: Annotated[bool, typer.Option(
+        help="Keep \\r\\n and \\r as they are instead of turning them into \\n.",
+        rich_help_panel=DATA)] = _D.keep_newlines,
+    val_frac: Annotated[float, typer.Option(
+        help="Fraction of the text, taken from its end, held out for validation.",
+        rich_help_panel=DATA)] = _T.val_frac,
+    val_max_chars: Annotated[int, typer.Option(
+        help="At most this many characters of validation text (keeps evaluation quick "
+             "on huge corpora).", rich_help_panel=DATA)] = _D.val_max_chars,
+    val_file: Annotated[Path | None, typer.Option(
+        help="Validate on this file instead of the corpus's tail.", rich_help_panel=DATA,
+        show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(
+        help="Number of contiguous text streams trained side by side.",
+        rich_help_panel=DATA)] = _T.batch_size,
+    seq_len: Annotated[int, typer.Option(
+        help="Characters per stream per step (truncated-BPTT length).",
+        rich_help_panel=DATA)] = _T.seq_len,
+    size: Annotated[Literal["tiny", "small", "medium", "large", "xl"] | None, typer.Option(
+        help="Model size preset (layers, units, dropout, lr, weight decay); the flags below "
+             "override its values. Default: the size that fits the --time budget on this "
+             "machine (medium for --steps or --epochs runs).",
+        rich_help_panel=MODEL, show_default=False)] = None,
+    model: Annotated[Literal["lstm", "gru", "rnn"], typer.Option(
+        help="Recurrent cell.", rich_help_panel=MODEL)] = _M.model,
+    hidden_size: Annotated[int, typer.Option(
+        help="Units per recurrent layer.", rich_help_panel=MODEL)] = _M.hidden_size,
+    num_layers: Annotated[int, typer.Option(
+        help="Stacked recurrent layers.", rich_help_panel=MODEL)] = _M.num_layers,
+    embed_size: Annotated[int, typer.Option(
+        help="Character embedding size.", rich_help_panel=MODEL)] = _M.embed_size,
+    dropout: Annotated[float, typer.Option(
+        help="Dropout between layers and before the output head.",
+        rich_help_panel=MODEL)] = _M.dropout,
+    tie_weights: Annotated[bool, typer.Option(
+        help="Share one matrix between the character embedding and the output head "
+             "(needs --embed-size equal to --hidden-size).",
+        rich_help_panel=MODEL)] = _M.tie_weights,
+    lr: Annotated[float, typer.Option(
+        help="Peak AdamW learning rate (after a short warm-up).",
+        rich_help_panel=OPTIM)] = _T.lr,
+    lr_schedule: Annotated[Literal["cosine", "linear", "constant"], typer.Option(
+        help="cosine or linear: decay to --min-lr-frac x --lr by the end of the run's "
+             "budget (with --time, by elapsed time); constant: keep --lr (so extending a "
+             "run on --resume equals asking for the longer run at once).",
+        rich_help_panel=OPTIM)] = _T.lr_schedule,
+    min_lr_frac: Annotated[float, typer.Option(
+        help="Where the decay ends, as a fraction of --lr.",
+        rich_help_panel=OPTIM)] = _T.min_lr_frac,
+    weight_decay: Annotated[float, typer.Option(
+        help="AdamW weight decay on the weight matrices (not biases).",
+        rich_help_panel=OPTIM)] = _T.weight_decay,
+    ema: Annotated[float, typer.Option(
+        help="Keep a moving average of the weights with this decay (e.g. 0.995) and "
+             "evaluate and save that; 0: off.", rich_help_panel=OPTIM)] = _T.ema,
+    grad_clip: Annotated[float, typer.Option(
+        help="Clip the global gradient norm to this.", rich_help_panel=OPTIM)] = _T.grad_clip,
+    steps: Annotated[int | None, typer.Option(
+        help="Stop after this many steps in total (a resumed run counts from its start).",
+ rich_help_panel=OPTIM,
+        show_default=False)] = None,
+    epochs: Annotated[float | None, typer.Option(
+        help="Stop after this many passes over the training text.", rich_help_panel=OPTIM,
+        show_default=False)] = None,
+    time: Annotated[str | None, typer.Option(
+        help=f"Stop after this wall-clock time, e.g. 90s, 5m, 1h. With no --steps, "
+             f"--epochs or --time: {format_duration(DEFAULT_TIME_BUDGET)}.",
+        rich_help_panel=OPTIM, show_default=False)] = None,
+    seed: Annotated[int, typer.Option(
+        help="Random seed (with --steps or --epochs the run is reproducible).",
+        rich_help_panel=OPTIM)] = _T.seed,
+    eval_every: Annotated[int, typer.Option(
+        help="Evaluate on the whole validation text and checkpoint every N steps.",
+        rich_help_panel=OUTPUT)] = _T.eval_every,
+    patience: Annotated[int | None, typer.Option(
+        help="Stop early after this many evaluations without a new best validation loss.",
+        rich_help_panel=OPTIM, show_default=False)] = None,
+    log_every: Annotated[int, typer.Option(
+        help="Append a line to the run's metrics.jsonl every N steps (and at evaluations).",
+        rich_help_panel=OUTPUT)] = _T.log_every,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        help="Also write latest every N steps. Default: at each evaluation.",
+        rich_help_panel=OUTPUT, show_default=False)] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Continue the run in --out from its latest checkpoint, exactly where it stopped "
+             "(a folder with no checkpoint yet starts fresh). Stop rules count the whole run.",
+        rich_help_panel=OUTPUT)] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Run folder for checkpoints. Default: checkpoints/<corpus name>, numbered "
+             "so an earlier run is never overwritten.",
+        rich_help_panel=OUTPUT, show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Allow --out to replace the checkpoints of an earlier run.",
+        rich_help_panel=OUTPUT)] = False,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads for torch. Default: torch's choice, one per physical core.",
+        rich_help_panel=HARDWARE, show_default=False)] = None,
+    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(
+        help="Where to train: auto takes a CUDA GPU, then Apple MPS, then the CPU.",
+        rich_help_panel=HARDWARE)] = "auto",
+    precision: Annotated[Literal["auto", "fp32", "bf16"], typer.Option(
+        help="bf16 autocast needs a GPU that computes in it; auto uses it where it can.",
+        rich_help_panel=HARDWARE)] = "auto",
+) -> None:
+    """Learn a corpus and write latest/best checkpoints, with a progress display.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m charrnn train ...`) every process
+    trains its own --batch-size streams with DistributedDataParallel; rank 0 writes."""
+    from charrnn.model import runs
+    from charrnn.training.device import use_threads
+    from charrnn.training.distributed import join_job, shutdown
+    from charrnn.training.interrupts import StopRequests
+    from charrnn.training.launch import prepare_corpus, start
+    from charrnn.training.plan import plan_run
+
+    use_threads(threads)
+    ranks = join_job(device, precision)
+    ask = {"size": size, "resume": resume, "overwrite": overwrite, "val_file": val_file,
+           "threads": threads, "device": device, "precision": precision, **_explicit(ctx)}
+    plan = plan_run(corpus, out=out, **ask)
+    agreed = ranks.gather_objects(plan.run_dir)[0]  # every process writes where rank 0 does
+    if agreed != plan.run_dir:
+        plan = plan_run(corpus, out=agreed, **ask)
+    ranks.barrier()  # all have planned before rank 0 changes the folder
+    progress = display.TrainProgress() if ranks.is_main else display.RankLine(ranks.rank)
+    try:
+        with display.PrepareProgress(shown=ranks.is_main) as preparing:
+            prepared = prepare_corpus(plan, preparing.update, ranks)
+        preparing.done(prepared)
+        with StopRequests() as stop:
+            result = start(plan, prepared, reporter=progress, should_stop=stop, ranks=ranks)
+    finally:
+        progress.stop()
+        shutdown(ranks)
+    if result.interrupted:
+        if ranks.is_main:
+            again = ["train", *([str(corpus)] if corpus else []), "--out", str(plan.run_dir),
+                     "--resume", *_stop_flags(ctx)]
+            display.info(f"stopped at step {result.steps}; {plan.run_dir / runs.LATEST} holds "
+                         f"it. Resume with: {resume_command(again, ranks.world)}")
+        raise typer.Exit(stop.exit_code)
+
+
+def resume_command(args: list[str], world: int) -> str:
+    """The command line that continues an interrupted run: plain `charrnn`, or for a
+    torchrun job the same number of processes (which `--resume` requires)."""
+    import os
+
+    if world == 1:
+        return shlex.join(["charrnn", *args])
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if local == world:  # one machine
+        return shlex.join(["torchrun", "--standalone", f"--nproc_per_node={world}", "-m",
+                           "charrnn", *args])
+    return (f"the same torchrun launch on every node ({world} processes in all) with "
+            f"{shlex.join(['-m', 'charrnn', *args])}")
+
+
+def _stop_flags(ctx: typer.Context) -> list[str]:
+    """The stop rules given, as flags for the resume hint."""
+    flags = []
+    for name in ("steps", "epochs", "time"):
+        if ctx.params.get(name) is not None:
+            flags += [f"--{name}", str(ctx.params[name])]
+    return flags
+
+
+def _explicit(ctx: typer.Context) -> dict[str, Any]:
+    """The settings given on the command line (not left at their default), by name: the
+    plan reads the rest from the presets, the run being resumed, or the defaults."""
+    return {name: value for name, value in ctx.params.items()
+            if name not in _NOT_SETTINGS
+            and ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}

@@ -1,0 +1,79 @@
+"""From a plan to a finished run: read the corpus, encode a validation file, clear a run
+being replaced, train. `charrnn train` and `charrnn.train()` both come through here.
+
+Nothing on disk changes until the corpus and the validation file have been read, so a
+bad file never costs an earlier run its checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charrnn.data.cache import PreparedCorpus, Progress, encode_validation, prepare
+from charrnn.model import runs
+from charrnn.training.device import use_threads
+from charrnn.training.distributed import Ranks, join_job
+from charrnn.training.loop import train_model
+from charrnn.training.plan import RunPlan, plan_run
+from charrnn.training.report import Reporter, SilentReporter, TrainResult
+
+
+def train(corpus: str | Path | None = None, *, reporter: Reporter | None = None,
+          should_stop: Callable[[], bool] | None = None, threads: int | None = None,
+          device: str = "auto", precision: str = "auto", **options: Any) -> TrainResult:
+    """What `charrnn train CORPUS --opt ...` does, from Python: the same plan (presets for
+    a budget, resume, the run folder), the same loop. `options` are plan_run's (`size`,
+    `out`, `resume`, `overwrite`, `val_file`) and any config field (`time="2m"`,
+    `hidden_size=256`, ...). `reporter` hears progress; by default nothing is printed."""
+    use_threads(threads)
+    ranks = join_job(device, precision)
+    plan = plan_run(corpus, threads=threads, device=device, precision=precision, **options)
+    return start(plan, reporter=reporter, should_stop=should_stop, ranks=ranks)
+
+
+def prepare_corpus(plan: RunPlan, progress: Progress | None = None,
+                   ranks: Ranks | None = None) -> PreparedCorpus:
+    """The plan's corpus as cached ids; in a distributed job rank 0 prepares the cache
+    and the others open it."""
+    ranks = ranks or Ranks()
+    if ranks.is_main:
+        corpus = prepare(plan.source, plan.data, plan.name, progress)
+    ranks.barrier()  # the others find rank 0's cache ready
+    if not ranks.is_main:
+        corpus = prepare(plan.source, plan.data, plan.name)
+    return corpus
+
+
+def start(plan: RunPlan, corpus: PreparedCorpus | None = None, *,
+          reporter: Reporter | None = None, should_stop: Callable[[], bool] | None = None,
+          ranks: Ranks | None = None) -> TrainResult:
+    """Train as planned, on `corpus` if it is already prepared."""
+    ranks = ranks or Ranks()
+    report = reporter or SilentReporter()
+    corpus = corpus or prepare_corpus(plan, ranks=ranks)
+    validation = validation_ids(plan, corpus, report, ranks)
+    if plan.replaces_run and ranks.is_main:
+        runs.clear(plan.run_dir)
+    ranks.barrier()
+    return train_model(corpus, plan.model, plan.train, plan.run_dir, reporter=report,
+                       validation=validation, resume=plan.resume, should_stop=should_stop,
+                       device=plan.device, precision=plan.precision, ranks=ranks)
+
+
+def validation_ids(plan: RunPlan, corpus: PreparedCorpus, report: Reporter,
+                   ranks: Ranks) -> torch.Tensor | None:
+    """The --val-file as ids (None: the corpus's tail is used); characters the training
+    text lacks are left out, and the reporter is told which."""
+    if plan.val_file is None:
+        return None
+    ids, dropped, examples = encode_validation(plan.val_file, corpus.vocab, plan.data,
+                                               plan.data.val_max_chars)
+    if dropped and ranks.is_main:
+        report.on_message(
+            f"{plan.val_file} has {dropped:,} character(s) the training text lacks "
+            f"(e.g. {', '.join(map(repr, examples))}); they are left out of validation")
+    return ids

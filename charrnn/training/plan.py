@@ -1,0 +1,134 @@
+"""Run planning: what a person asks for -> the configs, the run folder, what to resume.
+
+`charrnn train` and `charrnn.train()` both plan through `plan_run`, so a time budget
+buys the same preset and a resumed run inherits the same settings from either. The
+rules, each written here once:
+
+- settings: any field of DataConfig, ModelConfig or TrainConfig by name (`time` is
+  `time_limit`, as "90s", "5m", "1h30m" or seconds); those not given keep their defaults.
+- size: the preset asked for; else, for a new run, the one its time budget buys on
+  this machine (`presets.size_for_budget`). Settings given explicitly override it.
+- run folder: `out`, else `runs.default_run_dir`. A folder that holds a run is refused
+  unless `resume` (continue it) or `overwrite` (replace it once training starts).
+- resume: settings not given come from the run itself; stop rules always come from the
+  caller (they count the whole run); a contradiction is refused before any work.
+
+Planning reads files but writes none, so a refusal leaves everything on disk as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from charrnn.config import (
+    STOP_RULES,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    parse_duration,
+)
+from charrnn.data.builtin import BUILTIN_NAME, builtin_corpus_file
+from charrnn.errors import CharRNNError, ConfigError
+from charrnn.model import checkpoint, runs
+from charrnn.training.presets import preset, size_for_budget
+from charrnn.training.resumable import check_settings
+
+_CONFIGS = (DataConfig, ModelConfig, TrainConfig)
+SETTINGS = frozenset(f.name for cls in _CONFIGS for f in dataclasses.fields(cls)) - {"vocab_size"}
+ALIASES = {"time": "time_limit"}  # the CLI's --time
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run needs to know before its corpus is read."""
+
+    name: str  # what the run folder is named after
+    corpus: Path | None  # the text file to learn; None: the built-in corpus
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    run_dir: Path
+    resume: checkpoint.Checkpoint | None = None  # the run's latest, when continuing it
+    replaces_run: bool = False  # run_dir's old checkpoints go once training starts
+    size: str | None = None  # the preset applied (None: settings inherited or explicit)
+    val_file: Path | None = None
+    device: str = "auto"  # see device.py
+    precision: str = "auto"
+
+    @property
+    def source(self) -> Path:
+        """The file to read (the built-in corpus is written to the cache on first use)."""
+        return self.corpus if self.corpus is not None else builtin_corpus_file()
+
+
+def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
+             out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
+             val_file: str | Path | None = None, threads: int | None = None,
+             device: str = "auto", precision: str = "auto", **settings: Any) -> RunPlan:
+    """Plan a run on `corpus` (None: the built-in corpus); see the module doc for the
+    rules. `threads` (default: torch's) scales the budget when choosing a size."""
+    given = normalise(settings)
+    name = Path(corpus).stem if corpus is not None else BUILTIN_NAME
+    run_dir = Path(out) if out is not None else runs.default_run_dir(name, resume)
+    previous = _previous_run(run_dir, resume, overwrite)
+    if size is None and previous is None:
+        size = size_for_budget(TrainConfig(**_stops(given)).budgeted.time_limit,
+                               threads or _torch_threads())
+    chosen = preset(size) if size is not None else {}
+    inherited = inherit(previous.meta) if previous is not None else {}
+    options = {**inherited, **chosen, **given}  # explicit beats preset beats the run's own
+    data, model, train = (_config(cls, options) for cls in _CONFIGS)
+    if previous is not None:
+        check_settings(previous, model, train)
+    return RunPlan(name=name, corpus=Path(corpus) if corpus is not None else None,
+                   data=data, model=model, train=train, run_dir=run_dir, resume=previous,
+                   replaces_run=previous is None and runs.has_run(run_dir), size=size,
+                   val_file=Path(val_file) if val_file is not None else None,
+                   device=device, precision=precision)
+
+
+def normalise(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings by config field name, `time` parsed; an unknown name is one line."""
+    named = {ALIASES.get(key, key): value for key, value in settings.items()}
+    unknown = sorted(set(named) - SETTINGS)
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}; settings are the fields of "
+                          "DataConfig, ModelConfig and TrainConfig")
+    if isinstance(named.get("time_limit"), str):
+        named["time_limit"] = parse_duration(named["time_limit"])
+    return named
+
+
+def inherit(meta: dict[str, Any]) -> dict[str, Any]:
+    """The settings a resumed run keeps from its checkpoint: all but the stop rules."""
+    saved = {**(meta.get("data") or {}), **(meta.get("train") or {}),
+             **(meta.get("model") or {})}
+    return {k: v for k, v in saved.items() if k in SETTINGS and k not in STOP_RULES}
+
+
+def _previous_run(run_dir: Path, resume: bool, overwrite: bool) -> checkpoint.Checkpoint | None:
+    """The checkpoint to continue from, or None for a fresh run; refuses to bury a run."""
+    if resume and (run_dir / runs.LATEST).is_file():
+        return checkpoint.load(run_dir / runs.LATEST)
+    if runs.has_run(run_dir) and not overwrite:
+        raise CharRNNError(f"{run_dir} already holds a trained run; pass --resume to continue "
+                           "it, --overwrite to replace it, or choose another --out")
+    return None
+
+
+def _stops(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: options[k] for k in STOP_RULES if options.get(k) is not None}
+
+
+def _config(cls, options: dict[str, Any]):
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in options.items() if k in fields}).validate()
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
