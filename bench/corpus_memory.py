@@ -36,11 +36,11 @@ _TRAIN = """
 import json, resource, sys, time
 from charrnn.data.cache import prepare
 from charrnn.config import DataConfig, ModelConfig, TrainConfig
-from charrnn.training.loop import train
+from charrnn.training.loop import train_model
 corpus = prepare(sys.argv[1], DataConfig(level=sys.argv[2]))
 assert corpus.cached
 start = time.perf_counter()
-result = train(corpus, ModelConfig(), TrainConfig(steps=100, eval_every=100), sys.argv[3])
+result = train_model(corpus, ModelConfig(), TrainConfig(steps=100, eval_every=100), sys.argv[3])
 print(json.dumps({"seconds": time.perf_counter() - start, "val_loss": result.val_loss,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

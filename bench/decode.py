@@ -33,7 +33,7 @@ import torch
 from charrnn.config import ModelConfig, TrainConfig, parse_duration
 from charrnn.data.cache import prepare
 from charrnn.decoding.language_model import load
-from charrnn.training.loop import train
+from charrnn.training.loop import train_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
@@ -96,9 +96,9 @@ def main() -> None:
         corpus_file = Path(tmp) / "corpus.txt"
         corpus_file.write_text(text, encoding="utf-8")
         run_dir = Path(tmp) / "run"
-        train(prepare(corpus_file), ModelConfig(hidden_size=512, num_layers=2),
-              TrainConfig(time_limit=parse_duration(args.train_time), eval_every=10**9,
-                          val_frac=0.1), run_dir)
+        train_model(prepare(corpus_file), ModelConfig(hidden_size=512, num_layers=2),
+                    TrainConfig(time_limit=parse_duration(args.train_time), eval_every=10**9,
+                                val_frac=0.1), run_dir)
         lms = {w: load(run_dir, weights=w) for w in WEIGHTS}
         lm, model = lms["fp32"], lms["fp32"].model
         n = args.length

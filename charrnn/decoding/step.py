@@ -133,11 +133,14 @@ class Linear:
 
 
 class InferenceStep:
+    """`model`'s next-character step with its weights arranged once (see the module doc);
+    `self.model` names the cell ("lstm", "gru" or "rnn") as `ModelConfig.model` does."""
+
     def __init__(self, model: CharRNN, weights: str = "fp32"):
         if weights not in WEIGHTS:
             raise ConfigError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
         cfg = model.config
-        self.kind, self.layers, self.hidden = cfg.model, cfg.num_layers, cfg.hidden_size
+        self.model, self.layers, self.hidden = cfg.model, cfg.num_layers, cfg.hidden_size
         self.weights = weights
         rnn = model.rnn
         with torch.no_grad():
@@ -145,10 +148,10 @@ class InferenceStep:
                 return getattr(rnn, f"{name}_l{layer}").detach().float()
 
             table = model.embed.weight.float() @ weight("weight_ih", 0).T + weight("bias_ih", 0)
-            if self.kind != "gru":  # GRU keeps b_hh apart: its reset gate scales W_hn h + b_hn
+            if self.model != "gru":  # GRU keeps b_hh apart: its reset gate scales W_hn h + b_hn
                 table = table + weight("bias_hh", 0)
             self.table = table.contiguous()
-            if self.kind == "gru":  # separate input and hidden products, as the cell needs
+            if self.model == "gru":  # separate input and hidden products, as the cell needs
                 self.hh = [Linear(weight("weight_hh", k), weight("bias_hh", k), weights)
                            for k in range(self.layers)]
                 self.ih = [Linear(weight("weight_ih", k), weight("bias_ih", k), weights)
@@ -183,11 +186,11 @@ class InferenceStep:
         """ids (batch,) -> next-character log-probabilities (batch, vocab), new state."""
         h_in = state[0]
         h_out = torch.empty_like(h_in)
-        c_out = torch.empty_like(state[1]) if self.kind == "lstm" else None
+        c_out = torch.empty_like(state[1]) if self.model == "lstm" else None
         x = None
         for k in range(self.layers):
             h_prev = h_in[k]
-            if self.kind == "gru":
+            if self.model == "gru":
                 gi = self.table.index_select(0, ids) if k == 0 else self.ih[k - 1](x)
                 self._gru(gi, h_prev, k, h_out[k])
             else:
@@ -195,7 +198,7 @@ class InferenceStep:
                     gates = self.hh[0](h_prev).add_(self.table.index_select(0, ids))
                 else:
                     gates = self.cat[k - 1](torch.cat([x, h_prev], 1))
-                if self.kind == "lstm":
+                if self.model == "lstm":
                     self._lstm(gates, state[1][k], h_out[k], c_out[k])
                 else:
                     torch.tanh(gates, out=h_out[k])

@@ -112,7 +112,8 @@ class PrepareProgress:
 
 
 def _loss_text(nats: float) -> str:
-    return f"{nats:.4f} nats/char ({bits(nats):.3f} bpc)"
+    """A loss as people read it here: bits per character (the library keeps nats)."""
+    return f"{bits(nats):.4f} bpc"
 
 
 def _processes(info) -> str:
@@ -154,7 +155,7 @@ class TrainProgress:
         self.progress = Progress(
             TextColumn("[bold]step {task.fields[step]}"),
             BarColumn(),
-            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("train {task.fields[loss]}"),
             TextColumn("val {task.fields[val]} bpc"),
             TextColumn("{task.fields[speed]} chars/s"),
             TimeElapsedColumn(),
@@ -193,7 +194,7 @@ class TrainProgress:
         step = f"{stats.step}" + (f"/{self.total_steps}" if self.total_steps else "")
         self.progress.update(
             self.task, completed=stats.fraction * _PROGRESS_TICKS, step=step,
-            loss=f"{stats.loss:.3f}", speed=f"{stats.chars_per_sec:,.0f}",
+            loss=f"{bits(stats.loss):.3f}", speed=f"{stats.chars_per_sec:,.0f}",
         )
 
     def on_eval(self, step: int, val_loss: float, improved: bool) -> None:

@@ -12,14 +12,15 @@ from pathlib import Path
 
 from charrnn.atomic import write_atomic
 from charrnn.errors import CharRNNError
-from charrnn.training.metrics import FILENAME, read_metrics
+from charrnn.model.runs import METRICS
+from charrnn.training.metrics import read_metrics
 
 
 def _run_folder(path: Path) -> Path:
     path = Path(path)
     folder = path.parent if path.is_file() else path
-    if not (folder / FILENAME).is_file():
-        raise CharRNNError(f"{path} has no {FILENAME}; pass run folders written by "
+    if not (folder / METRICS).is_file():
+        raise CharRNNError(f"{path} has no {METRICS}; pass run folders written by "
                            "charrnn train")
     return folder
 
@@ -32,7 +33,7 @@ def plot_runs(runs: list[Path], out: Path, title: str | None = None) -> Path:
     curves = [(folder, read_metrics(folder)) for folder in folders]
     for folder, records in curves:
         if not records:
-            raise CharRNNError(f"{folder / FILENAME} holds no training records yet")
+            raise CharRNNError(f"{folder / METRICS} holds no training records yet")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -155,18 +155,13 @@ def train(
     from charrnn.training.device import use_threads
     from charrnn.training.distributed import join_job, shutdown
     from charrnn.training.interrupts import StopRequests
-    from charrnn.training.launch import prepare_corpus, start
-    from charrnn.training.plan import plan_run
+    from charrnn.training.launch import plan_job, prepare_corpus, start
 
     use_threads(threads)
     ranks = join_job(device, precision)
-    ask = {"size": size, "resume": resume, "overwrite": overwrite, "val_file": val_file,
-           "threads": threads, "device": device, "precision": precision, **_explicit(ctx)}
-    plan = plan_run(corpus, out=out, **ask)
-    agreed = ranks.gather_objects(plan.run_dir)[0]  # every process writes where rank 0 does
-    if agreed != plan.run_dir:
-        plan = plan_run(corpus, out=agreed, **ask)
-    ranks.barrier()  # all have planned before rank 0 changes the folder
+    plan = plan_job(ranks, corpus, size=size, out=out, resume=resume, overwrite=overwrite,
+                    val_file=val_file, threads=threads, device=device, precision=precision,
+                    **_explicit(ctx))
     progress = display.TrainProgress() if ranks.is_main else display.RankLine(ranks.rank)
     try:
         with display.PrepareProgress(shown=ranks.is_main) as preparing:

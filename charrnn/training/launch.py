@@ -31,8 +31,21 @@ def train(corpus: str | Path | None = None, *, reporter: Reporter | None = None,
     `hidden_size=256`, ...). `reporter` hears progress; by default nothing is printed."""
     use_threads(threads)
     ranks = join_job(device, precision)
-    plan = plan_run(corpus, threads=threads, device=device, precision=precision, **options)
+    plan = plan_job(ranks, corpus, threads=threads, device=device, precision=precision,
+                    **options)
     return start(plan, reporter=reporter, should_stop=should_stop, ranks=ranks)
+
+
+def plan_job(ranks: Ranks, corpus: str | Path | None, **options: Any) -> RunPlan:
+    """`plan_run` in every process of a job, all of them writing where rank 0 plans to;
+    no process goes on until all have planned (planning reads the folder rank 0 will
+    change)."""
+    plan = plan_run(corpus, **options)
+    agreed = ranks.gather_objects(plan.run_dir)[0]
+    if agreed != plan.run_dir:
+        plan = plan_run(corpus, **{**options, "out": agreed})
+    ranks.barrier()
+    return plan
 
 
 def prepare_corpus(plan: RunPlan, progress: Progress | None = None,

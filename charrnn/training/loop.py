@@ -89,6 +89,7 @@ def train_model(
     written, and the result says `interrupted`. `device` and `precision`: see
     `device.py`; `ranks`: this process's place in a distributed job (`distributed.py`),
     where `batch_size` counts each process's streams and only rank 0 writes files."""
+    # -- settings checked, device chosen, a crashed write's leftovers removed ------------
     ranks = ranks or Ranks()
     report = reporter or SilentReporter()
     cfg = (train_config or TrainConfig()).budgeted.validate()
@@ -122,6 +123,7 @@ def train_model(
     if resume is not None:
         state = restore(resume, net, batcher, progress, ranks, cfg.batch_size, dev)
 
+    # -- loop: announce the run, then step until a stop rule ends it; finish -----------
     run = Run(corpus, cfg, net, batcher, val_share(val_ids, ranks).to(dev), run_dir, dev,
               dtype, ranks, report, should_stop or (lambda: False), progress)
     report.on_start(run.describe(train_ids.numel(), val_ids.numel(), resume is not None))
@@ -129,8 +131,6 @@ def train_model(
         if ranks.is_main else None
     if cfg.time_limit:
         progress.eval_seconds = estimate_eval_seconds(net.model, run.val_ids)
-
-    # -- loop, then finish -------------------------------------------------------------
     ending = run.loop(state)
     result = run.finish(ending)
     report.on_end(result)

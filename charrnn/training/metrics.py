@@ -15,8 +15,8 @@ from typing import Any
 
 from charrnn.atomic import write_atomic
 from charrnn.errors import CharRNNError
+from charrnn.model.runs import METRICS
 
-FILENAME = "metrics.jsonl"
 FIELDS = ("step", "elapsed", "chars", "train_loss", "val_loss", "lr", "chars_per_sec")
 
 
@@ -24,7 +24,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of a metrics file (a run folder or the file), skipping a torn line."""
     path = Path(path)
     if path.is_dir():
-        path = path / FILENAME
+        path = path / METRICS
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
@@ -40,7 +40,7 @@ class MetricsLog:
     """Appends records to <run_dir>/metrics.jsonl (see module doc)."""
 
     def __init__(self, run_dir: Path, resume_step: int | None):
-        self.path = Path(run_dir) / FILENAME
+        self.path = Path(run_dir) / METRICS
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if resume_step is None or not self.path.exists():
