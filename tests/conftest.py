@@ -1,9 +1,27 @@
-"""Shared fixtures: every test in its own folder, a tiny corpus, one small trained model."""
+"""Shared fixtures: every test in its own folder, a tiny corpus, one small trained model,
+and the helpers test files share (they get them only as fixtures, never by import).
+
+    corpus_file      the tiny play written to a file in the test's folder
+    tiny_text        the function that writes a tiny play of any length
+    prepared         the function that prepares a corpus file into ids (DataConfig options)
+    trained_run      a run folder with a small trained LSTM (once per session)
+    lm               that run loaded as a LanguageModel (once per session)
+    cli              the function that invokes the Typer app in process: cli("train", ...)
+    one_error_line   the checker: exit code, no traceback, one "error: " line on stderr
+    fast_flags       `charrnn train` flags for a few-second run
+    recorder         a fresh Recorder, a Reporter that keeps every event it is told
+    recorder_class   the Recorder class itself, to subclass
+    server           a local HTTP server on 127.0.0.1 serving corpus downloads (per module)
+    shared_corpus    the path of the shared tinyshakespeare.txt, present or not
+    shakespeare      that path, or a skip with the reason when it is absent
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,7 +33,7 @@ _LINES = ["O that I were a glove upon that hand,", "What light through yonder wi
           "Good night, good night! Parting is such sweet sorrow.", "I will not fail."]
 
 
-def tiny_text(repeats: int = 40) -> str:
+def make_tiny_text(repeats: int = 40) -> str:
     """A small deterministic play: speaker names, line breaks, a little vocabulary."""
     out = []
     for i in range(repeats):
@@ -31,17 +49,30 @@ def _in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.setenv("CHARRNN_CACHE", str(tmp_path / "cache"))
 
 
-def prepared(path, **data):
+def prepare_corpus(path, **data):
+    """A corpus file prepared into ids; `data` are DataConfig fields (level="byte", ...)."""
     from charrnn.config import DataConfig
     from charrnn.data.cache import prepare
 
     return prepare(path, DataConfig(**data))
 
 
+@pytest.fixture(scope="session")
+def tiny_text():
+    """The function `tiny_text(repeats=40) -> str` that writes the tiny play."""
+    return make_tiny_text
+
+
+@pytest.fixture(scope="session")
+def prepared():
+    """The function `prepared(path, **data_config_fields)` -> the prepared corpus."""
+    return prepare_corpus
+
+
 @pytest.fixture
 def corpus_file(tmp_path) -> Path:
     path = tmp_path / "play.txt"
-    path.write_text(tiny_text(), encoding="utf-8")
+    path.write_text(make_tiny_text(), encoding="utf-8")
     return path
 
 
@@ -53,11 +84,11 @@ def trained_run(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("trained")
     path = folder / "play.txt"
-    path.write_text(tiny_text(), encoding="utf-8")
+    path.write_text(make_tiny_text(), encoding="utf-8")
     run = folder / "run"
-    train_model(prepared(path), ModelConfig(hidden_size=48, embed_size=16, dropout=0.0),
-          TrainConfig(batch_size=8, seq_len=32, steps=150, eval_every=50, lr=1e-2,
-                      weight_decay=0.0), run)
+    train_model(prepare_corpus(path), ModelConfig(hidden_size=48, embed_size=16, dropout=0.0),
+                TrainConfig(batch_size=8, seq_len=32, steps=150, eval_every=50, lr=1e-2,
+                            weight_decay=0.0), run)
     return run
 
 
@@ -66,6 +97,144 @@ def lm(trained_run):
     import charrnn
 
     return charrnn.load(trained_run)
+
+
+# --- the command line, in process ---------------------------------------------------------
+
+FAST_FLAGS = ("--steps", "30", "--hidden-size", "32", "--embed-size", "8", "--batch-size", "4",
+              "--seq-len", "16", "--eval-every", "10")
+
+
+def invoke_cli(*args):
+    """Run `charrnn ARGS...` in process; every argument is passed as its str()."""
+    from typer.testing import CliRunner
+
+    from charrnn.interface.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def check_one_error_line(result, code=1):
+    """Assert the command failed with `code`, no traceback and exactly one stderr line that
+    starts with "error: "; return that line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The function `cli(*args)` -> click.testing.Result of `charrnn ARGS...`."""
+    return invoke_cli
+
+
+@pytest.fixture(scope="session")
+def one_error_line():
+    """The function `one_error_line(result, code=1)` -> the single "error: ..." line."""
+    return check_one_error_line
+
+
+@pytest.fixture
+def fast_flags() -> list[str]:
+    """`charrnn train` flags for a small model trained 30 steps (a fresh list per test)."""
+    return list(FAST_FLAGS)
+
+
+# --- training reports ---------------------------------------------------------------------
+
+class Recorder:
+    """A Reporter that keeps everything it is told."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_start(self, info):
+        self.events.append(("start", info))
+
+    def on_step(self, stats):
+        self.events.append(("step", stats))
+
+    def on_eval(self, step, val_loss, improved):
+        self.events.append(("eval", step, val_loss, improved))
+
+    def on_message(self, text):
+        self.events.append(("message", text))
+
+    def on_end(self, result):
+        self.events.append(("end", result))
+
+    def of(self, kind):
+        return [e for e in self.events if e[0] == kind]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="session")
+def recorder_class() -> type[Recorder]:
+    return Recorder
+
+
+# --- the shared corpus and a local download server ----------------------------------------
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The shared tinyshakespeare.txt's path, whether or not the file is there."""
+    return SHARED_CORPUS
+
+
+@pytest.fixture
+def shakespeare(shared_corpus) -> Path:
+    """The shared tinyshakespeare.txt's path; the test is skipped when it is absent."""
+    if not shared_corpus.exists():
+        pytest.skip(f"needs {shared_corpus} (the real tinyshakespeare.txt) to serve")
+    return shared_corpus
+
+
+class _CorpusHandler(BaseHTTPRequestHandler):
+    """/input.txt: the shared corpus; /wrong.txt: right size, wrong bytes; /cut.txt: a
+    promised length then a hang-up; anything else: 404."""
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        from charrnn.data import download
+
+        size = download.REGISTRY["tinyshakespeare"].size
+        if self.path == "/input.txt":
+            body = SHARED_CORPUS.read_bytes()
+        elif self.path == "/wrong.txt":
+            body = b"x" * size
+        elif self.path == "/cut.txt":
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.write(b"First Citizen:\n" * 20_000)  # far short of size, then hang up
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The base URL of a local HTTP server (see _CorpusHandler for its routes)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _CorpusHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
 
 
 def pytest_report_header(config):

@@ -11,8 +11,6 @@ from charrnn.model.network import CharRNN
 from charrnn.training.averaging import WeightAverage
 from charrnn.training.loop import train_model
 from charrnn.training.validation import mean_nll
-from tests.conftest import prepared
-from tests.test_cli import FAST, run
 
 
 def test_the_average_trails_the_weights_by_the_decay():
@@ -32,7 +30,7 @@ def test_the_average_trails_the_weights_by_the_decay():
     assert not any(p.requires_grad for p in average.model.parameters())
 
 
-def test_training_evaluates_saves_and_loads_the_average(corpus_file, tmp_path):
+def test_training_evaluates_saves_and_loads_the_average(corpus_file, tmp_path, prepared):
     corpus = prepared(corpus_file)
     cfg = TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=10, ema=0.9)
     result = train_model(corpus, ModelConfig(hidden_size=24, embed_size=8), cfg, tmp_path / "run")
@@ -50,10 +48,10 @@ def test_training_evaluates_saves_and_loads_the_average(corpus_file, tmp_path):
         assert torch.equal(tensor, averaged["average." + name])
 
 
-def test_ema_from_the_command_line(corpus_file):
-    assert run("train", corpus_file, *FAST, "--ema", "0.95").exit_code == 0
-    info = run("info", "--json")
+def test_ema_from_the_command_line(corpus_file, cli, fast_flags):
+    assert cli("train", corpus_file, *fast_flags, "--ema", "0.95").exit_code == 0
+    info = cli("info", "--json")
     assert '"ema": 0.95' in info.stdout
-    assert "weight average 0.95" in run("info").stdout
-    bad = run("train", corpus_file, *FAST, "--ema", "1.5", "--out", "other")
+    assert "weight average 0.95" in cli("info").stdout
+    bad = cli("train", corpus_file, *fast_flags, "--ema", "1.5", "--out", "other")
     assert bad.exit_code == 1 and "--ema must be in [0, 1)" in bad.stderr

@@ -10,7 +10,6 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.model import checkpoint, runs
 from charrnn.training.loop import train_model
-from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
 
@@ -20,7 +19,7 @@ def cfg(steps, **kw):
 
 
 @pytest.fixture
-def run_with_a_good_checkpoint(corpus_file, tmp_path):
+def run_with_a_good_checkpoint(corpus_file, tmp_path, prepared):
     corpus = prepared(corpus_file)
     train_model(corpus, SMALL, cfg(5), tmp_path / "run")
     latest = tmp_path / "run" / runs.LATEST

@@ -15,8 +15,6 @@ from charrnn.model.network import CharRNN
 from charrnn.training.loop import train_model
 from charrnn.training.metrics import FIELDS, read_metrics
 from charrnn.training.schedule import learning_rate
-from tests.conftest import prepared
-from tests.test_train import Recorder
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
 train_module = importlib.import_module("charrnn.training.loop")
@@ -32,28 +30,35 @@ class FakeClock:
         return self.now
 
 
-class ClockedRecorder(Recorder):
-    def __init__(self, clock: FakeClock):
-        super().__init__()
-        self.clock = clock
+@pytest.fixture
+def run_on_fake_clock(prepared, recorder_class):
+    """`run_on_fake_clock(corpus_file, tmp_path, seconds_per_step, limit=40.0, name="run")`
+    -> (result, step stats): training whose clock moves by seconds_per_step per step."""
 
-    def on_step(self, stats):
-        super().on_step(stats)
-        self.clock.now += self.clock.per_step
+    class ClockedRecorder(recorder_class):
+        def __init__(self, clock: FakeClock):
+            super().__init__()
+            self.clock = clock
+
+        def on_step(self, stats):
+            super().on_step(stats)
+            self.clock.now += self.clock.per_step
+
+    def train_on_fake_clock(corpus_file, tmp_path, seconds_per_step, limit=40.0, name="run"):
+        clock = FakeClock(seconds_per_step)
+        rec = ClockedRecorder(clock)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(train_module.time, "perf_counter", clock)
+            result = train_model(prepared(corpus_file), SMALL,
+                                 TrainConfig(batch_size=4, seq_len=16, time_limit=limit,
+                                             warmup_steps=0, eval_every=10_000),
+                                 tmp_path / name, reporter=rec)
+        return result, [s for _, s in rec.of("step")]
+
+    return train_on_fake_clock
 
 
-def run_on_fake_clock(corpus_file, tmp_path, seconds_per_step, limit=40.0, name="run"):
-    clock = FakeClock(seconds_per_step)
-    rec = ClockedRecorder(clock)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train_module.time, "perf_counter", clock)
-        result = train_model(prepared(corpus_file), SMALL,
-                       TrainConfig(batch_size=4, seq_len=16, time_limit=limit, warmup_steps=0,
-                                   eval_every=10_000), tmp_path / name, reporter=rec)
-    return result, [s for _, s in rec.of("step")]
-
-
-def test_learning_rate_follows_elapsed_time_not_steps(corpus_file, tmp_path):
+def test_learning_rate_follows_elapsed_time_not_steps(corpus_file, tmp_path, run_on_fake_clock):
     slow, slow_steps = run_on_fake_clock(corpus_file, tmp_path, 1.0, name="slow")
     fast, fast_steps = run_on_fake_clock(corpus_file, tmp_path, 0.25, name="fast")
     assert len(fast_steps) >= 3.5 * len(slow_steps)  # four times the steps in the same time
@@ -67,7 +72,7 @@ def test_learning_rate_follows_elapsed_time_not_steps(corpus_file, tmp_path):
     assert slow.elapsed <= 40.0 and fast.elapsed <= 40.0
 
 
-def test_last_evaluation_and_checkpoint_land_inside_the_budget(tmp_path):
+def test_last_evaluation_and_checkpoint_land_inside_the_budget(tmp_path, prepared):
     text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n"
                    for i in range(6000))
     path = tmp_path / "long.txt"
@@ -92,10 +97,10 @@ def test_schedules_decay_to_the_floor(schedule):
 
 
 def test_patience_stops_after_evaluations_without_a_new_best(corpus_file, tmp_path,
-                                                             monkeypatch):
+                                                             monkeypatch, prepared, recorder):
     losses = iter([3.0, 2.5, 2.6, 2.7, 2.4, 2.3])
     monkeypatch.setattr(train_module, "mean_nll", lambda model, ids: next(losses))
-    rec = Recorder()
+    rec = recorder
     result = train_model(prepared(corpus_file), SMALL,
                    TrainConfig(batch_size=4, seq_len=16, steps=100, eval_every=5, patience=2),
                    tmp_path / "run", reporter=rec)
@@ -105,7 +110,7 @@ def test_patience_stops_after_evaluations_without_a_new_best(corpus_file, tmp_pa
     assert any("--patience 2" in e[1] for e in rec.of("message"))
 
 
-def test_weight_decay_shrinks_the_weights(corpus_file, tmp_path):
+def test_weight_decay_shrinks_the_weights(corpus_file, tmp_path, prepared):
     def norm(decay):
         train_model(prepared(corpus_file), SMALL,
               TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=30, lr=1e-2,
@@ -116,7 +121,7 @@ def test_weight_decay_shrinks_the_weights(corpus_file, tmp_path):
     assert norm(5.0) < 0.8 * norm(0.0)
 
 
-def test_tied_weights_train_save_and_load(corpus_file, tmp_path):
+def test_tied_weights_train_save_and_load(corpus_file, tmp_path, prepared):
     import charrnn
 
     cfg = ModelConfig(hidden_size=24, embed_size=24, tie_weights=True)
@@ -134,7 +139,7 @@ def test_tied_weights_need_matching_sizes():
         ModelConfig(hidden_size=32, embed_size=16, tie_weights=True).validate()
 
 
-def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path):
+def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path, prepared):
     run = tmp_path / "run"
     train_model(prepared(corpus_file), SMALL,
           TrainConfig(batch_size=4, seq_len=16, steps=30, eval_every=15, log_every=10), run)
@@ -150,7 +155,7 @@ def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path):
     assert elapsed == sorted(elapsed)
 
 
-def test_resume_drops_metrics_past_the_checkpoint(corpus_file, tmp_path):
+def test_resume_drops_metrics_past_the_checkpoint(corpus_file, tmp_path, prepared):
     run = tmp_path / "run"
     cfg = dict(batch_size=4, seq_len=16, eval_every=20, log_every=10, lr_schedule="constant")
     train_model(prepared(corpus_file), SMALL, TrainConfig(steps=20, **cfg), run)

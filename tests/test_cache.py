@@ -8,13 +8,12 @@ import torch
 from charrnn.config import DataConfig
 from charrnn.data.cache import cache_root, encode_validation, prepare
 from charrnn.errors import CorpusError
-from tests.conftest import prepared
 
 BODY = "ROMEO: café 漢字 😀\r\nJULIET: e\u0301!\r\n" * 50
 TEXT = "\ufeff" + BODY  # a byte-order mark, then Windows line endings
 
 
-def test_ids_match_the_decoded_text_and_are_memory_mapped(tmp_path):
+def test_ids_match_the_decoded_text_and_are_memory_mapped(tmp_path, prepared):
     path = tmp_path / "play.txt"
     path.write_bytes(TEXT.encode())
     corpus = prepared(path)
@@ -26,7 +25,7 @@ def test_ids_match_the_decoded_text_and_are_memory_mapped(tmp_path):
     assert list(cache_root().glob("*.ids")) and list(cache_root().glob("*.json"))
 
 
-def test_second_run_reuses_the_cache_and_options_make_new_entries(tmp_path):
+def test_second_run_reuses_the_cache_and_options_make_new_entries(tmp_path, prepared):
     path = tmp_path / "play.txt"
     path.write_bytes(TEXT.encode())
     first = prepared(path)
@@ -40,7 +39,7 @@ def test_second_run_reuses_the_cache_and_options_make_new_entries(tmp_path):
     assert len(list(cache_root().glob("*.json"))) == 3
 
 
-def test_a_changed_file_is_prepared_again(tmp_path):
+def test_a_changed_file_is_prepared_again(tmp_path, prepared):
     path = tmp_path / "play.txt"
     path.write_text("abc abc abc\n")
     prepared(path)
@@ -49,7 +48,7 @@ def test_a_changed_file_is_prepared_again(tmp_path):
     assert not corpus.cached and corpus.vocab.chars == ["\n", " ", "x", "y", "z"]
 
 
-def test_a_damaged_cache_entry_is_rebuilt(tmp_path):
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path, prepared):
     path = tmp_path / "play.txt"
     path.write_text("hello world\n" * 10)
     prepared(path)
@@ -59,7 +58,7 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path):
     assert not corpus.cached and corpus.vocab.decode(corpus.ids.long()) == "hello world\n" * 10
 
 
-def test_large_vocabularies_use_wider_ids(tmp_path):
+def test_large_vocabularies_use_wider_ids(tmp_path, prepared):
     path = tmp_path / "cjk.txt"
     path.write_text("".join(chr(0x4E00 + i) for i in range(600)) * 2)
     corpus = prepared(path)
@@ -67,7 +66,7 @@ def test_large_vocabularies_use_wider_ids(tmp_path):
     assert corpus.vocab.decode(corpus.ids[:3].long()) == "一丁丂"
 
 
-def test_binary_files_train_at_byte_level(tmp_path):
+def test_binary_files_train_at_byte_level(tmp_path, prepared):
     path = tmp_path / "blob.bin"
     blob = bytes(range(256)) * 4 + b"\x00" * 2000
     path.write_bytes(blob)
@@ -77,7 +76,7 @@ def test_binary_files_train_at_byte_level(tmp_path):
     assert bytes(corpus.ids.tolist()) == blob
 
 
-def test_validation_file_reports_unknown_characters(tmp_path):
+def test_validation_file_reports_unknown_characters(tmp_path, prepared):
     train = tmp_path / "train.txt"
     train.write_text("abc abc\n" * 20)
     val = tmp_path / "val.txt"

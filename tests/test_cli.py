@@ -5,99 +5,82 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from charrnn.interface.cli import app
-
-runner = CliRunner()
-FAST = ["--steps", "30", "--hidden-size", "32", "--embed-size", "8", "--batch-size", "4",
-        "--seq-len", "16", "--eval-every", "10"]
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result, code=1):
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
-
-def test_train_sample_beam_end_to_end(corpus_file):
-    trained = run("train", corpus_file, *FAST)
+def test_train_sample_beam_end_to_end(corpus_file, cli, fast_flags):
+    trained = cli("train", corpus_file, *fast_flags)
     assert trained.exit_code == 0, trained.output
     assert "validation" in trained.stderr and trained.stdout == ""
     assert Path("checkpoints/play/best.safetensors").is_file()
     assert Path("checkpoints/play/latest.safetensors").is_file()
 
-    sampled = run("sample", "--length", "50", "--prime", "ROMEO:", "--seed", "3")
+    sampled = cli("sample", "--length", "50", "--prime", "ROMEO:", "--seed", "3")
     assert sampled.exit_code == 0, sampled.output
     assert sampled.stdout.startswith("ROMEO:")
     assert len(sampled.stdout) == len("ROMEO:") + 50 + 1  # the prime, 50 characters, "\n"
     assert "using checkpoint checkpoints/play/best.safetensors" in sampled.stderr
 
-    again = run("sample", "--length", "50", "--prime", "ROMEO:", "--seed", "3")
+    again = cli("sample", "--length", "50", "--prime", "ROMEO:", "--seed", "3")
     assert again.stdout == sampled.stdout
 
-    as_json = run("sample", "--length", "20", "--temperature", "0", "--json",
+    as_json = cli("sample", "--length", "20", "--temperature", "0", "--json",
                   "--checkpoint", "checkpoints/play")
     data = json.loads(as_json.stdout)
     assert len(data["text"]) == 20 and data["temperature"] == 0
 
-    random_run = json.loads(run("sample", "--length", "30", "--json").stdout)
-    replay = run("sample", "--length", "30", "--seed", random_run["seed"], "--json")
+    random_run = json.loads(cli("sample", "--length", "30", "--json").stdout)
+    replay = cli("sample", "--length", "30", "--seed", random_run["seed"], "--json")
     assert json.loads(replay.stdout)["text"] == random_run["text"]
 
-    beamed = run("beam", "--width", "4", "--length", "12", "--prime", "JULIET:", "--n-best", "3")
+    beamed = cli("beam", "--width", "4", "--length", "12", "--prime", "JULIET:", "--n-best", "3")
     assert beamed.exit_code == 0, beamed.output
     assert beamed.stdout.count("JULIET:") == 3 and "log-prob" in beamed.stdout
 
-    beam_json = json.loads(run("beam", "--width", "4", "--length", "12", "--json").stdout)
+    beam_json = json.loads(cli("beam", "--width", "4", "--length", "12", "--json").stdout)
     (result,) = beam_json["results"]
     assert result["rank"] == 1 and len(result["text"]) == 12 and result["logprob"] < 0
 
 
-def test_a_second_run_never_overwrites_the_first(corpus_file):
-    assert run("train", corpus_file, *FAST).exit_code == 0
+def test_a_second_run_never_overwrites_the_first(corpus_file, cli, fast_flags):
+    assert cli("train", corpus_file, *fast_flags).exit_code == 0
     first = Path("checkpoints/play/best.safetensors").read_bytes()
-    assert run("train", corpus_file, *FAST, "--seed", "5").exit_code == 0
+    assert cli("train", corpus_file, *fast_flags, "--seed", "5").exit_code == 0
     assert Path("checkpoints/play/best.safetensors").read_bytes() == first
     assert Path("checkpoints/play-2/best.safetensors").is_file()
 
 
-def test_out_refuses_to_replace_a_run_without_overwrite(corpus_file):
-    assert run("train", corpus_file, *FAST, "--out", "runs/a").exit_code == 0
+def test_out_refuses_to_replace_a_run_without_overwrite(corpus_file, cli, fast_flags,
+                                                        one_error_line):
+    assert cli("train", corpus_file, *fast_flags, "--out", "runs/a").exit_code == 0
     before = Path("runs/a/best.safetensors").read_bytes()
-    line = one_error_line(run("train", corpus_file, *FAST, "--out", "runs/a"))
+    line = one_error_line(cli("train", corpus_file, *fast_flags, "--out", "runs/a"))
     assert "--overwrite" in line
     assert Path("runs/a/best.safetensors").read_bytes() == before
-    replaced = run("train", corpus_file, *FAST, "--out", "runs/a", "--overwrite", "--seed", "9")
+    replaced = cli("train", corpus_file, *fast_flags, "--out", "runs/a", "--overwrite",
+                   "--seed", "9")
     assert replaced.exit_code == 0
     assert Path("runs/a/best.safetensors").read_bytes() != before
 
 
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
-def test_other_cells_train_and_sample(corpus_file, cell):
-    assert run("train", corpus_file, *FAST, "--model", cell, "--num-layers", "2",
+def test_other_cells_train_and_sample(corpus_file, cell, cli, fast_flags):
+    assert cli("train", corpus_file, *fast_flags, "--model", cell, "--num-layers", "2",
                "--dropout", "0.2").exit_code == 0
-    sampled = run("sample", "--length", "30")
+    sampled = cli("sample", "--length", "30")
     assert sampled.exit_code == 0 and len(sampled.stdout) == 31
 
 
-def test_train_without_a_corpus_uses_the_python_stdlib():
-    result = run("train", "--steps", "2", "--hidden-size", "16", "--embed-size", "8",
+def test_train_without_a_corpus_uses_the_python_stdlib(cli):
+    result = cli("train", "--steps", "2", "--hidden-size", "16", "--embed-size", "8",
                  "--batch-size", "4", "--seq-len", "16", "--eval-every", "2")
     assert result.exit_code == 0, result.output
     assert Path("checkpoints/python-stdlib/best.safetensors").is_file()
 
 
-def test_a_tiny_corpus_shrinks_the_batch_with_a_warning(tmp_path):
+def test_a_tiny_corpus_shrinks_the_batch_with_a_warning(tmp_path, cli):
     small = tmp_path / "small.txt"
     small.write_text("to be or not to be\n" * 3)  # shorter than one --seq-len window
-    result = run("train", small, "--steps", "3", "--hidden-size", "8", "--eval-every", "3")
+    result = cli("train", small, "--steps", "3", "--hidden-size", "8", "--eval-every", "3")
     assert result.exit_code == 0, result.output
     assert "--batch-size shrunk" in result.stderr and "--seq-len shrunk" in result.stderr
 
@@ -110,8 +93,8 @@ def test_a_tiny_corpus_shrinks_the_batch_with_a_warning(tmp_path):
     (["beam"], "no checkpoint found"),
     (["sample", "--checkpoint", "nowhere"], "checkpoint not found: nowhere"),
 ])
-def test_errors_without_a_model_are_one_line(args, message):
-    assert message in one_error_line(run(*args))
+def test_errors_without_a_model_are_one_line(args, message, cli, one_error_line):
+    assert message in one_error_line(cli(*args))
 
 
 @pytest.mark.parametrize("args,message", [
@@ -121,24 +104,25 @@ def test_errors_without_a_model_are_one_line(args, message):
     (["beam", "--prime", "µ"], "never saw: 'µ'"),
     (["sample", "--length", "-3"], "--length must be >= 0"),
 ])
-def test_bad_decoding_input_is_one_line_and_prints_nothing(trained_run, args, message):
-    result = run(*args, "--checkpoint", trained_run)
+def test_bad_decoding_input_is_one_line_and_prints_nothing(trained_run, args, message, cli,
+                                                           one_error_line):
+    result = cli(*args, "--checkpoint", trained_run)
     assert message in one_error_line(result)
     assert result.stdout == ""
 
 
-def test_corrupt_checkpoint_is_one_line(tmp_path):
+def test_corrupt_checkpoint_is_one_line(tmp_path, cli, one_error_line):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
-    assert "cannot load checkpoint" in one_error_line(run("sample", "--checkpoint", bad))
+    assert "cannot load checkpoint" in one_error_line(cli("sample", "--checkpoint", bad))
 
 
-def test_every_command_has_help_with_examples():
+def test_every_command_has_help_with_examples(cli):
     for command in ["train", "sample", "beam"]:
-        result = run(command, "--help")
+        result = cli(command, "--help")
         assert result.exit_code == 0
         assert "Examples" in result.stdout and f"charrnn {command}" in result.stdout
-    assert "5m00s" in run("train", "--help").stdout  # the default budget is stated
+    assert "5m00s" in cli("train", "--help").stdout  # the default budget is stated
 
 
 def _module(*args, **kwargs):
@@ -183,17 +167,17 @@ def test_usage_errors_are_one_line_too(args, message):
     assert "--help" in lines[0]
 
 
-def test_threads_are_settable_and_reported(corpus_file):
+def test_threads_are_settable_and_reported(corpus_file, cli, fast_flags, one_error_line):
     import torch
 
     before = torch.get_num_threads()
     try:
-        result = run("train", corpus_file, *FAST, "--threads", "1")
+        result = cli("train", corpus_file, *fast_flags, "--threads", "1")
         assert result.exit_code == 0, result.output
         assert "1 CPU thread;" in result.stderr and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
-    default = run("train", corpus_file, *FAST, "--out", "other")
+    default = cli("train", corpus_file, *fast_flags, "--out", "other")
     assert f"{before} CPU thread" in default.stderr
     assert "--threads must be >= 1" in one_error_line(
-        run("train", corpus_file, *FAST, "--threads", "0", "--out", "third"))
+        cli("train", corpus_file, *fast_flags, "--threads", "0", "--out", "third"))

@@ -5,23 +5,22 @@ import json
 import pytest
 
 import charrnn
-from tests.conftest import tiny_text
-from tests.test_cli import FAST, one_error_line, run
 
 
-def test_byte_level_trains_on_any_file_and_keeps_exact_bytes(tmp_path):
+def test_byte_level_trains_on_any_file_and_keeps_exact_bytes(tmp_path, cli, fast_flags,
+                                                             one_error_line, tiny_text):
     blob = tmp_path / "mixed.bin"
     blob.write_bytes(tiny_text(20).encode() + b"\xff\xfe\x00\x01 caf\xc3\xa9 " * 50)
-    refused = run("train", blob, *FAST)
+    refused = cli("train", blob, *fast_flags)
     assert "not valid utf-8 (bad byte at offset" in one_error_line(refused)
     assert "--level byte" in refused.stderr
 
-    assert run("train", blob, *FAST, "--level", "byte", "--out", "runs/bytes").exit_code == 0
+    assert cli("train", blob, *fast_flags, "--level", "byte", "--out", "runs/bytes").exit_code == 0
     model = ["--checkpoint", "runs/bytes"]
-    data = json.loads(run("sample", "--length", "40", "--json", "--seed", "1", *model).stdout)
+    data = json.loads(cli("sample", "--length", "40", "--json", "--seed", "1", *model).stdout)
     raw = bytes.fromhex(data["bytes_hex"])
     assert len(raw) == 40 and data["text"] == raw.decode("utf-8", "replace")
-    streamed = run("sample", "--length", "40", "--seed", "1", "--prime", "caf", *model)
+    streamed = cli("sample", "--length", "40", "--seed", "1", "--prime", "caf", *model)
     assert streamed.exit_code == 0 and streamed.stdout.startswith("caf")
 
     lm = charrnn.load("runs/bytes")
@@ -29,27 +28,28 @@ def test_byte_level_trains_on_any_file_and_keeps_exact_bytes(tmp_path):
     for text, score in lm.beam(12, width=4, prime="é", n_best=3):
         assert score == pytest.approx(lm.logprob(text, "é"), abs=1e-4)
         assert len(text.encode("utf-8", "surrogateescape")) == 12
-    beam_json = json.loads(run("beam", "--length", "8", "--width", "3", "--json", *model).stdout)
+    beam_json = json.loads(cli("beam", "--length", "8", "--width", "3", "--json", *model).stdout)
     assert len(bytes.fromhex(beam_json["results"][0]["bytes_hex"])) == 8
 
 
-def test_encoding_and_newline_options(tmp_path):
+def test_encoding_and_newline_options(tmp_path, cli, fast_flags, one_error_line, tiny_text):
     latin = tmp_path / "latin.txt"
     latin.write_bytes(tiny_text(10).replace("\n", "\r\n").encode("latin-1") + "déjà\r\n".encode(
         "latin-1"))
-    assert "--encoding" in one_error_line(run("train", latin, *FAST))
-    assert run("train", latin, *FAST, "--encoding", "latin-1", "--out", "a").exit_code == 0
+    assert "--encoding" in one_error_line(cli("train", latin, *fast_flags))
+    assert cli("train", latin, *fast_flags, "--encoding", "latin-1", "--out", "a").exit_code == 0
     assert "\r" not in charrnn.load("a").vocab.chars and "é" in charrnn.load("a").vocab.chars
-    assert run("train", latin, *FAST, "--encoding", "latin-1", "--keep-newlines",
+    assert cli("train", latin, *fast_flags, "--encoding", "latin-1", "--keep-newlines",
                "--out", "b").exit_code == 0
     assert "\r" in charrnn.load("b").vocab.chars
-    assert "not a text encoding" in one_error_line(run("train", latin, "--encoding", "klingon"))
+    assert "not a text encoding" in one_error_line(cli("train", latin, "--encoding", "klingon"))
 
 
-def test_validation_file_with_unknown_characters_is_reported(corpus_file, tmp_path):
+def test_validation_file_with_unknown_characters_is_reported(corpus_file, tmp_path, cli,
+                                                             fast_flags):
     val = tmp_path / "val.txt"
     val.write_text("ROMEO:\nO that I were a glove 😀 ¿qué?\n", encoding="utf-8")
-    result = run("train", corpus_file, *FAST, "--val-file", val)
+    result = cli("train", corpus_file, *fast_flags, "--val-file", val)
     assert result.exit_code == 0, result.output
     assert "character(s) the training text lacks" in result.stderr and "'😀'" in result.stderr
 
@@ -59,18 +59,18 @@ def test_validation_file_with_unknown_characters_is_reported(corpus_file, tmp_pa
     (b"\x00" * 4000 + b"hello", "looks like binary data"),
     (b"\xef\xbb\xbf", "holds no text"),
 ])
-def test_unusable_files_are_one_line(tmp_path, content, message):
+def test_unusable_files_are_one_line(tmp_path, content, message, cli, fast_flags, one_error_line):
     path = tmp_path / "c.txt"
     path.write_bytes(content)
-    assert message in one_error_line(run("train", path, *FAST))
+    assert message in one_error_line(cli("train", path, *fast_flags))
 
 
-def test_a_directory_is_one_line(tmp_path):
-    assert "is a directory" in one_error_line(run("train", tmp_path, *FAST))
+def test_a_directory_is_one_line(tmp_path, cli, fast_flags, one_error_line):
+    assert "is a directory" in one_error_line(cli("train", tmp_path, *fast_flags))
 
 
-def test_the_progress_display_reports_cache_preparation(corpus_file):
-    first = run("train", corpus_file, *FAST)
+def test_the_progress_display_reports_cache_preparation(corpus_file, cli, fast_flags):
+    first = cli("train", corpus_file, *fast_flags)
     assert "cache prepared in" in first.stderr
-    second = run("train", corpus_file, *FAST)
+    second = cli("train", corpus_file, *fast_flags)
     assert "cache found, ready in" in second.stderr

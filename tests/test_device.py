@@ -5,7 +5,6 @@ import torch
 
 from charrnn.errors import ConfigError
 from charrnn.training.device import resolve_device, resolve_precision
-from tests.test_cli import FAST, one_error_line, run
 
 
 def test_auto_takes_a_gpu_when_there_is_one(monkeypatch):
@@ -29,15 +28,16 @@ def test_precision_is_bf16_only_where_the_device_computes_in_it(monkeypatch):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_absent_devices_are_one_line_and_write_nothing(corpus_file, tmp_path):
+def test_absent_devices_are_one_line_and_write_nothing(corpus_file, tmp_path, cli, fast_flags,
+                                                       one_error_line):
     for args, message in [(["--device", "cuda"], "--device cuda: no CUDA GPU"),
                           (["--precision", "bf16"], "--precision bf16 needs a CUDA GPU")]:
-        result = run("train", corpus_file, *FAST, *args, "--out", tmp_path / "run")
+        result = cli("train", corpus_file, *fast_flags, *args, "--out", tmp_path / "run")
         assert message in one_error_line(result)
         assert not (tmp_path / "run").exists()
 
 
-def test_cpu_training_says_where_it_runs(corpus_file):
-    result = run("train", corpus_file, *FAST, "--device", "cpu", "--precision", "fp32")
+def test_cpu_training_says_where_it_runs(corpus_file, cli, fast_flags):
+    result = cli("train", corpus_file, *fast_flags, "--device", "cpu", "--precision", "fp32")
     assert result.exit_code == 0, result.output
     assert f"{torch.get_num_threads()} CPU thread" in result.stderr

@@ -1,7 +1,5 @@
 """`charrnn corpus get` against a local HTTP server on 127.0.0.1 (no internet needed)."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -10,55 +8,16 @@ from typer.testing import CliRunner
 from charrnn.data import download
 from charrnn.errors import CorpusError
 from charrnn.interface.cli import app
-from tests.conftest import SHARED_CORPUS
 
 SIZE = download.REGISTRY["tinyshakespeare"].size
-needs_shakespeare = pytest.mark.skipif(
-    not SHARED_CORPUS.exists(), reason=f"needs {SHARED_CORPUS} to serve the real file")
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_GET(self):
-        if self.path == "/input.txt":
-            body = SHARED_CORPUS.read_bytes()
-        elif self.path == "/wrong.txt":
-            body = b"x" * SIZE
-        elif self.path == "/cut.txt":
-            self.send_response(200)
-            self.send_header("Content-Length", str(SIZE))
-            self.end_headers()
-            self.wfile.write(b"First Citizen:\n" * 20_000)  # far short of SIZE, then hang up
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture(scope="module")
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@needs_shakespeare
-def test_get_downloads_checks_and_then_skips(server):
+def test_get_downloads_checks_and_then_skips(shakespeare, server):
     seen = []
     path, fetched = download.fetch("tinyshakespeare", Path("corpora"), f"{server}/input.txt",
                                    progress=lambda done, total: seen.append((done, total)))
     assert fetched and path == Path("corpora/tinyshakespeare.txt")
-    assert path.read_bytes() == SHARED_CORPUS.read_bytes()
+    assert path.read_bytes() == shakespeare.read_bytes()
     assert seen[-1] == (SIZE, SIZE) and len(seen) > 1
     assert download.fetch("tinyshakespeare", Path("corpora"), f"{server}/gone")[1] is False
     assert [p.name for p in Path("corpora").iterdir()] == ["tinyshakespeare.txt"]
@@ -92,8 +51,7 @@ def test_refused_connection_is_one_line():
     assert "nothing was kept" in result.stderr and "Traceback" not in result.output
 
 
-@needs_shakespeare
-def test_cli_list_and_get(server):
+def test_cli_list_and_get(shakespeare, server):
     runner = CliRunner()
     listed = runner.invoke(app, ["corpus", "list"])
     assert listed.exit_code == 0

@@ -1,43 +1,41 @@
 import json
 from pathlib import Path
 
-from tests.test_cli import FAST, one_error_line, run
 
-
-def test_info_shows_the_run(corpus_file):
-    assert run("train", corpus_file, *FAST, "--out", "checkpoints/play").exit_code == 0
-    shown = run("info")
+def test_info_shows_the_run(corpus_file, cli, fast_flags):
+    assert cli("train", corpus_file, *fast_flags, "--out", "checkpoints/play").exit_code == 0
+    shown = cli("info")
     assert shown.exit_code == 0, shown.output
     for expected in ("lstm 1 x 32", "parameters", "vocabulary", "char level", "step",
                      "validation bpc", "training time", str(corpus_file)):
         assert expected in shown.stdout, expected
-    data = json.loads(run("info", "checkpoints/play", "--json").stdout)
+    data = json.loads(cli("info", "checkpoints/play", "--json").stdout)
     assert data["step"] == 30 and data["level"] == "char" and data["vocab_size"] > 10
     assert data["parameters"] > 1000 and data["best_val_bpc"] > 0
     assert data["corpus"]["source"] == str(corpus_file) and len(data["corpus"]["sha256"]) == 64
-    best = json.loads(run("info", "checkpoints/play/best.safetensors", "--json").stdout)
+    best = json.loads(cli("info", "checkpoints/play/best.safetensors", "--json").stdout)
     assert best["checkpoint"].endswith("best.safetensors")
 
 
-def test_list_shows_every_run_newest_first(corpus_file):
-    assert "no runs" in run("list").stderr
+def test_list_shows_every_run_newest_first(corpus_file, cli, fast_flags):
+    assert "no runs" in cli("list").stderr
     for out in ("checkpoints/older", "checkpoints/newer"):
-        assert run("train", corpus_file, *FAST, "--out", out).exit_code == 0
+        assert cli("train", corpus_file, *fast_flags, "--out", out).exit_code == 0
     broken = Path("checkpoints/broken")
     broken.mkdir()
     (broken / "latest.safetensors").write_bytes(b"garbage")
-    table = run("list")
+    table = cli("list")
     assert table.exit_code == 0
     assert table.stdout.index("checkpoints/broken") < table.stdout.index("checkpoints/newer") \
         < table.stdout.index("checkpoints/older")
     assert "cannot load checkpoint" in table.stdout
-    listed = json.loads(run("list", "--json").stdout)
+    listed = json.loads(cli("list", "--json").stdout)
     assert [r["run"] for r in listed] == ["checkpoints/broken", "checkpoints/newer",
                                           "checkpoints/older"]
 
 
-def test_info_errors_are_one_line(tmp_path):
-    assert "no checkpoint found" in one_error_line(run("info"))
+def test_info_errors_are_one_line(tmp_path, cli, one_error_line):
+    assert "no checkpoint found" in one_error_line(cli("info"))
     bad = tmp_path / "x.safetensors"
     bad.write_bytes(b"\x00" * 100)
-    assert "cannot load checkpoint" in one_error_line(run("info", bad))
+    assert "cannot load checkpoint" in one_error_line(cli("info", bad))

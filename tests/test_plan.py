@@ -4,12 +4,10 @@ command line reach the same configs, presets and resume rules through `plan_run`
 import dataclasses
 
 import pytest
-from typer.testing import CliRunner
 
 import charrnn
 from charrnn.config import DataConfig, ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, ConfigError
-from charrnn.interface.cli import app
 from charrnn.model import checkpoint, runs
 from charrnn.training.plan import plan_run
 from charrnn.training.presets import SIZES, size_for_budget
@@ -28,10 +26,11 @@ def two_threads(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
 
 
-def test_python_and_the_cli_train_with_the_same_configs(corpus_file, tmp_path, two_threads):
-    cli = CliRunner().invoke(app, ["train", str(corpus_file), "--time", "3s",
-                                   "--eval-every", "5", "--out", str(tmp_path / "cli")])
-    assert cli.exit_code == 0, cli.output
+def test_python_and_the_cli_train_with_the_same_configs(corpus_file, tmp_path, two_threads,
+                                                        cli):
+    trained = cli("train", corpus_file, "--time", "3s", "--eval-every", "5",
+                  "--out", tmp_path / "cli")
+    assert trained.exit_code == 0, trained.output
     result = charrnn.train(corpus_file, time="3s", eval_every=5, out=tmp_path / "python")
     assert result.run_dir == tmp_path / "python" and result.steps > 0
     from_cli, from_python = saved_configs(tmp_path / "cli"), saved_configs(tmp_path / "python")

@@ -4,7 +4,6 @@ import pytest
 
 from charrnn.model import checkpoint, runs
 from charrnn.training.presets import SIZES, size_for_budget
-from tests.test_cli import one_error_line, run
 
 
 def trained_model(run_dir):
@@ -20,22 +19,22 @@ def test_longer_budgets_and_more_cores_buy_larger_models():
     assert order.index(size_for_budget(158, 8)) > order.index(size_for_budget(158, 2))
 
 
-def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path):
-    result = run("train", corpus_file, "--steps", "3", "--size", "tiny", "--out", tmp_path / "a")
+def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path, cli):
+    result = cli("train", corpus_file, "--steps", "3", "--size", "tiny", "--out", tmp_path / "a")
     assert result.exit_code == 0, result.output
     meta = trained_model(tmp_path / "a")
     assert meta["model"]["hidden_size"] == SIZES["tiny"]["hidden_size"]
     assert meta["train"]["lr"] == SIZES["tiny"]["lr"]
-    result = run("train", corpus_file, "--steps", "3", "--size", "tiny", "--hidden-size", "40",
+    result = cli("train", corpus_file, "--steps", "3", "--size", "tiny", "--hidden-size", "40",
                  "--lr", "0.002", "--out", tmp_path / "b")
     assert result.exit_code == 0, result.output
     meta = trained_model(tmp_path / "b")
     assert meta["model"]["hidden_size"] == 40 and meta["train"]["lr"] == 0.002
     assert meta["model"]["embed_size"] == SIZES["tiny"]["embed_size"]
-    result = run("train", corpus_file, "--steps", "1", "--size", "large", "--hidden-size",
+    result = cli("train", corpus_file, "--steps", "1", "--size", "large", "--hidden-size",
                  "16", "--out", tmp_path / "c")  # presets carry the decay floor too
     assert trained_model(tmp_path / "c")["train"]["min_lr_frac"] == SIZES["large"]["min_lr_frac"]
-    result = run("train", corpus_file, "--steps", "1", "--size", "xl", "--hidden-size", "16",
+    result = cli("train", corpus_file, "--steps", "1", "--size", "xl", "--hidden-size", "16",
                  "--out", tmp_path / "d")  # the long-budget preset stacks two layers
     assert result.exit_code == 0, result.output
     assert trained_model(tmp_path / "d")["model"]["num_layers"] == SIZES["xl"]["num_layers"] == 2
@@ -45,29 +44,29 @@ def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path)
     (["--time", "3s"], size_for_budget(3, 2)),
     (["--steps", "3"], "medium"),
 ])
-def test_default_size_follows_the_budget(corpus_file, tmp_path, monkeypatch, args, expected):
+def test_default_size_follows_the_budget(corpus_file, tmp_path, monkeypatch, args, expected, cli):
     import torch
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    result = run("train", corpus_file, *args, "--eval-every", "5", "--out", tmp_path / "r")
+    result = cli("train", corpus_file, *args, "--eval-every", "5", "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     assert trained_model(tmp_path / "r")["model"]["hidden_size"] == SIZES[expected]["hidden_size"]
 
 
-def test_resume_with_another_size_is_refused(corpus_file, tmp_path):
+def test_resume_with_another_size_is_refused(corpus_file, tmp_path, cli, one_error_line):
     out = tmp_path / "r"
-    assert run("train", corpus_file, "--steps", "3", "--size", "tiny", "--out", out).exit_code == 0
-    resumed = run("train", corpus_file, "--steps", "6", "--resume", "--out", out)
+    assert cli("train", corpus_file, "--steps", "3", "--size", "tiny", "--out", out).exit_code == 0
+    resumed = cli("train", corpus_file, "--steps", "6", "--resume", "--out", out)
     assert resumed.exit_code == 0, resumed.output
     assert trained_model(out)["model"]["hidden_size"] == SIZES["tiny"]["hidden_size"]
-    refused = run("train", corpus_file, "--steps", "9", "--resume", "--size", "small",
+    refused = cli("train", corpus_file, "--steps", "9", "--resume", "--size", "small",
                   "--out", out)
     assert "contradicts the run being resumed" in one_error_line(refused)
 
 
-def test_regularisation_flags_reach_the_run(corpus_file, tmp_path):
+def test_regularisation_flags_reach_the_run(corpus_file, tmp_path, cli):
     out = tmp_path / "r"
-    result = run("train", corpus_file, "--steps", "4", "--eval-every", "2", "--out", out,
+    result = cli("train", corpus_file, "--steps", "4", "--eval-every", "2", "--out", out,
                  "--hidden-size", "32", "--embed-size", "32", "--tie-weights",
                  "--weight-decay", "0.05", "--patience", "3", "--log-every", "1",
                  "--lr-schedule", "linear", "--dropout", "0.2", "--min-lr-frac", "0.05",
@@ -89,7 +88,8 @@ def test_regularisation_flags_reach_the_run(corpus_file, tmp_path):
     (["--min-lr-frac", "1.5"], "--min-lr-frac must be in [0, 1]"),
     (["--tie-weights", "--hidden-size", "32", "--embed-size", "16"], "--embed-size (16) must"),
 ])
-def test_bad_training_options_are_one_line(corpus_file, tmp_path, args, message):
-    result = run("train", corpus_file, "--steps", "2", "--out", tmp_path / "r", *args)
+def test_bad_training_options_are_one_line(corpus_file, tmp_path, args, message, cli,
+                                           one_error_line):
+    result = cli("train", corpus_file, "--steps", "2", "--out", tmp_path / "r", *args)
     assert message in one_error_line(result)
     assert not (tmp_path / "r").exists()

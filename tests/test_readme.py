@@ -7,14 +7,17 @@ from pathlib import Path
 import torch
 from typer.testing import CliRunner
 
+import charrnn
 from charrnn.interface.cli import app
-from tests.conftest import SHARED_CORPUS, tiny_text
-from tests.test_download import server  # noqa: F401  (the local HTTP server fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FAST = ["--steps", "20", "--hidden-size", "24", "--embed-size", "8", "--batch-size", "4",
         "--seq-len", "16", "--eval-every", "10"]
+
+
+FAST_PY = {"steps": 20, "hidden_size": 24, "embed_size": 8, "batch_size": 4, "seq_len": 16,
+           "eval_every": 10}  # charrnn.train(...) examples: the same, as keywords
 
 
 def blocks(language: str) -> list[str]:
@@ -39,7 +42,8 @@ def test_ci_runs_the_readme_test_command():
     assert "torch==2.13.0" in test_line
 
 
-def test_every_readme_command_and_the_python_example_run(server):  # noqa: F811
+def test_every_readme_command_and_the_python_example_run(server, shared_corpus, tiny_text,
+                                                         monkeypatch):
     """Downloads go to the local server; training commands get fast settings appended."""
     corpus = Path("corpora/tinyshakespeare.txt")
     corpus.parent.mkdir()
@@ -53,10 +57,15 @@ def test_every_readme_command_and_the_python_example_run(server):  # noqa: F811
             continue  # a GPU example; test_device covers what happens without one
         extra = FAST if args[0] == "train" else []
         if args[:2] == ["corpus", "get"]:
-            if not SHARED_CORPUS.exists():
+            if not shared_corpus.exists():
                 continue  # nothing to serve; test_download covers the failure paths
             extra = ["--url", f"{server}/input.txt"]
         result = runner.invoke(app, args + extra)
         assert result.exit_code == 0, (args, result.output)
-    (python_block,) = blocks("python")
-    exec(compile(python_block, "README.md", "exec"), {})
+    python_blocks = blocks("python")
+    assert any("charrnn.train(" in block for block in python_blocks)
+    real_train = charrnn.train
+    monkeypatch.setattr(charrnn, "train",
+                        lambda corpus=None, **options: real_train(corpus, **{**options, **FAST_PY}))
+    for block in python_blocks:
+        exec(compile(block, "README.md", "exec"), {})

@@ -12,7 +12,6 @@ from charrnn.decoding import step as inference
 from charrnn.decoding.step import InferenceStep
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN
-from tests.test_cli import one_error_line, run
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -47,27 +46,28 @@ def test_scores_describe_the_reduced_model(trained_run, lm, weights):
                                                                         seed=3)
 
 
-def test_weights_from_the_command_line(trained_run, tmp_path):
-    data = json.loads(run("sample", "--checkpoint", trained_run, "--length", "20",
+def test_weights_from_the_command_line(trained_run, tmp_path, cli):
+    data = json.loads(cli("sample", "--checkpoint", trained_run, "--length", "20",
                           "--weights", "int8", "--json").stdout)
     assert data["weights"] == "int8" and len(data["text"]) == 20
-    beams = json.loads(run("beam", "--checkpoint", trained_run, "--length", "10",
+    beams = json.loads(cli("beam", "--checkpoint", trained_run, "--length", "10",
                            "--weights", "fp16", "--json").stdout)
     assert beams["weights"] == "fp16" and len(beams["results"][0]["text"]) == 10
     path = tmp_path / "held.txt"
     path.write_text("NURSE:\nI will not fail.\n\n" * 10)
-    exact = json.loads(run("eval", path, "--checkpoint", trained_run, "--json").stdout)
-    fast = json.loads(run("eval", path, "--checkpoint", trained_run, "--weights", "int8",
+    exact = json.loads(cli("eval", path, "--checkpoint", trained_run, "--json").stdout)
+    fast = json.loads(cli("eval", path, "--checkpoint", trained_run, "--weights", "int8",
                           "--json").stdout)
     assert fast["weights"] == "int8" and fast["chars"] == exact["chars"]
     assert fast["bits_per_char"] == pytest.approx(exact["bits_per_char"], rel=0.02)
 
 
-def test_a_torch_without_the_kernels_is_a_clear_error(trained_run, monkeypatch):
+def test_a_torch_without_the_kernels_is_a_clear_error(trained_run, monkeypatch, cli,
+                                                      one_error_line):
     monkeypatch.setattr(inference, "_x86_engine", lambda: None)
     with pytest.raises(ConfigError, match="no x86 .*kernels for fp16/int8 weights"):
         charrnn.load(trained_run, weights="int8")
-    result = run("sample", "--checkpoint", trained_run, "--weights", "fp16")
+    result = cli("sample", "--checkpoint", trained_run, "--weights", "fp16")
     assert "use fp32 weights" in one_error_line(result) and result.stdout == ""
     assert charrnn.load(trained_run).sample(5, seed=1)  # fp32 needs none of them
 

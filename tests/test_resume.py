@@ -7,8 +7,6 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint, runs
 from charrnn.training.loop import train_model
-from tests.conftest import prepared
-from tests.test_cli import FAST, one_error_line, run
 
 N = 12
 
@@ -33,7 +31,7 @@ def assert_same_weights(a, b):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_n_steps_then_resume_to_2n_equals_2n_steps(corpus_file, tmp_path, cell):
+def test_n_steps_then_resume_to_2n_equals_2n_steps(corpus_file, tmp_path, cell, prepared):
     """With a constant schedule, extending a run on resume is the same as asking for the
     longer run at the start (dropout on, so the random generator must be restored too)."""
     corpus = prepared(corpus_file)
@@ -49,7 +47,7 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps(corpus_file, tmp_path, cell):
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path, ema):
+def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path, ema, prepared):
     corpus = prepared(corpus_file)
     cfg = config(2 * N, ema=ema)
     train_model(corpus, model_config("lstm"), cfg, tmp_path / "straight")
@@ -63,7 +61,7 @@ def test_a_stopped_cosine_run_resumes_bit_for_bit(corpus_file, tmp_path, ema):
     assert_same_weights(latest(tmp_path / "straight"), latest(tmp_path / "stopped"))
 
 
-def test_changing_the_seed_changes_the_weights(corpus_file, tmp_path):
+def test_changing_the_seed_changes_the_weights(corpus_file, tmp_path, prepared):
     """The bit-for-bit tests above could not pass by accident: runs do differ."""
     corpus = prepared(corpus_file)
     train_model(corpus, model_config("gru"), config(N), tmp_path / "a")
@@ -72,7 +70,7 @@ def test_changing_the_seed_changes_the_weights(corpus_file, tmp_path):
     assert not torch.equal(a.tensors["model.head.weight"], b.tensors["model.head.weight"])
 
 
-def test_library_refuses_contradicting_settings(corpus_file, tmp_path, tiny_other_file):
+def test_library_refuses_contradicting_settings(corpus_file, tmp_path, tiny_other_file, prepared):
     corpus = prepared(corpus_file)
     train_model(corpus, model_config("lstm"), config(N), tmp_path / "run")
     ckpt = latest(tmp_path / "run")
@@ -95,12 +93,13 @@ def tiny_other_file(tmp_path):
     return path
 
 
-def test_cli_resume_continues_counts_the_whole_run_and_inherits_settings(corpus_file):
-    custom = [*FAST, "--model", "gru", "--hidden-size", "20", "--dropout", "0.2",
+def test_cli_resume_continues_counts_the_whole_run_and_inherits_settings(corpus_file, cli,
+                                                                         fast_flags):
+    custom = [*fast_flags, "--model", "gru", "--hidden-size", "20", "--dropout", "0.2",
               "--out", "runs/r"]
-    first = run("train", corpus_file, *custom[2:], "--steps", "10")
+    first = cli("train", corpus_file, *custom[2:], "--steps", "10")
     assert first.exit_code == 0, first.output
-    again = run("train", corpus_file, "--out", "runs/r", "--resume", "--steps", "25")
+    again = cli("train", corpus_file, "--out", "runs/r", "--resume", "--steps", "25")
     assert again.exit_code == 0, again.output
     assert "resuming from step 10" in again.stderr
     meta = checkpoint.load("runs/r/latest.safetensors").meta
@@ -108,14 +107,15 @@ def test_cli_resume_continues_counts_the_whole_run_and_inherits_settings(corpus_
     assert meta["model"]["hidden_size"] == 20
 
 
-def test_cli_resume_refuses_contradictions_and_starts_fresh_on_an_empty_folder(corpus_file):
-    assert run("train", corpus_file, *FAST, "--out", "runs/r").exit_code == 0
+def test_cli_resume_refuses_contradictions_and_starts_fresh_on_an_empty_folder(
+        corpus_file, cli, fast_flags, one_error_line):
+    assert cli("train", corpus_file, *fast_flags, "--out", "runs/r").exit_code == 0
     before = checkpoint.load("runs/r/latest.safetensors").meta["step"]
-    line = one_error_line(run("train", corpus_file, *FAST, "--out", "runs/r", "--resume",
+    line = one_error_line(cli("train", corpus_file, *fast_flags, "--out", "runs/r", "--resume",
                               "--hidden-size", "64"))
     assert "--hidden-size 64 contradicts the run being resumed (32)" in line
     assert checkpoint.load("runs/r/latest.safetensors").meta["step"] == before
-    assert "--resume" in one_error_line(run("train", corpus_file, *FAST, "--out", "runs/r"))
-    fresh = run("train", corpus_file, *FAST, "--out", "runs/new", "--resume")
+    assert "--resume" in one_error_line(cli("train", corpus_file, *fast_flags, "--out", "runs/r"))
+    fresh = cli("train", corpus_file, *fast_flags, "--out", "runs/new", "--resume")
     assert fresh.exit_code == 0, fresh.output
     assert checkpoint.load("runs/new/latest.safetensors").meta["step"] == 30

@@ -11,7 +11,6 @@ from charrnn.data.vocab import Vocab
 from charrnn.decoding.language_model import LanguageModel
 from charrnn.decoding.scoring import text_loss
 from charrnn.model.network import CharRNN
-from tests.test_cli import one_error_line, run
 
 
 def known_model() -> LanguageModel:
@@ -47,20 +46,20 @@ def test_chunked_scoring_equals_one_pass(lm):
         assert loss.nats == pytest.approx(whole, rel=1e-5)
 
 
-def test_eval_file_from_the_command_line(trained_run, tmp_path):
+def test_eval_file_from_the_command_line(trained_run, tmp_path, cli):
     import charrnn
 
     text = "NURSE:\nI will not fail.\n\n" * 20
     path = tmp_path / "held.txt"
     path.write_text(text.replace("\n", "\r\n"))  # read like the corpus: newlines normalised
     expected = -charrnn.load(trained_run).logprob(text) / len(text)
-    data = json.loads(run("eval", path, "--checkpoint", trained_run, "--json").stdout)
+    data = json.loads(cli("eval", path, "--checkpoint", trained_run, "--json").stdout)
     assert set(data) >= {"nats_per_char", "bits_per_char", "perplexity", "chars"}
     assert data["chars"] == len(text)
     assert data["nats_per_char"] == pytest.approx(expected, rel=1e-5)
     assert data["bits_per_char"] == pytest.approx(expected / math.log(2), rel=1e-5)
     assert data["perplexity"] == pytest.approx(math.exp(expected), rel=1e-5)
-    shown = run("eval", path, "--checkpoint", trained_run)
+    shown = cli("eval", path, "--checkpoint", trained_run)
     assert shown.exit_code == 0 and f"{expected:.4f} nats/char" in shown.stdout
 
 
@@ -69,19 +68,18 @@ def test_eval_file_from_the_command_line(trained_run, tmp_path):
     ("", "text file is empty"),
     ("ROMEO: zebra", "character(s) the model never saw"),
 ])
-def test_bad_eval_input_is_one_line(trained_run, tmp_path, content, message):
+def test_bad_eval_input_is_one_line(trained_run, tmp_path, content, message, cli, one_error_line):
     path = tmp_path / "x.txt"
     if content is not None:
         path.write_text(content)
-    result = run("eval", path, "--checkpoint", trained_run)
+    result = cli("eval", path, "--checkpoint", trained_run)
     assert message in one_error_line(result) and result.stdout == ""
 
 
-def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path):
+def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path, prepared):
     import charrnn
     from charrnn.config import TrainConfig
     from charrnn.training.loop import train_model
-    from tests.conftest import prepared
 
     train_model(prepared(corpus_file, level="byte"), ModelConfig(hidden_size=16, embed_size=8),
           TrainConfig(batch_size=4, seq_len=16, steps=5, eval_every=5), tmp_path / "run")
@@ -98,15 +96,15 @@ def test_byte_level_file_is_scored_byte_by_byte(corpus_file, tmp_path):
     assert lm.evaluate_file(path, max_chars=11).chars == 11  # stops inside é
 
 
-def test_max_chars_scores_the_start_of_a_file(trained_run, tmp_path):
+def test_max_chars_scores_the_start_of_a_file(trained_run, tmp_path, cli, one_error_line):
     text = "NURSE:\nI will not fail.\n\n" * 40
     path = tmp_path / "held.txt"
     path.write_text(text)
     import charrnn
 
     expected = -charrnn.load(trained_run).logprob(text[:30]) / 30
-    data = json.loads(run("eval", path, "--checkpoint", trained_run, "--max-chars", "30",
+    data = json.loads(cli("eval", path, "--checkpoint", trained_run, "--max-chars", "30",
                           "--json").stdout)
     assert data["chars"] == 30 and data["nats_per_char"] == pytest.approx(expected, rel=1e-5)
     assert "--max-chars must be >= 1" in one_error_line(
-        run("eval", path, "--checkpoint", trained_run, "--max-chars", "0"))
+        cli("eval", path, "--checkpoint", trained_run, "--max-chars", "0"))

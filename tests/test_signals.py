@@ -10,14 +10,13 @@ import time
 import pytest
 
 from charrnn.model import checkpoint, runs
-from tests.conftest import tiny_text
 
 TRAIN = ["--hidden-size", "32", "--embed-size", "8", "--batch-size", "4", "--seq-len", "16",
          "--eval-every", "100000"]
 
 
 @pytest.fixture
-def corpus(tmp_path):
+def corpus(tmp_path, tiny_text):
     path = tmp_path / "play.txt"
     path.write_text(tiny_text(200), encoding="utf-8")
     return path

@@ -12,41 +12,15 @@ from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
 from charrnn.training.loop import train_model
 from charrnn.training.schedule import learning_rate
-from tests.conftest import prepared
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
-
-
-class Recorder:
-    """A Reporter that keeps everything it is told."""
-
-    def __init__(self):
-        self.events = []
-
-    def on_start(self, info):
-        self.events.append(("start", info))
-
-    def on_step(self, stats):
-        self.events.append(("step", stats))
-
-    def on_eval(self, step, val_loss, improved):
-        self.events.append(("eval", step, val_loss, improved))
-
-    def on_message(self, text):
-        self.events.append(("message", text))
-
-    def on_end(self, result):
-        self.events.append(("end", result))
-
-    def of(self, kind):
-        return [e for e in self.events if e[0] == kind]
 
 
 def weights(run):
     return checkpoint.load(run / runs.LATEST).tensors
 
 
-def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
+def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path, prepared):
     cfg = TrainConfig(batch_size=4, seq_len=16, steps=12, eval_every=6)
     corpus = prepared(corpus_file)
     for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
@@ -56,9 +30,9 @@ def test_same_seed_same_weights_and_another_seed_differs(corpus_file, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_stop_rules_and_reports(corpus_file, tmp_path):
+def test_stop_rules_and_reports(corpus_file, tmp_path, prepared, recorder):
     corpus = prepared(corpus_file)
-    rec = Recorder()
+    rec = recorder
     result = train_model(corpus, SMALL,
                          TrainConfig(batch_size=4, seq_len=16, steps=7, eval_every=3),
                          tmp_path / "steps", reporter=rec)
@@ -76,8 +50,8 @@ def test_stop_rules_and_reports(corpus_file, tmp_path):
     assert result.steps > 0 and result.elapsed < 10
 
 
-def test_loss_falls_and_best_is_kept(corpus_file, tmp_path):
-    rec = Recorder()
+def test_loss_falls_and_best_is_kept(corpus_file, tmp_path, prepared, recorder):
+    rec = recorder
     train_model(prepared(corpus_file), ModelConfig(hidden_size=48, embed_size=16),
           TrainConfig(batch_size=4, seq_len=32, steps=90, eval_every=30, lr=1e-2),
           tmp_path / "run", reporter=rec)
@@ -87,7 +61,7 @@ def test_loss_falls_and_best_is_kept(corpus_file, tmp_path):
     assert best["metrics"]["val_loss"] == pytest.approx(min(losses))
 
 
-def test_hidden_state_is_carried_between_steps(corpus_file, tmp_path, monkeypatch):
+def test_hidden_state_is_carried_between_steps(corpus_file, tmp_path, monkeypatch, prepared):
     """The state entering step t+1 is the (detached) state that left step t."""
     seen = []
     original = CharRNN.forward
@@ -114,7 +88,7 @@ def test_schedule_warms_up_then_decays():
     assert learning_rate(cfg, 100, 1.0) == pytest.approx(1e-3)
 
 
-def test_nan_loss_stops_with_a_clear_error(corpus_file, tmp_path):
+def test_nan_loss_stops_with_a_clear_error(corpus_file, tmp_path, prepared):
     from charrnn.errors import CharRNNError
 
     with pytest.raises(CharRNNError, match="loss became nan"):
@@ -122,7 +96,7 @@ def test_nan_loss_stops_with_a_clear_error(corpus_file, tmp_path):
               TrainConfig(batch_size=4, seq_len=16, steps=5, lr=math.inf), tmp_path / "r")
 
 
-def test_too_short_corpus_is_refused(tmp_path):
+def test_too_short_corpus_is_refused(tmp_path, prepared):
     path = tmp_path / "tiny.txt"
     path.write_text("abc")
     with pytest.raises(CorpusError, match="too short"):
