@@ -16,6 +16,7 @@ from charrnn.errors import CheckpointError, ConfigError
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
+DOCUMENTS = ("lines", "paragraphs")
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
 
@@ -108,7 +109,8 @@ class DataConfig(_JSONConfig):
 
     `level` "char" uses Unicode code points; "byte" uses the 256 byte values, so any file
     at all can be trained on. `val_max_chars` caps the validation tail so evaluating a
-    huge corpus stays quick (the text before it is all training text).
+    huge corpus stays quick (the text before it is all training text). `documents`
+    makes the corpus a list of texts, each learned from the start (`data/documents.py`).
     """
 
     section = "data"
@@ -117,6 +119,9 @@ class DataConfig(_JSONConfig):
     level: str = "char"
     keep_newlines: bool = False
     val_max_chars: int = 1_000_000
+    documents: str | None = None  # "lines" or "paragraphs": a list of texts, not one text
+
+    legacy: ClassVar[dict[str, Any]] = {"documents": None}
 
     def validate(self) -> DataConfig:
         _check(self.level in LEVELS,
@@ -126,6 +131,8 @@ class DataConfig(_JSONConfig):
         _check(isinstance(self.keep_newlines, bool), "keep_newlines must be true or false")
         _check(_is_int(self.val_max_chars) and self.val_max_chars >= 2,
                "--val-max-chars must be >= 2")
+        _check(self.documents is None or self.documents in DOCUMENTS,
+               f"--documents must be one of {', '.join(DOCUMENTS)}, not {self.documents!r}")
         return self
 
 

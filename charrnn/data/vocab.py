@@ -8,6 +8,9 @@
 
 Both carry per-symbol counts from the training corpus: they give the distribution of a
 text's first symbol, which is what an empty prime means (see `charrnn.decoding.decoder`).
+A model of documents (`--documents`) adds one more id after the symbols: the end of a
+document, which is also what a document's first character follows (`documents.py`); it
+decodes to nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Vocab:
 
     level = "char"
 
+    end_id: int | None = None  # the end-of-document id, in a vocabulary of documents
+
     def __init__(self, chars: Sequence[str], counts: Sequence[int] | None = None):
         if not chars or list(chars) != sorted(set(chars)):
             raise VocabError("a vocabulary needs distinct characters in sorted order")
@@ -67,7 +72,18 @@ class Vocab:
         return cls([chr(p) for p in present.tolist()], counts[present].tolist())
 
     def __len__(self) -> int:
-        return len(self.chars)
+        return len(self.chars) + (self.end_id is not None)
+
+    def with_end(self, documents: int) -> Vocab:
+        """This vocabulary plus the end-of-document id, seen `documents` times."""
+        made = vocab_from_dict({**self.to_dict(), "counts": self.counts[: len(self.chars)]})
+        made.counts = [*made.counts, documents]
+        made.end_id = len(made.chars)
+        return made
+
+    def symbols(self, ids: Iterable[int] | torch.Tensor) -> list[int]:
+        """The ids that stand for text (the end-of-document id stands for none)."""
+        return [i for i in _ids(ids) if i != self.end_id]
 
     @property
     def dtype(self) -> torch.dtype:
@@ -103,7 +119,7 @@ class Vocab:
         return ids.long()
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
-        return "".join(self.chars[i] for i in _ids(ids))
+        return "".join(self.chars[i] for i in self.symbols(ids))
 
     def display(self, text: str) -> str:
         """Text fit to print (only byte-level text can hold undecodable bytes)."""
@@ -113,7 +129,11 @@ class Vocab:
         return StreamingText(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "chars": "".join(self.chars), "counts": self.counts}
+        return {"level": self.level, "chars": "".join(self.chars), "counts": self.counts,
+                **self._end_field()}
+
+    def _end_field(self) -> dict[str, Any]:
+        return {"end_of_document": True} if self.end_id is not None else {}
 
 
 class ByteVocab(Vocab):
@@ -143,13 +163,13 @@ class ByteVocab(Vocab):
         return torch.frombuffer(bytearray(raw), dtype=torch.uint8).to(torch.int32)
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
-        return bytes(_ids(ids)).decode("utf-8", "surrogateescape")
+        return bytes(self.symbols(ids)).decode("utf-8", "surrogateescape")
 
     def display(self, text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "counts": self.counts}
+        return {"level": self.level, "counts": self.counts, **self._end_field()}
 
 
 class StreamingText:
@@ -165,6 +185,8 @@ class StreamingText:
                       if vocab.level == "byte" else None)
 
     def feed(self, symbol: int) -> str:
+        if symbol == self.vocab.end_id:
+            return ""
         if self._utf8 is None:
             return self.vocab.chars[symbol]
         return self._utf8.decode(bytes([symbol]))
@@ -180,11 +202,17 @@ def vocab_from_dict(data: Any) -> Vocab:
     counts = data.get("counts")
     if not isinstance(counts, list) or not all(isinstance(c, int) for c in counts):
         raise CheckpointError("checkpoint vocabulary counts are missing or malformed")
+    ends = data.get("end_of_document", False) is True
+    symbols, end_count = (counts[:-1], counts[-1:]) if ends and counts else (counts, [])
     try:
         if data.get("level") == "byte":
-            return ByteVocab(counts)
-        if data.get("level") == "char" and isinstance(data.get("chars"), str):
-            return Vocab(list(data["chars"]), counts)
+            vocab = ByteVocab(symbols)
+        elif data.get("level") == "char" and isinstance(data.get("chars"), str):
+            vocab = Vocab(list(data["chars"]), symbols)
+        else:
+            raise CheckpointError("checkpoint vocabulary is missing or malformed")
     except VocabError as exc:
         raise CheckpointError(f"checkpoint vocabulary is invalid: {exc}") from None
-    raise CheckpointError("checkpoint vocabulary is missing or malformed")
+    if ends:
+        vocab.counts, vocab.end_id = [*vocab.counts, *end_count], len(vocab.chars)
+    return vocab

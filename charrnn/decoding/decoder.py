@@ -9,7 +9,9 @@ sequence kernels. Both are fp32 and agree to about 1e-6.
 
 An empty prime means "the start of a text": the first character's distribution is the
 character frequency of the training corpus (stored in the vocabulary), and the model
-takes over from its zero initial state, as at the start of each training stream.
+takes over from its zero initial state, as at the start of each training stream. A model
+of documents (`--documents`) instead reads its end-of-document id first, from the zero
+state, exactly as each training document began, so every prime starts a document.
 
 With reduced-precision weights (`weights="fp16"` or `"int8"`) whole texts go through the
 same reduced step one character at a time, so scores still match what was sampled.
@@ -41,11 +43,13 @@ def _without_onednn():
 class Decoder:
     """Next-character log-probabilities from a trained model, without autograd."""
 
-    def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32"):
+    def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32",
+                 end_id: int | None = None):
         self.model = model.eval()
         self.step_fn = InferenceStep(model, weights)
         counts = torch.tensor(char_counts, dtype=torch.float64)
         self.first_logprobs = torch.log(counts / counts.sum()).to(torch.float32)
+        self.end_id = end_id  # a model of documents: every text starts after this id
 
     @property
     def vocab_size(self) -> int:
@@ -70,6 +74,8 @@ class Decoder:
     def start(self, prime: torch.Tensor, batch: int = 1) -> tuple[State, torch.Tensor]:
         """State after reading `prime`, and the next character's log-probabilities."""
         state = self.model.initial_state(1)
+        if self.end_id is not None:  # a document: read from its start, as in training
+            prime = torch.cat([torch.tensor([self.end_id]), prime.long()])
         if prime.numel() == 0:
             logprobs = self.first_logprobs[None, :]
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 import torch
 
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
+from charrnn.data.documents import find_documents
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.decoder import Decoder, logprob
+from charrnn.decoding.novelty import KnownDocuments, known_documents
 from charrnn.decoding.sampling import sample_steps
-from charrnn.decoding.scoring import TextLoss, text_loss
-from charrnn.errors import CheckpointError, ConfigError
+from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
+from charrnn.errors import CharRNNError, CheckpointError, ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
@@ -41,7 +44,8 @@ class LanguageModel:
         self.meta = meta or {}
         self.path = path
         self.weights = weights
-        self._decoder = Decoder(model, vocab.counts, weights)
+        self._decoder = Decoder(model, vocab.counts, weights, vocab.end_id)
+        self._known: KnownDocuments | None = None  # a documents model's lists, when asked
 
     @classmethod
     def from_checkpoint(cls, ckpt: checkpoint.Checkpoint,
@@ -65,9 +69,16 @@ class LanguageModel:
     def _prime(self, prime: str):
         return self.vocab.encode(prime, "prime")
 
+    @property
+    def documents(self) -> str | None:
+        """"lines" or "paragraphs" for a model of documents (`--documents`), else None."""
+        return (self.meta.get("data") or {}).get("documents")
+
     def _stops(self, stop: str | Sequence[str]) -> list:
+        """Stop strings as ids; a document also ends at its end symbol."""
         stops = [stop] if isinstance(stop, str) else list(stop)
-        return [self.vocab.encode(s, "--stop") for s in stops if s]
+        ends = [torch.tensor([self.vocab.end_id])] if self.vocab.end_id is not None else []
+        return [*(self.vocab.encode(s, "--stop") for s in stops if s), *ends]
 
     def stream(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
@@ -115,6 +126,31 @@ class LanguageModel:
         table = torch.stack(steps, dim=1).tolist()  # (n, steps); -1 after a row stopped
         return [self.vocab.decode(i for i in row if i >= 0) for row in table]
 
+    def marks(self, documents: Sequence[str]) -> list[str]:
+        """Each document marked "train" (a copy of a training document), "val" (of a
+        held-out one) or "new"; the corpus is read again the first time (see novelty.py)."""
+        if self._known is None:
+            self._known = known_documents(self.meta)
+        return [self._known.mark(d) for d in documents]
+
+    def new_documents(self, n: int, length: int = 500, prime: str = "",
+                      seed: int | None = None, attempts: int = 20, **options: Any) -> list[str]:
+        """`n` distinct sampled documents that are in neither training list (options as
+        `samples`), drawing at most `attempts` batches of `n`; what follows `prime` is
+        returned. A model that copies too much to get there says so."""
+        found: list[str] = []
+        base = seed if seed is not None else random.SystemRandom().randrange(2**31)
+        for attempt in range(attempts):
+            texts = self.samples(n, length, prime=prime, seed=base + attempt, **options)
+            for text, mark in zip(texts, self.marks([prime + t for t in texts]), strict=True):
+                if mark == "new" and text not in found:
+                    found.append(text)
+                if len(found) == n:
+                    return found
+        raise CharRNNError(f"only {len(found)} new document(s) of the {n} asked for in "
+                           f"{attempts * n} samples: the model mostly repeats its training "
+                           "list; a higher --temperature or a longer --prime may help")
+
     def beam(self, length: int, width: int = 8, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
              no_repeat_ngram: int = 0) -> list[tuple[str, float]]:
@@ -126,12 +162,32 @@ class LanguageModel:
                               self._stops(stop))
         return [(self.vocab.decode(ids), score) for ids, score in results]
 
-    def logprob(self, text: str, prime: str = "") -> float:
-        """Total log-probability in nats of `text` following `prime`."""
-        return logprob(self._decoder, self._prime(prime), self.vocab.encode(text, "text"))
+    def logprob(self, text: str, prime: str = "", complete: bool = False) -> float:
+        """Total log-probability in nats of `text` following `prime`; for a model of
+        documents, `complete=True` adds that the document ends there (what a document
+        beam's score counts)."""
+        ids = self.vocab.encode(text, "text")
+        if complete:
+            if self.vocab.end_id is None:
+                raise ConfigError("complete=True needs a model trained on --documents")
+            ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
+        return logprob(self._decoder, self._prime(prime), ids)
+
+    def split_documents(self, text: str) -> list[str]:
+        """A text cut into documents the way the training corpus was."""
+        ids = self.vocab.lookup(text).long()
+        newline = self.vocab.index.get("\n")
+        found = find_documents(ids, newline, self.documents or "lines")
+        return [self.vocab.decode(ids[a : a + n])
+                for a, n in zip(found.starts.tolist(), found.lengths.tolist(), strict=True)]
 
     def evaluate(self, text: str) -> TextLoss:
-        """Loss on `text` read from its start: nats, bits per character and perplexity."""
+        """Loss on `text` read from its start: nats, bits per character and perplexity. A
+        model of documents scores each document of the text from the start, its end
+        symbol included, and also reports nats per document."""
+        if self.documents is not None:
+            docs = [self.vocab.encode(d, "text") for d in self.split_documents(text)]
+            return documents_loss(self._decoder, docs)
         return text_loss(self._decoder, [self.vocab.encode(text, "text")])
 
     def evaluate_file(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
@@ -145,6 +201,9 @@ class LanguageModel:
         saved = self.meta.get("data")
         data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
         texts = iter_symbols(path, data, on_bytes)
+        if self.documents is not None:  # documents may span chunks: read the whole list
+            text = "".join(texts)
+            return self.evaluate(text if max_chars is None else text[:max_chars])
         chunks = (self.vocab.encode(t, str(path)) for t in texts)
         return text_loss(self._decoder, chunks if max_chars is None else
                          _first(chunks, max_chars))

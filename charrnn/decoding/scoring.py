@@ -23,11 +23,16 @@ class TextLoss:
     """How well a model predicts a text: total nats over every character of it."""
 
     nats: float
-    chars: int
+    chars: int  # symbols scored: for documents, each one's end symbol counts too
+    documents: int = 0  # how many documents, when the text was read as a list of them
 
     @property
     def nats_per_char(self) -> float:
         return self.nats / self.chars
+
+    @property
+    def nats_per_document(self) -> float | None:
+        return self.nats / self.documents if self.documents else None
 
     @property
     def bits_per_char(self) -> float:
@@ -37,9 +42,12 @@ class TextLoss:
     def perplexity(self) -> float:
         return math.exp(self.nats_per_char)
 
-    def to_dict(self) -> dict[str, float | int]:
-        return {"nats_per_char": self.nats_per_char, "bits_per_char": self.bits_per_char,
-                "perplexity": self.perplexity, "chars": self.chars}
+    def to_dict(self) -> dict[str, float | int | None]:
+        fields = {"nats_per_char": self.nats_per_char, "bits_per_char": self.bits_per_char,
+                  "perplexity": self.perplexity, "chars": self.chars}
+        if self.documents:
+            fields |= {"documents": self.documents, "nats_per_document": self.nats_per_document}
+        return fields
 
 
 def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 4096,
@@ -63,3 +71,30 @@ def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 409
     if count == 0:
         raise CorpusError("there is no text to evaluate")
     return TextLoss(total, count)
+
+
+def documents_loss(decoder: Decoder, documents: list[torch.Tensor], batch: int = 64
+                   ) -> TextLoss:
+    """Score each document (ids) from the start, its end symbol included, the way a model
+    of documents was trained: batches of similar length, padding not scored."""
+    end = decoder.end_id
+    if end is None:
+        raise CorpusError("this model was not trained on --documents")
+    if not documents:
+        raise CorpusError("there are no documents to evaluate (are they all empty?)")
+    lengths = torch.tensor([d.numel() for d in documents])
+    total = 0.0
+    for members in torch.argsort(lengths).split(batch):
+        width = int(lengths[members].max()) + 1
+        inputs = torch.full((members.numel(), width), end, dtype=torch.long)
+        targets = torch.full((members.numel(), width), -1, dtype=torch.long)
+        for row, k in enumerate(members.tolist()):
+            doc = documents[k].long()
+            inputs[row, 1 : doc.numel() + 1] = doc
+            targets[row, : doc.numel()] = doc
+            targets[row, doc.numel()] = end
+        out, _ = decoder.feed(inputs, decoder.model.initial_state(members.numel()))
+        scored = targets >= 0
+        total -= float(out.gather(2, targets.clamp(min=0)[..., None])[..., 0][scored]
+                       .double().sum())
+    return TextLoss(total, int(lengths.sum()) + len(documents), len(documents))

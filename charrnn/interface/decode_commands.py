@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
 from charrnn.interface.options import (
     _B,
@@ -65,15 +66,26 @@ def sample(
     seed: Annotated[int | None, typer.Option(
         help="Random seed for reproducible text (--json reports the one used).",
         show_default=False)] = None,
+    new_only: Annotated[bool, typer.Option(
+        help="A model of documents: keep sampling until --num-samples documents exist "
+             "that are in neither its training nor its held-out list (at most 20 rounds).",
+    )] = False,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
-    """Generate text, streamed to stdout as it is produced."""
+    """Generate text, streamed to stdout as it is produced. A model trained on
+    --documents prints whole documents, one per line (paragraphs: a blank line between),
+    each marked on stderr as a copy of a training (train) or held-out (val) one, or new."""
     lm = _load(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
                "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or []}
+    if lm.documents is not None:
+        _sample_documents(lm, num_samples, length, options, new_only, as_json)
+        return
+    if new_only:
+        raise ConfigError("--new-only needs a model trained on --documents")
     if num_samples != 1:
         texts = lm.samples(num_samples, length, **options)
         if as_json:
@@ -101,6 +113,32 @@ def sample(
         out.flush()
     out.write("\n")
     out.flush()
+
+
+def _sample_documents(lm, count: int, length: int, options: dict, new_only: bool,
+                      as_json: bool) -> None:
+    """Whole documents on stdout; their marks (train, val, new) on stderr or in JSON."""
+    texts = (lm.new_documents(count, length, **options) if new_only
+             else lm.samples(count, length, **options))
+    documents = [options["prime"] + text for text in texts]
+    try:
+        marks = lm.marks(documents)
+    except CharRNNError as exc:  # the corpus moved: the samples still stand
+        display.warning(f"{exc}; documents are not marked")
+        marks = None
+    counts = {m: marks.count(m) for m in ("new", "train", "val")} if marks else None
+    if as_json:
+        print(json.dumps({
+            "checkpoint": str(lm.path), "length": length, **options, "new_only": new_only,
+            "documents": [{**_generated(lm, doc), "mark": mark} for doc, mark in
+                          zip(documents, marks or [None] * len(documents), strict=True)],
+            "counts": counts}, ensure_ascii=False))
+        return
+    between = "\n\n" if lm.documents == "paragraphs" else "\n"
+    sys.stdout.write(between.join(lm.vocab.display(doc) for doc in documents) + "\n")
+    sys.stdout.flush()
+    if marks:
+        display.document_marks([lm.vocab.display(doc) for doc in documents], marks)
 
 
 @one_line_errors
@@ -165,5 +203,7 @@ def evaluate(
                           **loss.to_dict()}))
         return
     unit = "bytes" if lm.vocab.level == "byte" else "characters"
+    documents = (f" in {loss.documents:,} documents ({loss.nats_per_document:.3f} nats per "
+                 f"document, end symbols counted)" if loss.documents else "")
     print(f"{file}: {loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
-          f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}")
+          f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}{documents}")

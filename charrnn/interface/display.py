@@ -174,9 +174,13 @@ class TrainProgress:
         if info.time_limit is not None:
             budget.append(format_duration(info.time_limit))
         unit = "bytes" if info.level == "byte" else "characters"
+        documents = ""
+        if info.documents is not None:
+            documents = (f" in {info.documents[0]:,} documents (validation: "
+                         f"{info.documents[1]:,}; padding {info.padding:.1%} of the batches)")
         self.console.print(
-            f"training {info.parameters:,} parameters on {info.train_chars:,} {unit} "
-            f"(vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
+            f"training {info.parameters:,} parameters on {info.train_chars:,} {unit}"
+            f"{documents} (vocabulary {info.vocab_size}, validation {info.val_chars:,}); "
             f"batch {info.batch_size} x {info.seq_len}{_processes(info)}; "
             f"budget {' or '.join(budget)}; {_hardware(info)}; "
             f"writing {info.run_dir}/"
@@ -329,3 +333,15 @@ def beam_table(prime: str, results: list[tuple[str, float, float]]) -> None:
         table.add_row(str(rank), f"{score:.4f}", f"{logprob:.4f}",
                       Text(prime, style="dim") + Text(text))
     stdout_console().print(table)
+
+
+def document_marks(documents: list[str], marks: list[str]) -> None:
+    """Each sampled document's mark on stderr (train: a copy of a training document, val:
+    of a held-out one, new: neither), then the counts."""
+    console = stderr_console()
+    styles = {"new": "green", "train": "red", "val": "yellow"}
+    for document, mark in zip(documents, marks, strict=True):
+        first = document.split("\n", 1)[0]
+        console.print(Text(f"{mark:>5}  ", style=styles[mark]) + Text(first), soft_wrap=True)
+    counts = ", ".join(f"{marks.count(m)} {m}" for m in ("new", "train", "val"))
+    console.print(Text(f"{len(marks)} documents: {counts}", style="bold"), soft_wrap=True)

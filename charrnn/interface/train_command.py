@@ -46,6 +46,11 @@ def train(
     keep_newlines: Annotated[bool, typer.Option(
         help="Keep \\r\\n and \\r as they are instead of turning them into \\n.",
         rich_help_panel=DATA)] = _D.keep_newlines,
+    documents: Annotated[Literal["lines", "paragraphs"] | None, typer.Option(
+        help="Learn a list of texts instead of one text: every non-empty line is one "
+             "(lines), or texts are separated by blank lines (paragraphs). Each is learned "
+             "from the start, ends with an end symbol, and is sampled whole.",
+        rich_help_panel=DATA, show_default=False)] = None,
     val_frac: Annotated[float, typer.Option(
         help="Fraction of the text, taken from its end, held out for validation.",
         rich_help_panel=DATA)] = _T.val_frac,

@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from charrnn.atomic import remove_leftovers
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus
-from charrnn.data.split import split_ids
+from charrnn.data.documents import DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
 from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
@@ -45,8 +45,8 @@ from charrnn.training.progress import Progress, Scores, finite
 from charrnn.training.report import Reporter, RunInfo, SilentReporter, StepStats, TrainResult
 from charrnn.training.resumable import check_resumable
 from charrnn.training.schedule import Budget, learning_rate
-from charrnn.training.step import fit_to_text, make_optimizer, train_step
-from charrnn.training.validation import estimate_eval_seconds, mean_nll, val_share
+from charrnn.training.sources import TrainingText, training_text
+from charrnn.training.step import make_optimizer, train_step
 
 
 @dataclass
@@ -106,16 +106,12 @@ def train_model(
     progress = Progress(started=time.perf_counter())
     torch.manual_seed(cfg.seed)
 
-    # -- data: training and validation text, the window fitted, the streams -------------
-    if validation is None:
-        train_ids, val_ids = split_ids(corpus.ids, cfg.val_frac, corpus.data.val_max_chars)
-    else:
-        train_ids, val_ids = corpus.ids, validation
-    cfg = fit_to_text(cfg, train_ids.numel(), ranks.world, report)
-    batcher = StreamBatcher(train_ids, cfg.batch_size * ranks.world, cfg.seq_len)
+    # -- data: training and validation text, the window fitted, the batches ------------
+    text = training_text(corpus, cfg, validation, ranks, report, dev)
+    cfg, batcher = text.cfg, text.batcher
 
     # -- model: the network, its optimiser and average, the state each stream carries ----
-    mconf = dataclasses.replace(model_config, vocab_size=len(corpus.vocab))
+    mconf = dataclasses.replace(model_config, vocab_size=len(text.vocab))
     net = build_network(mconf, cfg, dev, ranks)
     state = net.model.initial_state(cfg.batch_size)
 
@@ -124,13 +120,13 @@ def train_model(
         state = restore(resume, net, batcher, progress, ranks, cfg.batch_size, dev)
 
     # -- loop: announce the run, then step until a stop rule ends it; finish -----------
-    run = Run(corpus, cfg, net, batcher, val_share(val_ids, ranks).to(dev), run_dir, dev,
-              dtype, ranks, report, should_stop or (lambda: False), progress)
-    report.on_start(run.describe(train_ids.numel(), val_ids.numel(), resume is not None))
+    run = Run(corpus, text, cfg, net, batcher, run_dir, dev, dtype, ranks, report,
+              should_stop or (lambda: False), progress)
+    report.on_start(run.describe(resume is not None))
     run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None) \
         if ranks.is_main else None
-    if cfg.time_limit:
-        progress.eval_seconds = estimate_eval_seconds(net.model, run.val_ids)
+    if cfg.time_limit:  # room for the last evaluation, timed on a piece of it
+        progress.eval_seconds = 1.2 * text.validation.probe(net.model) + 0.2
     ending = run.loop(state)
     result = run.finish(ending)
     report.on_end(result)
@@ -174,10 +170,10 @@ class Run:
     loop's actions, so the loop itself reads as the list of them."""
 
     corpus: PreparedCorpus
+    text: TrainingText
     cfg: TrainConfig
     net: Network
-    batcher: StreamBatcher
-    val_ids: torch.Tensor  # this process's share, on the device
+    batcher: StreamBatcher | DocumentBatcher
     run_dir: Path
     device: torch.device
     dtype: torch.dtype  # of the forward pass: fp32, or bf16 autocast
@@ -223,9 +219,9 @@ class Run:
     def train_window(self, budget_used: float) -> None:
         """One step on the next window of every stream, at the scheduled learning rate."""
         started, progress, net = time.perf_counter(), self.progress, self.net
-        x, y, new_epoch = self.batcher.next()
+        x, y, fresh = self.batcher.next()  # fresh: a new epoch, or a new batch of documents
         x, y = to_device(x[self.rows], self.device), to_device(y[self.rows], self.device)
-        if new_epoch:
+        if fresh:
             self.state = net.model.initial_state(self.cfg.batch_size)
         progress.lr = learning_rate(self.cfg, progress.step, budget_used)
         for group in net.optimizer.param_groups:
@@ -260,9 +256,7 @@ class Run:
     def evaluate_and_save(self) -> None:
         """Score the whole validation text, write `latest` (and `best` on a new best)."""
         started, progress = time.perf_counter(), self.progress
-        count = self.val_ids.numel() - 1
-        nats, total = self.ranks.sum([mean_nll(self.net.evaluated, self.val_ids) * count,
-                                      count])
+        nats, total = self.ranks.sum(list(self.text.validation.sums(self.net.evaluated)))
         improved = progress.scores.record(nats / total, progress.step)
         self.save(runs.LATEST, with_training_state=True)
         if improved:
@@ -290,12 +284,13 @@ class Run:
         progress, position = self.progress, self.batcher.position
         return {
             "model": self.net.model.config.to_dict(), "train": self.cfg.to_dict(),
-            "data": self.corpus.data.to_dict(), "vocab": self.corpus.vocab.to_dict(),
+            "data": self.corpus.data.to_dict(), "vocab": self.text.vocab.to_dict(),
             "corpus": self.corpus.describe(), "step": progress.step,
             "epoch": position.epoch, "window": position.window,
             "elapsed_seconds": progress.elapsed(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": progress.scores.to_meta(), "processes": self.ranks.world,
+            "validation": self.text.held_out,
         }
 
     def log(self, evaluated: bool) -> None:
@@ -329,17 +324,18 @@ class Run:
             interrupted=ending == "interrupted", stopped_early=ending == "patience",
         )
 
-    def describe(self, train_chars: int, val_chars: int, resumed: bool) -> RunInfo:
+    def describe(self, resumed: bool) -> RunInfo:
         """What the reporter is told when training starts."""
-        cfg, model = self.cfg, self.net.model
+        cfg, model, text = self.cfg, self.net.model, self.text
         return RunInfo(
-            run_dir=self.run_dir, level=self.corpus.vocab.level,
-            parameters=model.num_parameters, vocab_size=len(self.corpus.vocab),
-            train_chars=train_chars, val_chars=val_chars, batch_size=cfg.batch_size,
+            run_dir=self.run_dir, level=text.vocab.level,
+            parameters=model.num_parameters, vocab_size=len(text.vocab),
+            train_chars=text.train_chars, val_chars=text.val_chars, batch_size=cfg.batch_size,
             seq_len=cfg.seq_len, total_steps=self.budget.steps, time_limit=cfg.time_limit,
             resumed_from=self.progress.step if resumed else None,
             threads=torch.get_num_threads(), device=str(self.device),
             precision="bf16" if self.dtype == torch.bfloat16 else "fp32",
             processes=self.ranks.world,
             streams=(self.rows.start, self.rows.stop, cfg.batch_size * self.ranks.world),
+            documents=text.documents, padding=text.padding,
         )

@@ -29,6 +29,8 @@ class RunInfo:
     precision: str = "fp32"
     processes: int = 1  # of a distributed job (torchrun)
     streams: tuple[int, int, int] = (0, 1, 1)  # this process's rows [a, b) of n streams
+    documents: tuple[int, int] | None = None  # training and validation documents
+    padding: float | None = None  # share of the document batches that is padding
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ line, before any work is done."""
 
 from __future__ import annotations
 
-from charrnn.config import STOP_RULES, ModelConfig, TrainConfig
+from charrnn.config import STOP_RULES, DataConfig, ModelConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint
@@ -24,7 +24,7 @@ def check_resumable(ckpt: checkpoint.Checkpoint, corpus: PreparedCorpus,
         raise CheckpointError(
             f"{ckpt.path} was trained on another corpus "
             f"({meta.get('corpus', {}).get('source')}); resume with the same file")
-    if meta.get("data") != corpus.data.to_dict():
+    if DataConfig.from_dict(meta.get("data")).to_dict() != corpus.data.to_dict():
         raise CheckpointError(f"{ckpt.path} was trained with data options {meta.get('data')}")
     check_settings(ckpt, model_config, train_config)
 

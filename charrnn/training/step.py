@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.config import TrainConfig
+from charrnn.data.documents import IGNORE
 from charrnn.data.streams import StreamBatcher
 from charrnn.errors import CorpusError
 from charrnn.model.network import CharRNN, State
@@ -38,7 +39,8 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     tensor, so no device sync is forced here) and the state after the window."""
     with autocast(x.device, dtype):
         logits, state = model(x, state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
+                               ignore_index=IGNORE)  # documents' padding is not scored
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)

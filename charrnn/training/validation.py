@@ -9,11 +9,10 @@ windows. In a distributed job each process scores its own contiguous share.
 
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 
+from charrnn.data.documents import IGNORE, Documents, document_batch
 from charrnn.errors import CorpusError
 from charrnn.model.network import CharRNN, State, select_state
 from charrnn.training.distributed import Ranks
@@ -57,6 +56,30 @@ def mean_nll(model: CharRNN, ids: torch.Tensor, streams: int = 16, chunk: int = 
     return total / count
 
 
+@torch.inference_mode()
+def documents_nll(model: CharRNN, ids: torch.Tensor, docs: Documents, end: int,
+                  batch: int = 64, chunk: int = 256) -> tuple[float, int]:
+    """Summed negative log-likelihood of every document, each read from the zero state
+    with its end symbol scored, and the number of symbols scored."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        for members in torch.argsort(docs.lengths).split(batch):
+            x, y = document_batch(ids, docs.pick(members), end)
+            x, y = x.to(model.head.weight.device), y.to(model.head.weight.device)
+            state = model.initial_state(x.shape[0])
+            for start in range(0, x.shape[1], chunk):
+                logits, state = model(x[:, start : start + chunk], state)
+                total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                         y[:, start : start + chunk].reshape(-1),
+                                         ignore_index=IGNORE, reduction="sum").item()
+            count += int((y != IGNORE).sum())
+    finally:
+        model.train(was_training)
+    return total, count
+
+
 def val_share(val_ids: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     """This process's contiguous piece of the validation text (pieces overlap by one
     character, so together they predict every character but the first exactly once)."""
@@ -70,12 +93,3 @@ def val_share(val_ids: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     start = ranks.rank * size
     end = count if ranks.rank == ranks.world - 1 else start + size
     return val_ids[start : end + 1]
-
-
-def estimate_eval_seconds(model: CharRNN, val_ids: torch.Tensor, probe: int = 8192) -> float:
-    """How long evaluating and checkpointing will take, from timing a slice of the
-    validation text, so a time budget keeps room for the last evaluation."""
-    t0 = time.perf_counter()
-    mean_nll(model, val_ids[: min(probe, val_ids.numel())])
-    seconds = time.perf_counter() - t0
-    return 1.2 * seconds * max(1.0, val_ids.numel() / probe) + 0.2

@@ -1,0 +1,137 @@
+"""What the loop reads: its training windows, and the text its validation loss is on.
+
+A corpus is one continuous text (streams, `data/streams.py`) or a list of documents
+(`data/documents.py`, `--documents`); the loop asks the same of both: the next window,
+whether it starts afresh, and the validation loss of a model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from charrnn.config import TrainConfig
+from charrnn.data.cache import PreparedCorpus
+from charrnn.data.documents import DocumentBatcher, Documents, find_documents, split_documents
+from charrnn.data.split import split_ids
+from charrnn.data.streams import StreamBatcher
+from charrnn.data.vocab import Vocab
+from charrnn.errors import CorpusError
+from charrnn.model.network import CharRNN
+from charrnn.training.distributed import Ranks
+from charrnn.training.report import Reporter
+from charrnn.training.step import fit_to_text
+from charrnn.training.validation import documents_nll, mean_nll, val_share
+
+
+@dataclass
+class StreamValidation:
+    """A held-out text scored as one carried stream (this process's share of it)."""
+
+    ids: torch.Tensor
+
+    def sums(self, model: CharRNN) -> tuple[float, int]:
+        """Summed nats and the number of characters predicted."""
+        count = self.ids.numel() - 1
+        return mean_nll(model, self.ids) * count, count
+
+    def probe(self, model: CharRNN, size: int = 8192) -> float:
+        """Seconds to score it all, estimated from a slice of it."""
+        started = time.perf_counter()
+        mean_nll(model, self.ids[: min(size, self.ids.numel())])
+        return (time.perf_counter() - started) * max(1.0, self.ids.numel() / size)
+
+
+@dataclass
+class DocumentValidation:
+    """Held-out documents, each scored from the zero state with its end symbol."""
+
+    ids: torch.Tensor
+    docs: Documents
+    end: int
+
+    def sums(self, model: CharRNN) -> tuple[float, int]:
+        return documents_nll(model, self.ids, self.docs, self.end)
+
+    def probe(self, model: CharRNN, size: int = 256) -> float:
+        started = time.perf_counter()
+        part = self.docs.pick(torch.arange(min(size, len(self.docs))))
+        documents_nll(model, self.ids, part, self.end)
+        return (time.perf_counter() - started) * max(1.0, len(self.docs) / max(len(part), 1))
+
+
+@dataclass
+class TrainingText:
+    """The loop's reading: batches, validation, and the figures it announces."""
+
+    batcher: StreamBatcher | DocumentBatcher
+    validation: StreamValidation | DocumentValidation
+    vocab: Vocab  # with the end-of-document id for documents
+    cfg: TrainConfig  # the window and batch fitted to the text
+    train_chars: int
+    val_chars: int
+    documents: tuple[int, int] | None = None  # (training, validation) documents
+    padding: float | None = None  # share of batch positions that are padding
+    held_out: str = "split"  # "split": the corpus's own held-out part; "file": --val-file
+
+
+def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
+                  ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
+    """Split `corpus` (or take `validation` ids as the held-out text) and batch it; a
+    held-out stream is moved to `device` (documents go there batch by batch)."""
+    if corpus.data.documents is not None:
+        return _documents(corpus, cfg, validation, ranks, report)
+    if validation is None:
+        train_ids, val_ids = split_ids(corpus.ids, cfg.val_frac, corpus.data.val_max_chars)
+    else:
+        train_ids, val_ids = corpus.ids, validation
+    cfg = fit_to_text(cfg, train_ids.numel(), ranks.world, report)
+    return TrainingText(
+        batcher=StreamBatcher(train_ids, cfg.batch_size * ranks.world, cfg.seq_len),
+        validation=StreamValidation(val_share(val_ids, ranks).to(device)), vocab=corpus.vocab,
+        cfg=cfg, train_chars=train_ids.numel(), val_chars=val_ids.numel(),
+        held_out="split" if validation is None else "file")
+
+
+def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
+               ranks: Ranks, report: Reporter) -> TrainingText:
+    mode, newline = corpus.data.documents, corpus.vocab.index.get("\n")
+    docs = find_documents(corpus.ids, newline, mode)
+    if len(docs) == 1 and validation is None:
+        report.on_message(f"--documents {mode}: the corpus is one document (it has no "
+                          f"{'line breaks' if mode == 'lines' else 'blank lines'}); it is "
+                          "learned in windows of --seq-len from its start, and its last "
+                          "--val-frac is held out as a document of its own")
+    if validation is None:
+        train_docs, val_docs = split_documents(docs, cfg.val_frac, cfg.seed,
+                                               corpus.data.val_max_chars)
+        val_ids = corpus.ids
+    else:
+        train_docs, val_ids = docs, validation
+        val_docs = find_documents(validation, newline, mode)
+    if len(train_docs) == 0 or len(val_docs) == 0:
+        raise CorpusError(f"no documents to {'train on' if not len(train_docs) else 'validate'}"
+                          f" (--documents {mode}: are they all empty?)")
+    vocab = corpus.vocab.with_end(len(docs))
+    streams = min(cfg.batch_size * ranks.world, len(train_docs))
+    if streams < cfg.batch_size * ranks.world:
+        batch = max(1, streams // ranks.world)
+        report.on_message(f"{len(train_docs)} training documents fill only {streams} rows: "
+                          f"--batch-size shrunk from {cfg.batch_size} to {batch}")
+        cfg = _replace(cfg, batch_size=batch)
+    batcher = DocumentBatcher(corpus.ids, train_docs, vocab.end_id,
+                              cfg.batch_size * ranks.world, cfg.seq_len, cfg.seed)
+    share = val_docs.pick(torch.arange(ranks.rank, len(val_docs), ranks.world))
+    return TrainingText(
+        batcher=batcher, validation=DocumentValidation(val_ids, share, vocab.end_id),
+        vocab=vocab, cfg=cfg, train_chars=train_docs.chars, val_chars=val_docs.chars,
+        documents=(len(train_docs), len(val_docs)), padding=batcher.padding,
+        held_out="split" if validation is None else "file")
+
+
+def _replace(cfg: TrainConfig, **changes) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,265 @@
+"""Lists of short texts (--documents): cutting, batching, no leakage between documents,
+exact document losses, sampling whole documents, and marking copies."""
+
+import json
+import math
+import random
+
+import pytest
+import torch
+
+import charrnn
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.data.documents import (
+    IGNORE,
+    DocumentBatcher,
+    Documents,
+    document_batch,
+    find_documents,
+    split_documents,
+)
+from charrnn.data.vocab import Vocab
+from charrnn.errors import CorpusError
+from charrnn.training.loop import train_model
+from charrnn.training.validation import documents_nll
+
+SYLLABLES = ["ma", "ri", "an", "na", "el", "la", "jo", "se", "ka", "th", "ly", "o", "e", "is"]
+
+
+def fake_names(count: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4)))
+            for _ in range(count)]
+
+
+@pytest.fixture
+def names_file(tmp_path):
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(fake_names(400)) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def names_run(tmp_path_factory):
+    """A small LSTM trained on a list of names, one per line (once per module)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("names")
+    os.environ["CHARRNN_CACHE"] = str(folder / "cache")
+    path = folder / "names.txt"
+    path.write_text("\n".join(fake_names(400)) + "\n", encoding="utf-8")
+    charrnn.train(path, documents="lines", steps=150, hidden_size=48, embed_size=16,
+                  batch_size=16, seq_len=8, eval_every=50, lr=1e-2, dropout=0.0,
+                  weight_decay=0.0, out=folder / "run")
+    return folder / "run"
+
+
+def ids_of(text: str) -> tuple[torch.Tensor, Vocab]:
+    vocab = Vocab.from_text(text)
+    return vocab.encode(text), vocab
+
+
+def texts_of(text: str, docs: Documents) -> list[str]:
+    return [text[a : a + n] for a, n in zip(docs.starts.tolist(), docs.lengths.tolist(),
+                                            strict=True)]
+
+
+@pytest.mark.parametrize("text", ["ann\nbob\n\n\ncy", "\n\nann\nbob\n", "one document",
+                                  "a\n\nb\nc\n\n\nd e\nf\n", "x\n"])
+def test_documents_are_the_lines_or_paragraphs_a_person_sees(text):
+    ids, vocab = ids_of(text)
+    newline = vocab.index.get("\n")
+    lines = texts_of(text, find_documents(ids, newline, "lines"))
+    assert lines == [line for line in text.split("\n") if line]
+    paragraphs = texts_of(text, find_documents(ids, newline, "paragraphs"))
+    naive = [p.strip("\n") for p in text.split("\n\n") if p.strip("\n")]
+    assert paragraphs == naive
+
+
+def test_a_batch_reads_the_end_symbol_first_and_predicts_it_last():
+    text = "ab\nxyz\n"
+    ids, vocab = ids_of(text)
+    docs = find_documents(ids, vocab.index["\n"], "lines")
+    end = len(vocab)
+    x, y = document_batch(ids, docs, end, rows=3)
+    a, b, xx, yy, z = (vocab.index[c] for c in "abxyz")
+    assert x.tolist() == [[end, a, b, end], [end, xx, yy, z], [end] * 4]
+    assert y.tolist() == [[a, b, end, IGNORE], [xx, yy, z, end], [IGNORE] * 4]
+
+
+def test_every_document_is_trained_once_an_epoch_in_batches_of_similar_length():
+    names = fake_names(300, seed=3)
+    text = "\n".join(names) + "\n"
+    ids, vocab = ids_of(text)
+    docs = find_documents(ids, vocab.index["\n"], "lines")
+    vocab = vocab.with_end(len(docs))
+    end = vocab.end_id
+    batcher = DocumentBatcher(ids, docs, end, batch_size=16, seq_len=3, seed=7)
+    seen, fresh = [], 0
+    rows = None
+    for _ in range(batcher.windows_per_epoch):
+        x, y, starts = batcher.next()
+        if starts:
+            if rows is not None:
+                seen += rows
+            fresh += 1
+            rows = [[] for _ in range(x.shape[0])]
+        for r in range(x.shape[0]):
+            rows[r] += [int(t) for t in y[r] if t != IGNORE]
+    seen += rows
+    decoded = sorted(vocab.decode(row) for row in seen if row)
+    assert decoded == sorted(names)  # each exactly once, its end symbol included
+    assert all(row[-1] == end for row in seen if row)
+    assert fresh == math.ceil(len(names) / 16)  # the state resets at every batch
+    assert batcher.padding < 0.25  # sorted by length: little padding
+    assert batcher.position.epoch == 0 and batcher.next()[2]  # the next epoch starts fresh
+
+
+def test_long_documents_train_in_windows_inside_the_document():
+    text = "a" * 50 + "\n" + "b" * 7 + "\n"
+    ids, vocab = ids_of(text)
+    docs = find_documents(ids, vocab.index["\n"], "lines")
+    batcher = DocumentBatcher(ids, docs, len(vocab), batch_size=2, seq_len=16, seed=0)
+    assert batcher.windows_per_epoch == 4  # 51 positions in windows of 16
+    assert [batcher.next()[2] for _ in range(4)] == [True, False, False, False]
+
+
+def test_the_held_out_documents_are_a_seeded_random_sample():
+    names = sorted(fake_names(1000, seed=5))  # a sorted list, as lists often are
+    text = "\n".join(names)
+    ids, vocab = ids_of(text)
+    docs = find_documents(ids, vocab.index["\n"], "lines")
+    train, val = split_documents(docs, 0.1, seed=1, val_max_chars=10**6)
+    again, _ = split_documents(docs, 0.1, seed=1, val_max_chars=10**6)
+    assert torch.equal(train.starts, again.starts) and len(val) == 100
+    assert len(train) + len(val) == 1000
+    held = sorted(val.starts.tolist())
+    assert held[0] < docs.starts[200] and held[-1] > docs.starts[800]  # spread, not a tail
+
+
+def test_a_documents_loss_does_not_depend_on_its_neighbours(names_run):
+    lm = charrnn.load(names_run)
+    text = "marie\nka\nthelosela\nan\n"
+    ids = lm.vocab.encode(text)
+    docs = find_documents(ids, lm.vocab.index["\n"], "lines")
+    alone = documents_nll(lm.model, ids, docs.pick(torch.tensor([0])), lm.vocab.end_id)
+    for others in ([1], [2], [1, 2, 3]):
+        together = docs.pick(torch.tensor([0, *others]))
+        x, y = document_batch(ids, together, lm.vocab.end_id)
+        with torch.no_grad():
+            logits, _ = lm.model(x, lm.model.initial_state(x.shape[0]))
+        first_row = torch.nn.functional.cross_entropy(
+            logits[0], y[0], ignore_index=IGNORE, reduction="sum")
+        assert float(first_row) == pytest.approx(alone[0], rel=1e-5, abs=1e-5)
+
+
+def test_document_loss_equals_a_naive_one_character_at_a_time_loop(names_run):
+    lm = charrnn.load(names_run)
+    documents = ["marie", "ka", "thelosela"]
+    loss = lm.evaluate("\n".join(documents) + "\n\n")
+    model, end, total = lm.model, lm.vocab.end_id, 0.0
+    for document in documents:
+        state = model.initial_state(1)
+        previous = end
+        for target in [*lm.vocab.encode(document).tolist(), end]:
+            with torch.no_grad():
+                logits, state = model(torch.tensor([[previous]]), state)
+            total -= float(torch.log_softmax(logits[0, -1].double(), -1)[target])
+            previous = target
+    assert loss.documents == 3 and loss.chars == sum(map(len, documents)) + 3
+    assert loss.nats == pytest.approx(total, rel=1e-5)
+    assert loss.to_dict()["nats_per_document"] == pytest.approx(total / 3, rel=1e-5)
+    beam = lm.beam(20, width=8, n_best=3)
+    for text, logprob in beam:  # a document beam's score is its text's, end included
+        assert logprob == pytest.approx(lm.logprob(text, complete=True), abs=1e-4)
+
+
+def test_sampling_gives_whole_documents_that_start_with_the_prime(names_run):
+    lm = charrnn.load(names_run)
+    texts = lm.samples(30, 50, seed=1)
+    assert len(texts) == 30 and all("\n" not in t for t in texts)
+    assert all(len(t) < 50 for t in texts)  # they end by themselves, well inside the cap
+    primed = lm.samples(10, 50, seed=2, prime="ma")
+    assert all("\n" not in t for t in primed)
+    assert lm.samples(30, 50, seed=1) == texts  # seeded: the same documents again
+    marks = lm.marks(texts)
+    assert set(marks) <= {"train", "val", "new"} and "train" in marks
+
+
+def test_the_cli_prints_names_one_per_line_and_marks_them(names_run, cli):
+    result = cli("sample", "--checkpoint", names_run, "--num-samples", "20", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    names = result.stdout.splitlines()
+    assert len(names) == 20 and all(names)
+    marked = [line.split() for line in result.stderr.splitlines()[-21:-1]]
+    assert [m[1] if len(m) > 1 else "" for m in marked] == names
+    assert {m[0] for m in marked} <= {"train", "val", "new"}
+    assert result.stderr.strip().splitlines()[-1].startswith("20 documents: ")
+    data = json.loads(cli("sample", "--checkpoint", names_run, "--num-samples", "20",
+                          "--seed", "3", "--json").stdout)
+    assert [d["text"] for d in data["documents"]] == names  # the same seed, the same names
+    assert [d["mark"] for d in data["documents"]] == [m[0] for m in marked]
+    assert sum(data["counts"].values()) == 20
+    new = cli("sample", "--checkpoint", names_run, "--num-samples", "5", "--new-only",
+              "--seed", "4", "--json")
+    assert new.exit_code == 0, new.output
+    assert {d["mark"] for d in json.loads(new.stdout)["documents"]} == {"new"}
+    beam = json.loads(cli("beam", "--checkpoint", names_run, "--n-best", "3", "--json").stdout)
+    assert len(beam["results"]) == 3 and all("\n" not in r["text"] for r in beam["results"])
+
+
+def test_eval_of_a_documents_model_reports_nats_per_document(names_run, cli, tmp_path):
+    held = tmp_path / "held.txt"
+    held.write_text("marie\nka\n", encoding="utf-8")
+    data = json.loads(cli("eval", held, "--checkpoint", names_run, "--json").stdout)
+    assert data["documents"] == 2 and data["chars"] == 9
+    assert data["nats_per_document"] == pytest.approx(data["nats_per_char"] * 9 / 2)
+
+
+def test_new_only_on_a_model_that_only_copies_is_one_line(tmp_path, cli, one_error_line):
+    path = tmp_path / "few.txt"
+    path.write_text("ab\n" * 200, encoding="utf-8")
+    trained = cli("train", path, "--documents", "lines", "--steps", "60", "--hidden-size",
+                  "16", "--embed-size", "8", "--batch-size", "8", "--lr", "0.02",
+                  "--out", tmp_path / "few")
+    assert trained.exit_code == 0, trained.output
+    refused = cli("sample", "--checkpoint", tmp_path / "few", "--num-samples", "3",
+                  "--new-only", "--temperature", "0")
+    assert "new document(s) of the 3 asked for" in one_error_line(refused)
+
+
+def test_a_documents_run_resumes_exactly(names_file, tmp_path, prepared):
+    from charrnn.config import DataConfig  # noqa: F401  (documents ride in DataConfig)
+    from charrnn.model import checkpoint, runs
+
+    corpus = prepared(names_file, documents="lines")
+    model = ModelConfig(hidden_size=24, embed_size=8, dropout=0.2)
+    config = {"batch_size": 8, "seq_len": 4, "eval_every": 7, "lr": 1e-2}
+    train_model(corpus, model, TrainConfig(steps=30, **config), tmp_path / "straight")
+    train_model(corpus, model, TrainConfig(steps=13, **config), tmp_path / "resumed")
+    resume = checkpoint.load(tmp_path / "resumed" / runs.LATEST)
+    train_model(corpus, model, TrainConfig(steps=30, **config), tmp_path / "resumed",
+                resume=resume)
+    a = checkpoint.load(tmp_path / "straight" / runs.LATEST).tensors
+    b = checkpoint.load(tmp_path / "resumed" / runs.LATEST).tensors
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("model."))
+
+
+def test_bad_document_corpora_are_one_line(tmp_path, cli, one_error_line, names_run):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n\n\n", encoding="utf-8")
+    refused = cli("train", empty, "--documents", "lines", "--steps", "2")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: the corpus holds no documents: every one of them is empty"]
+    one = tmp_path / "one.txt"
+    one.write_text("a single long line without any break " * 20, encoding="utf-8")
+    result = cli("train", one, "--documents", "lines", "--steps", "2", "--out",
+                 tmp_path / "one")
+    assert result.exit_code == 0 and "the corpus is one document" in result.stderr
+    train, val = split_documents(find_documents(torch.arange(40), None, "lines"), 0.1, 0, 100)
+    assert train.lengths.tolist() == [36] and val.starts.tolist() == [36]
+    with pytest.raises(CorpusError, match="nothing to hold out"):
+        split_documents(find_documents(torch.tensor([1]), None, "lines"), 0.1, 0, 100)
+    unknown = cli("sample", "--checkpoint", names_run, "--prime", "Zq!", "--num-samples", "3")
+    assert "never saw" in one_error_line(unknown)
