@@ -19,7 +19,7 @@ from charrnn.data.documents import (
     split_documents,
 )
 from charrnn.data.vocab import Vocab
-from charrnn.errors import CorpusError
+from charrnn.errors import CharRNNError, CorpusError
 from charrnn.training.loop import train_model
 from charrnn.training.validation import documents_nll
 
@@ -263,3 +263,25 @@ def test_bad_document_corpora_are_one_line(tmp_path, cli, one_error_line, names_
         split_documents(find_documents(torch.tensor([1]), None, "lines"), 0.1, 0, 100)
     unknown = cli("sample", "--checkpoint", names_run, "--prime", "Zq!", "--num-samples", "3")
     assert "never saw" in one_error_line(unknown)
+
+
+def test_marks_know_the_training_and_held_out_lists(names_file, tmp_path, cli):
+    names = names_file.read_text(encoding="utf-8").split()
+    held = tmp_path / "held.txt"
+    held.write_text("zzaraq\nmarie\n", encoding="utf-8")
+    trained = cli("train", names_file, "--documents", "lines", "--steps", "3",
+                  "--val-file", held, "--hidden-size", "16", "--out", tmp_path / "a")
+    assert trained.exit_code == 0, trained.output
+    lm = charrnn.load(tmp_path / "a")
+    assert lm.marks([names[0], "zzaraq", "qqqq"]) == ["train", "val", "new"]
+    split = cli("train", names_file, "--documents", "lines", "--steps", "3",
+                "--hidden-size", "16", "--out", tmp_path / "b")
+    assert split.exit_code == 0, split.output
+    lm = charrnn.load(tmp_path / "b")
+    marks = lm.marks(names)
+    # 20 of the 400 are held out (5%); a held-out name also in the training list is "train"
+    assert 0 < marks.count("val") <= 20 and marks.count("val") + marks.count("train") == 400
+    assert marks.count("new") == 0
+    names_file.write_text("changed\n", encoding="utf-8")
+    with pytest.raises(CharRNNError, match="has changed since training"):
+        charrnn.load(tmp_path / "b").marks(["x"])

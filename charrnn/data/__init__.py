@@ -6,5 +6,6 @@
     cache.py      a corpus -> memory-mapped ids, prepared once, keyed by content hash
     split.py      training text and validation text
     streams.py    the truncated-BPTT batcher: B contiguous streams read T at a time
+    documents.py  a list of texts (--documents): cut, held out, batched by length
     download.py   the registry of public corpora, and checked, atomic downloads
 """

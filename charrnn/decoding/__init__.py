@@ -4,6 +4,7 @@
     decoder.py          the next-character distribution that everything below reads
     sampling.py         temperature, top-k, top-p, repetition penalty, stops, batches
     beam.py             beam search with stops, length penalty and no-repeat n-grams
-    scoring.py          the loss of any text, read as one carried stream
+    scoring.py          the loss of any text, read as one carried stream, or documents
+    novelty.py          sampled documents marked as copies (train, val) or new
     language_model.py   LanguageModel, behind `charrnn.load`
 """

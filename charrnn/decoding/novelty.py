@@ -53,8 +53,10 @@ def known_documents(meta: dict[str, Any]) -> KnownDocuments:
         raise CharRNNError(f"{source} has changed since training, so samples cannot be "
                            "checked against it")
     docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
-    if meta.get("validation", "split") != "split":  # held out in a --val-file
-        return KnownDocuments(_texts(prepared.ids, docs, prepared.vocab), frozenset())
+    held_out = meta.get("validation", "split")
+    if held_out != "split":  # the run validated on a --val-file: its documents are "val"
+        return KnownDocuments(_texts(prepared.ids, docs, prepared.vocab),
+                              _file_documents(held_out, data))
     cfg = TrainConfig.from_dict(meta.get("train"))
     train, val = split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
     return KnownDocuments(_texts(prepared.ids, train, prepared.vocab),
@@ -64,3 +66,12 @@ def known_documents(meta: dict[str, Any]) -> KnownDocuments:
 def _texts(ids, docs: Documents, vocab: Vocab) -> frozenset[str]:
     return frozenset(vocab.decode(ids[a : a + n])
                      for a, n in zip(docs.starts.tolist(), docs.lengths.tolist(), strict=True))
+
+
+def _file_documents(path: str, data: DataConfig) -> frozenset[str]:
+    """The documents of a --val-file, if it is still there (else none are known)."""
+    if not Path(path).is_file():
+        return frozenset()
+    prepared = prepare(path, data)
+    docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
+    return _texts(prepared.ids, docs, prepared.vocab)

@@ -5,6 +5,7 @@
     presets.py      model size presets, and the size a time budget buys
     loop.py         the training loop, in named phases
     step.py         one teacher-forced step, and the optimiser it updates
+    sources.py      what the loop reads: stream or document batches, and validation
     progress.py     what the loop carries from step to step
     schedule.py     the run's budget and the learning rate that follows it
     validation.py   the exact validation loss, shared between processes

@@ -73,7 +73,8 @@ def start(plan: RunPlan, corpus: PreparedCorpus | None = None, *,
         runs.clear(plan.run_dir)
     ranks.barrier()
     return train_model(corpus, plan.model, plan.train, plan.run_dir, reporter=report,
-                       validation=validation, resume=plan.resume, should_stop=should_stop,
+                       validation=validation, validation_file=plan.val_file,
+                       resume=plan.resume, should_stop=should_stop,
                        device=plan.device, precision=plan.precision, ranks=ranks)
 
 

@@ -76,6 +76,7 @@ def train_model(
     *,
     reporter: Reporter | None = None,
     validation: torch.Tensor | None = None,
+    validation_file: Path | str | None = None,
     resume: checkpoint.Checkpoint | None = None,
     should_stop: Callable[[], bool] | None = None,
     device: str = "auto",
@@ -83,7 +84,8 @@ def train_model(
     ranks: Ranks | None = None,
 ) -> TrainResult:
     """Train a model on `corpus` (see `data/cache.py:prepare`), writing checkpoints into
-    `run_dir`. `validation` (ids) replaces the corpus's tail split. `resume` (a latest
+    `run_dir`. `validation` (ids) replaces the corpus's own held-out part; the checkpoint
+    records `validation_file` as where they came from. `resume` (a latest
     checkpoint of this run) continues it exactly where it stopped; stop rules count the
     whole run. When `should_stop()` turns true, the current step finishes, `latest` is
     written, and the result says `interrupted`. `device` and `precision`: see
@@ -121,7 +123,8 @@ def train_model(
 
     # -- loop: announce the run, then step until a stop rule ends it; finish -----------
     run = Run(corpus, text, cfg, net, batcher, run_dir, dev, dtype, ranks, report,
-              should_stop or (lambda: False), progress)
+              should_stop or (lambda: False), progress,
+              held_out="split" if validation is None else str(validation_file or "file"))
     report.on_start(run.describe(resume is not None))
     run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None) \
         if ranks.is_main else None
@@ -181,6 +184,7 @@ class Run:
     report: Reporter
     should_stop: Callable[[], bool]
     progress: Progress
+    held_out: str = "split"  # "split" (the corpus's own) or the --val-file's path
     metrics: MetricsLog | None = None  # rank 0's metrics.jsonl
     state: State = ()  # what every stream carries into its next window
 
@@ -290,7 +294,7 @@ class Run:
             "elapsed_seconds": progress.elapsed(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": progress.scores.to_meta(), "processes": self.ranks.world,
-            "validation": self.text.held_out,
+            "validation": self.held_out,
         }
 
     def log(self, evaluated: bool) -> None:

@@ -74,7 +74,6 @@ class TrainingText:
     val_chars: int
     documents: tuple[int, int] | None = None  # (training, validation) documents
     padding: float | None = None  # share of batch positions that are padding
-    held_out: str = "split"  # "split": the corpus's own held-out part; "file": --val-file
 
 
 def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
@@ -91,8 +90,7 @@ def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Te
     return TrainingText(
         batcher=StreamBatcher(train_ids, cfg.batch_size * ranks.world, cfg.seq_len),
         validation=StreamValidation(val_share(val_ids, ranks).to(device)), vocab=corpus.vocab,
-        cfg=cfg, train_chars=train_ids.numel(), val_chars=val_ids.numel(),
-        held_out="split" if validation is None else "file")
+        cfg=cfg, train_chars=train_ids.numel(), val_chars=val_ids.numel())
 
 
 def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
@@ -127,8 +125,7 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
     return TrainingText(
         batcher=batcher, validation=DocumentValidation(val_ids, share, vocab.end_id),
         vocab=vocab, cfg=cfg, train_chars=train_docs.chars, val_chars=val_docs.chars,
-        documents=(len(train_docs), len(val_docs)), padding=batcher.padding,
-        held_out="split" if validation is None else "file")
+        documents=(len(train_docs), len(val_docs)), padding=batcher.padding)
 
 
 def _replace(cfg: TrainConfig, **changes) -> TrainConfig:
