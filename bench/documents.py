@@ -55,7 +55,9 @@ def run(train: Path, test: Path, budget: str, out: Path, extra: list[str]) -> di
 
     cmd = [sys.executable, "-m", "charrnn", "train", str(train), "--documents", "lines",
            "--time", budget, "--val-file", str(test), "--out", str(out), *extra]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
     best = checkpoint.load(out / runs.BEST).meta
     latest = checkpoint.load(out / runs.LATEST).meta
     lm = charrnn.load(out)

@@ -285,3 +285,52 @@ def test_marks_know_the_training_and_held_out_lists(names_file, tmp_path, cli):
     names_file.write_text("changed\n", encoding="utf-8")
     with pytest.raises(CharRNNError, match="has changed since training"):
         charrnn.load(tmp_path / "b").marks(["x"])
+
+
+def test_the_substring_index_agrees_with_a_naive_search(tmp_path):
+    import numpy as np
+
+    from charrnn.data.substrings import SubstringIndex
+
+    rng = random.Random(0)
+    corpus = "".join(rng.choice("abcd") for _ in range(3000))
+    query = "".join(rng.choice("abcd") for _ in range(200))
+    ids = np.frombuffer(corpus.encode(), dtype=np.uint8)
+    index = SubstringIndex.cached(ids, tmp_path, "test corpus")
+    found, where = index.match_lengths(np.frombuffer(query.encode(), dtype=np.uint8), cap=16)
+    for i in range(len(query)):
+        longest = 0
+        while longest < 16 and i + longest < len(query) and \
+                query[i : i + longest + 1] in corpus:
+            longest += 1
+        assert found[i] == longest
+        assert corpus[where[i] : where[i] + longest] == query[i : i + longest]
+    again = SubstringIndex.cached(ids, tmp_path, "test corpus")  # from the cache
+    assert isinstance(again.suffixes, np.memmap) and np.array_equal(again.suffixes,
+                                                                    index.suffixes)
+
+
+def test_novelty_of_copied_and_of_new_text(trained_run, tmp_path, cli, tiny_text):
+    import charrnn as api
+
+    lm = api.load(trained_run)
+    copied = tiny_text()[100:170]  # inside the training part of the play
+    report = lm.novelty([copied], max_n=10)
+    assert report.generated == [1.0] * 10 and report.longest == len(copied)
+    assert report.longest_text == copied and report.held_out[0] == 1.0
+    fresh = lm.novelty(["Whit gloon"], max_n=10)
+    assert fresh.generated[0] == 1.0 and fresh.generated[-1] == 0.0 and fresh.longest < 10
+    assert lm.novelty(["Whit"], max_n=10).generated[-1] is None  # no substring that long
+    data = json.loads(cli("novelty", "--checkpoint", trained_run, "--num-samples", "3",
+                          "--length", "60", "--max-n", "12", "--json", "--plot",
+                          tmp_path / "n.png").stdout)
+    assert data["lengths"] == list(range(1, 13)) and len(data["held_out"]) == 12
+    assert data["generated"][0] == 1.0 and data["symbols"] == 180
+    assert (tmp_path / "n.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_novelty_of_a_documents_model(names_run, cli):
+    result = cli("novelty", "--checkpoint", names_run, "--num-samples", "30", "--max-n", "6")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 6 and "longest copied span" in result.stdout

@@ -26,8 +26,16 @@ def two_threads(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
 
 
+@pytest.fixture
+def large_corpus_rules(monkeypatch):
+    """The budget's own presets, as for a corpus too large to be read many times over."""
+    from charrnn.training import presets
+
+    monkeypatch.setattr(presets, "SMALL_CORPUS", 0)
+
+
 def test_python_and_the_cli_train_with_the_same_configs(corpus_file, tmp_path, two_threads,
-                                                        cli):
+                                                        cli, large_corpus_rules):
     trained = cli("train", corpus_file, "--time", "3s", "--eval-every", "5",
                   "--out", tmp_path / "cli")
     assert trained.exit_code == 0, trained.output
@@ -53,7 +61,8 @@ def test_python_resumes_the_way_the_cli_does(corpus_file, tmp_path):
         charrnn.train(corpus_file, steps=12, out=out)
 
 
-def test_a_budget_buys_its_preset_and_explicit_settings_win(corpus_file, two_threads):
+def test_a_budget_buys_its_preset_and_explicit_settings_win(corpus_file, two_threads,
+                                                           large_corpus_rules):
     plan = plan_run(corpus_file, time="90s")
     assert plan.size == size_for_budget(90, 2)
     assert plan.model.hidden_size == SIZES[plan.size]["hidden_size"]

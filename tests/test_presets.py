@@ -47,7 +47,10 @@ def test_size_flag_sets_the_preset_and_explicit_flags_win(corpus_file, tmp_path,
 def test_default_size_follows_the_budget(corpus_file, tmp_path, monkeypatch, args, expected, cli):
     import torch
 
+    from charrnn.training import presets
+
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(presets, "SMALL_CORPUS", 0)  # the play stands in for a large corpus
     result = cli("train", corpus_file, *args, "--eval-every", "5", "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     assert trained_model(tmp_path / "r")["model"]["hidden_size"] == SIZES[expected]["hidden_size"]
@@ -93,3 +96,26 @@ def test_bad_training_options_are_one_line(corpus_file, tmp_path, args, message,
     result = cli("train", corpus_file, "--steps", "2", "--out", tmp_path / "r", *args)
     assert message in one_error_line(result)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_small_corpus_gets_a_wide_regularised_model_for_any_budget(corpus_file, tmp_path,
+                                                                    monkeypatch, cli):
+    import torch
+
+    from charrnn.training.presets import SMALL_CORPUS, settings_for
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert corpus_file.stat().st_size < SMALL_CORPUS
+    result = cli("train", corpus_file, "--time", "3s", "--eval-every", "5", "--out",
+                 tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    meta = trained_model(tmp_path / "r")
+    name, settings = settings_for(3.0, 2, corpus_file.stat().st_size)
+    assert meta["model"]["hidden_size"] == settings["hidden_size"] == 512
+    assert meta["model"]["dropout"] == settings["dropout"] >= 0.35
+    assert meta["train"]["ema"] == settings["ema"] > 0
+    big, _ = settings_for(3.0, 2, SMALL_CORPUS)  # a corpus of Tiny Shakespeare's size
+    assert big == size_for_budget(3.0, 2) == "tiny"  # keeps the budget's own preset
+    for minutes in (2, 10, 30):  # longer budgets never buy less regularisation
+        _, small = settings_for(minutes * 60.0, 2, 200_000)
+        assert small["dropout"] >= 0.35 and small["ema"] > 0

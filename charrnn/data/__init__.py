@@ -8,4 +8,5 @@
     streams.py    the truncated-BPTT batcher: B contiguous streams read T at a time
     documents.py  a list of texts (--documents): cut, held out, batched by length
     download.py   the registry of public corpora, and checked, atomic downloads
+    substrings.py a suffix array over a corpus: which substrings of a text it holds
 """

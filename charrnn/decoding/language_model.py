@@ -15,7 +15,7 @@ from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.decoder import Decoder, logprob
-from charrnn.decoding.novelty import KnownDocuments, known_documents
+from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_steps
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
 from charrnn.errors import CharRNNError, CheckpointError, ConfigError
@@ -150,6 +150,12 @@ class LanguageModel:
         raise CharRNNError(f"only {len(found)} new document(s) of the {n} asked for in "
                            f"{attempts * n} samples: the model mostly repeats its training "
                            "list; a higher --temperature or a longer --prime may help")
+
+    def novelty(self, texts: Sequence[str], max_n: int = 20) -> Novelty:
+        """How much of `texts` is found in the training text: for L = 1..max_n the share
+        of their length-L substrings found there, beside held-out text of the corpus,
+        and the longest copied span (what `charrnn novelty` shows)."""
+        return novelty(self.meta, self.vocab, list(texts), max_n)
 
     def beam(self, length: int, width: int = 8, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,

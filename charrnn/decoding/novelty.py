@@ -1,20 +1,32 @@
-"""Did the model copy? Sampled documents marked `train`, `val` or `new`.
+"""Did the model copy? Sampled documents marked `train`, `val` or `new`, and for any
+model the share of generated substrings found in the training text.
 
-A model of documents keeps no copy of its corpus, only the corpus's path and sha256. The
-documents are rebuilt from that file, read as training read it (the same data settings,
+A model keeps no copy of its corpus, only the corpus's path and sha256. The training
+text is rebuilt from that file, read and split as training did (the same data settings,
 the same seeded hold-out), so a mark means exactly "this document was in the training
 list" or "in the held-out list". A moved or changed corpus is said, not guessed at.
+
+`novelty` is torch-rnn's novel-substring curve: for L = 1..k, the share of the length-L
+substrings of some texts that occur in the training text, beside the same share for
+held-out text of the corpus, the baseline (people reuse short n-grams too), and the
+longest span copied, with where it occurs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from charrnn.config import DataConfig, TrainConfig
-from charrnn.data.cache import prepare
+from charrnn.data.cache import PreparedCorpus, cache_root, prepare
 from charrnn.data.documents import Documents, find_documents, split_documents
+from charrnn.data.split import split_ids
+from charrnn.data.substrings import SubstringIndex
 from charrnn.data.vocab import Vocab
 from charrnn.errors import CharRNNError
 
@@ -40,18 +52,9 @@ class KnownDocuments:
 def known_documents(meta: dict[str, Any]) -> KnownDocuments:
     """Rebuild a documents model's lists from the corpus its checkpoint names; one clear
     line when the file is gone or changed."""
-    corpus = meta.get("corpus") or {}
-    source = corpus.get("source")
-    data = DataConfig.from_dict(meta.get("data"))
+    prepared, data = _training_corpus(meta)
     if data.documents is None:
         raise CharRNNError("this model was not trained on --documents")
-    if not source or not Path(source).is_file():
-        raise CharRNNError(f"the training corpus {source} is not there any more, so samples "
-                           "cannot be checked against it")
-    prepared = prepare(source, data)
-    if prepared.sha256 != corpus.get("sha256"):
-        raise CharRNNError(f"{source} has changed since training, so samples cannot be "
-                           "checked against it")
     docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
     held_out = meta.get("validation", "split")
     if held_out != "split":  # the run validated on a --val-file: its documents are "val"
@@ -61,6 +64,127 @@ def known_documents(meta: dict[str, Any]) -> KnownDocuments:
     train, val = split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
     return KnownDocuments(_texts(prepared.ids, train, prepared.vocab),
                           _texts(prepared.ids, val, prepared.vocab))
+
+
+def _training_corpus(meta: dict[str, Any]) -> tuple[PreparedCorpus, DataConfig]:
+    """The corpus a checkpoint was trained on, read again (from the id cache)."""
+    corpus = meta.get("corpus") or {}
+    source = corpus.get("source")
+    data = DataConfig.from_dict(meta.get("data"))
+    if not source or not Path(source).is_file():
+        raise CharRNNError(f"the training corpus {source} is not there any more, so the "
+                           "model's text cannot be checked against it")
+    prepared = prepare(source, data)
+    if prepared.sha256 != corpus.get("sha256"):
+        raise CharRNNError(f"{source} has changed since training, so the model's text "
+                           "cannot be checked against it")
+    return prepared, data
+
+
+@dataclass(frozen=True)
+class Novelty:
+    """How much of some text is found in the training text (see the module doc)."""
+
+    lengths: list[int]  # L = 1..k
+    generated: list[float]  # share of the texts' length-L substrings found in training
+    held_out: list[float | None]  # the same for held-out text (None: none to compare)
+    longest: int  # the longest span of the texts found in the training text
+    longest_text: str
+    longest_offset: int  # where it starts, in symbols of the training text
+    capped: bool  # the longest span reached the search's cap, so it may be longer
+    symbols: int  # of the texts measured
+    held_out_symbols: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def novelty(meta: dict[str, Any], vocab: Vocab, texts: list[str], max_n: int = 20,
+            cap: int = 256) -> Novelty:
+    """The novel-substring curve of `texts` (L = 1..max_n) against a model's training text,
+    with held-out text of the same corpus as the baseline."""
+    if max_n < 1:
+        raise CharRNNError(f"--max-n must be >= 1, not {max_n}")
+    cap = max(cap, max_n)
+    train, held = _training_and_held_out(meta)
+    key = json.dumps([meta.get("corpus", {}).get("sha256"), meta.get("data"),
+                      meta.get("train", {}).get("val_frac"), meta.get("train", {}).get("seed"),
+                      meta.get("validation", "split")])
+    index = SubstringIndex.cached(train, cache_root() / "substrings", key)
+    queries = [vocab.encode(t, "text").numpy() for t in texts if t]
+    if not queries:
+        raise CharRNNError("there is no text to measure")
+    found, remaining, at = _matches(index, queries, cap)
+    symbols = sum(q.size for q in queries)
+    baseline = _first_symbols(held, max(symbols, 1000))
+    if baseline:
+        base_found, base_left, _ = _matches(index, baseline, cap)
+    best = int(found.argmax())
+    start = int(at[best])
+    return Novelty(
+        lengths=list(range(1, max_n + 1)),
+        generated=[_share(found, remaining, n) for n in range(1, max_n + 1)],
+        held_out=[_share(base_found, base_left, n) if baseline else None
+                  for n in range(1, max_n + 1)],
+        longest=int(found[best]), longest_offset=start,
+        longest_text=vocab.decode(train[start : start + int(found[best])].tolist()),
+        capped=int(found[best]) >= cap, symbols=symbols,
+        held_out_symbols=sum(b.size for b in baseline))
+
+
+def _matches(index: SubstringIndex, queries: list[np.ndarray], cap: int):
+    """Match lengths over texts joined by boundaries, with each position's symbols left
+    in its own text."""
+    joined = np.concatenate([np.append(q.astype(np.int64), -2) for q in queries])
+    remaining = np.concatenate([np.append(np.arange(q.size, 0, -1), 0) for q in queries])
+    found, at = index.match_lengths(joined, cap)
+    keep = remaining > 0
+    return found[keep], remaining[keep], at[keep]
+
+
+def _first_symbols(texts: list[np.ndarray], limit: int) -> list[np.ndarray]:
+    """The first texts of a list, cut to `limit` symbols in all."""
+    kept = []
+    for text in texts:
+        if limit <= 0:
+            break
+        kept.append(text[:limit])
+        limit -= kept[-1].size
+    return [t for t in kept if t.size]
+
+
+def _share(found: np.ndarray, remaining: np.ndarray, n: int) -> float | None:
+    """Of the length-n substrings (positions with n symbols left), the share found."""
+    counted = remaining >= n
+    return float((found[counted] >= n).mean()) if counted.any() else None
+
+
+def _training_and_held_out(meta: dict[str, Any]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The training text's ids (documents joined by a symbol no text holds), and the
+    held-out texts (the tail, or each held-out document), cut as training cut them."""
+    prepared, data = _training_corpus(meta)
+    ids = prepared.ids
+    cfg = TrainConfig.from_dict(meta.get("train"))
+    from_file = meta.get("validation", "split") != "split"
+    if data.documents is None:
+        if from_file:
+            return ids.numpy(), []
+        train, held = split_ids(ids, cfg.val_frac, data.val_max_chars)
+        return train.numpy(), [held.numpy()]
+    docs = find_documents(ids, prepared.vocab.index.get("\n"), data.documents)
+    if from_file:
+        return _joined(ids, docs, len(prepared.vocab)), []
+    train_docs, val_docs = split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
+    held = [ids[a : a + n].numpy() for a, n in zip(val_docs.starts.tolist(),
+                                                   val_docs.lengths.tolist(), strict=True)]
+    return _joined(ids, train_docs, len(prepared.vocab)), held
+
+
+def _joined(ids: torch.Tensor, docs: Documents, separator: int) -> np.ndarray:
+    """The documents' ids one after another, each followed by `separator`."""
+    parts = [np.append(ids[a : a + n].numpy().astype(np.int32), separator)
+             for a, n in zip(docs.starts.tolist(), docs.lengths.tolist(), strict=True)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 def _texts(ids, docs: Documents, vocab: Vocab) -> frozenset[str]:

@@ -1,7 +1,7 @@
 """The `charrnn` command: a Typer app whose commands live in their own modules.
 
     train_command.py     charrnn train
-    decode_commands.py   charrnn sample, beam, eval
+    decode_commands.py   charrnn sample, beam, eval, novelty
     run_commands.py      charrnn info, list, plot, corpus list, corpus get
     options.py           option types and the one-line error wrapper they share
 
@@ -56,6 +56,10 @@ app.command("eval", epilog=examples(
     "charrnn eval held_out.txt",
     "charrnn eval held_out.txt --checkpoint checkpoints/tinyshakespeare --json",
 ))(decode_commands.evaluate)
+app.command(epilog=examples(
+    "charrnn novelty --num-samples 50 --max-n 30",
+    "charrnn novelty --file my_story.txt --plot novelty.png",
+))(decode_commands.novelty)
 app.command(epilog=examples(
     "charrnn info", "charrnn info checkpoints/tinyshakespeare --json",
 ))(run_commands.info)

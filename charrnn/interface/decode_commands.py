@@ -207,3 +207,42 @@ def evaluate(
                  f"document, end symbols counted)" if loss.documents else "")
     print(f"{file}: {loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
           f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}{documents}")
+
+
+@one_line_errors
+def novelty(
+    checkpoint: CheckpointOption = None,
+    file: Annotated[Path | None, typer.Option(
+        help="Measure this text (a documents model: its documents) instead of samples.",
+        show_default=False)] = None,
+    num_samples: Annotated[int, typer.Option(help="Samples to draw and measure.")] = 20,
+    length: Annotated[int, typer.Option(help="Characters per sample (a cap for documents).")]
+    = 500,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the samples.")] = 1,
+    max_n: Annotated[int, typer.Option(help="Longest substring length L of the curve.",
+                                       metavar="K")] = 20,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the curves to this PNG.",
+                                              show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Is the model copying? For L = 1..K, the share of length-L substrings of its samples
+    (or --file) found in the training text, beside held-out text of the same corpus, and
+    the longest copied span. The training text's suffix array is built once and cached."""
+    from charrnn.data.reading import check_file
+
+    lm = _load(checkpoint)
+    if file is not None:
+        text = check_file(file, "text").read_text(encoding="utf-8")
+        texts = lm.split_documents(text) if lm.documents else [text]
+    else:
+        texts = lm.samples(num_samples, length, temperature=temperature, seed=seed)
+    report = lm.novelty(texts, max_n)
+    if plot is not None:
+        from charrnn.interface.plot import plot_novelty
+
+        display.info(f"wrote {plot_novelty(report, plot)}")
+    if as_json:
+        print(json.dumps({"checkpoint": str(lm.path), **report.to_dict()}, ensure_ascii=False))
+        return
+    display.novelty_table(report)

@@ -345,3 +345,26 @@ def document_marks(documents: list[str], marks: list[str]) -> None:
         console.print(Text(f"{mark:>5}  ", style=styles[mark]) + Text(first), soft_wrap=True)
     counts = ", ".join(f"{marks.count(m)} {m}" for m in ("new", "train", "val"))
     console.print(Text(f"{len(marks)} documents: {counts}", style="bold"), soft_wrap=True)
+
+
+def novelty_table(report) -> None:
+    """`charrnn novelty` on stdout: the curve as a table, then the longest copied span."""
+    console = stdout_console()
+    console.print(f"substrings of length L found in the training text: {report.symbols:,} "
+                  f"symbols measured, {report.held_out_symbols:,} of held-out text beside them",
+                  soft_wrap=True, highlight=False)
+    table = Table()
+    for column in ("L", "generated", "held-out text"):
+        table.add_column(column, justify="right")
+    for n, mine, theirs in zip(report.lengths, report.generated, report.held_out,
+                               strict=True):
+        table.add_row(str(n), _share(mine), _share(theirs))
+    console.print(table)
+    more = " or more" if report.capped else ""
+    console.print(Text(f"longest copied span: {report.longest}{more} symbols, at offset "
+                       f"{report.longest_offset:,} of the training text: ")
+                  + Text(repr(report.longest_text)), soft_wrap=True)
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "-"

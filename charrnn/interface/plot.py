@@ -75,3 +75,33 @@ def plot_runs(runs: list[Path], out: Path, title: str | None = None) -> Path:
     out = Path(out)
     write_atomic(out, buffer.getvalue())
     return out
+
+
+def plot_novelty(report, out: Path, title: str | None = None) -> Path:
+    """The novel-substring curve (`decoding/novelty.py`): the share of length-L
+    substrings found in the training text, generated beside held-out text; PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    try:
+        axis.plot(report.lengths, report.generated, marker="o", label="generated text")
+        if any(v is not None for v in report.held_out):
+            axis.plot(report.lengths, report.held_out, marker="s", linestyle="--",
+                      label="held-out text (people)")
+        axis.set_xlabel("substring length L (symbols)")
+        axis.set_ylabel("share found in the training text")
+        axis.set_ylim(-0.02, 1.02)
+        axis.grid(alpha=0.3)
+        axis.legend()
+        axis.set_title(title or f"copied substrings (longest: {report.longest} symbols)")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    out = Path(out)
+    write_atomic(out, buffer.getvalue())
+    return out

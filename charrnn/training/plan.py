@@ -7,7 +7,8 @@ rules, each written here once:
 - settings: any field of DataConfig, ModelConfig or TrainConfig by name (`time` is
   `time_limit`, as "90s", "5m", "1h30m" or seconds); those not given keep their defaults.
 - size: the preset asked for; else, for a new run, the one its time budget buys on
-  this machine (`presets.size_for_budget`). Settings given explicitly override it.
+  this machine for a corpus of its size (`presets.settings_for`: a small corpus gets a
+  wide, strongly regularised model). Settings given explicitly override it.
 - run folder: `out`, else `runs.default_run_dir`. A folder that holds a run is refused
   unless `resume` (continue it) or `overwrite` (replace it once training starts).
 - resume: settings not given come from the run itself; stop rules always come from the
@@ -30,10 +31,10 @@ from charrnn.config import (
     TrainConfig,
     parse_duration,
 )
-from charrnn.data.builtin import BUILTIN_NAME, builtin_corpus_file
+from charrnn.data.builtin import BUILTIN_CAP_BYTES, BUILTIN_NAME, builtin_corpus_file
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.model import checkpoint, runs
-from charrnn.training.presets import preset, size_for_budget
+from charrnn.training.presets import preset, settings_for
 from charrnn.training.resumable import check_settings
 
 _CONFIGS = (DataConfig, ModelConfig, TrainConfig)
@@ -74,10 +75,10 @@ def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
     name = Path(corpus).stem if corpus is not None else BUILTIN_NAME
     run_dir = Path(out) if out is not None else runs.default_run_dir(name, resume)
     previous = _previous_run(run_dir, resume, overwrite)
-    if size is None and previous is None:
-        size = size_for_budget(TrainConfig(**_stops(given)).budgeted.time_limit,
-                               threads or _torch_threads())
     chosen = preset(size) if size is not None else {}
+    if size is None and previous is None:
+        size, chosen = settings_for(TrainConfig(**_stops(given)).budgeted.time_limit,
+                                    threads or _torch_threads(), _corpus_chars(corpus))
     inherited = inherit(previous.meta) if previous is not None else {}
     options = {**inherited, **chosen, **given}  # explicit beats preset beats the run's own
     data, model, train = (_config(cls, options) for cls in _CONFIGS)
@@ -126,6 +127,17 @@ def _stops(options: dict[str, Any]) -> dict[str, Any]:
 def _config(cls, options: dict[str, Any]):
     fields = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in options.items() if k in fields}).validate()
+
+
+def _corpus_chars(corpus: str | Path | None) -> int | None:
+    """About how many characters the corpus holds (its size in bytes), for the preset;
+    the built-in corpus is its cap."""
+    if corpus is None:
+        return BUILTIN_CAP_BYTES
+    try:
+        return Path(corpus).stat().st_size
+    except OSError:
+        return None  # a missing file is refused with its own message when it is read
 
 
 def _torch_threads() -> int:

@@ -34,14 +34,43 @@ _BY_BUDGET = ((60.0, "tiny"), (240.0, "small"), (480.0, "medium"), (1200.0, "lar
               (float("inf"), "xl"))
 REFERENCE_THREADS = 2
 
+# A small corpus (a list of names, a collection of poems) is read tens of times over in a
+# few minutes, so a model sized for the clock memorises it: what it needs is width with
+# strong regularisation. Below SMALL_CORPUS characters a budget buys these instead
+# (measured on makemore's names.txt with `python bench/documents.py`: in 2 minutes the
+# 1 x 256 `small` preset overfit to 1.924 nats/symbol, 1 x 512 with dropout 0.35 reached
+# 1.868, and with the weight average 1.858).
+SMALL_CORPUS = 500_000
+_SMALL_CORPUS_BY_BUDGET = (
+    (480.0, "large", {"dropout": 0.35, "ema": 0.998}),
+    (float("inf"), "large", {"dropout": 0.4, "ema": 0.999}),
+)
+
 
 def size_for_budget(seconds: float | None, threads: int) -> str:
     """The preset that a budget of `seconds` on `threads` threads trains best; `medium`
     for a run without a time budget (one that stops by steps or epochs)."""
     if seconds is None:
         return "medium"
-    scaled = seconds * max(1, threads) / REFERENCE_THREADS
-    return next(name for limit, name in _BY_BUDGET if scaled <= limit)
+    return next(name for limit, name in _BY_BUDGET if _scaled(seconds, threads) <= limit)
+
+
+def settings_for(seconds: float | None, threads: int,
+                 corpus_chars: int | None) -> tuple[str, dict[str, Any]]:
+    """The preset a budget buys for a corpus of `corpus_chars` characters (None: size
+    unknown), with its settings: `size_for_budget`, or for a small corpus with a time
+    budget the regularised rows above."""
+    if seconds is not None and corpus_chars is not None and corpus_chars < SMALL_CORPUS:
+        _, name, changes = next(row for row in _SMALL_CORPUS_BY_BUDGET
+                                if _scaled(seconds, threads) <= row[0])
+        return name, {**preset(name), **changes}
+    name = size_for_budget(seconds, threads)
+    return name, preset(name)
+
+
+def _scaled(seconds: float, threads: int) -> float:
+    """A budget in 2-core seconds: more threads buy more in the same time."""
+    return seconds * max(1, threads) / REFERENCE_THREADS
 
 
 def preset(size: str) -> dict[str, Any]:
