@@ -67,14 +67,9 @@ def plot_runs(runs: list[Path], out: Path, title: str | None = None) -> Path:
             axis.grid(alpha=0.3)
         by_chars.legend(fontsize="small")
         fig.suptitle(title or "charrnn training curves")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
+        return _save(fig, out)
     finally:
         plt.close(fig)
-    out = Path(out)
-    write_atomic(out, buffer.getvalue())
-    return out
 
 
 def plot_novelty(report, out: Path, title: str | None = None) -> Path:
@@ -97,11 +92,16 @@ def plot_novelty(report, out: Path, title: str | None = None) -> Path:
         axis.grid(alpha=0.3)
         axis.legend()
         axis.set_title(title or f"copied substrings (longest: {report.longest} symbols)")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
+        return _save(fig, out)
     finally:
         plt.close(fig)
+
+
+def _save(fig, out: Path) -> Path:
+    """The figure as a PNG at `out`, written atomically."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     out = Path(out)
     write_atomic(out, buffer.getvalue())
     return out
