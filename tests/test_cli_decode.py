@@ -48,7 +48,7 @@ def test_beam_options_from_the_command_line(trained_run, cli):
     (["sample", "--num-samples", "0"], "--num-samples must be >= 1"),
     (["sample", "--stop", "€"], "--stop contains 1 character(s) the model never saw"),
     (["beam", "--no-repeat-ngram", "-2"], "--no-repeat-ngram must be >= 0"),
-    (["beam", "--n-best", "9"], "--n-best must be between 1 and --width (8)"),
+    (["beam", "--width", "8", "--n-best", "9"], "--n-best must be between 1 and --width (8)"),
 ])
 def test_bad_decoding_options_are_one_line(trained_run, args, message, cli, one_error_line):
     result = cli(*args, "--checkpoint", trained_run)

@@ -204,8 +204,9 @@ def test_the_cli_prints_names_one_per_line_and_marks_them(names_run, cli):
               "--seed", "4", "--json")
     assert new.exit_code == 0, new.output
     assert {d["mark"] for d in json.loads(new.stdout)["documents"]} == {"new"}
-    beam = json.loads(cli("beam", "--checkpoint", names_run, "--n-best", "3", "--json").stdout)
-    assert len(beam["results"]) == 3 and all("\n" not in r["text"] for r in beam["results"])
+    beam = json.loads(cli("beam", "--checkpoint", names_run, "--n-best", "10", "--json").stdout)
+    assert len(beam["results"]) == 10 and beam["width"] == 10  # the beam widens to fit
+    assert all("\n" not in r["text"] for r in beam["results"])
 
 
 def test_eval_of_a_documents_model_reports_nats_per_document(names_run, cli, tmp_path):

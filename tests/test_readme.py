@@ -52,7 +52,7 @@ def test_every_readme_command_and_the_python_example_run(server, shared_corpus, 
                                          encoding="utf-8")
     commands = charrnn_commands()
     assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus", "info", "list",
-                                       "eval", "plot"}
+                                       "eval", "plot", "novelty"}
     runner = CliRunner()
     for args in commands:
         if "cuda" in args and not torch.cuda.is_available():

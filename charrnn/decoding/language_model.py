@@ -157,12 +157,15 @@ class LanguageModel:
         and the longest copied span (what `charrnn novelty` shows)."""
         return novelty(self.meta, self.vocab, list(texts), max_n)
 
-    def beam(self, length: int, width: int = 8, prime: str = "", n_best: int = 1,
+    def beam(self, length: int, width: int | None = None, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
              no_repeat_ngram: int = 0) -> list[tuple[str, float]]:
         """The n_best most likely continuations found by beam search: (text, log-prob nats),
         best first by log-prob / length^length_penalty. A beam ending with a `stop` string
-        is finished there; no_repeat_ngram N forbids repeating any character N-gram."""
+        is finished there; no_repeat_ngram N forbids repeating any character N-gram. The
+        width defaults to 8, or to n_best when more are asked for."""
+        if width is None:
+            width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
         results = beam_search(self._decoder, self._prime(prime), length, cfg,
                               self._stops(stop))

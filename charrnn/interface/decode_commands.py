@@ -144,7 +144,9 @@ def _sample_documents(lm, count: int, length: int, options: dict, new_only: bool
 @one_line_errors
 def beam(
     checkpoint: CheckpointOption = None,
-    width: Annotated[int, typer.Option(help="Beams kept at every step.")] = _B.width,
+    width: Annotated[int | None, typer.Option(
+        help=f"Beams kept at every step. Default: {_B.width}, or --n-best if larger.",
+        show_default=False)] = None,
     length: LengthOption = 120,
     prime: PrimeOption = "",
     n_best: Annotated[int, typer.Option(help="How many of the best beams to print.")]
@@ -163,6 +165,7 @@ def beam(
     from charrnn.decoding.beam import score
 
     lm = _load(checkpoint, weights)
+    width = width if width is not None else max(_B.width, n_best)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
                       no_repeat_ngram)
     ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
