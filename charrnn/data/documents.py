@@ -121,7 +121,8 @@ class DocumentBatcher:
         self.ids, self.docs, self.end = ids, docs, end
         self.batch_size, self.seq_len, self.seed = batch_size, seq_len, seed
         self.position = StreamPosition()
-        self._epoch: int | None = None
+        self._epoch: int | None = None  # the epoch whose batches are planned
+        self._current: tuple[int, torch.Tensor, torch.Tensor] | None = None  # batch, x, y
         widths = self._batches(0)[1]  # every epoch has the same batches, in another order
         self.windows_per_epoch = int(sum(-(-w // seq_len) for w in widths))
         self.padding = 1.0 - (docs.chars + len(docs)) / float(sum(w * batch_size
@@ -152,7 +153,7 @@ class DocumentBatcher:
         self._plan(pos.epoch)
         batch = int(torch.searchsorted(self._first_window, pos.window, right=True)) - 1
         offset = pos.window - int(self._first_window[batch])
-        if offset == 0 or not hasattr(self, "_current") or self._current[0] != batch:
+        if self._current is None or self._current[0] != batch or offset == 0:
             members = self._members[batch]
             self._current = (batch, *document_batch(self.ids, self.docs.pick(members),
                                                     self.end, self.batch_size))
