@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -94,8 +95,17 @@ def from_environment(device_type: str = "cpu") -> Ranks:
 
 
 def shutdown(ranks: Ranks) -> None:
-    if ranks.active and dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the job. On gloo, first wait (a minute at most) until every process is
+    leaving: one that tore its connections down while another still used them made
+    that one abort at exit now and then, failing a finished run."""
+    if not (ranks.active and dist.is_initialized()):
+        return
+    if dist.get_backend() == "gloo":
+        try:
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        except RuntimeError:
+            pass  # another process has failed: leave anyway, its error is what matters
+    dist.destroy_process_group()
 
 
 def join_job(device: str = "auto", precision: str = "auto") -> Ranks:
