@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from charrnn.data.documents import IGNORE, Documents, document_batch
 from charrnn.decoding.decoder import Decoder
 from charrnn.errors import CorpusError
 from charrnn.units import bits
@@ -83,18 +84,13 @@ def documents_loss(decoder: Decoder, documents: list[torch.Tensor], batch: int =
     if not documents:
         raise CorpusError("there are no documents to evaluate (are they all empty?)")
     lengths = torch.tensor([d.numel() for d in documents])
+    ids = torch.cat([d.long() for d in documents])
+    docs = Documents(torch.cumsum(lengths, 0) - lengths, lengths)
     total = 0.0
     for members in torch.argsort(lengths).split(batch):
-        width = int(lengths[members].max()) + 1
-        inputs = torch.full((members.numel(), width), end, dtype=torch.long)
-        targets = torch.full((members.numel(), width), -1, dtype=torch.long)
-        for row, k in enumerate(members.tolist()):
-            doc = documents[k].long()
-            inputs[row, 1 : doc.numel() + 1] = doc
-            targets[row, : doc.numel()] = doc
-            targets[row, doc.numel()] = end
+        inputs, targets = document_batch(ids, docs.pick(members), end)
         out, _ = decoder.feed(inputs, decoder.model.initial_state(members.numel()))
-        scored = targets >= 0
+        scored = targets != IGNORE
         total -= float(out.gather(2, targets.clamp(min=0)[..., None])[..., 0][scored]
                        .double().sum())
     return TextLoss(total, int(lengths.sum()) + len(documents), len(documents))

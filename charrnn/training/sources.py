@@ -7,6 +7,7 @@ whether it starts afresh, and the validation loss of a model.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -118,7 +119,7 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
         batch = max(1, streams // ranks.world)
         report.on_message(f"{len(train_docs)} training documents fill only {streams} rows: "
                           f"--batch-size shrunk from {cfg.batch_size} to {batch}")
-        cfg = _replace(cfg, batch_size=batch)
+        cfg = dataclasses.replace(cfg, batch_size=batch)
     batcher = DocumentBatcher(corpus.ids, train_docs, vocab.end_id,
                               cfg.batch_size * ranks.world, cfg.seq_len, cfg.seed)
     share = val_docs.pick(torch.arange(ranks.rank, len(val_docs), ranks.world))
@@ -126,9 +127,3 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
         batcher=batcher, validation=DocumentValidation(val_ids, share, vocab.end_id),
         vocab=vocab, cfg=cfg, train_chars=train_docs.chars, val_chars=val_docs.chars,
         documents=(len(train_docs), len(val_docs)), padding=batcher.padding)
-
-
-def _replace(cfg: TrainConfig, **changes) -> TrainConfig:
-    import dataclasses
-
-    return dataclasses.replace(cfg, **changes)
