@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from charrnn.model.network import FastDropout
+from charrnn.config import ModelConfig
+from charrnn.model.network import CharRNN, FastDropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.25, 0.5])
@@ -36,3 +37,24 @@ def test_evaluation_and_zero_rate_are_the_identity():
     x = torch.randn(4, 5)
     assert FastDropout(0.4).eval()(x) is x
     assert FastDropout(0.0).train()(x) is x
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_weight_drop_masks_recurrent_weights_in_training_only(cell):
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(model=cell, vocab_size=7, hidden_size=16, num_layers=2,
+                                dropout=0.0, weight_drop=0.5))
+    plain = CharRNN(ModelConfig(model=cell, vocab_size=7, hidden_size=16, num_layers=2,
+                                dropout=0.0))
+    plain.load_state_dict(model.state_dict())
+    ids = torch.randint(0, 7, (3, 6))
+    model.train()
+    logits, _ = model(ids, model.initial_state(3))
+    logits.sum().backward()
+    for k in range(2):  # about half of every layer's recurrent gradient is masked out
+        masked = (getattr(model.rnn, f"weight_hh_l{k}").grad == 0).float().mean().item()
+        assert masked == pytest.approx(0.5, abs=0.1)
+    assert not torch.allclose(logits, plain.train()(ids, plain.initial_state(3))[0])
+    model.eval(), plain.eval()  # evaluation uses the whole matrices, like a model without it
+    assert torch.equal(model(ids, model.initial_state(3))[0],
+                       plain(ids, plain.initial_state(3))[0])

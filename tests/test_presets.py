@@ -73,13 +73,13 @@ def test_regularisation_flags_reach_the_run(corpus_file, tmp_path, cli):
                  "--hidden-size", "32", "--embed-size", "32", "--tie-weights",
                  "--weight-decay", "0.05", "--patience", "3", "--log-every", "1",
                  "--lr-schedule", "linear", "--dropout", "0.2", "--min-lr-frac", "0.05",
-                 "--ema", "0.9")
+                 "--ema", "0.9", "--weight-drop", "0.3")
     assert result.exit_code == 0, result.output
     meta = trained_model(out)
     assert meta["model"]["tie_weights"] is True and meta["model"]["dropout"] == 0.2
     assert meta["train"]["weight_decay"] == 0.05 and meta["train"]["patience"] == 3
     assert meta["train"]["lr_schedule"] == "linear" and meta["train"]["min_lr_frac"] == 0.05
-    assert meta["train"]["ema"] == 0.9
+    assert meta["train"]["ema"] == 0.9 and meta["model"]["weight_drop"] == 0.3
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
     assert "parameters" in result.stderr
 
@@ -89,6 +89,7 @@ def test_regularisation_flags_reach_the_run(corpus_file, tmp_path, cli):
     (["--patience", "0"], "--patience must be >= 1"),
     (["--log-every", "0"], "--log-every must be >= 1"),
     (["--min-lr-frac", "1.5"], "--min-lr-frac must be in [0, 1]"),
+    (["--weight-drop", "1"], "--weight-drop must be in [0, 1)"),
     (["--tie-weights", "--hidden-size", "32", "--embed-size", "16"], "--embed-size (16) must"),
 ])
 def test_bad_training_options_are_one_line(corpus_file, tmp_path, args, message, cli,

@@ -82,6 +82,10 @@ def train(
     dropout: Annotated[float, typer.Option(
         help="Dropout between layers and before the output head.",
         rich_help_panel=MODEL)] = _M.dropout,
+    weight_drop: Annotated[float, typer.Option(
+        help="While training, drop this fraction of the recurrent (hidden-to-hidden) "
+             "weights afresh at every step: a strong regulariser for a small corpus.",
+        rich_help_panel=MODEL)] = _M.weight_drop,
     tie_weights: Annotated[bool, typer.Option(
         help="Share one matrix between the character embedding and the output head "
              "(needs --embed-size equal to --hidden-size).",

@@ -65,6 +65,7 @@ class CharRNN(nn.Module):
             **cell_kwargs,
         )
         self.drop = FastDropout(config.dropout)
+        self.weight_drop = FastDropout(config.weight_drop)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:  # one matrix both reads and writes characters
             self.head.weight = self.embed.weight
@@ -83,10 +84,20 @@ class CharRNN(nn.Module):
     def forward(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step."""
         hidden_in = state if self.config.model == "lstm" else state[0]
-        out, hidden_out = self.rnn(self.embed(ids), hidden_in)
+        out, hidden_out = self._recur(self.embed(ids), hidden_in)
         logits = self.head(self.drop(out))
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, new_state
+
+    def _recur(self, x: torch.Tensor, hidden: torch.Tensor | State):
+        """The fused RNN; while training with weight_drop, through recurrent matrices with
+        a fresh mask for this batch (DropConnect, as in AWD-LSTM), so no single
+        hidden-to-hidden path can be relied on and the kernels stay torch's own."""
+        if not self.training or self.config.weight_drop == 0:
+            return self.rnn(x, hidden)
+        dropped = {f"weight_hh_l{k}": self.weight_drop(getattr(self.rnn, f"weight_hh_l{k}"))
+                   for k in range(self.config.num_layers)}
+        return torch.func.functional_call(self.rnn, dropped, (x, hidden))
 
 
 def detach_state(state: State) -> State:
