@@ -1,17 +1,30 @@
-"""Decoding speed: charrnn's inference step beside plain per-character PyTorch loops.
+"""Decoding speed: every decoding path beside its floor, measured in the same run.
 
-A 2-layer LSTM of hidden size 512 (fp32), trained briefly on the first 90% of Tiny Shakespeare
-(a synthetic play when ../shared is absent) so that losses mean something, then measured
-side by side in one process, in interleaved rounds (the median is reported, so a noisy
-neighbour moves all of them):
+A decoding step reads each weight matrix once, so its floor is the time of its matrix
+products alone: each product called in a loop (weights resident in cache) by the fastest
+route this machine has for its shape and batch size, whichever of numpy's BLAS, torch's
+`addmm` and oneDNN's pre-packed weights that is (fbgemm's kernels for `--weights fp16`
+and `int8`). A path's ratio is its time per step over that floor.
 
-- plain loop: `nn.LSTM` called once per character under inference_mode, sampling with
-  softmax + multinomial, with oneDNN on (PyTorch's default) and off;
-- charrnn batch-1 sampling (`lm.stream`), `--num-samples 64` (`lm.samples`) beside the
-  plain loop at batch 64, and beam search at width 8 (output characters per second),
-  each with exact fp32 weights and with `--weights fp16` and `--weights int8`;
-- bits per character of each weight precision on the first validation characters;
-- time from `python -m charrnn sample` starting to the first generated character.
+Models: the 2-layer LSTM 512 trained for --train-time on the first 90% of Tiny
+Shakespeare (a synthetic play when ../shared is absent), so that bits/char mean
+something; GRU and vanilla RNN 2 x 512 and the default preset's model (`medium`, 1 x 384
+LSTM), freshly initialised, since speed does not depend on the values. Paths:
+
+- `sample`, batch 1 (`lm.sample`, temperature 1): one character per step;
+- `--num-samples 64` (`lm.samples`): 64 characters per step;
+- `beam --width 8` (`lm.beam`): 8 beams per step, one output character;
+- for reference, the textbook loop at batch 1 (`nn.LSTM` called per character,
+  softmax + multinomial; oneDNN off, its faster setting here).
+
+Rounds are interleaved and the median is reported, so a noisy neighbour moves all of
+them. Each timing follows an untimed run of the same path: numpy's OpenBLAS threads keep
+spinning for about 0.1 s after their last product, and a torch-pool path (beam, 64
+samples) timed right after a numpy-pool one (batch 1) would measure that hand-over, not
+the path (in one process, switching from sampling to beam search pays it once). Then:
+bits per character of each weight precision on the first validation characters, the
+routes the products chose, and the time from `python -m charrnn sample` starting to its
+first generated character.
 
     python bench/decode.py
     python bench/decode.py --rounds 5 --threads 2 --train-time 60s
@@ -28,42 +41,70 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from charrnn.config import ModelConfig, TrainConfig, parse_duration
 from charrnn.data.cache import prepare
-from charrnn.decoding.language_model import load
+from charrnn.decoding.language_model import LanguageModel, load
+from charrnn.decoding.products import batch_class
+from charrnn.decoding.step import InferenceStep
+from charrnn.model.network import CharRNN
 from charrnn.training.loop import train_model
+from charrnn.training.presets import SIZES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
                for i in range(3000))
 WEIGHTS = ("fp32", "fp16", "int8")
+PATHS = {"sample, batch 1": 1, "--num-samples 64": 64, "beam --width 8": 8}  # rows per step
+GOAL_RATIO, GOAL_BATCH1 = 2.0, 4000
 
 
-def plain_loop(model, steps: int, batch: int, onednn: bool) -> float:
-    """Characters per second of the textbook loop: module call + softmax + multinomial."""
+def floor_seconds(step: InferenceStep, rows: int, calls: int = 200) -> float:
+    """One step's products alone, each by its fastest route for `rows` rows, per step."""
+    total = 0.0
+    for product in step.products:
+        x = np.random.default_rng(0).uniform(-1, 1, (rows, product.shape[1]))
+        x, out = x.astype(np.float32), np.empty((rows, product.shape[0]), np.float32)
+        best = float("inf")
+        for route in product.routes(rows).values():
+            route(x, out)
+            for _ in range(3):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    route(x, out)
+                best = min(best, (time.perf_counter() - start) / calls)
+        total += best
+    return total
+
+
+def path_seconds(lm: LanguageModel, path: str, steps: int) -> float:
+    """Seconds per step of one decoding path."""
+    start = time.perf_counter()
+    if path == "sample, batch 1":
+        lm.sample(steps, 1.0, "S", seed=1)
+    elif path == "--num-samples 64":
+        lm.samples(64, steps, 1.0, "S", seed=1)
+    else:
+        lm.beam(steps, 8, "S")
+    return (time.perf_counter() - start) / steps
+
+
+def plain_loop_seconds(model: CharRNN, steps: int) -> float:
+    """Seconds per character of the textbook batch-1 loop, oneDNN off."""
     previous = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = onednn
+    torch.backends.mkldnn.enabled = False
     try:
         with torch.inference_mode():
-            state = model.initial_state(batch)
-            x = torch.zeros(batch, 1, dtype=torch.long)
-            for _ in range(5):
-                logits, state = model(x, state)
+            state, x = model.initial_state(1), torch.zeros(1, 1, dtype=torch.long)
             start = time.perf_counter()
             for _ in range(steps):
                 logits, state = model(x, state)
                 x = torch.multinomial(torch.softmax(logits[:, -1], dim=-1), 1)
-            return steps * batch / (time.perf_counter() - start)
+            return (time.perf_counter() - start) / steps
     finally:
         torch.backends.mkldnn.enabled = previous
-
-
-def timed(fn, chars: int) -> float:
-    start = time.perf_counter()
-    fn()
-    return chars / (time.perf_counter() - start)
 
 
 def first_char_seconds(run_dir: Path) -> float:
@@ -79,12 +120,32 @@ def first_char_seconds(run_dir: Path) -> float:
     return elapsed
 
 
+def fresh_model(lm: LanguageModel, cell: str, hidden: int, layers: int) -> LanguageModel:
+    """The trained model's vocabulary and metadata around new weights of another shape."""
+    config = ModelConfig(model=cell, hidden_size=hidden, num_layers=layers,
+                         vocab_size=len(lm.vocab))
+    torch.manual_seed(0)
+    meta = {**lm.meta, "model": config.to_dict()}
+    return LanguageModel(CharRNN(config).eval(), lm.vocab, meta)
+
+
+def models(run_dir: Path) -> dict[str, LanguageModel]:
+    """The measured models by label, each with every weight precision it is timed in."""
+    found = {f"lstm 2x512 trained, {w}": load(run_dir, weights=w) for w in WEIGHTS}
+    base, medium = found["lstm 2x512 trained, fp32"], SIZES["medium"]
+    for cell in ("gru", "rnn"):
+        found[f"{cell} 2x512, fp32"] = fresh_model(base, cell, 512, 2)
+    found[f"medium (lstm {medium['num_layers']}x{medium['hidden_size']}), fp32"] = \
+        fresh_model(base, "lstm", medium["hidden_size"], medium["num_layers"])
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--length", type=int, default=600, help="characters per timing")
-    parser.add_argument("--train-time", default="90s", help="training budget of the model")
+    parser.add_argument("--steps", type=int, default=600, help="batch-1 steps per timing")
+    parser.add_argument("--train-time", default="90s", help="training budget of the LSTM")
     parser.add_argument("--val-chars", type=int, default=20_000,
                         help="validation characters scored per weight precision")
     args = parser.parse_args()
@@ -99,54 +160,62 @@ def main() -> None:
         train_model(prepare(corpus_file), ModelConfig(hidden_size=512, num_layers=2),
                     TrainConfig(time_limit=parse_duration(args.train_time), eval_every=10**9,
                                 val_frac=0.1), run_dir)
-        lms = {w: load(run_dir, weights=w) for w in WEIGHTS}
-        lm, model = lms["fp32"], lms["fp32"].model
-        n = args.length
-        cases = [
-            ("plain loop, oneDNN on (default), batch 1",
-             lambda: plain_loop(model, n // 3, 1, True)),
-            ("plain loop, oneDNN off, batch 1", lambda: plain_loop(model, n, 1, False)),
-            ("plain loop, oneDNN on, batch 64", lambda: plain_loop(model, n // 4, 64, True)),
-            ("plain loop, oneDNN off, batch 64", lambda: plain_loop(model, n // 4, 64, False)),
-        ]
-        for w, m in lms.items():
-            cases += [
-                (f"charrnn sample, batch 1, {w}",
-                 lambda m=m: timed(lambda: m.sample(n, 1.0, "S", seed=1), n)),
-                (f"charrnn --num-samples 64, {w}",
-                 lambda m=m: timed(lambda: m.samples(64, n // 4, 1.0, "S", seed=1), 64 * (n // 4))),
-                (f"charrnn beam --width 8, {w}",
-                 lambda m=m: timed(lambda: m.beam(n // 2, 8, "S"), n // 2)),
-            ]
-        rows: dict[str, list[float]] = {}
+        lms = models(run_dir)
+        steps = {p: max(20, args.steps // rows) for p, rows in PATHS.items()}
+        for lm in lms.values():  # products choose their routes before anything is timed
+            for path in PATHS:
+                path_seconds(lm, path, 20)
+        times: dict[tuple[str, str], list[float]] = {}
+        floors: dict[tuple[str, int], list[float]] = {}
+        plain = []
         for _ in range(args.rounds):
-            for name, case in cases:
-                rows.setdefault(name, []).append(case())
+            for label, lm in lms.items():
+                for path, rows in PATHS.items():
+                    path_seconds(lm, path, steps[path])  # the same path first: see below
+                    times.setdefault((label, path), []).append(
+                        path_seconds(lm, path, steps[path]))
+                    floors.setdefault((label, rows), []).append(
+                        floor_seconds(lm._decoder.step_fn, rows))
+            plain.append(plain_loop_seconds(lms["lstm 2x512 trained, fp32"].model, 200))
         first = statistics.median(first_char_seconds(run_dir) for _ in range(3))
         val = text[cut : cut + args.val_chars]
-        losses = {w: m.evaluate(val).bits_per_char for w, m in lms.items()}
-    med = {name: statistics.median(values) for name, values in rows.items()}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 2-layer LSTM 512, "
-          f"{model.num_parameters:,} parameters, vocabulary {len(lm.vocab)}, trained "
-          f"{args.train_time} on {SHARED.name if SHARED.exists() else 'a synthetic play'}; "
-          f"median of {args.rounds} rounds")
-    for name, value in med.items():
-        spread = ", ".join(f"{v:,.0f}" for v in rows[name])
-        print(f"  {name:<44} {value:>10,.0f} chars/s   ({spread})")
-    plain_off = med["plain loop, oneDNN off, batch 1"]
-    plain_on = med["plain loop, oneDNN on (default), batch 1"]
-    best64 = max(med["plain loop, oneDNN on, batch 64"], med["plain loop, oneDNN off, batch 64"])
-    print(f"{'weights':<8} {'batch 1 / oneDNN-off loop':>26} {'/ default loop':>15} "
-          f"{'64 samples / best loop':>23} {'beam 8 / batch 1':>17} "
-          f"{'bits/char on ' + format(len(val), ',') + ' val chars':>28}")
-    for w in WEIGHTS:
-        fast = med[f"charrnn sample, batch 1, {w}"]
-        print(f"{w:<8} {fast / plain_off:>26.2f} {fast / plain_on:>15.1f} "
-              f"{med[f'charrnn --num-samples 64, {w}'] / best64:>23.2f} "
-              f"{med[f'charrnn beam --width 8, {w}'] / fast:>17.2f} "
-              f"{losses[w]:>28.4f}")
-    print("targets: batch 1 >= 2.5x the oneDNN-off loop; 64 samples >= 1.0x; "
-          "beam 8 >= 0.7x batch 1")
+        bits = {w: lms[f"lstm 2x512 trained, {w}"].evaluate(val).bits_per_char
+                for w in WEIGHTS}
+    report(args, lms, times, floors, statistics.median(plain), bits, first, len(val))
+
+
+def report(args, lms, times, floors, plain, bits, first, val_chars) -> None:
+    lstm = lms["lstm 2x512 trained, fp32"]
+    print(f"torch {torch.__version__}, numpy {np.__version__}, {torch.get_num_threads()} "
+          f"threads; vocabulary {len(lstm.vocab)}; LSTM trained {args.train_time} on "
+          f"{SHARED.name if SHARED.exists() else 'a synthetic play'}; median of "
+          f"{args.rounds} rounds")
+    print(f"{'model, weights':<34} {'path':<18} {'chars/s':>9} {'us/step':>8} "
+          f"{'floor us':>9} {'ratio':>6}")
+    verdicts = []
+    for (label, path), values in times.items():
+        rows = PATHS[path]
+        step, floor = statistics.median(values), statistics.median(floors[(label, rows)])
+        chars = (rows if path == "--num-samples 64" else 1) / step
+        ratio = step / floor
+        print(f"{label:<34} {path:<18} {chars:>9,.0f} {step * 1e6:>8.0f} "
+              f"{floor * 1e6:>9.0f} {ratio:>6.2f}")
+        if label.endswith("fp32"):
+            verdicts.append(ratio <= GOAL_RATIO)
+    batch1 = 1 / statistics.median(times[("lstm 2x512 trained, fp32", "sample, batch 1")])
+    print(f"plain nn.LSTM loop, batch 1, fp32: {1 / plain:,.0f} chars/s "
+          f"(charrnn batch 1: {batch1 * plain:.2f}x)")
+    print(f"goals: fp32 paths within {GOAL_RATIO:.0f}x of their floors: "
+          f"{sum(verdicts)} of {len(verdicts)} met; lstm 2x512 batch 1 >= {GOAL_BATCH1:,} "
+          f"chars/s: {'met' if batch1 >= GOAL_BATCH1 else 'not met'}")
+    print(f"bits/char on {val_chars:,} validation chars: "
+          + ", ".join(f"{w} {b:.4f}" for w, b in bits.items()))
+    for label in ("lstm 2x512 trained, fp32", "lstm 2x512 trained, int8"):
+        step = lms[label]._decoder.step_fn
+        chosen = {batch_class(rows): [p.chosen.get(batch_class(rows)) for p in step.products]
+                  for rows in PATHS.values()}
+        print(f"routes chosen, {label}: "
+              + "; ".join(f"batch {k}: {', '.join(map(str, v))}" for k, v in chosen.items()))
     print(f"time to first streamed character: {first:.2f} s (median of 3 CLI starts)")
 
 

@@ -8,7 +8,7 @@ import torch
 
 import charrnn
 from charrnn.config import ModelConfig
-from charrnn.decoding import step as inference
+from charrnn.decoding import products as inference
 from charrnn.decoding.step import InferenceStep
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN

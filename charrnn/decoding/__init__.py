@@ -1,5 +1,6 @@
 """Decoding: a trained model put to use. Imports model and data, never training.
 
+    products.py         a step's matrix products, each by the route measured fastest here
     step.py             the fast one-character inference step (exact fp32, or fp16/int8)
     decoder.py          the next-character distribution that everything below reads
     sampling.py         temperature, top-k, top-p, repetition penalty, stops, batches

@@ -8,23 +8,23 @@ every prefix, so the search is exhaustive.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from charrnn.config import BeamConfig
-from charrnn.decoding.decoder import Decoder, check_length, ends_with_any
-from charrnn.model.network import select_state
+from charrnn.decoding.decoder import Decoder, check_length, ends_with
 
 
-def banned_ngrams(context: torch.Tensor, n: int, vocab: int) -> torch.Tensor:
+def banned_ngrams(context: np.ndarray, n: int, vocab: int) -> np.ndarray:
     """(rows, vocab) mask of characters that would repeat an n-gram of each row's context."""
     rows, length = context.shape
-    ban = torch.zeros(rows, vocab, dtype=torch.bool)
+    ban = np.zeros((rows, vocab), dtype=bool)
     if n < 1 or length < n:
         return ban
-    grams = context.unfold(1, n, 1)  # (rows, length-n+1, n)
+    grams = np.lib.stride_tricks.sliding_window_view(context, n, axis=1)  # (rows, L-n+1, n)
     prefix = context[:, length - (n - 1):] if n > 1 else context[:, :0]
-    match = (grams[:, :, : n - 1] == prefix[:, None, :]).all(dim=-1)
-    row, pos = match.nonzero(as_tuple=True)
+    match = (grams[:, :, : n - 1] == prefix[:, None, :]).all(axis=-1)
+    row, pos = match.nonzero()
     ban[row, grams[row, pos, n - 1]] = True
     return ban
 
@@ -32,6 +32,15 @@ def banned_ngrams(context: torch.Tensor, n: int, vocab: int) -> torch.Tensor:
 def score(logprob: float, length: int, alpha: float) -> float:
     """Ranking score of a finished beam: log-prob / length^alpha (alpha 0: the log-prob)."""
     return logprob / (max(length, 1) ** alpha) if alpha else logprob
+
+
+def best(candidates: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries, largest first; ties: the lower index first."""
+    if k < candidates.size:
+        part = np.argpartition(-candidates, k - 1)[:k]
+    else:
+        part = np.arange(candidates.size)
+    return part[np.lexsort((part, -candidates[part]))]
 
 
 def beam_search(
@@ -45,41 +54,40 @@ def beam_search(
     """
     check_length(length)
     cfg.validate()
-    stops = [s for s in (stops or []) if s.numel()]
-    vocab = decoder.vocab_size
-    state, logprobs = decoder.start(prime)
-    scores = torch.zeros(1, dtype=torch.float64)
-    tokens = torch.zeros(1, 0, dtype=torch.long)
+    stop_ids = [s.numpy() for s in (stops or []) if s.numel()]
+    vocab, context = decoder.vocab_size, prime.numpy()
+    start, first = decoder.start(prime)
+    logprobs, state = first.numpy(), tuple(np.ascontiguousarray(s.numpy()) for s in start)
+    scores = np.zeros(1)
+    tokens = np.zeros((1, 0), dtype=np.int64)
     finished: list[tuple[list[int], float]] = []
     for i in range(length):
-        step = logprobs.double()
+        step = logprobs.astype(np.float64)
         if cfg.no_repeat_ngram:
-            context = torch.cat([prime.expand(tokens.shape[0], -1), tokens], dim=1)
-            step = step.masked_fill(banned_ngrams(context, cfg.no_repeat_ngram, vocab),
-                                    float("-inf"))
-        candidates = (scores[:, None] + step).view(-1)
-        pool = 2 * cfg.width if stops else cfg.width  # room to refill after beams finish
-        top, flat = candidates.topk(min(pool, candidates.numel()))
-        if top[-1] == float("-inf"):  # sorted: drop impossible candidates at the end
-            alive = int(torch.isfinite(top).sum())
-            top, flat = top[:alive], flat[:alive]
+            seen = np.concatenate([np.broadcast_to(context, (len(tokens), context.size)),
+                                   tokens], axis=1)
+            step[banned_ngrams(seen, cfg.no_repeat_ngram, vocab)] = -np.inf
+        candidates = (scores[:, None] + step).ravel()
+        pool = 2 * cfg.width if stop_ids else cfg.width  # room to refill after beams finish
+        flat = best(candidates, min(pool, candidates.size))
+        top = candidates[flat]
+        flat, top = flat[np.isfinite(top)], top[np.isfinite(top)]  # impossible ones go
         beams, chars = flat // vocab, flat % vocab
-        tokens = torch.cat([tokens.index_select(0, beams), chars[:, None]], dim=1)
-        if stops:
-            done = ends_with_any(tokens, stops)
-            finished += [(tokens[j].tolist(), float(top[j])) for j in done.nonzero().flatten()]
-            keep = torch.nonzero(~done).flatten()
+        tokens = np.concatenate([tokens[beams], chars[:, None]], axis=1)
+        if stop_ids:
+            done = ends_with(tokens, stop_ids)
+            finished += [(tokens[j].tolist(), float(top[j])) for j in np.flatnonzero(done)]
+            keep = np.flatnonzero(~done)[: cfg.width]
             top, beams, chars, tokens = top[keep], beams[keep], chars[keep], tokens[keep]
-        if stops:
-            top, beams, chars, tokens = (t[: cfg.width] for t in (top, beams, chars, tokens))
         scores = top
-        if tokens.shape[0] == 0:
+        if len(tokens) == 0:
             break
         if i + 1 < length:
-            logprobs, state = decoder.step(chars, select_state(state, beams))
+            logprobs, state = decoder.advance(chars, tuple(s[:, beams] for s in state))
     if length == 0:
         finished.append(([], 0.0))
     else:
-        finished += [(tokens[j].tolist(), float(scores[j])) for j in range(tokens.shape[0])]
+        finished += [(tokens[j].tolist(), float(scores[j])) for j in range(len(tokens))]
     finished.sort(key=lambda r: score(r[1], len(r[0]), cfg.length_penalty), reverse=True)
     return finished[: cfg.n_best]
+

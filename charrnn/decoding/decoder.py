@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -71,6 +72,11 @@ class Decoder:
         """One character per row: ids (batch,) -> log-probabilities (batch, vocab)."""
         return self.step_fn(ids, state)
 
+    def advance(self, ids: np.ndarray, state: tuple[np.ndarray, ...]
+                ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """`step` on numpy arrays (C-contiguous float32 state), for loops kept in numpy."""
+        return self.step_fn.advance(ids, state)
+
     def start(self, prime: torch.Tensor, batch: int = 1) -> tuple[State, torch.Tensor]:
         """State after reading `prime`, and the next character's log-probabilities."""
         state = self.model.initial_state(1)
@@ -92,12 +98,12 @@ def check_length(length: int) -> None:
         raise ConfigError(f"--length must be >= 0, not {length}")
 
 
-def ends_with_any(tokens: torch.Tensor, stops: list[torch.Tensor]) -> torch.Tensor:
+def ends_with(tokens: np.ndarray, stops: list[np.ndarray]) -> np.ndarray:
     """Rows of `tokens` (rows, time) whose text ends with one of the stop id sequences."""
-    done = torch.zeros(tokens.shape[0], dtype=torch.bool)
+    done = np.zeros(len(tokens), dtype=bool)
     for stop in stops:
-        if 0 < stop.numel() <= tokens.shape[1]:
-            done |= (tokens[:, -stop.numel():] == stop).all(dim=1)
+        if 0 < stop.size <= tokens.shape[1]:
+            done |= (tokens[:, -stop.size:] == stop).all(axis=1)
     return done
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
@@ -123,7 +124,7 @@ class LanguageModel:
                                   self._stops(stop)))
         if not steps:
             return [""] * n
-        table = torch.stack(steps, dim=1).tolist()  # (n, steps); -1 after a row stopped
+        table = np.stack(steps, axis=1).tolist()  # (n, steps); -1 after a row stopped
         return [self.vocab.decode(i for i in row if i >= 0) for row in table]
 
     def marks(self, documents: Sequence[str]) -> list[str]:

@@ -1,135 +1,48 @@
-"""A dedicated one-character inference step, exact in fp32 and several times faster than
-calling `nn.LSTM` once per character.
+"""A dedicated one-character inference step, exact in fp32 and close to the floor that
+reading the weights once per step sets.
 
-Generation advances one character at a time, so the cost is per-step overhead plus
-reading the weights once. The weights are arranged once for matrix-vector work:
+Generation advances one character at a time, so a step's cost is reading its weight
+matrices plus per-operation overhead. Both are cut to what the step needs:
 
-- layer 0's input projection of every character (embedding @ W_ih + biases) becomes a
-  table, so the first layer's input product is a row lookup;
-- each higher LSTM/RNN layer multiplies [x, h] by one concatenated [W_ih; W_hh];
-- the large matrix products use weights pre-packed by oneDNN for the batch size at hand
-  (twice as fast here as BLAS, whose small-batch path repacks the weights on every call);
-  small ones (the output head) use plain `addmm`, which skips oneDNN's ~40 µs call cost,
-  as do all of them where this torch build lacks the packed op;
-- gate arithmetic runs in place; no autograd.
-
-Optionally (`weights="fp16"` or `"int8"`) the recurrent products read smaller weights
-through PyTorch's dynamic-quantisation kernels (fbgemm): fp16 weights, or int8 weights
-with one scale per output row and the input quantised per call. They read a half or a
-quarter of the bytes, so a step is faster, at the cost measured in `bench/decode.py`.
-The input table and the output head stay fp32. The int8 kernels quantise their input
-over the whole batch; every input they see is a hidden state, inside [-1, 1], so one
-extra row holding -1 and 1 pins that range for every call: a row's result never depends
-on the other rows, and a beam's score is the log-probability `logprob` gives its text.
+- the weights are arranged once: layer 0's input projection of every character
+  (embedding @ W_ih + biases) becomes a table, so the first layer's input product is a
+  row lookup; each higher LSTM/RNN layer multiplies [x, h] by one concatenated
+  [W_ih W_hh]; LSTM gate rows are reordered (i, f, o, g) so the three sigmoid gates are
+  one slice;
+- each product runs by the route measured fastest for its batch size (`products.py`);
+- everything between the products is numpy on buffers allocated once per batch size,
+  in place, at about a microsecond per operation where an eager torch call costs
+  several (a sigmoid is 0.5 + 0.5 tanh(x / 2): numpy's tanh is vectorised).
 
 The state layout is the model's ((num_layers, batch, hidden) tensors), so `select_state`
-reorders beams as usual; every call returns fresh state tensors and never writes into the
-ones it was given.
+reorders beams as usual; every call returns fresh state tensors (numpy-backed, no copy)
+and never writes into the ones it was given.
 """
 
 from __future__ import annotations
 
-import contextlib
-import warnings
+import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
+from charrnn.decoding.products import Product, batch_class, choose_routes
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN, State
 
 WEIGHTS = ("fp32", "fp16", "int8")
 
 
-def _packed_ops_work() -> bool:
-    try:
-        w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 2), 1)
-        out = torch.ops.mkldnn._linear_pointwise(torch.ones(1, 2), w, None, "none", [], "")
-        return bool(torch.equal(out, torch.full((1, 2), 2.0)))
-    except (AttributeError, RuntimeError):
-        return False
+@dataclass
+class _Buffers:
+    """Scratch arrays for one batch size: a step writes these, never allocates them."""
 
-
-def _x86_engine() -> str | None:
-    engines = torch.backends.quantized.supported_engines
-    return next((e for e in ("x86", "fbgemm") if e in engines), None)
-
-
-@contextlib.contextmanager
-def _quantized_engine():
-    """fbgemm-family packing (the fast x86 kernels), whatever engine was set globally."""
-    engine = _x86_engine()
-    if engine is None:
-        raise ConfigError("this PyTorch build has no x86 (fbgemm) kernels for fp16/int8 "
-                          "weights; use fp32 weights")
-    previous = torch.backends.quantized.engine
-    torch.backends.quantized.engine = engine
-    try:
-        with warnings.catch_warnings():  # quantised int8 tensors are marked deprecated
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        torch.backends.quantized.engine = previous
-
-
-def _pack_reduced(weight: torch.Tensor, bias: torch.Tensor | None, weights: str):
-    """Weights packed for the fp16 or int8 dynamic kernels, and the op that applies them."""
-    ops = torch.ops.quantized
-    try:
-        with _quantized_engine():
-            if weights == "fp16":
-                return ops.linear_prepack_fp16(weight, bias), ops.linear_dynamic_fp16
-            scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
-            zero = torch.zeros(weight.shape[0], dtype=torch.long)
-            q = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
-            packed = ops.linear_prepack(q, bias)
-            anchor = torch.zeros(1, weight.shape[1])
-            anchor[0, :2] = torch.tensor([-1.0, 1.0])
-
-            def int8(x: torch.Tensor, p) -> torch.Tensor:  # 7-bit input (reduce_range):
-                # no overflow in fbgemm's 16-bit pair sums
-                return ops.linear_dynamic(torch.cat([x, anchor]), p, True)[:-1]
-
-            return packed, int8
-    except (AttributeError, RuntimeError) as err:
-        raise ConfigError(f"this PyTorch build cannot run {weights} weights ({err}); "
-                          "use fp32 weights") from None
-
-
-class Linear:
-    """y = x @ weight^T + bias, by the fastest route for the weight's size (see module doc)."""
-
-    packed_ops = _packed_ops_work()
-    _MAX_PACKS = 4
-    _SMALL = 1 << 18  # weights under this many entries: addmm beats oneDNN's call cost
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None,
-                 weights: str = "fp32"):
-        self.weight = weight.detach().float().contiguous()
-        self.bias = None if bias is None else bias.detach().float().contiguous()
-        self.reduced = None
-        if weights != "fp32":
-            self.reduced = _pack_reduced(self.weight, self.bias, weights)
-        self.packed = (self.reduced is None and self.packed_ops
-                       and self.weight.numel() >= self._SMALL)
-        self.weight_t = None if self.packed or self.reduced else self.weight.T.contiguous()
-        self._packs: dict[int, torch.Tensor] = {}
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reduced is not None:
-            packed, op = self.reduced
-            return op(x, packed)
-        if not self.packed:
-            if self.bias is None:
-                return x @ self.weight_t
-            return torch.addmm(self.bias, x, self.weight_t)
-        rows = x.shape[0]
-        pack = self._packs.get(rows)
-        if pack is None:
-            if len(self._packs) >= self._MAX_PACKS:
-                self._packs.clear()
-            pack = self._packs[rows] = torch.ops.mkldnn._reorder_linear_weight(self.weight, rows)
-        return torch.ops.mkldnn._linear_pointwise(x, pack, self.bias, "none", [], "")
+    gates: np.ndarray  # (rows, gate width): the current layer's pre-activations
+    hidden_gates: np.ndarray  # GRU: the hidden product, kept apart from the input one
+    joined: np.ndarray  # (rows, input + hidden) for the concatenated [W_ih W_hh] product
+    logits: np.ndarray
+    exp: np.ndarray
 
 
 class InferenceStep:
@@ -142,66 +55,153 @@ class InferenceStep:
         cfg = model.config
         self.model, self.layers, self.hidden = cfg.model, cfg.num_layers, cfg.hidden_size
         self.weights = weights
-        rnn = model.rnn
         with torch.no_grad():
-            def weight(name: str, layer: int) -> torch.Tensor:
-                return getattr(rnn, f"{name}_l{layer}").detach().float()
+            self._arrange(model, weights)
+        self._buffers: dict[int, _Buffers] = {}
+        self.plans: dict[int, dict[str, float]] = {}  # batch class -> seconds per plan
 
-            table = model.embed.weight.float() @ weight("weight_ih", 0).T + weight("bias_ih", 0)
-            if self.model != "gru":  # GRU keeps b_hh apart: its reset gate scales W_hn h + b_hn
-                table = table + weight("bias_hh", 0)
-            self.table = table.contiguous()
-            if self.model == "gru":  # separate input and hidden products, as the cell needs
-                self.hh = [Linear(weight("weight_hh", k), weight("bias_hh", k), weights)
-                           for k in range(self.layers)]
-                self.ih = [Linear(weight("weight_ih", k), weight("bias_ih", k), weights)
-                           for k in range(1, self.layers)]
-            else:  # layer 0: h @ W_hh (biases are in the table); above: [x, h] @ [W_ih W_hh]
-                self.hh = [Linear(weight("weight_hh", 0), None, weights)]
-                self.cat = [Linear(torch.cat([weight("weight_ih", k), weight("weight_hh", k)], 1),
-                                   weight("bias_ih", k) + weight("bias_hh", k), weights)
-                            for k in range(1, self.layers)]
-            self.head = Linear(model.head.weight, model.head.bias)
+    def _arrange(self, model: CharRNN, weights: str) -> None:
+        rnn, n = model.rnn, self.hidden
+        order = torch.arange(4 * n)
+        if self.model == "lstm":  # torch's (i, f, g, o) -> (i, f, o, g)
+            order = torch.cat([order[: 2 * n], order[3 * n :], order[2 * n : 3 * n]])
+        else:
+            order = order[: (3 if self.model == "gru" else 1) * n]
+        # sigmoid(x) = 0.5 + 0.5 tanh(x / 2): the sigmoid gates' rows are halved (exactly,
+        # a power of two), so one tanh covers every gate of a layer
+        self.sigmoids = {"lstm": 3 * n, "gru": 2 * n, "rnn": 0}[self.model]
+        scale = torch.ones(len(order))
+        scale[: self.sigmoids] = 0.5
 
-    def _lstm(self, gates: torch.Tensor, c_prev: torch.Tensor, h: torch.Tensor,
-              c: torch.Tensor) -> None:
-        n = self.hidden
-        s = gates.sigmoid()
-        g = gates[:, 2 * n : 3 * n].tanh()
-        torch.mul(s[:, n : 2 * n], c_prev, out=c)
-        c.addcmul_(s[:, :n], g)
-        torch.tanh(c, out=h)
-        h.mul_(s[:, 3 * n :])
+        def weight(name: str, layer: int) -> torch.Tensor:
+            found = getattr(rnn, f"{name}_l{layer}").detach().float()[order]
+            return found * (scale[:, None] if found.dim() == 2 else scale)
 
-    def _gru(self, gi: torch.Tensor, h_prev: torch.Tensor, k: int, h: torch.Tensor) -> None:
-        n = self.hidden
-        gh = self.hh[k](h_prev)
-        rz = (gi[:, : 2 * n] + gh[:, : 2 * n]).sigmoid_()
-        cand = torch.addcmul(gi[:, 2 * n :], rz[:, :n], gh[:, 2 * n :]).tanh_()
-        torch.sub(h_prev, cand, out=h)
-        h.mul_(rz[:, n:]).add_(cand)
+        table = model.embed.weight.float() @ weight("weight_ih", 0).T + weight("bias_ih", 0)
+        if self.model != "gru":  # GRU keeps b_hh apart: its reset gate scales W_hn h + b_hn
+            table = table + weight("bias_hh", 0)
+        self.table = table.contiguous().numpy()
+        self.width = self.table.shape[1]
+        if self.model == "gru":  # separate input and hidden products, as the cell needs
+            self.hh = [Product(weight("weight_hh", k), weight("bias_hh", k), weights)
+                       for k in range(self.layers)]
+            self.ih = [Product(weight("weight_ih", k), weight("bias_ih", k), weights)
+                       for k in range(1, self.layers)]
+        else:  # layer 0: h @ W_hh (biases are in the table); above: [x, h] @ [W_ih W_hh]
+            self.hh = [Product(weight("weight_hh", 0), None, weights)]
+            self.cat = [Product(torch.cat([weight("weight_ih", k), weight("weight_hh", k)], 1),
+                                weight("bias_ih", k) + weight("bias_hh", k), weights)
+                        for k in range(1, self.layers)]
+        self.head = Product(model.head.weight, model.head.bias)
 
-    @torch.inference_mode()
+    @property
+    def products(self) -> list[Product]:
+        """Every product of a step, in the order a step runs them."""
+        if self.model == "gru":
+            return [p for k in range(self.layers)
+                    for p in ([self.ih[k - 1]] if k else []) + [self.hh[k]]] + [self.head]
+        return [self.hh[0], *self.cat, self.head]
+
     def __call__(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """ids (batch,) -> next-character log-probabilities (batch, vocab), new state."""
-        h_in = state[0]
-        h_out = torch.empty_like(h_in)
-        c_out = torch.empty_like(state[1]) if self.model == "lstm" else None
+        logprobs, new = self.advance(ids.numpy(), tuple(_array(s) for s in state))
+        return torch.from_numpy(logprobs), tuple(torch.from_numpy(a) for a in new)
+
+    def advance(self, idx: np.ndarray, state: tuple[np.ndarray, ...]
+                ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """`__call__` on numpy arrays (C-contiguous float32 state), for loops that stay
+        in numpy: ids (batch,) -> log-probabilities (batch, vocab), new state."""
+        h_in, c_in = state[0], state[1] if self.model == "lstm" else None
+        h_out = np.empty_like(h_in)
+        c_out = None if c_in is None else np.empty_like(c_in)
+        buf = self._buffers_for(idx.shape[0])
         x = None
         for k in range(self.layers):
-            h_prev = h_in[k]
             if self.model == "gru":
-                gi = self.table.index_select(0, ids) if k == 0 else self.ih[k - 1](x)
-                self._gru(gi, h_prev, k, h_out[k])
+                self._gru(k, idx, x, h_in[k], h_out[k], buf)
             else:
-                if k == 0:
-                    gates = self.hh[0](h_prev).add_(self.table.index_select(0, ids))
+                gates = self._gates(k, idx, x, h_in[k], buf)
+                if c_out is not None:
+                    self._lstm(gates, c_in[k], h_out[k], c_out[k])
                 else:
-                    gates = self.cat[k - 1](torch.cat([x, h_prev], 1))
-                if self.model == "lstm":
-                    self._lstm(gates, state[1][k], h_out[k], c_out[k])
-                else:
-                    torch.tanh(gates, out=h_out[k])
+                    np.tanh(gates, out=h_out[k])
             x = h_out[k]
-        logprobs = F.log_softmax(self.head(x), dim=-1)
-        return logprobs, (h_out, c_out) if c_out is not None else (h_out,)
+        logprobs = self._log_softmax(self.head(x, buf.logits), buf.exp)
+        return logprobs, (h_out,) if c_out is None else (h_out, c_out)
+
+    def _buffers_for(self, rows: int) -> _Buffers:
+        buf = self._buffers.get(rows)
+        if buf is None:
+            if batch_class(rows) not in self.plans:
+                self.plans[batch_class(rows)] = choose_routes(self.products, rows)
+            if len(self._buffers) >= 8:
+                self._buffers.clear()
+            vocab, widest = self.table.shape[0], max(p.shape[1] for p in self.products)
+            buf = self._buffers[rows] = _Buffers(
+                *(np.empty((rows, w), np.float32)
+                  for w in (self.width, self.width, widest, vocab, vocab)))
+        return buf
+
+    def _gates(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
+               buf: _Buffers) -> np.ndarray:
+        """LSTM/RNN pre-activations of layer k: h W_hh + the character's table row, or
+        [x, h] [W_ih W_hh] + biases."""
+        if k == 0:
+            gates = self.hh[0](h_prev, buf.gates)
+            rows = self.table[int(idx[0])] if idx.size == 1 else self.table[idx]  # a view
+            return np.add(gates, rows, out=gates)
+        joined = buf.joined[:, : x.shape[1] + h_prev.shape[1]]
+        joined[:, : x.shape[1]] = x
+        joined[:, x.shape[1] :] = h_prev
+        return self.cat[k - 1](np.ascontiguousarray(joined), buf.gates)
+
+    def _lstm(self, gates: np.ndarray, c_prev: np.ndarray, h: np.ndarray,
+              c: np.ndarray) -> None:
+        n = self.hidden
+        np.tanh(gates, out=gates)
+        _sigmoid_from_tanh_(gates[:, : 3 * n])
+        cand = gates[:, 3 * n :]
+        np.multiply(gates[:, n : 2 * n], c_prev, out=c)  # forget
+        np.multiply(gates[:, :n], cand, out=cand)  # input
+        np.add(c, cand, out=c)
+        np.tanh(c, out=h)
+        np.multiply(h, gates[:, 2 * n : 3 * n], out=h)  # output
+
+    def _gru(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
+             h: np.ndarray, buf: _Buffers) -> None:
+        n = self.hidden
+        if k == 0:
+            gi = np.take(self.table, idx, axis=0, out=buf.gates)
+        else:
+            gi = self.ih[k - 1](x, buf.gates)
+        gh = self.hh[k](h_prev, buf.hidden_gates)
+        rz = np.add(gi[:, : 2 * n], gh[:, : 2 * n], out=gi[:, : 2 * n])
+        np.tanh(rz, out=rz)
+        _sigmoid_from_tanh_(rz)
+        cand = np.multiply(rz[:, :n], gh[:, 2 * n :], out=gh[:, 2 * n :])  # reset
+        np.add(cand, gi[:, 2 * n :], out=cand)
+        np.tanh(cand, out=cand)
+        np.subtract(h_prev, cand, out=h)
+        np.multiply(h, rz[:, n:], out=h)  # update
+        np.add(h, cand, out=h)
+
+    @staticmethod
+    def _log_softmax(logits: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        if logits.shape[0] == 1:  # one row: scalar reductions are cheaper
+            out = logits - logits.max()
+            return np.subtract(out, math.log(np.exp(out, out=scratch).sum()), out=out)
+        out = logits - logits.max(axis=1, keepdims=True)
+        total = np.exp(out, out=scratch).sum(axis=1, keepdims=True)
+        return np.subtract(out, np.log(total, out=total), out=out)
+
+
+def _sigmoid_from_tanh_(a: np.ndarray) -> None:
+    """tanh(x / 2) -> sigmoid(x), in place."""
+    np.multiply(a, 0.5, out=a)
+    np.add(a, 0.5, out=a)
+
+
+def _array(t: torch.Tensor) -> np.ndarray:
+    """A state tensor as a C-contiguous float32 array, sharing memory where it can."""
+    return np.ascontiguousarray((t.detach() if t.requires_grad else t).numpy(),
+                                dtype=np.float32)

@@ -1,0 +1,241 @@
+"""The matrix products of a decoding step, each done by the route that is fastest here.
+
+A decoding step at a small batch does little but read its weight matrices, so how a
+product is computed sets the speed, and the best way differs by batch size and machine.
+On the 2-core machine of `bench/decode.py`: one row (batch-1 sampling) runs fastest as
+numpy's matrix-vector product (OpenBLAS), 1.6x faster than oneDNN's pre-packed weights
+and 3x faster than torch's `addmm`; 8 or 64 rows run fastest through oneDNN's packed
+weights, 2x faster than numpy. MKL, Accelerate or another torch build may order them
+differently, so nothing is assumed. The first time a step sees a batch size (in
+power-of-two classes, so shrinking beams do not measure again) `choose_routes` times every
+route of every product on that size and drops any whose result disagrees with torch's
+`addmm`. Then it times the step's products called in turn, as a step calls them, with
+each product's fastest route within one thread pool: numpy's OpenBLAS threads, or
+torch's OpenMP threads. A step never mixes the two: pools that busy-wait in turn on a
+few cores stall each other (a beam step mixing them ran from 1.3x to 20x slower here).
+The faster pool is kept. `addmm` is always a route, so the slowest path that is always
+correct remains. `bench/decode.py` prints the routes chosen.
+
+Reduced weights (`weights="fp16"` or `"int8"`) have one route: PyTorch's fbgemm dynamic
+kernels, which read a half or a quarter of the bytes. The int8 kernels quantise their
+input over the whole batch; every input they see is a hidden state, inside [-1, 1], so
+one extra row holding -1 and 1 pins that range for every call: a row's result never
+depends on the other rows, and a beam's score is the log-probability `logprob` gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from charrnn.errors import ConfigError
+
+# (x (rows, in), out (rows, out)) -> the product: `out`, or an array the route made
+Route = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_TRIALS = 5  # timed calls per route or plan when choosing; the fastest call counts
+POOLS = {"numpy gemv": "numpy", "numpy gemm": "numpy", "torch addmm": "torch",
+         "oneDNN packed": "torch", "fbgemm fp16": "torch", "fbgemm int8": "torch"}
+
+
+def packed_ops_work() -> bool:
+    """Whether this torch build has oneDNN's pre-packed linear ops (x86 CPU builds do)."""
+    try:
+        w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 2), 1)
+        out = torch.ops.mkldnn._linear_pointwise(torch.ones(1, 2), w, None, "none", [], "")
+        return bool(torch.equal(out, torch.full((1, 2), 2.0)))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+PACKED_OPS = packed_ops_work()
+
+
+def batch_class(rows: int) -> int:
+    """The power of two at or above `rows`: batch sizes that share one choice of route."""
+    return 1 << max(0, rows - 1).bit_length()
+
+
+class Product:
+    """x @ weight.T + bias on float32 numpy rows, by the fastest correct route."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, weights: str = "fp32"):
+        self.weight = weight.detach().float().contiguous()
+        self.bias = None if bias is None else bias.detach().float().contiguous()
+        self.reduced = None if weights == "fp32" else _pack_reduced(self.weight, self.bias,
+                                                                     weights)
+        self._w, self._b = self.weight.numpy(), None if bias is None else self.bias.numpy()
+        self._w_t: np.ndarray | None = None
+        self._packs: dict[int, torch.Tensor] = {}
+        self.chosen: dict[int, str] = {}  # batch class -> route name
+        self.timings: dict[int, dict[str, float]] = {}  # batch class -> route -> seconds
+        self.kept: dict[int, Route] = {}  # batch class -> the chosen route
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weight.shape)
+
+    def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """x @ weight.T + bias for C-contiguous float32 rows, written into `out` or into
+        an array of the route's own (use what is returned)."""
+        route = self.kept.get(batch_class(x.shape[0]))
+        if route is None:  # used on its own: the fastest route, whatever its thread pool
+            timings = self.measure(x.shape[0])
+            route = self.use(x.shape[0], min(timings, key=timings.__getitem__))
+        return route(x, out)
+
+    def routes(self, rows: int) -> dict[str, Route]:
+        """Every route that can run a product of `rows` rows here, by name."""
+        if self.reduced is not None:
+            return {self.reduced[2]: self._reduced}
+        found: dict[str, Route] = {"torch addmm": self._addmm, "numpy gemm": self._gemm}
+        if rows == 1:
+            found["numpy gemv"] = self._gemv
+        if PACKED_OPS:
+            found["oneDNN packed"] = self._packed
+        return found
+
+    def measure(self, rows: int) -> dict[str, float]:
+        """Seconds per call of every route on `rows` rows whose result is correct."""
+        candidates = self.routes(rows)
+        x = np.random.default_rng(rows).uniform(-1, 1, (rows, self.shape[1]))
+        x = x.astype(np.float32)
+        out = np.empty((rows, self.shape[0]), np.float32)
+        reference = next(iter(candidates.values()))(x, out).copy()
+        timings = {}
+        for name, route in candidates.items():
+            found = route(x, out)  # also the warm-up: packs weights, wakes thread pools
+            if np.allclose(found, reference, rtol=1e-4, atol=1e-4):
+                timings[name] = min(_seconds(lambda r=route: r(x, out)) for _ in range(_TRIALS))
+        self.timings[batch_class(rows)] = timings
+        return timings
+
+    def use(self, rows: int, name: str) -> Route:
+        """Run products of this batch class by the route `name` from now on."""
+        key = batch_class(rows)
+        self.chosen[key] = name
+        self.kept[key] = self.routes(rows)[name]
+        return self.kept[key]
+
+    def _addmm(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        x_t, out_t = torch.from_numpy(x), torch.from_numpy(out)
+        if self.bias is None:
+            torch.mm(x_t, torch.from_numpy(self._transposed()), out=out_t)
+        else:
+            torch.addmm(self.bias, x_t, torch.from_numpy(self._transposed()), out=out_t)
+        return out
+
+    def _gemm(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.dot(x, self._transposed(), out=out)
+        return out if self._b is None else np.add(out, self._b, out=out)
+
+    def _gemv(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.dot(self._w, x[0], out=out[0])
+        return out if self._b is None else np.add(out, self._b, out=out)
+
+    def _packed(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        rows = x.shape[0]
+        pack = self._packs.get(rows)
+        if pack is None:
+            if len(self._packs) >= 4:
+                self._packs.clear()
+            pack = self._packs[rows] = torch.ops.mkldnn._reorder_linear_weight(self.weight,
+                                                                               rows)
+        return torch.ops.mkldnn._linear_pointwise(torch.from_numpy(x), pack, self.bias,
+                                                  "none", [], "").numpy()
+
+    def _reduced(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        packed, op, _ = self.reduced
+        return op(torch.from_numpy(x), packed).numpy()
+
+    def _transposed(self) -> np.ndarray:
+        if self._w_t is None:
+            self._w_t = np.ascontiguousarray(self._w.T)
+        return self._w_t
+
+
+def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
+    """Give every product of a step its route for `rows` rows, all in the thread pool
+    whose fastest routes, called in turn, take the least time (see the module doc).
+    Returns each pool's seconds per step."""
+    timings = [product.measure(rows) for product in products]
+    plans = {}
+    for pool in sorted(set(POOLS.values())):
+        mine = [{n: t for n, t in found.items() if POOLS[n] == pool} for found in timings]
+        if all(mine):
+            plans[f"{pool} only"] = [min(found, key=found.__getitem__) for found in mine]
+    inputs = [np.random.default_rng(rows).uniform(-1, 1, (rows, p.shape[1])).astype(np.float32)
+              for p in products]
+    outs = [np.empty((rows, p.shape[0]), np.float32) for p in products]
+    seconds = {}
+    for plan, names in plans.items():
+        routes = [p.routes(rows)[name] for p, name in zip(products, names, strict=True)]
+
+        def step(routes=routes) -> None:
+            for route, x, out in zip(routes, inputs, outs, strict=True):
+                route(x, out)
+
+        step()
+        seconds[plan] = min(_seconds(step) for _ in range(_TRIALS))
+    best = min(seconds, key=seconds.__getitem__)
+    for product, name in zip(products, plans[best], strict=True):
+        product.use(rows, name)
+    return seconds
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _x86_engine() -> str | None:
+    engines = torch.backends.quantized.supported_engines
+    return next((e for e in ("x86", "fbgemm") if e in engines), None)
+
+
+@contextlib.contextmanager
+def _quantized_engine():
+    """fbgemm-family packing (the fast x86 kernels), whatever engine was set globally."""
+    engine = _x86_engine()
+    if engine is None:
+        raise ConfigError("this PyTorch build has no x86 (fbgemm) kernels for fp16/int8 "
+                          "weights; use fp32 weights")
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        with warnings.catch_warnings():  # quantised int8 tensors are marked deprecated
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch.backends.quantized.engine = previous
+
+
+def _pack_reduced(weight: torch.Tensor, bias: torch.Tensor | None, weights: str):
+    """Weights packed for the fp16 or int8 dynamic kernels, the op that applies them, and
+    the route's name."""
+    ops = torch.ops.quantized
+    try:
+        with _quantized_engine():
+            if weights == "fp16":
+                return ops.linear_prepack_fp16(weight, bias), ops.linear_dynamic_fp16, \
+                    "fbgemm fp16"
+            scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+            zero = torch.zeros(weight.shape[0], dtype=torch.long)
+            q = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
+            packed = ops.linear_prepack(q, bias)
+            anchor = torch.zeros(1, weight.shape[1])
+            anchor[0, :2] = torch.tensor([-1.0, 1.0])
+
+            def int8(x: torch.Tensor, p) -> torch.Tensor:  # 7-bit input (reduce_range):
+                # no overflow in fbgemm's 16-bit pair sums
+                return ops.linear_dynamic(torch.cat([x, anchor]), p, True)[:-1]
+
+            return packed, int8, "fbgemm int8"
+    except (AttributeError, RuntimeError) as err:
+        raise ConfigError(f"this PyTorch build cannot run {weights} weights ({err}); "
+                          "use fp32 weights") from None
