@@ -6,7 +6,7 @@ rounds whose order alternates (medians reported, so a noisy neighbour moves both
 
 - charrnn: `charrnn.training.step.train_step` on a `CharRNN` with the optimiser `charrnn train`
   builds (fused AdamW, weight decay on matrices), the state carried between windows, in
-  a process set up the way `charrnn train` sets up its own (`charrnn.training.allocator`);
+  a process set up the way `charrnn train` sets up its own (`charrnn.allocator`);
 - reference: the textbook loop: `nn.Embedding` -> `nn.LSTM`/`GRU`/`RNN` -> `nn.Linear`,
   `torch.optim.Adam`, `clip_grad_norm_`, the state carried and detached, in a process
   as a plain script gets it.
@@ -36,10 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from charrnn.allocator import retain_freed_memory
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.streams import StreamBatcher
 from charrnn.model.network import CharRNN, detach_state
-from charrnn.training.allocator import retain_freed_memory
 from charrnn.training.step import make_optimizer, train_step
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"

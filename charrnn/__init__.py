@@ -19,6 +19,7 @@ the modules beside this one are the ground floor every layer may use.
     errors.py    the one error family, each a one-line message
     atomic.py    crash-safe file writes
     units.py     nats -> bits per character, the unit every shown loss is in
+    allocator.py keeping freed memory for reuse (glibc): training steps, batched decoding
 
 torch is imported on first use, so `charrnn --help` stays fast.
 """

@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from charrnn.training.allocator import _glibc_mallopt
+from charrnn.allocator import _glibc_mallopt
 
 # Allocates, writes and frees a 64 MiB tensor again and again, the way each training step
 # takes its workspace; after a warm-up (glibc settles how it splits its heap), counts
 # the page faults and the growth of resident memory over ten more rounds.
 SCRIPT = """
 import json, resource, sys, torch
-from charrnn.training.allocator import retain_freed_memory
+from charrnn.allocator import retain_freed_memory
 took = retain_freed_memory() if sys.argv[1] == "retain" else None
 def round_trip():
     torch.empty(16 * 2**20).fill_(1.0)

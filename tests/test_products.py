@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from charrnn.decoding import products
-from charrnn.decoding.products import Product, batch_class
+from charrnn.decoding.products import POOLS, Product, batch_class, choose_routes
 
 
 @pytest.mark.parametrize("rows", [1, 3, 8, 64])
@@ -61,3 +61,16 @@ def test_batch_classes_are_powers_of_two():
 def test_without_onednn_the_other_routes_remain(monkeypatch):
     monkeypatch.setattr(products, "PACKED_OPS", False)
     assert "oneDNN packed" not in Product(torch.randn(4, 4), None).routes(8)
+
+
+@pytest.mark.parametrize("weights", ["fp32", "int8"])
+def test_a_step_keeps_its_products_in_the_faster_thread_pool(weights):
+    torch.manual_seed(0)
+    step = [Product(torch.randn(256, 128), None, weights),
+            Product(torch.randn(30, 128), torch.randn(30))]
+    seconds = choose_routes(step, 8)
+    pools = {POOLS[product.chosen[8]] for product in step}
+    assert len(pools) == 1  # never OpenBLAS's threads and torch's in one step
+    assert f"{pools.pop()} only" == min(seconds, key=seconds.__getitem__)
+    if weights == "int8":  # fbgemm runs in torch's pool, so the head joins it there
+        assert set(seconds) == {"torch only"}

@@ -36,11 +36,7 @@ def score(logprob: float, length: int, alpha: float) -> float:
 
 def best(candidates: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest entries, largest first; ties: the lower index first."""
-    if k < candidates.size:
-        part = np.argpartition(-candidates, k - 1)[:k]
-    else:
-        part = np.arange(candidates.size)
-    return part[np.lexsort((part, -candidates[part]))]
+    return np.argsort(-candidates, kind="stable")[:k]
 
 
 def beam_search(
@@ -69,9 +65,10 @@ def beam_search(
             step[banned_ngrams(seen, cfg.no_repeat_ngram, vocab)] = -np.inf
         candidates = (scores[:, None] + step).ravel()
         pool = 2 * cfg.width if stop_ids else cfg.width  # room to refill after beams finish
-        flat = best(candidates, min(pool, candidates.size))
+        flat = best(candidates, pool)
         top = candidates[flat]
-        flat, top = flat[np.isfinite(top)], top[np.isfinite(top)]  # impossible ones go
+        if top[-1] == -np.inf:  # sorted: impossible candidates are at the end, and go
+            flat, top = flat[np.isfinite(top)], top[np.isfinite(top)]
         beams, chars = flat // vocab, flat % vocab
         tokens = np.concatenate([tokens[beams], chars[:, None]], axis=1)
         if stop_ids:

@@ -26,6 +26,7 @@ depends on the other rows, and a beam's score is the log-probability `logprob` g
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -38,6 +39,10 @@ from charrnn.errors import ConfigError
 # (x (rows, in), out (rows, out)) -> the product: `out`, or an array the route made
 Route = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _TRIALS = 5  # timed calls per route or plan when choosing; the fastest call counts
+# OpenBLAS's threads spin for about 2^28 cycles (~0.1 s) after their last call, slowing
+# torch's threads meanwhile; torch's routes are only timed once they have gone quiet
+_OPENBLAS_SPIN = 0.15
+_numpy_used_at = -math.inf
 POOLS = {"numpy gemv": "numpy", "numpy gemm": "numpy", "torch addmm": "torch",
          "oneDNN packed": "torch", "fbgemm fp16": "torch", "fbgemm int8": "torch"}
 
@@ -99,20 +104,32 @@ class Product:
             found["oneDNN packed"] = self._packed
         return found
 
-    def measure(self, rows: int) -> dict[str, float]:
-        """Seconds per call of every route on `rows` rows whose result is correct."""
-        candidates = self.routes(rows)
+    def measure(self, rows: int, pool: str | None = None) -> dict[str, float]:
+        """Seconds per call of every route (in `pool`, if given) on `rows` rows whose
+        result is correct; the trials go round the routes, so a passing disturbance
+        slows them all alike."""
+        candidates = {name: route for name, route in self.routes(rows).items()
+                      if pool is None or POOLS[name] == pool}
         x = np.random.default_rng(rows).uniform(-1, 1, (rows, self.shape[1]))
         x = x.astype(np.float32)
         out = np.empty((rows, self.shape[0]), np.float32)
-        reference = next(iter(candidates.values()))(x, out).copy()
-        timings = {}
-        for name, route in candidates.items():
+        reference = self._reference(x)
+        for name, route in list(candidates.items()):
             found = route(x, out)  # also the warm-up: packs weights, wakes thread pools
-            if np.allclose(found, reference, rtol=1e-4, atol=1e-4):
-                timings[name] = min(_seconds(lambda r=route: r(x, out)) for _ in range(_TRIALS))
-        self.timings[batch_class(rows)] = timings
+            if not np.allclose(found, reference, rtol=1e-4, atol=1e-4):
+                del candidates[name]
+        timings = dict.fromkeys(candidates, float("inf"))
+        for _ in range(_TRIALS):
+            for name, route in candidates.items():
+                timings[name] = min(timings[name], _seconds(lambda r=route: r(x, out)))
+        self.timings.setdefault(batch_class(rows), {}).update(timings)
         return timings
+
+    def _reference(self, x: np.ndarray) -> np.ndarray:
+        """torch's own result for checking the routes (fbgemm's for reduced weights)."""
+        if self.reduced is not None:
+            return self._reduced(x, None)
+        return torch.nn.functional.linear(torch.from_numpy(x), self.weight, self.bias).numpy()
 
     def use(self, rows: int, name: str) -> Route:
         """Run products of this batch class by the route `name` from now on."""
@@ -130,21 +147,24 @@ class Product:
         return out
 
     def _gemm(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        global _numpy_used_at
+        _numpy_used_at = time.perf_counter()
         np.dot(x, self._transposed(), out=out)
         return out if self._b is None else np.add(out, self._b, out=out)
 
     def _gemv(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        global _numpy_used_at
+        _numpy_used_at = time.perf_counter()
         np.dot(self._w, x[0], out=out[0])
         return out if self._b is None else np.add(out, self._b, out=out)
 
     def _packed(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        rows = x.shape[0]
-        pack = self._packs.get(rows)
+        key = batch_class(x.shape[0])  # one pack serves a class: its size is a layout hint
+        pack = self._packs.get(key)
         if pack is None:
             if len(self._packs) >= 4:
                 self._packs.clear()
-            pack = self._packs[rows] = torch.ops.mkldnn._reorder_linear_weight(self.weight,
-                                                                               rows)
+            pack = self._packs[key] = torch.ops.mkldnn._reorder_linear_weight(self.weight, key)
         return torch.ops.mkldnn._linear_pointwise(torch.from_numpy(x), pack, self.bias,
                                                   "none", [], "").numpy()
 
@@ -161,18 +181,19 @@ class Product:
 def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
     """Give every product of a step its route for `rows` rows, all in the thread pool
     whose fastest routes, called in turn, take the least time (see the module doc).
-    Returns each pool's seconds per step."""
-    timings = [product.measure(rows) for product in products]
-    plans = {}
-    for pool in sorted(set(POOLS.values())):
-        mine = [{n: t for n, t in found.items() if POOLS[n] == pool} for found in timings]
-        if all(mine):
-            plans[f"{pool} only"] = [min(found, key=found.__getitem__) for found in mine]
+    Returns each pool's seconds per step. numpy's pool is measured last: its threads
+    spin for a while after their last call, which would slow whatever came next."""
     inputs = [np.random.default_rng(rows).uniform(-1, 1, (rows, p.shape[1])).astype(np.float32)
               for p in products]
     outs = [np.empty((rows, p.shape[0]), np.float32) for p in products]
-    seconds = {}
-    for plan, names in plans.items():
+    seconds, plans = {}, {}
+    for pool in ("torch", "numpy"):
+        if pool == "torch":
+            time.sleep(max(0.0, _numpy_used_at + _OPENBLAS_SPIN - time.perf_counter()))
+        timings = [product.measure(rows, pool) for product in products]
+        if not all(timings):
+            continue
+        names = plans[pool] = [min(found, key=found.__getitem__) for found in timings]
         routes = [p.routes(rows)[name] for p, name in zip(products, names, strict=True)]
 
         def step(routes=routes) -> None:
@@ -180,9 +201,9 @@ def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
                 route(x, out)
 
         step()
-        seconds[plan] = min(_seconds(step) for _ in range(_TRIALS))
+        seconds[f"{pool} only"] = min(_seconds(step) for _ in range(_TRIALS))
     best = min(seconds, key=seconds.__getitem__)
-    for product, name in zip(products, plans[best], strict=True):
+    for product, name in zip(products, plans[best.removesuffix(" only")], strict=True):
         product.use(rows, name)
     return seconds
 

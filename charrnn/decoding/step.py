@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from charrnn.allocator import retain_freed_memory
 from charrnn.decoding.products import Product, batch_class, choose_routes
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN, State
@@ -58,6 +59,9 @@ class InferenceStep:
         with torch.no_grad():
             self._arrange(model, weights)
         self._buffers: dict[int, _Buffers] = {}
+        # a batch's products allocate fresh outputs each step; past glibc's mmap threshold
+        # (64 rows here) each would be new pages: 10-18% of a 64-sample step
+        retain_freed_memory()
         self.plans: dict[int, dict[str, float]] = {}  # batch class -> seconds per plan
 
     def _arrange(self, model: CharRNN, weights: str) -> None:

@@ -16,6 +16,5 @@
     metrics.py      metrics.jsonl, one line per logged step
     device.py       --device and --precision
     distributed.py  torchrun: ranks, streams per process, agreed decisions
-    allocator.py    keeping freed memory for the next step (glibc)
     interrupts.py   Ctrl-C and SIGTERM as a stop request between steps
 """

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from charrnn.allocator import retain_freed_memory
 from charrnn.atomic import remove_leftovers
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus
@@ -36,7 +37,6 @@ from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN, State, detach_state
 from charrnn.training import state as saved_state
-from charrnn.training.allocator import retain_freed_memory
 from charrnn.training.averaging import WeightAverage
 from charrnn.training.device import resolve_device, resolve_precision, to_device
 from charrnn.training.distributed import Ranks

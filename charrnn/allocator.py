@@ -1,4 +1,4 @@
-"""Keep freed memory inside the process while training on the CPU.
+"""Keep freed memory inside the process while training (or decoding batches) on the CPU.
 
 By default glibc hands every large freed block back to the operating system (`munmap`,
 or trimming the heap top) and maps fresh pages on the next request. A training step
