@@ -23,8 +23,10 @@ spinning for about 0.1 s after their last product, and a torch-pool path (beam, 
 samples) timed right after a numpy-pool one (batch 1) would measure that hand-over, not
 the path (in one process, switching from sampling to beam search pays it once). Then:
 bits per character of each weight precision on the first validation characters, the
-routes the products chose, and the time from `python -m charrnn sample` starting to its
-first generated character.
+routes the products chose, the time from `python -m charrnn sample` starting to its
+first generated character, and writing with the model (`lm.session`): the time to feed
+one character and to get 5 suggestions of 40 characters, for the 2 x 512 LSTM and the
+`medium` model.
 
     python bench/decode.py
     python bench/decode.py --rounds 5 --threads 2 --train-time 60s
@@ -89,6 +91,24 @@ def path_seconds(lm: LanguageModel, path: str, steps: int) -> float:
     else:
         lm.beam(steps, 8, "S")
     return (time.perf_counter() - start) / steps
+
+
+def session_seconds(lm: LanguageModel, repeats: int = 20) -> tuple[float, float]:
+    """Writing with the model: seconds to feed one character to a session, and to get 5
+    suggestions of 40 characters (medians)."""
+    s = lm.session("S")
+    s.suggest(5, 40, seed=0)  # the batch of 5 chooses its routes first
+    feed, suggest = [], []
+    for i in range(repeats):
+        feed.append(path_time(lambda: s.feed("e")))
+        suggest.append(path_time(lambda i=i: s.suggest(5, 40, seed=i)))
+    return statistics.median(feed), statistics.median(suggest)
+
+
+def path_time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def plain_loop_seconds(model: CharRNN, steps: int) -> float:
@@ -177,11 +197,18 @@ def main() -> None:
                     floors.setdefault((label, rows), []).append(
                         floor_seconds(lm._decoder.step_fn, rows))
             plain.append(plain_loop_seconds(lms["lstm 2x512 trained, fp32"].model, 200))
+        writing = {label: session_seconds(lms[label]) for label in
+                   ("lstm 2x512 trained, fp32", next(k for k in lms if k.startswith("medium")))}
         first = statistics.median(first_char_seconds(run_dir) for _ in range(3))
         val = text[cut : cut + args.val_chars]
         bits = {w: lms[f"lstm 2x512 trained, {w}"].evaluate(val).bits_per_char
                 for w in WEIGHTS}
     report(args, lms, times, floors, statistics.median(plain), bits, first, len(val))
+    for label, (feed, suggest) in writing.items():
+        goal = 0.1 if label.startswith("lstm") else 0.05
+        print(f"writing, {label}: feed 1 character {feed * 1e3:.2f} ms; 5 suggestions of "
+              f"40 characters {suggest * 1e3:.1f} ms (goal < {goal * 1e3:.0f} ms: "
+              f"{'met' if suggest < goal else 'not met'})")
 
 
 def report(args, lms, times, floors, plain, bits, first, val_chars) -> None:

@@ -7,5 +7,6 @@
     beam.py             beam search with stops, length penalty and no-repeat n-grams
     scoring.py          the loss of any text, read as one carried stream, or documents
     novelty.py          sampled documents marked as copies (train, val) or new
+    session.py          a text written with the model: feed, predict, continue, undo
     language_model.py   LanguageModel, behind `charrnn.load`
 """

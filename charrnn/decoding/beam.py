@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from charrnn.config import BeamConfig
-from charrnn.decoding.decoder import Decoder, check_length, ends_with
+from charrnn.decoding.decoder import Decoder, Start, check_length, ends_with
 
 
 def banned_ngrams(context: np.ndarray, n: int, vocab: int) -> np.ndarray:
@@ -50,10 +50,21 @@ def beam_search(
     """
     check_length(length)
     cfg.validate()
+    return beam_from(decoder, decoder.start(prime), prime, length, cfg, stops)
+
+
+def beam_from(
+    decoder: Decoder, start: Start, context: torch.Tensor, length: int, cfg: BeamConfig,
+    stops: list[torch.Tensor] | None = None,
+) -> list[tuple[list[int], float]]:
+    """`beam_search` from a position already reached: `start` (see `Decoder.start`),
+    after the text of ids `context` (what no_repeat_ngram reads)."""
+    check_length(length)
+    cfg.validate()
     stop_ids = [s.numpy() for s in (stops or []) if s.numel()]
-    vocab, context = decoder.vocab_size, prime.numpy()
-    start, first = decoder.start(prime)
-    logprobs, state = first.numpy(), tuple(np.ascontiguousarray(s.numpy()) for s in start)
+    vocab, context = decoder.vocab_size, context.numpy()
+    logprobs = start[1].numpy()
+    state = tuple(np.ascontiguousarray(s.numpy()) for s in start[0])
     scores = np.zeros(1)
     tokens = np.zeros((1, 0), dtype=np.int64)
     finished: list[tuple[list[int], float]] = []

@@ -41,6 +41,9 @@ def _without_onednn():
         torch.backends.mkldnn.enabled = previous
 
 
+Start = tuple[State, torch.Tensor]  # a model state (one row) and the next log-probabilities
+
+
 class Decoder:
     """Next-character log-probabilities from a trained model, without autograd."""
 
@@ -77,20 +80,35 @@ class Decoder:
         """`step` on numpy arrays (C-contiguous float32 state), for loops kept in numpy."""
         return self.step_fn.advance(ids, state)
 
-    def start(self, prime: torch.Tensor, batch: int = 1) -> tuple[State, torch.Tensor]:
+    def start(self, prime: torch.Tensor) -> Start:
         """State after reading `prime`, and the next character's log-probabilities."""
         state = self.model.initial_state(1)
         if self.end_id is not None:  # a document: read from its start, as in training
             prime = torch.cat([torch.tensor([self.end_id]), prime.long()])
         if prime.numel() == 0:
-            logprobs = self.first_logprobs[None, :]
-        else:
-            out, state = self.feed(prime[None, :], state)
-            logprobs = out[:, -1]
-        if batch != 1:
-            rows = torch.zeros(batch, dtype=torch.long)
-            state, logprobs = select_state(state, rows), logprobs.index_select(0, rows)
-        return state, logprobs
+            return state, self.first_logprobs[None, :]
+        out, state = self.feed(prime[None, :], state)
+        return state, out[:, -1]
+
+    def advance_text(self, start: Start, ids: torch.Tensor) -> tuple[Start, float]:
+        """The position after reading `ids` from `start` (one batched pass), and their
+        total log-probability in nats there."""
+        if ids.numel() == 0:
+            return start, 0.0
+        state, first = start
+        total = first[0, ids[0]].double()
+        out, state = self.feed(ids[None, :], state)
+        if ids.numel() > 1:
+            total = total + out[0, :-1].gather(1, ids[1:, None]).double().sum()
+        return (state, out[:, -1]), float(total)
+
+
+def repeat(start: Start, rows: int) -> Start:
+    """A one-row position as `rows` identical rows (independent samples from one text)."""
+    if rows == 1:
+        return start
+    index = torch.zeros(rows, dtype=torch.long)
+    return select_state(start[0], index), start[1].index_select(0, index)
 
 
 def check_length(length: int) -> None:
@@ -109,11 +127,4 @@ def ends_with(tokens: np.ndarray, stops: list[np.ndarray]) -> np.ndarray:
 
 def logprob(decoder: Decoder, prime: torch.Tensor, ids: torch.Tensor) -> float:
     """Total log-probability in nats of the character ids `ids` following `prime`."""
-    if ids.numel() == 0:
-        return 0.0
-    state, first = decoder.start(prime)
-    total = first[0, ids[0]].double()
-    if ids.numel() > 1:
-        rest, _ = decoder.feed(ids[None, :-1], state)
-        total = total + rest[0].gather(1, ids[1:, None]).double().sum()
-    return float(total)
+    return decoder.advance_text(decoder.start(prime), ids)[1]

@@ -19,6 +19,7 @@ from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_steps
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
+from charrnn.decoding.session import Session
 from charrnn.errors import CharRNNError, CheckpointError, ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -126,6 +127,11 @@ class LanguageModel:
             return [""] * n
         table = np.stack(steps, axis=1).tolist()  # (n, steps); -1 after a row stopped
         return [self.vocab.decode(i for i in row if i >= 0) for row in table]
+
+    def session(self, prime: str = "") -> Session:
+        """A stateful text to write with the model: feed, predict, sample, suggest, beam,
+        fork, undo (see `charrnn.decoding.session`)."""
+        return Session(self, prime)
 
     def marks(self, documents: Sequence[str]) -> list[str]:
         """Each document marked "train" (a copy of a training document), "val" (of a

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from charrnn.config import SampleConfig
-from charrnn.decoding.decoder import Decoder, check_length, ends_with
+from charrnn.decoding.decoder import Decoder, Start, check_length, ends_with, repeat
 from charrnn.errors import ConfigError
 
 
@@ -68,17 +68,32 @@ def sample_steps(
     Options are checked and the prime is read before this returns, so errors surface
     before any output; finished samples leave the batch, so they cost nothing.
     """
+    check_options(length, cfg, num_samples)
+    return sample_from(decoder, decoder.start(prime), prime, length, cfg, seed, num_samples,
+                       stops)
+
+
+def check_options(length: int, cfg: SampleConfig, num_samples: int) -> None:
     check_length(length)
     cfg.validate()
     if num_samples < 1:
         raise ConfigError(f"--num-samples must be >= 1, not {num_samples}")
+
+
+def sample_from(
+    decoder: Decoder, start: Start, context: torch.Tensor, length: int, cfg: SampleConfig,
+    seed: int | None = None, num_samples: int = 1, stops: list[torch.Tensor] | None = None,
+) -> Iterator[np.ndarray]:
+    """`sample_steps` from a position already reached: `start` (see `Decoder.start`), after
+    the text of ids `context` (what a repetition penalty counts)."""
+    check_options(length, cfg, num_samples)
     generator = generator_for(seed)
     stop_ids = [s.numpy() for s in (stops or []) if s.numel()]
-    state, first = decoder.start(prime, num_samples)
+    state, first = repeat(start, num_samples)
     seen = None
     if cfg.repetition_penalty != 1.0:
         seen = np.zeros((num_samples, decoder.vocab_size), dtype=bool)
-        seen[:, prime.numpy()] = True
+        seen[:, context.numpy()] = True
 
     def run() -> Iterator[np.ndarray]:
         nonlocal seen

@@ -2,6 +2,7 @@
 
     train_command.py     charrnn train
     decode_commands.py   charrnn sample, beam, eval, novelty
+    write_command.py     charrnn write: an interactive writing session
     run_commands.py      charrnn info, list, plot, corpus list, corpus get
     options.py           option types and the one-line error wrapper they share
 
@@ -15,7 +16,7 @@ import sys
 
 import typer
 
-from charrnn.interface import decode_commands, run_commands, train_command
+from charrnn.interface import decode_commands, run_commands, train_command, write_command
 
 app = typer.Typer(
     name="charrnn",
@@ -52,6 +53,10 @@ app.command(epilog=examples(
     "charrnn beam --width 16 --n-best 5 --length 40 --json",
     'charrnn beam --no-repeat-ngram 4 --stop "\\n" --length-penalty 1.0 --n-best 3',
 ))(decode_commands.beam)
+app.command(epilog=examples(
+    "charrnn write",
+    'charrnn write --checkpoint checkpoints/tinyshakespeare --prime "ROMEO:" --temperature 0.7',
+))(write_command.write)
 app.command("eval", epilog=examples(
     "charrnn eval held_out.txt",
     "charrnn eval held_out.txt --checkpoint checkpoints/tinyshakespeare --json",

@@ -7,6 +7,7 @@ so `--help`, the Python API and the CLI cannot disagree.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -34,6 +35,11 @@ StopOption = Annotated[list[str] | None, typer.Option(
     help="End a text right after this string (repeatable). Escapes like \\n are understood.",
     show_default=False, parser=lambda s: s.encode("latin-1", "backslashreplace")
     .decode("unicode_escape"))]
+
+
+def unescape(text: str) -> str:
+    """Typed text with the escapes \\n, \\t and \\\\ turned into what they name."""
+    return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t"}.get(m[1], "\\"), text)
 
 
 def one_line_errors(command):

@@ -1,0 +1,234 @@
+"""`charrnn write`: write with the model in the terminal, on a `Session`.
+
+Each line typed is fed to the session as typed (`\\n` and `\\t` escapes work; an empty
+line feeds nothing) and the model continues the story, streamed, with the current
+settings; the story so far is kept, so the next line continues it. Lines that start
+with `/` are commands (`/help` lists them). The standard library's readline gives line
+editing and history on the arrow keys. Ctrl-C stops a generation (what was shown is
+kept) and clears a half-typed line; Ctrl-D or `/quit` leaves. A bad command or value is
+one line of help, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charrnn.errors import CharRNNError
+from charrnn.interface.options import (
+    _S,
+    CheckpointOption,
+    PrimeOption,
+    WeightsOption,
+    one_line_errors,
+    unescape,
+)
+
+HELP = """commands (the story so far is kept between lines):
+  /temperature T     sampling temperature (0 is greedy)
+  /top-p P | off     draw only from the likeliest characters holding P of the probability
+  /top-k K | off     draw only from the K likeliest characters
+  /length N          characters per continuation
+  /stop S | off      end each continuation right after S (\\n escapes work)
+  /beam [W]          continue with the likeliest continuation a beam of W finds (8)
+  /suggest [K]       K continuations side by side (5); pick one by number
+  /undo [N]          take back the last N changes      /reset       back to the prime
+  /show              the whole text so far             /save FILE   write it to FILE
+  /help              this list                         /quit        leave (or Ctrl-D)"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the next continuation is made; changed by the commands."""
+
+    temperature: float = _S.temperature
+    top_k: int | None = None
+    top_p: float | None = None
+    length: int = 200
+    stop: list[str] = field(default_factory=list)
+
+    def sampling(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
+                "stop": self.stop}
+
+
+class Writer:
+    """The loop of `charrnn write`: read a line, feed it or run it as a command."""
+
+    def __init__(self, lm, prime: str, settings: Settings, out=sys.stdout):
+        self.lm, self.session, self.settings, self.out = lm, lm.session(prime), settings, out
+        self.saved: set[Path] = set()  # files this session wrote, which /save may replace
+        self.commands: dict[str, Callable[[str], None]] = {
+            "temperature": self._temperature, "top-p": self._top_p, "top-k": self._top_k,
+            "length": self._length, "stop": self._stop, "beam": self._beam,
+            "suggest": self._suggest, "undo": self._undo, "reset": self._reset,
+            "show": self._show, "save": self._save, "help": self._help,
+        }
+
+    def run(self, read: Callable[[str], str] = input) -> None:
+        self.say(f"{self.session.text}" if self.session.text else "")
+        while True:
+            try:
+                line = read("> ")
+            except EOFError:
+                self.say("")
+                return
+            except KeyboardInterrupt:  # a half-typed line is dropped, not the session
+                self.say("")
+                continue
+            if line.strip() in ("/quit", "/exit"):
+                return
+            self.handle(line)
+
+    def handle(self, line: str) -> None:
+        """One typed line: a command, or text to feed and continue."""
+        try:
+            if line.startswith("/"):
+                name, _, arg = line[1:].strip().partition(" ")
+                if name not in self.commands:
+                    raise CharRNNError(f"unknown command /{name}; /help lists them")
+                self.commands[name](arg.strip())
+            else:
+                self.session.feed(unescape(line))
+                self._continue()
+        except CharRNNError as err:
+            self.say(f"error: {err}")
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _continue(self) -> None:
+        """Stream a continuation with the current settings; Ctrl-C keeps what was shown."""
+        try:
+            for piece in self.session.stream(self.settings.length, **self.settings.sampling()):
+                self.out.write(self.lm.vocab.display(piece))
+                self.out.flush()
+        except KeyboardInterrupt:
+            self.say("\n[stopped]")
+            return
+        self.say("")
+
+    def check(self, settings: Settings) -> None:
+        """Refuse settings the sampler would refuse, before they are used."""
+        self.session.suggest(1, 0, **settings.sampling())  # validates; generates nothing
+
+    def _set(self, **changes) -> None:
+        settings = replace(self.settings, **changes)
+        self.check(settings)
+        self.settings = settings
+        self.say("  " + ", ".join(f"{k} {v!r}" for k, v in changes.items()))
+
+    def _temperature(self, arg: str) -> None:
+        self._set(temperature=_number(arg, float, "/temperature T"))
+
+    def _top_p(self, arg: str) -> None:
+        self._set(top_p=None if arg == "off" else _number(arg, float, "/top-p P or off"))
+
+    def _top_k(self, arg: str) -> None:
+        self._set(top_k=None if arg == "off" else _number(arg, int, "/top-k K or off"))
+
+    def _length(self, arg: str) -> None:
+        length = _number(arg, int, "/length N")
+        if length < 1:
+            raise CharRNNError("/length needs N >= 1")
+        self._set(length=length)
+
+    def _stop(self, arg: str) -> None:
+        self._set(stop=[] if arg in ("", "off") else [unescape(arg)])
+
+    def _beam(self, arg: str) -> None:
+        width = _number(arg or "8", int, "/beam W")
+        (text, score), = self.session.beam(self.settings.length, width=width,
+                                           stop=self.settings.stop)
+        self.session.feed(text)
+        self.say(f"{self.lm.vocab.display(text)}\n  [beam {width}: log-probability {score:.2f}]")
+
+    def _suggest(self, arg: str) -> None:
+        k = _number(arg or "5", int, "/suggest K")
+        if not 1 <= k <= 20:
+            raise CharRNNError("/suggest needs K between 1 and 20")
+        options = self.session.suggest(k, min(self.settings.length, 80),
+                                       **self.settings.sampling())
+        for i, text in enumerate(options, 1):
+            self.say(f"  {i}: {self.lm.vocab.display(text)!r}")
+        choice = ""
+        with contextlib.suppress(EOFError, KeyboardInterrupt):
+            choice = input(f"pick 1-{k} (Enter: none): ").strip()
+        if not choice:
+            return
+        if not (choice.isdigit() and 1 <= int(choice) <= k):
+            raise CharRNNError(f"pick a number 1-{k}; nothing was added")
+        self.session.feed(options[int(choice) - 1])
+        self._show("")
+
+    def _undo(self, arg: str) -> None:
+        taken = self.session.undo(_number(arg or "1", int, "/undo [N]"))
+        self.say(f"  undid {taken}; the text now ends: {self._tail()!r}")
+
+    def _reset(self, arg: str) -> None:
+        self.session.reset()
+        self.say("  back to the prime (/undo brings the text back)")
+
+    def _show(self, arg: str) -> None:
+        self.say(self.lm.vocab.display(self.session.text))
+
+    def _save(self, arg: str) -> None:
+        if not arg:
+            raise CharRNNError("/save needs a file name")
+        path = Path(arg).expanduser().resolve()
+        if path.exists() and path not in self.saved:
+            raise CharRNNError(f"{arg} exists and was not written by this session; "
+                               "choose another name")
+        from charrnn.atomic import write_atomic
+
+        try:
+            write_atomic(path, self.session.text.encode("utf-8", "surrogateescape"))
+        except OSError as err:
+            raise CharRNNError(f"cannot write {arg}: {err.strerror}") from None
+        self.saved.add(path)
+        self.say(f"  saved {len(self.session.text):,} characters to {arg}")
+
+    def _help(self, arg: str) -> None:
+        self.say(HELP)
+
+    def _tail(self) -> str:
+        return self.lm.vocab.display(self.session.text[-40:])
+
+
+def _number(text: str, kind: type, usage: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise CharRNNError(f"usage: {usage} (not {text!r})") from None
+
+
+@one_line_errors
+def write(
+    checkpoint: CheckpointOption = None,
+    prime: PrimeOption = "",
+    temperature: Annotated[float, typer.Option(
+        help="Starting temperature (/temperature changes it).")] = _S.temperature,
+    length: Annotated[int, typer.Option(
+        help="Characters per continuation (/length changes it).")] = 200,
+    weights: WeightsOption = "fp32",
+) -> None:
+    """Write with the model: type text, and it continues the story (/help in the session)."""
+    import readline  # noqa: F401  (line editing and history for input())
+
+    from charrnn.interface.decode_commands import _load
+
+    lm = _load(checkpoint, weights)
+    settings = Settings(temperature=temperature, length=length)
+    if length < 1:
+        raise CharRNNError(f"--length must be >= 1, not {length}")
+    writer = Writer(lm, prime, settings)
+    writer.check(settings)
+    writer.say("charrnn write: type text and press Enter to continue it; /help for commands")
+    writer.run()
