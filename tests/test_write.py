@@ -118,3 +118,24 @@ def test_ctrl_c_stops_a_generation_and_ctrl_d_leaves(writer, tmp_path):
     writer.expect(pexpect.EOF)
     writer.close()
     assert writer.exitstatus == 0
+
+
+def test_stop_top_k_top_p_then_quit(writer):
+    writer.sendline(r"/stop \n")
+    writer.expect(r"stop \['\\n'\]")
+    writer.sendline("/top-k 3")
+    writer.expect("top_k 3")
+    writer.sendline("/top-p 0.9")
+    writer.expect("top_p 0.9")
+    writer.sendline("/top-p 2")
+    writer.expect("error: --top-p")
+    writer.expect(PROMPT)
+    writer.sendline(r"\nJULIET:")
+    writer.expect(PROMPT)
+    text = shown_text(writer)
+    assert text.startswith("ROMEO:\nJULIET:")  # the continuation ended at its first line break
+    assert "\n" not in text[len("ROMEO:\nJULIET:"):-1] and len(text) <= len("ROMEO:\nJULIET:") + 30
+    writer.sendline("/quit")
+    writer.expect(pexpect.EOF)
+    writer.close()
+    assert writer.exitstatus == 0
