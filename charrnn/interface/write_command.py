@@ -221,6 +221,11 @@ def write(
 ) -> None:
     """Write with the model: type text, and it continues the story (/help in the session)."""
     import readline  # noqa: F401  (line editing and history for input())
+    import signal
+
+    # Ctrl-C must stop a generation even when started where SIGINT is ignored (a
+    # background job of a script), which Python would otherwise keep ignoring
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     from charrnn.interface.decode_commands import _load
 
