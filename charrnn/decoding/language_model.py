@@ -123,9 +123,13 @@ class LanguageModel:
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
         steps = list(sample_steps(self._decoder, self._prime(prime), length, cfg, seed, n,
                                   self._stops(stop)))
+        return self._texts(steps, n)
+
+    def _texts(self, steps: list, n: int) -> list[str]:
+        """The `n` texts of a batched sampling's steps (-1 after a row stopped)."""
         if not steps:
             return [""] * n
-        table = np.stack(steps, axis=1).tolist()  # (n, steps); -1 after a row stopped
+        table = np.stack(steps, axis=1).tolist()  # (n, steps)
         return [self.vocab.decode(i for i in row if i >= 0) for row in table]
 
     def session(self, prime: str = "") -> Session:

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from charrnn.config import BeamConfig, SampleConfig
@@ -126,10 +125,7 @@ class Session:
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
         steps = list(sample_from(self._decoder, self._point.start, self._point.ids, length,
                                  cfg, seed, k, self._lm._stops(stop)))
-        if not steps:
-            return [""] * k
-        table = np.stack(steps, axis=1).tolist()
-        return [self._lm.vocab.decode(i for i in row if i >= 0) for row in table]
+        return self._lm._texts(steps, k)
 
     def beam(self, length: int, width: int | None = None, n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
