@@ -81,10 +81,12 @@ class ModelConfig(_JSONConfig):
     embed_size: int = 64
     dropout: float = 0.1
     weight_drop: float = 0.0  # training only: dropout on the recurrent weight matrices
+    embed_dropout: float = 0.0  # training only: dropout on the character embeddings
     tie_weights: bool = False
     vocab_size: int = 0  # filled in from the corpus
 
-    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False, "weight_drop": 0.0}
+    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False, "weight_drop": 0.0,
+                                         "embed_dropout": 0.0}
 
     def validate(self) -> ModelConfig:
         _check(self.model in CELLS,
@@ -98,6 +100,8 @@ class ModelConfig(_JSONConfig):
         )
         _check(_is_number(self.weight_drop) and 0.0 <= self.weight_drop < 1.0,
                f"--weight-drop must be in [0, 1), not {self.weight_drop}")
+        _check(_is_number(self.embed_dropout) and 0.0 <= self.embed_dropout < 1.0,
+               f"--embed-dropout must be in [0, 1), not {self.embed_dropout}")
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,
@@ -318,3 +322,53 @@ class BeamConfig(_JSONConfig):
         _check(_is_int(self.no_repeat_ngram) and self.no_repeat_ngram >= 0,
                f"--no-repeat-ngram must be >= 0, not {self.no_repeat_ngram}")
         return self
+
+
+@dataclass(frozen=True)
+class ServeConfig(_JSONConfig):
+    """`charrnn serve`: where it listens, who may call it, and the limits that keep one
+    client from taking the server (each stated in `--help`).
+
+    `max_batch` rows are generated together (one batched step per character; one
+    request's `num_samples` take that many rows, so at most `max_batch` of them);
+    `max_waiting` more requests may queue before the server answers 503. `api_key` (or
+    CHARRNN_API_KEY) makes every request show it in an x-api-key header;
+    `cors_origins` are the other sites whose pages may call the server from a browser.
+    """
+
+    section = "serve"
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_batch: int = 32
+    max_waiting: int = 64
+    max_length: int = 2000
+    max_samples: int = 16
+    max_prime: int = 10_000
+    max_body: int = 65_536
+    max_width: int = 32
+    grace: float = 5.0
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+
+    def validate(self) -> ServeConfig:
+        _check(_is_int(self.port) and 0 <= self.port <= 65535,
+               f"--port must be between 0 and 65535, not {self.port}")
+        for name in ("max_batch", "max_waiting", "max_length", "max_samples", "max_prime",
+                     "max_body", "max_width"):
+            value = getattr(self, name)
+            _check(_is_int(value) and value >= 1,
+                   f"--{name.replace('_', '-')} must be >= 1, not {value}")
+        _check(_is_number(self.grace) and 0 <= self.grace < 3600,
+               f"--grace must be between 0 and 3600 seconds, not {self.grace}")
+        _check(self.api_key is None or len(self.api_key) >= 8,
+               "--api-key must be at least 8 characters")
+        for origin in self.cors_origins:
+            _check(re.fullmatch(r"https?://[^/\s]+", origin) is not None,
+                   f"--cors-origin must look like https://example.org, not {origin!r}")
+        return self
+
+    @property
+    def samples_limit(self) -> int:
+        """The most samples one request may ask for."""
+        return min(self.max_samples, self.max_batch)

@@ -12,15 +12,19 @@ and the helpers test files share (they get them only as fixtures, never by impor
     recorder         a fresh Recorder, a Reporter that keeps every event it is told
     recorder_class   the Recorder class itself, to subclass
     server           a local HTTP server on 127.0.0.1 serving corpus downloads (per module)
+    charrnn_server   the context manager `charrnn_server(lm, **ServeConfig fields)` -> the
+                     base URL of `charrnn serve`'s app running on 127.0.0.1 in a thread
     shared_corpus    the path of the shared tinyshakespeare.txt, present or not
     shakespeare      that path, or a skip with the reason when it is absent
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -235,6 +239,38 @@ def server():
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+@contextlib.contextmanager
+def run_charrnn_server(lm, **settings):
+    """`charrnn serve`'s app for `lm` on a free 127.0.0.1 port, in a thread (uvicorn, the
+    same server the command runs); stopped, its batcher with it, on leaving."""
+    import uvicorn
+
+    from charrnn.config import ServeConfig
+    from charrnn.interface.serve.app import create_app
+    from charrnn.interface.serve.runner import bind
+
+    app = create_app(lm, ServeConfig(**settings))
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.service.batcher.close()
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def charrnn_server():
+    return run_charrnn_server
 
 
 def pytest_report_header(config):

@@ -8,5 +8,6 @@
     scoring.py          the loss of any text, read as one carried stream, or documents
     novelty.py          sampled documents marked as copies (train, val) or new
     session.py          a text written with the model: feed, predict, continue, undo
+    batcher.py          many generations at once, one batched step a character (serve)
     language_model.py   LanguageModel, behind `charrnn.load`
 """

@@ -60,6 +60,12 @@ class Session:
         return self._lm.vocab.decode(self._origin.ids)
 
     @property
+    def position(self) -> tuple[Start, torch.Tensor]:
+        """The decoder's position after the text, and the text's ids (what a repetition
+        penalty counts): where a batched generation (`batcher.py`) takes over."""
+        return self._point.start, self._point.ids
+
+    @property
     def score(self) -> float:
         """Log-probability in nats of the text after the prime (`lm.logprob(...)` of it)."""
         return self._point.score

@@ -4,6 +4,8 @@
     train_command.py     charrnn train: its options, progress, the resume hint
     decode_commands.py   charrnn sample, beam, eval, novelty
     write_command.py     charrnn write: an interactive writing session on lm.session
+    serve_command.py     charrnn serve: its options and limits; the server is serve/
+    serve/               the HTTP API and writing page (Starlette on uvicorn)
     run_commands.py      charrnn info, list, plot, corpus list / get
     options.py           the option types the commands share, and one-line errors
     display.py           progress, tables, errors (the only module that imports Rich)

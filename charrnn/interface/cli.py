@@ -3,6 +3,7 @@
     train_command.py     charrnn train
     decode_commands.py   charrnn sample, beam, eval, novelty
     write_command.py     charrnn write: an interactive writing session
+    serve_command.py     charrnn serve: the HTTP API and writing page (serve/)
     run_commands.py      charrnn info, list, plot, corpus list, corpus get
     options.py           option types and the one-line error wrapper they share
 
@@ -16,7 +17,13 @@ import sys
 
 import typer
 
-from charrnn.interface import decode_commands, run_commands, train_command, write_command
+from charrnn.interface import (
+    decode_commands,
+    run_commands,
+    serve_command,
+    train_command,
+    write_command,
+)
 
 app = typer.Typer(
     name="charrnn",
@@ -57,6 +64,11 @@ app.command(epilog=examples(
     "charrnn write",
     'charrnn write --checkpoint checkpoints/tinyshakespeare --prime "ROMEO:" --temperature 0.7',
 ))(write_command.write)
+app.command(epilog=examples(
+    "charrnn serve                                  # http://127.0.0.1:8080/",
+    "charrnn serve --checkpoint checkpoints/tinyshakespeare --port 9000 --weights int8",
+    "CHARRNN_API_KEY=s3cret-key charrnn serve --host 0.0.0.0",
+))(serve_command.serve)
 app.command("eval", epilog=examples(
     "charrnn eval held_out.txt",
     "charrnn eval held_out.txt --checkpoint checkpoints/tinyshakespeare --json",

@@ -1,0 +1,270 @@
+"""Serving under load: `charrnn serve` with 1, 8 and 32 concurrent clients, beside the same
+load served one request at a time and beside the floor of a batch-32 step.
+
+For the 2 x 512 LSTM and the default model (`medium`, 1 x 384), each briefly trained
+(speed does not depend on the weights), it starts the real command on 127.0.0.1:
+
+    charrnn serve --checkpoint RUN --port 0 [--max-batch 1]
+
+and a bounded load generator (asyncio + httpx, in this process): C clients each send
+a fixed number of streamed requests for 200 characters (temperature 1, a 1-character
+prime) one after another. Reported per load: throughput (characters per second, all
+clients together), time to first character (the first streamed event), and p50 / p95
+latency per request. Beside them, in the same run:
+
+- `charrnn sample`'s characters per second for the same model (`lm.sample`, batch 1),
+  the goal for one client (within 10%);
+- the floor of a batch-32 step: its matrix products alone, measured as
+  `bench/decode.py` measures floors, as characters per second (32 per step); the goal
+  for 32 clients is half of it;
+- the same load with `--max-batch 1` (one request at a time, what torch-rnn-server
+  does), and the ratio of the batched server to it;
+- the time to first character of one client whose prime is 200 characters (goal
+  < 50 ms), alone and while 31 others generate.
+
+`--soak SECONDS` then keeps 32 clients busy on the 2 x 512 model for that long, and
+reports errors and the server's resident memory over time.
+
+    python bench/serve.py
+    python bench/serve.py --soak 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decode import PLAY, SHARED, floor_seconds  # noqa: E402  (the same floors as decode.py)
+
+from charrnn.config import ModelConfig, TrainConfig  # noqa: E402
+from charrnn.data.cache import prepare  # noqa: E402
+from charrnn.decoding.language_model import load  # noqa: E402
+from charrnn.training.loop import train_model  # noqa: E402
+from charrnn.training.presets import SIZES  # noqa: E402
+
+LENGTH = 200
+LOADS = {1: 12, 8: 6, 32: 4}  # clients -> requests each
+PRIME_200 = ("ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and "
+             "Juliet is the sun. Arise, fair sun, and kill the envious moon, who is already "
+             "sick and pale with grief, that thou her maid art far more fair.")[:200]
+
+
+class Server:
+    """`charrnn serve` in a subprocess; `url` once it serves."""
+
+    def __init__(self, run: Path, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "charrnn", "serve", "--checkpoint", str(run), "--port", "0",
+             "--max-waiting", "512", *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        said = []
+        for line in self.proc.stderr:
+            said.append(line)
+            if " at http://" in line:
+                self.url = line.split(" at ")[1].split()[0]
+                return
+        raise SystemExit("charrnn serve did not start:\n" + "".join(said))
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def client(url: str, connections: int) -> httpx.AsyncClient:
+    """A load-generating client. TCP_NODELAY: httpx writes a request's headers and body
+    separately, and without it Nagle's algorithm holds the body until the server's
+    delayed ACK, 40 ms, on every request of a kept-alive connection (curl sets it)."""
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=connections),
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.AsyncClient(base_url=url, timeout=120, transport=transport)
+
+
+async def one_request(http: httpx.AsyncClient, prime: str = "S",
+                      seed: int | None = None) -> tuple[float, float, int]:
+    """(seconds to the first character, seconds to the end, characters) of one stream."""
+    body = {"prime": prime, "length": LENGTH, "stream": True, "seed": seed}
+    began = time.perf_counter()
+    first, chars = None, 0
+    async with http.stream("POST", "/v1/sample", json=body) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {await response.aread()}")
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and first is None:
+                first = time.perf_counter() - began
+            if line.startswith("event: end"):
+                chars = LENGTH
+    if chars != LENGTH:
+        raise RuntimeError("the stream ended without its end event")
+    return first, time.perf_counter() - began, chars
+
+
+async def load_run(url: str, clients: int, each: int) -> dict[str, float]:
+    """`clients` clients, `each` requests one after another; figures of the whole load."""
+    async with client(url, clients + 4) as http:
+        await one_request(http)  # the connection and the route plans are warm
+
+        async def worker(c: int) -> list[tuple[float, float, int]]:
+            return [await one_request(http, seed=c * 1000 + i) for i in range(each)]
+
+        began = time.perf_counter()
+        results = [r for rs in await asyncio.gather(*(worker(c) for c in range(clients)))
+                   for r in rs]
+        wall = time.perf_counter() - began
+    firsts = sorted(r[0] for r in results)
+    latencies = sorted(r[1] for r in results)
+    return {"chars_s": sum(r[2] for r in results) / wall,
+            "first_ms": 1e3 * statistics.median(firsts),
+            "p50_ms": 1e3 * statistics.median(latencies),
+            "p95_ms": 1e3 * latencies[int(0.95 * (len(latencies) - 1))]}
+
+
+async def first_char_ms(url: str, busy: int, repeats: int = 15) -> float:
+    """Median time to the first character of a request with a 200-character prime, while
+    `busy` other clients keep generating."""
+    stop = asyncio.Event()
+    async with client(url, busy + 4) as http:
+        async def background() -> None:
+            while not stop.is_set():
+                await one_request(http)
+
+        tasks = [asyncio.ensure_future(background()) for _ in range(busy)]
+        await asyncio.sleep(0.5 if busy else 0)
+        firsts = []
+        for i in range(repeats):
+            firsts.append((await one_request(http, PRIME_200, seed=i))[0])
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*tasks)
+    return 1e3 * statistics.median(firsts)
+
+
+async def soak(server: Server, seconds: float) -> dict[str, list]:
+    """32 clients for `seconds`: requests, errors and resident memory every 30 s."""
+    errors, done, memory = 0, 0, [(0.0, server.rss_mib())]
+    end = time.monotonic() + seconds
+    async with client(server.url, 40) as http:
+        async def worker() -> None:
+            nonlocal errors, done
+            while time.monotonic() < end:
+                try:
+                    await one_request(http)
+                    done += 1
+                except Exception:
+                    errors += 1
+
+        async def watch() -> None:
+            began = time.monotonic()
+            while time.monotonic() < end:
+                await asyncio.sleep(min(30, max(0.0, end - time.monotonic())))
+                memory.append((time.monotonic() - began, server.rss_mib()))
+
+        await asyncio.gather(*(worker() for _ in range(32)), watch())
+    return {"requests": done, "errors": errors, "memory": memory}
+
+
+def trained(folder: Path, corpus: Path, hidden: int, layers: int) -> Path:
+    run = folder / f"lstm-{layers}x{hidden}"
+    train_model(prepare(corpus), ModelConfig(hidden_size=hidden, num_layers=layers),
+                TrainConfig(steps=30, eval_every=10**9, val_frac=0.1), run)
+    return run
+
+
+def sample_chars_s(run: Path) -> float:
+    lm = load(run)
+    lm.sample(300, 1.0, "S", seed=0)
+    began = time.perf_counter()
+    lm.sample(3000, 1.0, "S", seed=1)
+    return 3000 / (time.perf_counter() - began)
+
+
+def floor_chars_s(run: Path) -> float:
+    step = load(run)._decoder.step_fn
+    step.advance(torch.zeros(32, dtype=torch.long).numpy(),
+                 tuple(s.numpy() for s in load(run).model.initial_state(32)))
+    return 32 / floor_seconds(step, 32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--soak", type=float, default=0.0, help="seconds of 32-client soak")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["CHARRNN_CACHE"] = str(Path(tmp) / "cache")
+        corpus = Path(tmp) / "corpus.txt"
+        text = SHARED.read_text(encoding="utf-8") if SHARED.exists() else PLAY
+        corpus.write_text(text[:200_000], encoding="utf-8")
+        medium = SIZES["medium"]
+        runs = {"lstm 2x512": trained(Path(tmp), corpus, 512, 2),
+                f"medium (lstm {medium['num_layers']}x{medium['hidden_size']})":
+                    trained(Path(tmp), corpus, medium["hidden_size"], medium["num_layers"])}
+        for label, run in runs.items():
+            report(label, run)
+        if args.soak:
+            server = Server(runs["lstm 2x512"])
+            try:
+                asyncio.run(load_run(server.url, 32, 1))  # warm: every batch size seen
+                result = asyncio.run(soak(server, args.soak))
+            finally:
+                server.stop()
+            memory = ", ".join(f"{t:.0f} s {m:.0f} MiB" for t, m in result["memory"])
+            print(f"soak, lstm 2x512, 32 clients for {args.soak:.0f} s: {result['requests']:,} "
+                  f"requests, {result['errors']} errors; resident memory: {memory}")
+
+
+def report(label: str, run: Path) -> None:
+    sample = sample_chars_s(run)
+    floor = floor_chars_s(run)
+    figures = {}
+    for batch in ("32", "1"):
+        server = Server(run, "--max-batch", batch)
+        try:
+            for clients, each in LOADS.items():
+                figures[(batch, clients)] = asyncio.run(load_run(server.url, clients, each))
+            if batch == "32":
+                alone = asyncio.run(first_char_ms(server.url, 0))
+                busy = asyncio.run(first_char_ms(server.url, 31))
+        finally:
+            server.stop()
+    print(f"{label}: charrnn sample {sample:,.0f} chars/s; batch-32 floor "
+          f"{floor:,.0f} chars/s (its products alone)")
+    print(f"  {'clients':>7} {'server':<14} {'chars/s':>9} {'first ms':>9} {'p50 ms':>8} "
+          f"{'p95 ms':>8}  vs")
+    for clients in LOADS:
+        for batch, name in (("32", "batched"), ("1", "one at a time")):
+            f = figures[(batch, clients)]
+            if batch == "1":
+                versus = f"batched {figures[('32', clients)]['chars_s'] / f['chars_s']:.2f}x this"
+            elif clients == 1:
+                versus = f"{f['chars_s'] / sample:.2f} of charrnn sample (goal >= 0.90)"
+            elif clients == 32:
+                versus = f"{f['chars_s'] / floor:.2f} of the floor (goal >= 0.50)"
+            else:
+                versus = ""
+            print(f"  {clients:>7} {name:<14} {f['chars_s']:>9,.0f} {f['first_ms']:>9.1f} "
+                  f"{f['p50_ms']:>8.0f} {f['p95_ms']:>8.0f}  {versus}")
+    print(f"  first character after a 200-character prime: {alone:.1f} ms alone "
+          f"(goal < 50 ms), {busy:.1f} ms beside 31 generating clients")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""Continuous batching: many independent generations advanced by one batched step per
+character, each with its own prime, settings and seed (what `charrnn serve` runs on).
+
+A worker thread owns the decoder. Each turn it
+
+1. reads primes: waiting requests are admitted in arrival order while the batch has rows
+   free; their primes are read through a `Session` at most `prime_budget` characters a
+   turn (a long prime over several turns, its state carried), so reading a newcomer's
+   prime delays the running generations by one bounded pass, never by a whole queue;
+2. draws the next character of every running request from its own logits, with its own
+   settings and random generator, exactly as `sample_from` draws for it alone;
+3. drops the rows that finished (length, stop string, cancelled) and advances all the
+   others in one `Decoder.advance`.
+
+Because step 2 calls the same `adjust` and `draw` on the same rows with the same
+generator, a seeded request gives the text `lm.samples(...)` gives, whether it ran alone
+or beside others. Callers hold a `Generation`: ids arrive in its rows as they are drawn,
+and `on_update` (called from the worker thread) says when.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from charrnn.config import SampleConfig
+from charrnn.decoding.decoder import ends_with, repeat
+from charrnn.decoding.sampling import adjust, check_options, draw, generator_for
+from charrnn.errors import CharRNNError
+
+
+class Busy(CharRNNError):
+    """The queue of waiting requests is full: ask again later."""
+
+
+@dataclass
+class Request:
+    """One generation: `num_samples` independent continuations of `prime`."""
+
+    prime: str = ""
+    length: int = 200
+    options: SampleConfig = field(default_factory=SampleConfig)
+    seed: int | None = None
+    num_samples: int = 1
+    stop: Sequence[str] = ()
+
+
+class Generation:
+    """A request's progress: `rows[i]` holds the ids drawn so far for sample i; `done` is
+    set when every sample has ended (or the request was cancelled or failed)."""
+
+    def __init__(self, request: Request, on_update: Callable[[Generation], None] | None):
+        self.request = request
+        self.rows: list[list[int]] = [[] for _ in range(request.num_samples)]
+        self.done = threading.Event()
+        self.error: str | None = None
+        self.cancelled = False
+        self._on_update = on_update
+
+    def cancel(self) -> None:
+        """Stop at the worker's next turn (a client that went away)."""
+        self.cancelled = True
+
+    def _updated(self) -> None:
+        if self._on_update is not None:
+            self._on_update(self)
+
+    def _finish(self, error: str | None = None) -> None:
+        self.error = error
+        self.done.set()
+        self._updated()
+
+
+class _Running:
+    """What the worker carries for one admitted request (see `sample_from`)."""
+
+    def __init__(self, gen: Generation, logprobs: np.ndarray, context: torch.Tensor,
+                 vocab_size: int, stops: list[np.ndarray]):
+        request = gen.request
+        self.gen, self.cfg, self.stops = gen, request.options, stops
+        self.vocab_size = vocab_size
+        self.generator = generator_for(request.seed)
+        self.active = np.arange(request.num_samples)  # which samples still run
+        self.history = np.zeros((request.num_samples, 0), dtype=np.int64)
+        self.steps = 0
+        self.seen = None
+        if self.cfg.repetition_penalty != 1.0:
+            self.seen = np.zeros((request.num_samples, vocab_size), dtype=bool)
+            self.seen[:, context.numpy()] = True
+
+    @property
+    def plain(self) -> bool:
+        """Drawn with temperature alone, so its rows can join the vectorised draw."""
+        cfg, vocab = self.cfg, self.vocab_size
+        return (cfg.temperature > 0 and self.seen is None
+                and (cfg.top_k is None or cfg.top_k >= vocab)
+                and (cfg.top_p is None or cfg.top_p >= 1))
+
+    def draw(self, logprobs: np.ndarray) -> np.ndarray:
+        """This request's next ids, as `sample_from` draws them."""
+        return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,
+                    self.generator)
+
+    def uniforms(self) -> np.ndarray:
+        """The draws `draw` would take from this request's generator, one per row."""
+        rows = self.active.size
+        return np.array([self.generator.random()]) if rows == 1 else \
+            self.generator.random(rows)
+
+    def record(self, ids: np.ndarray) -> np.ndarray:
+        """Keep the drawn ids; which rows run on after them."""
+        for row, i in zip(self.active.tolist(), ids.tolist(), strict=True):
+            self.gen.rows[row].append(i)
+        self.steps += 1
+        if self.seen is not None:
+            self.seen[np.arange(ids.size), ids] = True
+        keep = np.ones(ids.size, dtype=bool)
+        if self.stops:
+            self.history = np.concatenate([self.history, ids[:, None]], axis=1)
+            keep = ~ends_with(self.history, self.stops)
+        if self.steps >= self.gen.request.length or self.gen.cancelled:
+            keep[:] = False
+        return keep
+
+    def shrink(self, keep: np.ndarray) -> None:
+        self.active, self.history = self.active[keep], self.history[keep]
+        if self.seen is not None:
+            self.seen = self.seen[keep]
+
+
+class _Priming:
+    """A request whose prime is still being read, a budget's worth per turn."""
+
+    def __init__(self, gen: Generation, text: str):
+        self.gen, self.rest, self.session = gen, text, None
+
+
+class Batcher:
+    """The worker thread and its queue; see the module doc. `lm` is a `LanguageModel`."""
+
+    def __init__(self, lm, max_batch: int = 32, max_waiting: int = 64,
+                 prime_budget: int = 256):
+        if min(max_batch, max_waiting, prime_budget) < 1:
+            raise CharRNNError("max_batch, max_waiting and prime_budget must be >= 1")
+        self.lm, self.decoder = lm, lm._decoder
+        self.max_batch, self.max_waiting = max_batch, max_waiting
+        self.prime_budget = prime_budget
+        self._waiting: deque[Generation] = deque()
+        self._lock = threading.Lock()  # guards _waiting, shared with the callers
+        self._wake = threading.Event()
+        self._stopping = False
+        self._priming: list[_Priming] = []
+        self._running: list[_Running] = []
+        self._state: tuple[np.ndarray, ...] = ()
+        self._logprobs = np.zeros((0, self.decoder.vocab_size), dtype=np.float32)
+        self.steps = 0  # batched steps taken, for figures
+        self._thread = threading.Thread(target=self._work, name="charrnn-batcher",
+                                        daemon=True)
+        self._thread.start()
+
+    # --- the callers' side ------------------------------------------------------------
+
+    def submit(self, request: Request,
+               on_update: Callable[[Generation], None] | None = None) -> Generation:
+        """Queue a request (its options and prime are checked here, so errors reach the
+        caller at once); raises `Busy` when the queue is full."""
+        check_options(request.length, request.options, request.num_samples)
+        if request.num_samples > self.max_batch:
+            raise CharRNNError(f"num_samples must be <= {self.max_batch}, "
+                               f"not {request.num_samples}")
+        self.lm._prime(request.prime)  # unknown characters raise here
+        self.lm._stops(request.stop)
+        gen = Generation(request, on_update)
+        with self._lock:
+            if self._stopping:
+                raise Busy("the server is shutting down")
+            if len(self._waiting) >= self.max_waiting:
+                raise Busy("too many requests are waiting; try again shortly")
+            self._waiting.append(gen)
+        self._wake.set()
+        return gen
+
+    def warm_up(self) -> None:
+        """Measure the step's routes for every batch size class now, not while the first
+        clients wait (`products.py` times them on first use, about 0.2 s a class)."""
+        rows = 1
+        while True:
+            size = min(rows, self.max_batch)
+            state = tuple(np.zeros_like(s.numpy()) for s in self.lm.model.initial_state(size))
+            self.decoder.advance(np.zeros(size, dtype=np.int64), state)
+            if size == self.max_batch:
+                return
+            rows *= 2
+
+    @property
+    def load(self) -> dict[str, int]:
+        """Rows generating, requests reading their prime, requests waiting."""
+        return {"rows": sum(r.active.size for r in self._running),
+                "priming": len(self._priming), "waiting": len(self._waiting)}
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel everything in flight and stop the worker."""
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    # --- the worker ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stopping:
+            if not (self._running or self._priming or self._waiting):
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                self._admit()
+                self._read_primes()
+                if self._running:
+                    self._step()
+            except Exception as exc:  # a bug must not kill the worker: fail what ran
+                self._fail_all(f"internal error: {type(exc).__name__}: {exc}")
+        self._fail_all("the server is shutting down")
+
+    def _rows_taken(self) -> int:
+        return (sum(r.active.size for r in self._running)
+                + sum(p.gen.request.num_samples for p in self._priming))
+
+    def _admit(self) -> None:
+        """Waiting requests join the prime readers while rows are free (in order)."""
+        while self._waiting:
+            gen = self._waiting[0]
+            if self._rows_taken() + gen.request.num_samples > self.max_batch:
+                return
+            with self._lock:
+                self._waiting.popleft()
+            if gen.cancelled:
+                gen._finish()
+            else:
+                self._priming.append(_Priming(gen, gen.request.prime))
+
+    def _read_primes(self) -> None:
+        """Spend this turn's prime budget, first come first served."""
+        budget = self.prime_budget
+        while self._priming and budget > 0:
+            item = self._priming[0]
+            chunk, item.rest = item.rest[:budget], item.rest[budget:]
+            budget -= max(len(chunk), 1)
+            if item.session is None:
+                item.session = self.lm.session(chunk)
+            else:
+                item.session.feed(chunk)
+            if item.rest:
+                continue
+            self._priming.pop(0)
+            if item.gen.cancelled or item.gen.request.length == 0:
+                item.gen._finish()
+            else:
+                self._join(item.gen, *item.session.position)
+
+    def _join(self, gen: Generation, start, context: torch.Tensor) -> None:
+        rows = gen.request.num_samples
+        state, first = repeat(start, rows)
+        arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
+        stops = [s.numpy() for s in self.lm._stops(gen.request.stop) if s.numel()]
+        self._running.append(_Running(gen, first.numpy(), context, self.decoder.vocab_size,
+                                      stops))
+        if self._state:
+            self._state = tuple(np.concatenate([a, b], axis=1)
+                                for a, b in zip(self._state, arrays, strict=True))
+        else:
+            self._state = arrays
+        self._logprobs = np.concatenate([self._logprobs, first.numpy()], axis=0)
+
+    def _step(self) -> None:
+        """Every running row draws its next id; the survivors advance together."""
+        ids = self._draw()
+        keep_parts, still = [], []
+        offset = 0
+        for run in self._running:
+            rows = run.active.size
+            keep = run.record(ids[offset : offset + rows])
+            offset += rows
+            keep_parts.append(keep)
+            if keep.all():
+                still.append(run)
+            elif keep.any():
+                run.shrink(keep)
+                still.append(run)
+            else:
+                run.gen._finish()
+                continue
+            run.gen._updated()
+        self._running = still
+        self.steps += 1
+        keep = np.concatenate(keep_parts)
+        if not keep.all():
+            ids = ids[keep]
+            self._state = tuple(a[:, keep] for a in self._state)
+        if ids.size == 0:
+            self._state = ()
+            self._logprobs = self._logprobs[:0]
+            return
+        self._logprobs, self._state = self.decoder.advance(ids, self._state)
+
+    def _draw(self) -> np.ndarray:
+        """The next id of every row. Rows drawn with temperature alone are drawn in one
+        vectorised pass that computes, row for row, what `sampling.draw` computes for a
+        request alone (the same float32 logits, float64 cumulative sums and uniforms from
+        the request's own generator), so batching never changes a seeded text; the
+        others are drawn request by request."""
+        logprobs = self._logprobs
+        if len(self._running) == 1:  # one request: its own draw, cheapest for one row
+            return self._running[0].draw(logprobs)
+        ids = np.empty(logprobs.shape[0], dtype=np.int64)
+        plain_rows, temperatures, uniforms = [], [], []
+        offset = 0
+        for run in self._running:
+            rows = slice(offset, offset + run.active.size)
+            offset = rows.stop
+            if run.plain:
+                plain_rows.append(np.arange(rows.start, rows.stop))
+                temperatures.append(np.full(run.active.size, run.cfg.temperature, np.float32))
+                uniforms.append(run.uniforms())
+            else:
+                ids[rows] = run.draw(logprobs[rows])
+        if plain_rows:
+            index = np.concatenate(plain_rows)
+            logits = logprobs[index] / np.concatenate(temperatures)[:, None]
+            cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1,
+                            dtype=np.float64)
+            u = (1.0 - np.concatenate(uniforms))[:, None] * cdf[:, -1:]
+            ids[index] = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
+        return ids
+
+    def _fail_all(self, message: str) -> None:
+        for run in self._running:
+            run.gen._finish(None if run.gen.cancelled else message)
+        for item in self._priming:
+            item.gen._finish(message)
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), deque()
+        for gen in waiting:
+            gen._finish(message)
+        self._running, self._priming, self._state = [], [], ()
+        self._logprobs = self._logprobs[:0]

@@ -1,0 +1,296 @@
+"""The HTTP API and the writing page, as a Starlette app over one `Batcher`.
+
+Generation (`/v1/sample`, `/generate`) goes through the batcher, so every request in
+flight shares one batched step per character. Beam search and scoring run one at a time
+on a worker thread with a decoder of their own (the batcher's step buffers belong to
+the batcher's thread). A client that goes away is noticed while its request waits or
+streams, and its rows leave the batch at the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from charrnn.config import ServeConfig
+from charrnn.decoding.batcher import Batcher, Busy, Generation
+from charrnn.decoding.language_model import LanguageModel
+from charrnn.errors import CharRNNError
+from charrnn.interface.serve import fields
+from charrnn.interface.serve.fields import FieldError
+from charrnn.interface.serve.guards import Guard
+from charrnn.model import runs
+
+STREAM_INTERVAL = 0.05  # seconds between a stream's events once the first has gone
+
+
+class Service:
+    """What the routes share: the model, its batcher, a second decoder for beam search
+    and scoring, the limits and what `/v1/model` says."""
+
+    def __init__(self, lm: LanguageModel, config: ServeConfig, warm: bool = True):
+        self.lm, self.config = lm, config
+        self.batcher = Batcher(lm, config.max_batch, config.max_waiting)
+        if warm:
+            self.batcher.warm_up()
+        self.side = LanguageModel(lm.model, lm.vocab, lm.meta, lm.path, lm.weights)
+        self.side_limiter = anyio.CapacityLimiter(1)
+        self.side_waiting = 0
+        self.info = _model_info(lm)
+
+    async def run_side(self, call, *args, **kwargs) -> Any:
+        """Beam search or scoring on the side thread, one at a time; 503 when
+        `max_waiting` are already waiting for it."""
+        if self.side_waiting >= self.config.max_waiting:
+            raise FieldError(None, "too many requests are waiting; try again shortly", 503)
+        self.side_waiting += 1
+        try:
+            return await anyio.to_thread.run_sync(lambda: call(*args, **kwargs),
+                                                  limiter=self.side_limiter)
+        finally:
+            self.side_waiting -= 1
+
+    def submit(self, request, wake) -> Generation:
+        try:
+            return self.batcher.submit(request, wake)
+        except Busy as exc:
+            raise FieldError(None, str(exc), 503) from None
+        except CharRNNError as exc:
+            raise FieldError(None, str(exc)) from None
+
+
+def _model_info(lm: LanguageModel) -> dict[str, Any]:
+    """`charrnn info --json` of the served checkpoint, and the decoding precision."""
+    try:
+        info = runs.describe(lm.path) if lm.path is not None else {}
+    except CharRNNError:
+        info = {}
+    name = lm.path.parent.name if lm.path is not None else "model"
+    return {"name": name, **info, "weights": lm.weights,
+            "documents": lm.documents,
+            "parameters": info.get("parameters", lm.model.num_parameters)}
+
+
+# --- waiting for a generation -----------------------------------------------------------
+
+class _Waker:
+    """Wakes the event loop from the batcher's thread, for the first ids of a stream and
+    for the end: a stream reads what else arrived every `STREAM_INTERVAL`, so a busy
+    batch costs the event loop two wake-ups a request, not one a character."""
+
+    def __init__(self, stream: bool):
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        self.waiting_for_first = stream
+        self.ended = False
+
+    def __call__(self, gen: Generation) -> None:
+        if gen.done.is_set() and not self.ended:
+            self.ended = True
+        elif self.waiting_for_first:
+            self.waiting_for_first = False
+        else:
+            return
+        self.loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until woken (or `timeout` seconds)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
+        self.event.clear()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client closes its connection (the body is already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _until_done(gen: Generation, waker: _Waker, request: Request) -> bool:
+    """Wait for the generation to end; False (and the generation cancelled) if the client
+    left first."""
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        while not gen.done.is_set():
+            waiting = asyncio.ensure_future(waker.wait())
+            await asyncio.wait({gone, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done():
+                waiting.cancel()
+                gen.cancel()
+                return False
+        return True
+    finally:
+        gone.cancel()
+
+
+def _texts(lm: LanguageModel, gen: Generation) -> list[str]:
+    return [lm.vocab.decode(row) for row in gen.rows]
+
+
+def _failed(gen: Generation) -> None:
+    if gen.error is not None:
+        raise FieldError(None, gen.error, 503)
+
+
+# --- routes -------------------------------------------------------------------------------
+
+async def sample(request: Request) -> Response:
+    service: Service = request.app.state.service
+    data = fields.json_object(await request.body())
+    req, stream = fields.sample_request(data, service.lm, service.config)
+    began = time.perf_counter()
+    waker = _Waker(stream)
+    gen = service.submit(req, waker)
+    if stream:
+        return StreamingResponse(_events(service.lm, gen, waker, began),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
+    if not await _until_done(gen, waker, request):
+        return Response(status_code=499)
+    _failed(gen)
+    return JSONResponse({"prime": req.prime, "samples": _texts(service.lm, gen),
+                         "time": round(time.perf_counter() - began, 4)})
+
+
+async def _events(lm: LanguageModel, gen: Generation, waker: _Waker,
+                  began: float) -> AsyncIterator[str]:
+    """Server-Sent Events: {"sample": i, "text": piece} as pieces are drawn, then an
+    "end" event with the whole samples (or an "error" event)."""
+    texts = [lm.vocab.streaming_text() for _ in gen.rows]
+    sent = [0] * len(gen.rows)
+    try:
+        while True:
+            finished = gen.done.is_set()
+            for i, row in enumerate(gen.rows):
+                fresh, sent[i] = row[sent[i] : len(row)], len(row)
+                piece = "".join(texts[i].feed(x) for x in fresh)
+                if finished:
+                    piece += texts[i].flush()
+                if piece:
+                    yield _event("message", {"sample": i, "text": piece})
+            if finished:
+                break
+            await waker.wait(STREAM_INTERVAL if any(sent) else None)
+        if gen.error is not None:
+            yield _event("error", {"error": gen.error})
+        else:
+            yield _event("end", {"samples": _texts(lm, gen),
+                                 "time": round(time.perf_counter() - began, 4)})
+    finally:
+        gen.cancel()  # a no-op once done; a client gone mid-stream frees its rows
+
+
+def _event(kind: str, data: dict[str, Any]) -> str:
+    payload = json.dumps(data, ensure_ascii=False)
+    return f"data: {payload}\n\n" if kind == "message" else f"event: {kind}\ndata: {payload}\n\n"
+
+
+async def generate(request: Request) -> Response:
+    """torch-rnn-server's API, for rnn-writer and other clients written for it."""
+    service: Service = request.app.state.service
+    start_text = request.query_params.get("start_text", "")
+    req = fields.generate_query(request.query_params, service.lm, service.config)
+    began = time.perf_counter()
+    waker = _Waker(stream=False)
+    gen = service.submit(req, waker)
+    if not await _until_done(gen, waker, request):
+        return Response(status_code=499)
+    _failed(gen)
+    return JSONResponse({"start_text": start_text, "completions": _texts(service.lm, gen),
+                         "time": round(time.perf_counter() - began, 4)})
+
+
+async def beam(request: Request) -> Response:
+    service: Service = request.app.state.service
+    options = fields.beam_request(fields.json_object(await request.body()), service.lm,
+                                  service.config)
+    began = time.perf_counter()
+    found = await service.run_side(service.side.beam, **options)
+    return JSONResponse({"prime": options["prime"],
+                         "results": [{"text": t, "logprob": s} for t, s in found],
+                         "time": round(time.perf_counter() - began, 4)})
+
+
+async def logprob(request: Request) -> Response:
+    service: Service = request.app.state.service
+    options = fields.logprob_request(fields.json_object(await request.body()), service.lm,
+                                     service.config)
+    nats = await service.run_side(service.side.logprob, **options)
+    count = len(service.lm.vocab.encode(options["text"])) + int(options["complete"])
+    per = nats / count if count else 0.0
+    return JSONResponse({"logprob": nats, "symbols": count, "nats_per_char": -per,
+                         "bits_per_char": -per / 0.6931471805599453})
+
+
+async def model(request: Request) -> Response:
+    return JSONResponse(request.app.state.service.info)
+
+
+async def health(request: Request) -> Response:
+    service: Service = request.app.state.service
+    return JSONResponse({"status": "ok", **service.batcher.load})
+
+
+async def page(request: Request) -> Response:
+    return HTMLResponse(request.app.state.page, headers={"Cache-Control": "no-store"})
+
+
+# --- errors -------------------------------------------------------------------------------
+
+async def _field_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FieldError)
+    headers = {"Retry-After": "1"} if exc.status == 503 else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail, "field": None}, status_code=exc.status_code,
+                        headers=exc.headers)
+
+
+async def _bug(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": f"internal error: {type(exc).__name__}", "field": None},
+                        status_code=500)
+
+
+def create_app(lm: LanguageModel, config: ServeConfig, warm: bool = True) -> Starlette:
+    """The app; its batcher's worker stops at the app's shutdown (or with
+    `app.state.service.batcher.close()` where no server runs its lifespan)."""
+    service = Service(lm, config.validate(), warm)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            service.batcher.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", page), Route("/health", health), Route("/generate", generate),
+            Route("/v1/model", model), Route("/v1/sample", sample, methods=["POST"]),
+            Route("/v1/beam", beam, methods=["POST"]),
+            Route("/v1/logprob", logprob, methods=["POST"]),
+        ],
+        exception_handlers={FieldError: _field_error, HTTPException: _http_error,
+                            Exception: _bug},
+        middleware=[Middleware(Guard, config=service.config)],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.page = resources.files(__package__).joinpath("page.html").read_text("utf-8")
+    return app

@@ -1,0 +1,222 @@
+"""Reading a request's fields: every malformed value becomes a `FieldError` that names
+the field, so a client always learns what to fix (a 4xx answer, never a 500).
+
+JSON bodies are strict: unknown fields are refused (a typo such as "temprature" would
+otherwise be ignored silently), booleans are not numbers, and every number is bounded
+by the server's limits (`ServeConfig`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from charrnn.config import BeamConfig, SampleConfig, ServeConfig
+from charrnn.decoding.batcher import Request
+from charrnn.errors import CharRNNError
+
+MISSING = object()
+
+
+class FieldError(Exception):
+    """A request the server will not run: `status` (4xx), `field` (or None), `message`."""
+
+    def __init__(self, field: str | None, message: str, status: int = 400):
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "field": self.field}
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is an empty object)."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise FieldError(None, "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise FieldError(None, "the body must be a JSON object")
+    return data
+
+
+class Fields:
+    """Typed reads of one request's fields; `done()` refuses the fields nobody read."""
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.data, self.read = data, set()
+
+    def _get(self, name: str, default: Any) -> Any:
+        self.read.add(name)
+        value = self.data.get(name, MISSING)
+        return default if value is MISSING or value is None else value
+
+    def text(self, name: str, default: str, limit: int) -> str:
+        value = self._get(name, default)
+        if value is MISSING:
+            raise FieldError(name, f"{name} is required")
+        if not isinstance(value, str):
+            raise FieldError(name, f"{name} must be a string")
+        if len(value) > limit:
+            raise FieldError(name, f"{name} must be at most {limit:,} characters, "
+                                   f"not {len(value):,}", 413)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldError(name, f"{name} is not valid Unicode (a lone surrogate)") from None
+        return value
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        value = self._get(name, default)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FieldError(name, f"{name} must be an integer")
+        if not low <= value <= high:
+            raise FieldError(name, f"{name} must be between {low:,} and {high:,}, not {value}")
+        return value
+
+    def number(self, name: str, default: float | None, low: float, high: float,
+               low_open: bool = False) -> float | None:
+        value = self._get(name, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FieldError(name, f"{name} must be a number")
+        value = float(value)
+        if not math.isfinite(value) or not (low < value if low_open else low <= value) \
+                or value > high:
+            bound = f"({low}" if low_open else f"[{low}"
+            raise FieldError(name, f"{name} must be in {bound}, {high}], not {value}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise FieldError(name, f"{name} must be true or false")
+        return value
+
+    def texts(self, name: str, limit: int, count: int = 16) -> list[str]:
+        """A string or a list of strings (stop strings)."""
+        value = self._get(name, [])
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise FieldError(name, f"{name} must be a string or a list of strings")
+        if len(values) > count:
+            raise FieldError(name, f"{name} may hold at most {count} strings")
+        for v in values:
+            if len(v) > limit:
+                raise FieldError(name, f"each {name} string must be at most {limit} characters")
+        return values
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.read)
+        if unknown:
+            raise FieldError(unknown[0], f"unknown field {unknown[0]!r}; the fields are "
+                                         f"{', '.join(sorted(self.read))}")
+
+
+def check_spelled(lm, name: str, text: str) -> None:
+    """Text the model's vocabulary cannot spell names the field and the characters."""
+    try:
+        lm.vocab.encode(text, name)
+    except CharRNNError as exc:
+        raise FieldError(name, str(exc)) from None
+
+
+def _sample_options(f: Fields) -> SampleConfig:
+    return SampleConfig(
+        temperature=f.number("temperature", 1.0, 0.0, 100.0),
+        top_k=f.integer("top_k", None, 1, 1_000_000),
+        top_p=f.number("top_p", None, 0.0, 1.0, low_open=True),
+        repetition_penalty=f.number("repetition_penalty", 1.0, 1.0, 100.0),
+    )
+
+
+def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Request, bool]:
+    """POST /v1/sample: the generation asked for, and whether to stream it."""
+    f = Fields(data)
+    request = Request(
+        prime=f.text("prime", "", limits.max_prime),
+        length=f.integer("length", 200, 0, limits.max_length),
+        options=_sample_options(f),
+        seed=f.integer("seed", None, 0, 2**63 - 1),
+        num_samples=f.integer("num_samples", 1, 1, limits.samples_limit),
+        stop=f.texts("stop", 100),
+    )
+    stream = f.boolean("stream", False)
+    f.done()
+    check_spelled(lm, "prime", request.prime)
+    for text in request.stop:
+        check_spelled(lm, "stop", text)
+    return request, stream
+
+
+def beam_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, Any]:
+    """POST /v1/beam: keyword arguments for `LanguageModel.beam`."""
+    f = Fields(data)
+    width = f.integer("width", BeamConfig.width, 1, limits.max_width)
+    options = {
+        "prime": f.text("prime", "", limits.max_prime),
+        "length": f.integer("length", 100, 0, min(limits.max_length, 1000)),
+        "width": width,
+        "n_best": f.integer("n_best", 1, 1, width),
+        "stop": f.texts("stop", 100),
+        "length_penalty": f.number("length_penalty", 0.0, -10.0, 10.0),
+        "no_repeat_ngram": f.integer("no_repeat_ngram", 0, 0, 1000),
+    }
+    f.done()
+    check_spelled(lm, "prime", options["prime"])
+    for text in options["stop"]:
+        check_spelled(lm, "stop", text)
+    return options
+
+
+def logprob_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, Any]:
+    """POST /v1/logprob: the text to score and what precedes it."""
+    f = Fields(data)
+    options = {"text": f.text("text", MISSING, limits.max_prime),
+               "prime": f.text("prime", "", limits.max_prime),
+               "complete": f.boolean("complete", False)}
+    f.done()
+    if options["complete"] and lm.vocab.end_id is None:
+        raise FieldError("complete", "complete needs a model trained on --documents")
+    check_spelled(lm, "text", options["text"])
+    check_spelled(lm, "prime", options["prime"])
+    return options
+
+
+def generate_query(params: Mapping[str, str], lm, limits: ServeConfig) -> Request:
+    """GET /generate?start_text=...&n=... (torch-rnn-server's API): `n` sentences
+    continuing start_text, each ending at its first ".", "!" or "?" (as
+    torch-rnn-server's do) or at 140 characters."""
+    f = Fields(params)
+    start = f.text("start_text", "", limits.max_prime)
+    n = _query_number(f, "n", 1, int, 1, min(10, limits.samples_limit))
+    temperature = _query_number(f, "temperature", 0.7, float, 0.0, 100.0)
+    seed = _query_number(f, "seed", None, int, 0, 2**63 - 1)
+    f.done()
+    check_spelled(lm, "start_text", start)
+    stops = [s for s in (".", "!", "?") if lm.vocab.lookup(s).min() >= 0]
+    return Request(prime=start, length=140, options=SampleConfig(temperature),
+                   seed=seed, num_samples=n, stop=stops)
+
+
+def _query_number(f: Fields, name: str, default, kind, low, high):
+    raw = f._get(name, None)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise FieldError(name, f"{name} must be {'an integer' if kind is int else 'a number'}"
+                         ) from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise FieldError(name, f"{name} must be between {low} and {high}, not {raw}")
+    return value

@@ -1,0 +1,104 @@
+"""What every request passes before a route sees it: the API key, the origin, the body
+size. An ASGI middleware, so a refused request costs no routing and no body read.
+
+- With an API key, every request shows it in `x-api-key` (the header rnn-writer sends),
+  compared in constant time; only the writing page itself (`GET /`, which holds no
+  secret and no model output) loads without it, and asks for the key.
+- A browser request from another site (an `Origin` that is not this server's) is
+  refused with 403 unless `--cors-origin` lists that site; listed sites get CORS
+  headers, preflights included.
+- A body over `max_body` bytes is refused with 413, whether it declares its length or
+  streams it in chunks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from charrnn.config import ServeConfig
+from charrnn.interface.serve.fields import FieldError
+
+
+class Guard:
+    """See the module doc; `app` is the ASGI app behind it."""
+
+    def __init__(self, app, config: ServeConfig):
+        self.app, self.config = app, config
+        self.key = config.api_key.encode() if config.api_key else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        origin = headers.get("origin")
+        allowed = origin is not None and origin in self.config.cors_origins
+        if origin is not None and not allowed and not _same_origin(origin, headers, scope):
+            return await _refuse(send, 403, f"cross-origin requests from {origin} are refused "
+                                            "(start the server with --cors-origin to allow it)")
+        cors = _cors_headers(origin) if allowed else []
+        if allowed and scope["method"] == "OPTIONS":  # a preflight: no key is sent with it
+            return await _refuse(send, 204, None, cors)
+        if self.key is not None and not (scope["method"] == "GET" and scope["path"] == "/"):
+            given = headers.get("x-api-key", "").encode("latin-1")
+            if not hmac.compare_digest(given, self.key):
+                return await _refuse(send, 401, "a valid x-api-key header is required", cors)
+        declared = headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > self.config.max_body:
+            return await _refuse(send, 413, f"the body must be at most "
+                                            f"{self.config.max_body:,} bytes", cors)
+        return await self.app(scope, self._bounded(receive, send), _with(send, cors))
+
+    def _bounded(self, receive, send):
+        """`receive` that stops a chunked body once it passes the limit."""
+        seen = 0
+
+        async def bounded():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.config.max_body:
+                    raise _TooLarge(self.config.max_body)
+            return message
+
+        return bounded
+
+
+class _TooLarge(FieldError):
+    def __init__(self, limit: int):
+        super().__init__(None, f"the body must be at most {limit:,} bytes", 413)
+
+
+def _same_origin(origin: str, headers: dict[str, str], scope) -> bool:
+    scheme = scope.get("scheme", "http")
+    return origin == f"{scheme}://{headers.get('host', '')}"
+
+
+def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    return [(b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+            (b"access-control-allow-headers", b"content-type, x-api-key"),
+            (b"vary", b"Origin")]
+
+
+def _with(send, extra: list[tuple[bytes, bytes]]):
+    if not extra:
+        return send
+
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
+
+
+async def _refuse(send, status: int, message: str | None,
+                  extra: list[tuple[bytes, bytes]] = ()) -> None:
+    body = b"" if message is None else json.dumps({"error": message, "field": None}).encode()
+    headers = [(b"content-length", str(len(body)).encode()), *extra]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

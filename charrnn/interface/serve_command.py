@@ -1,0 +1,79 @@
+"""`charrnn serve`: the model over HTTP (a JSON API, torch-rnn-server's /generate, and a
+writing page), for editors, bots and browsers; see `charrnn/interface/serve/`."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from charrnn.config import ServeConfig
+from charrnn.interface import display
+from charrnn.interface.options import CheckpointOption, WeightsOption, one_line_errors
+
+_V = ServeConfig()
+LIMITS = "Limits"
+API_KEY_VARIABLE = "CHARRNN_API_KEY"
+
+
+@one_line_errors
+def serve(
+    checkpoint: CheckpointOption = None,
+    host: Annotated[str, typer.Option(
+        help="Address to listen on. 127.0.0.1 answers this machine only; 0.0.0.0 "
+             "answers the network (set --api-key then).")] = _V.host,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = _V.port,
+    weights: WeightsOption = "fp32",
+    api_key: Annotated[str | None, typer.Option(
+        help=f"Require this key in every request's x-api-key header (or set "
+             f"{API_KEY_VARIABLE}).", show_default=False)] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        help="Let pages of this site call the server from a browser, e.g. "
+             "https://example.org (repeatable). Other sites are refused.",
+        show_default=False)] = None,
+    max_batch: Annotated[int, typer.Option(
+        help="Samples generated together, one batched step per character.",
+        rich_help_panel=LIMITS)] = _V.max_batch,
+    max_waiting: Annotated[int, typer.Option(
+        help="Requests that may wait for a place; beyond, 503 with Retry-After.",
+        rich_help_panel=LIMITS)] = _V.max_waiting,
+    max_length: Annotated[int, typer.Option(
+        help="Most characters one sample may ask for.",
+        rich_help_panel=LIMITS)] = _V.max_length,
+    max_samples: Annotated[int, typer.Option(
+        help="Most samples one request may ask for (num_samples, and at most --max-batch; "
+             "/generate's n is at most 10).", rich_help_panel=LIMITS)] = _V.max_samples,
+    max_prime: Annotated[int, typer.Option(
+        help="Most characters of a prime, start_text or scored text.",
+        rich_help_panel=LIMITS)] = _V.max_prime,
+    max_body: Annotated[int, typer.Option(
+        help="Most bytes of a request body.", rich_help_panel=LIMITS)] = _V.max_body,
+    max_width: Annotated[int, typer.Option(
+        help="Widest beam a request may ask for.", rich_help_panel=LIMITS)] = _V.max_width,
+    grace: Annotated[float, typer.Option(
+        help="Seconds that requests in flight get to finish after SIGTERM or Ctrl-C.",
+        rich_help_panel=LIMITS)] = _V.grace,
+) -> None:
+    """Serve the model over HTTP: a JSON API, torch-rnn-server's /generate, and a writing
+    page at /. Many clients share one batched step per character."""
+    config = ServeConfig(
+        host=host, port=port, max_batch=max_batch, max_waiting=max_waiting,
+        max_length=max_length, max_samples=max_samples, max_prime=max_prime,
+        max_body=max_body, max_width=max_width, grace=grace,
+        api_key=api_key or os.environ.get(API_KEY_VARIABLE) or None,
+        cors_origins=tuple(cors_origin or ()),
+    ).validate()
+    if config.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        display.warning(f"--host {host} lets other machines use this server and there is no "
+                     f"--api-key: anyone who can reach it can")
+
+    from charrnn.interface.decode_commands import _load
+    from charrnn.interface.serve.runner import serve as run
+
+    lm = _load(checkpoint, weights)
+
+    def ready(url: str) -> None:
+        display.info(f"serving {lm.path} at {url} (writing page: {url}/); Ctrl-C stops")
+
+    run(lm, config, ready)

@@ -1,0 +1,129 @@
+"""The writing page in a real browser: Debian's headless Chromium driven by Playwright
+(nothing downloads a browser), against `charrnn serve`'s app on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs Playwright (pip install -e '.[dev]')")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def selected(page) -> str:
+    return page.evaluate("() => { const t = document.getElementById('text');"
+                         " return t.value.slice(t.selectionStart, t.selectionEnd); }")
+
+
+def value(page) -> str:
+    return page.evaluate("() => document.getElementById('text').value")
+
+
+def test_tab_suggests_inline_arrows_choose_tab_accepts_esc_dismisses(lm, charrnn_server,
+                                                                     browser, tmp_path):
+    with charrnn_server(lm) as url:
+        page = browser.new_page(viewport={"width": 1000, "height": 640})
+        page.goto(url)
+        page.wait_for_function("document.getElementById('model').textContent"
+                               ".includes('parameters')")
+        assert f"lstm 1×{lm.model.config.hidden_size}" in page.inner_text("#model")
+        page.click("#text")
+        page.keyboard.type("ROMEO:\n")
+        page.keyboard.press("Tab")
+        page.wait_for_function("document.getElementById('status').textContent"
+                               ".startsWith('suggestion 1 of')")
+        first = selected(page)
+        assert first and value(page) == "ROMEO:\n" + first  # shown inline, selected
+        count = int(page.inner_text("#status").split(" of ")[1].split(":")[0])
+        page.keyboard.press("ArrowDown")
+        assert page.inner_text("#status").startswith(f"suggestion {min(2, count)} of")
+        chosen = selected(page)
+        assert value(page) == "ROMEO:\n" + chosen and (count == 1 or chosen != first)
+        page.screenshot(path=str(tmp_path / "suggestion.png"))
+        page.keyboard.press("Tab")  # taken: the cursor goes after it
+        assert value(page) == "ROMEO:\n" + chosen and selected(page) == ""
+        assert page.evaluate("document.getElementById('text').selectionStart") == len(
+            "ROMEO:\n" + chosen)
+        page.keyboard.press("Tab")
+        page.wait_for_function("document.getElementById('status').textContent"
+                               ".startsWith('suggestion 1 of')")
+        assert value(page).startswith("ROMEO:\n" + chosen) and selected(page)
+        page.keyboard.press("Escape")  # dismissed: the text is what it was
+        assert value(page) == "ROMEO:\n" + chosen and selected(page) == ""
+        before = value(page)
+        page.click("#continue")
+        page.wait_for_function("document.getElementById('status').textContent === 'done'",
+                               timeout=20_000)
+        after = value(page)
+        assert after.startswith(before) and 0 < len(after) - len(before) <= 400
+        assert os.path.getsize(tmp_path / "suggestion.png") > 10_000
+
+
+def test_unknown_characters_are_reported_on_the_page(lm, charrnn_server, browser):
+    with charrnn_server(lm) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.click("#text")
+        page.keyboard.type("Ωmega")
+        page.keyboard.press("Tab")
+        page.wait_for_function("document.getElementById('status').className === 'error'")
+        assert "never saw: 'Ω'" in page.inner_text("#status")
+        assert value(page) == "Ωmega"
+
+
+def test_the_page_asks_for_the_api_key(lm, charrnn_server, browser):
+    key = "a key for the page"
+    with charrnn_server(lm, api_key=key) as url:
+        page = browser.new_page()
+        asked = []
+        page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept(key)))
+        page.goto(url)
+        page.wait_for_function("document.getElementById('model').textContent"
+                               ".includes('parameters')")
+        page.click("#text")
+        page.keyboard.type("JULIET")
+        page.keyboard.press("Tab")
+        page.wait_for_function("document.getElementById('status').textContent"
+                               ".startsWith('suggestion 1 of')")
+    assert asked == ["This server needs its API key:"]
+
+
+def test_continue_streams_and_can_be_stopped_while_it_waits(lm, charrnn_server, browser):
+    import httpx
+
+    with charrnn_server(lm, max_batch=1, max_samples=1, max_length=100_000) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.evaluate("document.getElementById('text').value = 'NURSE:'")
+        with httpx.stream("POST", url + "/v1/sample", timeout=30,
+                          json={"length": 100_000, "stream": True}) as other:
+            lines = other.iter_lines()  # kept: a dropped iterator closes the connection
+            next(lines)  # the only row is taken: the page's request waits
+            page.click("#continue")
+            assert page.inner_text("#continue") == "stop"
+            page.wait_for_function("document.getElementById('status').textContent"
+                                   " === 'writing…'")
+            page.click("#continue")
+            page.wait_for_function("document.getElementById('status').textContent"
+                                   " === 'stopped'")
+        assert page.inner_text("#continue") == "continue"
+        assert page.evaluate("document.getElementById('text').value") == "NURSE:"
+        deadline = time.monotonic() + 10
+        while httpx.get(url + "/health").json() != {"status": "ok", "rows": 0, "priming": 0,
+                                                     "waiting": 0}:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
