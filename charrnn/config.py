@@ -81,12 +81,10 @@ class ModelConfig(_JSONConfig):
     embed_size: int = 64
     dropout: float = 0.1
     weight_drop: float = 0.0  # training only: dropout on the recurrent weight matrices
-    embed_dropout: float = 0.0  # training only: dropout on the character embeddings
     tie_weights: bool = False
     vocab_size: int = 0  # filled in from the corpus
 
-    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False, "weight_drop": 0.0,
-                                         "embed_dropout": 0.0}
+    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False, "weight_drop": 0.0}
 
     def validate(self) -> ModelConfig:
         _check(self.model in CELLS,
@@ -100,8 +98,6 @@ class ModelConfig(_JSONConfig):
         )
         _check(_is_number(self.weight_drop) and 0.0 <= self.weight_drop < 1.0,
                f"--weight-drop must be in [0, 1), not {self.weight_drop}")
-        _check(_is_number(self.embed_dropout) and 0.0 <= self.embed_dropout < 1.0,
-               f"--embed-dropout must be in [0, 1), not {self.embed_dropout}")
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,

@@ -86,10 +86,6 @@ def train(
         help="While training, drop this fraction of the recurrent (hidden-to-hidden) "
              "weights afresh at every step: a strong regulariser for a small corpus.",
         rich_help_panel=MODEL)] = _M.weight_drop,
-    embed_dropout: Annotated[float, typer.Option(
-        help="While training, drop this fraction of the character embeddings' values "
-             "afresh at every step (input dropout).",
-        rich_help_panel=MODEL)] = _M.embed_dropout,
     tie_weights: Annotated[bool, typer.Option(
         help="Share one matrix between the character embedding and the output head "
              "(needs --embed-size equal to --hidden-size).",

@@ -45,7 +45,7 @@ class FastDropout(nn.Module):
 
 
 class CharRNN(nn.Module):
-    """Embedding -> dropout -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head
+    """Embedding -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head
     (optionally sharing its weight with the embedding)."""
 
     def __init__(self, config: ModelConfig):
@@ -66,7 +66,6 @@ class CharRNN(nn.Module):
         )
         self.drop = FastDropout(config.dropout)
         self.weight_drop = FastDropout(config.weight_drop)
-        self.embed_drop = FastDropout(config.embed_dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:  # one matrix both reads and writes characters
             self.head.weight = self.embed.weight
@@ -85,7 +84,7 @@ class CharRNN(nn.Module):
     def forward(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step."""
         hidden_in = state if self.config.model == "lstm" else state[0]
-        out, hidden_out = self._recur(self.embed_drop(self.embed(ids)), hidden_in)
+        out, hidden_out = self._recur(self.embed(ids), hidden_in)
         logits = self.head(self.drop(out))
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, new_state
