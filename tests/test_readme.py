@@ -2,6 +2,10 @@
 
 import re
 import shlex
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -35,6 +39,28 @@ def charrnn_commands() -> list[list[str]]:
     return commands
 
 
+def serve_and_curl(args: list[str]) -> None:
+    """`charrnn serve ...` as written (on a free port), then the README's curl lines
+    against it, each answered 200 with JSON or events."""
+    proc = subprocess.Popen([sys.executable, "-m", "charrnn", *args, "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = next(line.split(" at ")[1].split()[0] for line in proc.stderr
+                   if " at http://" in line)
+        curls = [line for block in blocks("bash") for line in block.splitlines()
+                 if line.startswith("curl ")]
+        assert len(curls) >= 3
+        for line in curls if shutil.which("curl") else []:
+            words = [w.replace("http://127.0.0.1:8080", url) for w in shlex.split(line)]
+            done = subprocess.run([*words, "--fail"], capture_output=True, text=True,
+                                  timeout=60)
+            assert done.returncode == 0 and done.stdout.strip()[:1] in "{d", (line, done)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+
+
 def test_ci_runs_the_readme_test_command():
     test_line = next(line for block in blocks("bash") for line in block.splitlines()
                      if "pytest" in line)
@@ -52,11 +78,14 @@ def test_every_readme_command_and_the_python_example_run(server, shared_corpus, 
                                          encoding="utf-8")
     commands = charrnn_commands()
     assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus", "info", "list",
-                                       "eval", "plot", "novelty"}
+                                       "eval", "plot", "novelty", "serve"}
     runner = CliRunner()
     for args in commands:
         if "cuda" in args and not torch.cuda.is_available():
             continue  # a GPU example; test_device covers what happens without one
+        if args[0] == "serve":
+            serve_and_curl(args)
+            continue
         extra = FAST if args[0] == "train" else []
         if args[:2] == ["corpus", "get"]:
             if not shared_corpus.exists():

@@ -92,6 +92,8 @@ def test_torch_rnn_server_generate(lm, charrnn_server):
         twice = [httpx.get(url + "/generate", params={"start_text": "I", "n": 2, "seed": 5},
                            timeout=30).json() for _ in range(2)]
         empty = httpx.get(url + "/generate", timeout=30).json()
+        greeting = httpx.get(url + "/", headers={"accept": "application/json"}).json()
+        page = httpx.get(url + "/", headers={"accept": "text/html,*/*"})
     assert reply.status_code == 200
     data = reply.json()
     assert set(data) == {"start_text", "completions", "time"}
@@ -101,6 +103,8 @@ def test_torch_rnn_server_generate(lm, charrnn_server):
         assert (ends and ends[0] == len(text) - 1) or (not ends and len(text) == 140)
     assert twice[0]["completions"] == twice[1]["completions"]
     assert empty["start_text"] == "" and len(empty["completions"]) == 1
+    assert "Have fun" in greeting["message"]  # rnn-writer's check that the server is up
+    assert page.headers["content-type"].startswith("text/html") and "<textarea" in page.text
 
 
 def test_any_unicode_start_text_the_vocabulary_spells(tmp_path, cli, charrnn_server):

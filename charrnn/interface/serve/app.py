@@ -245,6 +245,12 @@ async def health(request: Request) -> Response:
 
 
 async def page(request: Request) -> Response:
+    """The writing page; a client that asks for JSON only (rnn-writer checks that the
+    server is up with `GET /`, as torch-rnn-server answered it) gets a greeting."""
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        name = request.app.state.service.info["name"]
+        return JSONResponse({"message": f"charrnn serve: {name}. Have fun!"})
     return HTMLResponse(request.app.state.page, headers={"Cache-Control": "no-store"})
 
 
