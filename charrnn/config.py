@@ -161,6 +161,7 @@ class TrainConfig(_JSONConfig):
 
     batch_size: int = 32
     seq_len: int = 64
+    bptt_steps: int | None = None  # K2: how far back a gradient flows in a window; None: all
     lr: float = 5e-3
     lr_schedule: str = "cosine"
     min_lr_frac: float = 0.1
@@ -179,11 +180,15 @@ class TrainConfig(_JSONConfig):
     seed: int = 1234
 
     legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None,
-                                        "ema": 0.0}
+                                        "ema": 0.0, "bptt_steps": None}
 
     def validate(self) -> TrainConfig:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, "--batch-size must be >= 1")
         _check(_is_int(self.seq_len) and self.seq_len >= 1, "--seq-len must be >= 1")
+        _check(self.bptt_steps is None or (_is_int(self.bptt_steps)
+                                           and 1 <= self.bptt_steps <= self.seq_len),
+               f"--bptt-steps must be between 1 and --seq-len ({self.seq_len}), "
+               f"not {self.bptt_steps}")
         _check(_is_number(self.lr) and self.lr > 0, f"--lr must be > 0, not {self.lr}")
         _check(
             _is_number(self.min_lr_frac) and 0 <= self.min_lr_frac <= 1,

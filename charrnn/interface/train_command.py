@@ -66,6 +66,11 @@ def train(
     seq_len: Annotated[int, typer.Option(
         help="Characters per stream per step (truncated-BPTT length).",
         rich_help_panel=DATA)] = _T.seq_len,
+    bptt_steps: Annotated[int | None, typer.Option(
+        help="Let the gradient flow back at most this many steps inside each --seq-len "
+             "window (truncated BPTT with k2 < k1; every character still gets its loss). "
+             "Default: the whole window.", show_default=False,
+        rich_help_panel=DATA)] = None,
     size: Annotated[Literal["tiny", "small", "medium", "large", "xl"] | None, typer.Option(
         help="Model size preset (layers, units, dropout, lr, weight decay); the flags below "
              "override its values. Default: the size that fits the --time budget on this "

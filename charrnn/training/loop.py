@@ -33,7 +33,7 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
-from charrnn.errors import CharRNNError
+from charrnn.errors import CharRNNError, ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN, State, detach_state
 from charrnn.training import state as saved_state
@@ -96,6 +96,9 @@ def train_model(
     report = reporter or SilentReporter()
     cfg = (train_config or TrainConfig()).budgeted.validate()
     model_config = (model_config or ModelConfig()).validate()
+    if ranks.world > 1 and (cfg.bptt_steps or cfg.seq_len) < cfg.seq_len:
+        raise ConfigError("--bptt-steps below --seq-len needs one process: under torchrun "
+                          "each step may run one forward pass")
     dev = resolve_device(device, ranks.local_rank)
     dtype = resolve_precision(precision, dev)
     if dev.type == "cpu":
@@ -231,7 +234,7 @@ class Run:
         for group in net.optimizer.param_groups:
             group["lr"] = progress.lr
         loss, state = train_step(net.forward, net.optimizer, x, y, self.state,
-                                 self.cfg.grad_clip, self.dtype)
+                                 self.cfg.grad_clip, self.dtype, self.cfg.bptt_steps)
         if net.average is not None:
             net.average.update(progress.step + 1)
         loss_value = self.agreed_loss(loss.item(), progress.step + 1)

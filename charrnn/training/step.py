@@ -11,7 +11,7 @@ from charrnn.config import TrainConfig
 from charrnn.data.documents import IGNORE
 from charrnn.data.streams import StreamBatcher
 from charrnn.errors import CorpusError
-from charrnn.model.network import CharRNN, State
+from charrnn.model.network import CharRNN, State, detach_state
 from charrnn.training.device import autocast
 from charrnn.training.report import Reporter
 
@@ -32,13 +32,18 @@ def make_optimizer(model: CharRNN, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                y: torch.Tensor, state: State, grad_clip: float,
-               dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, State]:
+               dtype: torch.dtype = torch.float32,
+               bptt_steps: int | None = None) -> tuple[torch.Tensor, State]:
     """One teacher-forced step on a window: forward from the carried state (under bf16
     autocast if asked), mean cross-entropy, backward, clip the global gradient norm,
     update. `model` may be wrapped in DistributedDataParallel. Returns the loss (a
-    tensor, so no device sync is forced here) and the state after the window."""
+    tensor, so no device sync is forced here) and the state after the window.
+
+    `bptt_steps` K2 shorter than the window (K1) cuts the gradient's path every K2
+    characters (truncated BPTT with k2 < k1): every position still gets its loss, but
+    its gradient reaches back at most K2 steps."""
     with autocast(x.device, dtype):
-        logits, state = model(x, state)
+        logits, state = forward_cut(model, x, state, bptt_steps)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
                                ignore_index=IGNORE)  # documents' padding is not scored
     optimizer.zero_grad(set_to_none=True)
@@ -46,6 +51,21 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return loss.detach(), state
+
+
+def forward_cut(model: torch.nn.Module, x: torch.Tensor, state: State,
+                bptt_steps: int | None) -> tuple[torch.Tensor, State]:
+    """The window's logits, its state's gradient path cut every `bptt_steps` characters
+    (one fused call when there is nothing to cut, as without it)."""
+    if bptt_steps is None or bptt_steps >= x.shape[1]:
+        return model(x, state)
+    pieces = []
+    for start in range(0, x.shape[1], bptt_steps):
+        if start:
+            state = detach_state(state)
+        logits, state = model(x[:, start : start + bptt_steps], state)
+        pieces.append(logits)
+    return torch.cat(pieces, dim=1), state
 
 
 def fit_to_text(cfg: TrainConfig, chars: int, processes: int,
