@@ -16,6 +16,9 @@ and the helpers test files share (they get them only as fixtures, never by impor
                      base URL of `charrnn serve`'s app running on 127.0.0.1 in a thread
     shared_corpus    the path of the shared tinyshakespeare.txt, present or not
     shakespeare      that path, or a skip with the reason when it is absent
+    offline_page     the context manager `offline_page(path)` -> a Playwright page of that
+                     file in Debian's headless chromium, every request off the file refused
+                     (a skip with the reason when chromium or Playwright is absent)
 """
 
 from __future__ import annotations
@@ -266,6 +269,33 @@ def run_charrnn_server(lm, **settings):
         thread.join(10)
         app.state.service.batcher.close()
         sock.close()
+
+
+@contextlib.contextmanager
+def open_offline(path: Path, width: int = 900, height: int = 500):
+    """A headless page of the file at `path`, offline: only file: and data: load."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium package (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="needs Playwright (pip install -e '.[dev]')")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            ("file:", "data:")) else route.abort())
+        page.goto(Path(path).as_uri())
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def offline_page():
+    return open_offline
 
 
 @pytest.fixture(scope="session")

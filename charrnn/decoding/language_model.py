@@ -20,6 +20,7 @@ from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, n
 from charrnn.decoding.sampling import sample_steps
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
 from charrnn.decoding.session import Session
+from charrnn.decoding.surprise import Surprise, pieces_of, surprise
 from charrnn.errors import CharRNNError, CheckpointError, ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -192,6 +193,32 @@ class LanguageModel:
                 raise ConfigError("complete=True needs a model trained on --documents")
             ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
         return logprob(self._decoder, self._prime(prime), ids)
+
+    def explain(self, text: str, top: int = 5) -> Surprise:
+        """How surprised the model is by each character of `text` (read from the start of
+        a text), in bits, and its `top` predictions there (see `surprise.py`)."""
+        if top < 1:
+            raise ConfigError(f"--top must be >= 1, not {top}")
+        breaks = {"lines": "\n", "paragraphs": "\n\n"}
+        names = [breaks.get(self.documents or "", "") if i == self.vocab.end_id
+                 else self.vocab.display(self.vocab.decode([i])) for i in range(len(self.vocab))]
+        return surprise(self._decoder, names, pieces_of(self.vocab, text, self.documents), top)
+
+    def read_file(self, path: str | Path, max_chars: int) -> tuple[str, bool]:
+        """The first `max_chars` characters of a file, read as the training corpus was
+        (encoding, level), and whether there was more."""
+        if max_chars < 1:
+            raise ConfigError(f"--max-chars must be >= 1, not {max_chars}")
+        path = check_file(path, "text")
+        saved = self.meta.get("data")
+        data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
+        pieces, size = [], 0
+        for text in iter_symbols(path, data):
+            pieces.append(text)
+            size += len(text)
+            if size > max_chars:
+                return "".join(pieces)[:max_chars], True
+        return "".join(pieces), False
 
     def split_documents(self, text: str) -> list[str]:
         """A text cut into documents the way the training corpus was."""

@@ -6,6 +6,9 @@
     write_command.py     charrnn write: an interactive writing session on lm.session
     serve_command.py     charrnn serve: its options and limits; the server is serve/
     serve/               the HTTP API and writing page (Starlette on uvicorn)
+    insight_commands.py  charrnn explain, neurons, gradients: inside a trained model
+    pages/               self-contained HTML pages filled with figures
+    pictures.py          text coloured character by character, as a PNG
     run_commands.py      charrnn info, list, plot, corpus list / get
     options.py           the option types the commands share, and one-line errors
     display.py           progress, tables, errors (the only module that imports Rich)

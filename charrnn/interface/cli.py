@@ -4,6 +4,7 @@
     decode_commands.py   charrnn sample, beam, eval, novelty
     write_command.py     charrnn write: an interactive writing session
     serve_command.py     charrnn serve: the HTTP API and writing page (serve/)
+    insight_commands.py  charrnn explain, neurons, gradients: inside the model
     run_commands.py      charrnn info, list, plot, corpus list, corpus get
     options.py           option types and the one-line error wrapper they share
 
@@ -19,6 +20,7 @@ import typer
 
 from charrnn.interface import (
     decode_commands,
+    insight_commands,
     run_commands,
     serve_command,
     train_command,
@@ -69,6 +71,20 @@ app.command(epilog=examples(
     "charrnn serve --checkpoint checkpoints/tinyshakespeare --port 9000 --weights int8",
     "CHARRNN_API_KEY=s3cret-key charrnn serve --host 0.0.0.0",
 ))(serve_command.serve)
+app.command(epilog=examples(
+    'charrnn explain "O Romeo, Romeo! wherefore art thou Romeo?"',
+    "charrnn explain --file held_out.txt --out surprise.html",
+    "charrnn explain --file held_out.txt --max-chars 3000 --out surprise.png --json",
+))(insight_commands.explain)
+app.command(epilog=examples(
+    "charrnn gradients --untrained lstm --untrained gru --untrained rnn --out reach.png",
+    "charrnn gradients --checkpoint runs/lstm --checkpoint runs/gru --file held_out.txt --json",
+))(insight_commands.gradients)
+app.command(epilog=examples(
+    "charrnn neurons --file held_out.txt",
+    "charrnn neurons --file code.py --feature 'comment=#.*$' --out cells.html",
+    "charrnn neurons --file held_out.txt --cell 0:212 --out cell.png",
+))(insight_commands.neurons)
 app.command("eval", epilog=examples(
     "charrnn eval held_out.txt",
     "charrnn eval held_out.txt --checkpoint checkpoints/tinyshakespeare --json",

@@ -368,3 +368,45 @@ def novelty_table(report) -> None:
 
 def _share(value: float | None) -> str:
     return f"{value:.1%}" if value is not None else "-"
+
+
+def surprise_summary(figures: dict, truncated: bool) -> None:
+    """`charrnn explain` without --json: bits per character and the most surprising
+    stretches, on stdout."""
+    console = stdout_console()
+    read = f"the first {figures['chars']:,}" if truncated else f"{figures['chars']:,}"
+    console.print(f"{read} characters: {figures['bits_per_char']:.3f} bits per character",
+                  soft_wrap=True, highlight=False)
+    table = Table(title="most surprising stretches")
+    for column, justify in (("at", "right"), ("text", "left"), ("bits each", "right")):
+        table.add_column(column, justify=justify)
+    for span in figures["surprising"]:
+        table.add_row(f"{span['start']:,}", repr(span["text"]), f"{span['bits']:.2f}")
+    console.print(table)
+
+
+def reach_table(ks: list[int], curves: dict[str, list[float]]) -> None:
+    """`charrnn gradients` without --json: the curves at k = 0, 1, 2, 4, 8, ... on stdout."""
+    console = stdout_console()
+    console.print("mean |d loss_t / d h_(t-k)| over the windows:", highlight=False)
+    table = Table()
+    table.add_column("k", justify="right")
+    for label in curves:
+        table.add_column(label, justify="right")
+    shown = [k for k in ks if k == 0 or (k & (k - 1)) == 0 or k == ks[-1]]
+    for k in sorted(set(shown)):
+        table.add_row(str(k), *(f"{norms[k]:.3g}" for norms in curves.values()))
+    console.print(table)
+
+
+def neurons_table(ranked: dict[str, list], cells: int, chars: int) -> None:
+    """`charrnn neurons` without --json: the best cells per feature on stdout."""
+    console = stdout_console()
+    console.print(f"{cells:,} cells over {chars:,} characters", highlight=False)
+    table = Table(title="cells that follow each feature (Pearson r)")
+    for column, justify in (("feature", "left"), ("cells, best first", "left")):
+        table.add_column(column, justify=justify)
+    for feature, best in ranked.items():
+        table.add_row(feature, ", ".join(f"{c} {r:+.3f}" for c, r in best)
+                      or "constant in this text")
+    console.print(table)

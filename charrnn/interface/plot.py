@@ -105,3 +105,27 @@ def _save(fig, out: Path) -> Path:
     out = Path(out)
     write_atomic(out, buffer.getvalue())
     return out
+
+
+def plot_reach(ks: list[int], curves: dict[str, list[float]], out: Path,
+               title: str | None = None) -> Path:
+    """`charrnn gradients`: mean |d loss_t / d h_(t-k)| against k, one line per model, on a
+    log scale; PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    try:
+        for label, norms in curves.items():
+            axis.plot(ks, [max(n, 1e-30) for n in norms], label=label)
+        axis.set_yscale("log")
+        axis.set_xlabel("k: steps back from the character whose loss is differentiated")
+        axis.set_ylabel("mean |d loss_t / d h_(t-k)|")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend()
+        axis.set_title(title or "how far back the gradient reaches")
+        return _save(fig, out)
+    finally:
+        plt.close(fig)
