@@ -1,10 +1,12 @@
 """The README's pictures of the pages, taken from real runs in headless Chromium.
 
     python docs/screenshots.py serve --checkpoint checkpoints/tinyshakespeare
+    python docs/screenshots.py page surprise.html --name explain-page --hover 120
 
 `serve`: starts `charrnn serve` on the checkpoint, types a prime into the writing page,
-asks for suggestions with Tab and saves docs/serve-page.png. Uses Debian's chromium
-through Playwright (nothing downloads a browser).
+asks for suggestions with Tab and saves docs/serve-page.png. `page`: opens a page that
+`charrnn explain` or `neurons` wrote, hovers the character at --hover and saves
+docs/NAME.png. Uses Debian's chromium through Playwright (nothing downloads a browser).
 """
 
 from __future__ import annotations
@@ -48,12 +50,34 @@ def serve_page(checkpoint: str) -> Path:
         proc.wait()
 
 
+def written_page(path: str, name: str, hover: int, select: str | None) -> Path:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 620})
+        page.goto(Path(path).resolve().as_uri())
+        if select:
+            page.select_option("#cell", select)
+        page.locator("#text span").nth(hover).hover()
+        out = DOCS / f"{name}.png"
+        page.screenshot(path=str(out))
+        browser.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("page", choices=["serve"])
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("what", choices=["serve", "page"])
+    parser.add_argument("path", nargs="?", help="page: the HTML file")
+    parser.add_argument("--checkpoint", help="serve: the checkpoint to serve")
+    parser.add_argument("--name", help="page: the picture's name in docs/")
+    parser.add_argument("--hover", type=int, default=0, help="page: character to hover")
+    parser.add_argument("--select", help="page: the cell to show (neurons)")
     args = parser.parse_args()
-    print(serve_page(args.checkpoint))
+    if args.what == "serve":
+        print(serve_page(args.checkpoint))
+    else:
+        print(written_page(args.path, args.name, args.hover, args.select))
 
 
 if __name__ == "__main__":

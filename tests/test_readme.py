@@ -74,11 +74,14 @@ def test_every_readme_command_and_the_python_example_run(server, shared_corpus, 
     corpus = Path("corpora/tinyshakespeare.txt")
     corpus.parent.mkdir()
     corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n", encoding="utf-8")
+    Path("held_out.txt").write_text(tiny_text(12), encoding="utf-8")
+    Path("code.py").write_text(tiny_text(10), encoding="utf-8")  # spelled by the models
     Path("corpora/names.txt").write_text("emma\nmarie\nmarco\nolivia\nava\nmartha\n" * 20,
                                          encoding="utf-8")
     commands = charrnn_commands()
     assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus", "info", "list",
-                                       "eval", "plot", "novelty", "serve"}
+                                       "eval", "plot", "novelty", "serve", "explain",
+                                       "neurons", "gradients"}
     runner = CliRunner()
     for args in commands:
         if "cuda" in args and not torch.cuda.is_available():
