@@ -83,7 +83,6 @@ class _Running:
                  vocab_size: int, stops: list[np.ndarray]):
         request = gen.request
         self.gen, self.cfg, self.stops = gen, request.options, stops
-        self.vocab_size = vocab_size
         self.generator = generator_for(request.seed)
         self.active = np.arange(request.num_samples)  # which samples still run
         self.history = np.zeros((request.num_samples, 0), dtype=np.int64)
@@ -92,40 +91,39 @@ class _Running:
         if self.cfg.repetition_penalty != 1.0:
             self.seen = np.zeros((request.num_samples, vocab_size), dtype=bool)
             self.seen[:, context.numpy()] = True
-
-    @property
-    def plain(self) -> bool:
-        """Drawn with temperature alone, so its rows can join the vectorised draw."""
-        cfg, vocab = self.cfg, self.vocab_size
-        return (cfg.temperature > 0 and self.seen is None
-                and (cfg.top_k is None or cfg.top_k >= vocab)
-                and (cfg.top_p is None or cfg.top_p >= 1))
+        cfg = self.cfg  # drawn with temperature alone: its rows join the vectorised draw
+        self.plain = (cfg.temperature > 0 and self.seen is None
+                      and (cfg.top_k is None or cfg.top_k >= vocab_size)
+                      and (cfg.top_p is None or cfg.top_p >= 1))
 
     def draw(self, logprobs: np.ndarray) -> np.ndarray:
         """This request's next ids, as `sample_from` draws them."""
         return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,
                     self.generator)
 
-    def uniforms(self) -> np.ndarray:
+    def uniforms(self) -> list[float]:
         """The draws `draw` would take from this request's generator, one per row."""
         rows = self.active.size
-        return np.array([self.generator.random()]) if rows == 1 else \
-            self.generator.random(rows)
+        return [self.generator.random()] if rows == 1 else self.generator.random(rows).tolist()
 
-    def record(self, ids: np.ndarray) -> np.ndarray:
-        """Keep the drawn ids; which rows run on after them."""
-        for row, i in zip(self.active.tolist(), ids.tolist(), strict=True):
-            self.gen.rows[row].append(i)
+    def record(self, ids: np.ndarray) -> np.ndarray | None:
+        """Keep the drawn ids; which rows run on after them (None: all of them, the
+        common case, kept cheap)."""
+        if self.active.size == 1:
+            self.gen.rows[self.active[0]].append(int(ids[0]))
+        else:
+            for row, i in zip(self.active.tolist(), ids.tolist(), strict=True):
+                self.gen.rows[row].append(i)
         self.steps += 1
         if self.seen is not None:
             self.seen[np.arange(ids.size), ids] = True
-        keep = np.ones(ids.size, dtype=bool)
+        if self.steps >= self.gen.request.length or self.gen.cancelled:
+            return np.zeros(ids.size, dtype=bool)
         if self.stops:
             self.history = np.concatenate([self.history, ids[:, None]], axis=1)
             keep = ~ends_with(self.history, self.stops)
-        if self.steps >= self.gen.request.length or self.gen.cancelled:
-            keep[:] = False
-        return keep
+            return None if keep.all() else keep
+        return None
 
     def shrink(self, keep: np.ndarray) -> None:
         self.active, self.history = self.active[keep], self.history[keep]
@@ -200,7 +198,8 @@ class Batcher:
     @property
     def load(self) -> dict[str, int]:
         """Rows generating, requests reading their prime, requests waiting."""
-        return {"rows": sum(r.active.size for r in self._running),
+        running = [r for r in self._running if not r.gen.done.is_set()]  # none just ended
+        return {"rows": sum(r.active.size for r in running),
                 "priming": len(self._priming), "waiting": len(self._waiting)}
 
     def close(self, timeout: float = 5.0) -> None:
@@ -280,17 +279,21 @@ class Batcher:
     def _step(self) -> None:
         """Every running row draws its next id; the survivors advance together."""
         ids = self._draw()
-        keep_parts, still = [], []
+        keep = None  # which rows advance, made only when some do not
+        still = []
         offset = 0
         for run in self._running:
             rows = run.active.size
-            keep = run.record(ids[offset : offset + rows])
+            kept = run.record(ids[offset : offset + rows])
+            if kept is not None:
+                if keep is None:
+                    keep = np.ones(ids.size, dtype=bool)
+                keep[offset : offset + rows] = kept
             offset += rows
-            keep_parts.append(keep)
-            if keep.all():
+            if kept is None:
                 still.append(run)
-            elif keep.any():
-                run.shrink(keep)
+            elif kept.any():
+                run.shrink(kept)
                 still.append(run)
             else:
                 run.gen._finish()
@@ -298,8 +301,7 @@ class Batcher:
             run.gen._updated()
         self._running = still
         self.steps += 1
-        keep = np.concatenate(keep_parts)
-        if not keep.all():
+        if keep is not None:
             ids = ids[keep]
             self._state = tuple(a[:, keep] for a in self._state)
         if ids.size == 0:
@@ -318,24 +320,30 @@ class Batcher:
         if len(self._running) == 1:  # one request: its own draw, cheapest for one row
             return self._running[0].draw(logprobs)
         ids = np.empty(logprobs.shape[0], dtype=np.int64)
-        plain_rows, temperatures, uniforms = [], [], []
+        plain_rows: list[int] = []
+        temperatures: list[float] = []
+        uniforms: list[float] = []
         offset = 0
         for run in self._running:
-            rows = slice(offset, offset + run.active.size)
-            offset = rows.stop
+            rows = run.active.size
             if run.plain:
-                plain_rows.append(np.arange(rows.start, rows.stop))
-                temperatures.append(np.full(run.active.size, run.cfg.temperature, np.float32))
-                uniforms.append(run.uniforms())
+                plain_rows.extend(range(offset, offset + rows))
+                temperatures.extend([run.cfg.temperature] * rows)
+                uniforms.extend(run.uniforms())
             else:
-                ids[rows] = run.draw(logprobs[rows])
+                ids[offset : offset + rows] = run.draw(logprobs[offset : offset + rows])
+            offset += rows
         if plain_rows:
-            index = np.concatenate(plain_rows)
-            logits = logprobs[index] / np.concatenate(temperatures)[:, None]
+            every = len(plain_rows) == ids.size
+            logits = (logprobs if every else logprobs[plain_rows]) / np.array(
+                temperatures, dtype=np.float32)[:, None]
             cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1,
                             dtype=np.float64)
-            u = (1.0 - np.concatenate(uniforms))[:, None] * cdf[:, -1:]
-            ids[index] = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
+            u = (1.0 - np.array(uniforms))[:, None] * cdf[:, -1:]
+            drawn = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
+            if every:
+                return drawn
+            ids[plain_rows] = drawn
         return ids
 
     def _fail_all(self, message: str) -> None:
