@@ -74,9 +74,23 @@ def test_the_command_prints_json_a_summary_and_writes_pictures(cli, trained_run,
     (["abc", "--out", "page.pdf"], "--out must end in .html or .png"),
     (["abc", "--top", "0"], "--top must be >= 1"),
     (["abc", "--max-chars", "0"], "--max-chars must be >= 1"),
+    (["\n\n\n"], None),  # fine for a stream model: three line breaks to explain
 ])
 def test_bad_input_is_one_line(cli, one_error_line, trained_run, args, message):
-    assert message in one_error_line(cli("explain", *args, "--checkpoint", trained_run))
+    result = cli("explain", *args, "--checkpoint", trained_run)
+    if message is None:
+        assert result.exit_code == 0, result.output
+    else:
+        assert message in one_error_line(result)
+
+
+def test_a_documents_model_with_no_document_to_read_says_so(tmp_path, cli, one_error_line):
+    names = tmp_path / "names.txt"
+    names.write_text("emma\nolivia\nava\n" * 30, encoding="utf-8")
+    assert cli("train", names, "--documents", "lines", "--steps", "5", "--hidden-size", "16",
+               "--embed-size", "8", "--batch-size", "4", "--out", tmp_path / "run").exit_code == 0
+    line = one_error_line(cli("explain", "\n\n", "--checkpoint", tmp_path / "run"))
+    assert "no character to explain" in line
 
 
 def test_the_page_opens_offline_and_shows_predictions_on_hover(cli, trained_run, tmp_path,

@@ -124,6 +124,8 @@ def test_the_pictures_and_bad_input(cli, one_error_line, trained_run, tmp_path):
     ]:
         assert message in one_error_line(cli("neurons", text, "--checkpoint", trained_run,
                                              *args))
+    flat = cli("neurons", "a", "--checkpoint", trained_run, "--out", tmp_path / "flat.png")
+    assert "no feature varies over this text" in one_error_line(flat)
 
 
 def test_the_page_shows_any_ranked_cell_with_values_on_hover(cli, trained_run, tmp_path,

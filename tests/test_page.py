@@ -73,6 +73,23 @@ def test_tab_suggests_inline_arrows_choose_tab_accepts_esc_dismisses(lm, charrnn
         assert os.path.getsize(tmp_path / "suggestion.png") > 10_000
 
 
+def suggestions_for(page, url: str, typed: str) -> None:
+    """Open the page once the model is shown, type, press Tab, wait for suggestions."""
+    page.goto(url)
+    page.wait_for_function("document.getElementById('model').textContent"
+                           ".includes('parameters')")
+    page.click("#text")
+    page.keyboard.type(typed)
+    page.keyboard.press("Tab")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('suggestion 1 of')")
+
+
+def test_the_page_sends_no_more_prime_than_the_server_takes(lm, charrnn_server, browser):
+    with charrnn_server(lm, max_prime=12) as url:  # a longer prime would be a 413
+        suggestions_for(browser.new_page(), url, "ROMEO:\nO that I were a glove upon that\n")
+
+
 def test_unknown_characters_are_reported_on_the_page(lm, charrnn_server, browser):
     with charrnn_server(lm) as url:
         page = browser.new_page()
@@ -91,14 +108,7 @@ def test_the_page_asks_for_the_api_key(lm, charrnn_server, browser):
         page = browser.new_page()
         asked = []
         page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept(key)))
-        page.goto(url)
-        page.wait_for_function("document.getElementById('model').textContent"
-                               ".includes('parameters')")
-        page.click("#text")
-        page.keyboard.type("JULIET")
-        page.keyboard.press("Tab")
-        page.wait_for_function("document.getElementById('status').textContent"
-                               ".startsWith('suggestion 1 of')")
+        suggestions_for(page, url, "JULIET")
     assert asked == ["This server needs its API key:"]
 
 

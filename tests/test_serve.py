@@ -128,6 +128,34 @@ def test_any_unicode_start_text_the_vocabulary_spells(tmp_path, cli, charrnn_ser
     assert "'Ω'" in unknown.json()["error"]
 
 
+def test_a_byte_level_models_undecodable_bytes_travel_as_json(tmp_path, cli, charrnn_server):
+    """Bytes that are not UTF-8 on their own (a sample cut inside a character) come back as
+    the same surrogate escapes `lm.samples` returns, in plain JSON and in events."""
+    import charrnn
+
+    corpus = tmp_path / "bytes.txt"
+    corpus.write_text("Grüße aus Köln, naïve café. 日本語 😀\n" * 60, encoding="utf-8")
+    assert cli("train", corpus, "--level", "byte", "--steps", "5", "--hidden-size", "16",
+               "--embed-size", "8", "--batch-size", "2", "--seq-len", "16",
+               "--out", tmp_path / "run").exit_code == 0
+    model = charrnn.load(tmp_path / "run")
+    with charrnn_server(model) as url:
+        plain = post(url, "/v1/sample", {"length": 300, "num_samples": 3, "seed": 4})
+        with httpx.stream("POST", url + "/v1/sample", timeout=30,
+                          json={"length": 300, "seed": 4, "stream": True}) as response:
+            events = read_events(response.iter_lines())
+        impossible = post(url, "/v1/logprob", {"text": "\u00ff"})
+    expected_texts = expected(model, {"length": 300, "num_samples": 3}, 4)
+    assert any(any("\udc80" <= c <= "\udcff" for c in t) for t in expected_texts)
+    assert plain.status_code == 200 and plain.json()["samples"] == expected_texts
+    alone = expected(model, {"length": 300}, 4)
+    assert events[-1][0] == "end" and events[-1][1]["samples"] == alone
+    assert "".join(e["text"] for kind, e in events if kind == "message") == alone[0]
+    assert impossible.status_code in (200, 400)  # a byte never seen: probability 0 -> 400
+    if impossible.status_code == 400:
+        assert impossible.json()["field"] == "text"
+
+
 def test_beam_logprob_model_and_health_mirror_the_python_api(lm, charrnn_server):
     with charrnn_server(lm) as url:
         beam = post(url, "/v1/beam", {"prime": "ROMEO", "length": 25, "width": 6, "n_best": 3,
@@ -165,6 +193,9 @@ BAD = [  # (method, path, body or query, status, the field named)
     ("POST", "/v1/sample", {"prime": "x" * 20_000}, 413, "prime"),
     ("POST", "/v1/sample", {"stop": [1]}, 400, "stop"),
     ("POST", "/v1/sample", {"stream": "yes"}, 400, "stream"),
+    ("POST", "/v1/sample", {"temperature": 10**400}, 400, "temperature"),
+    ("POST", "/v1/sample", {"temperature": 1e-30}, 400, "temperature"),
+    ("POST", "/v1/sample", b'{"stop": "\\ud800"}', 400, "stop"),  # a lone surrogate
     ("POST", "/v1/beam", {"width": 0}, 400, "width"),
     ("POST", "/v1/beam", {"width": 4, "n_best": 5}, 400, "n_best"),
     ("POST", "/v1/beam", {"length_penalty": "long"}, 400, "length_penalty"),
@@ -173,6 +204,7 @@ BAD = [  # (method, path, body or query, status, the field named)
     ("GET", "/generate", {"n": "many"}, 400, "n"),
     ("GET", "/generate", {"n": "50"}, 400, "n"),
     ("GET", "/generate", {"temperature": "nan"}, 400, "temperature"),
+    ("GET", "/generate", {"n": "1" + "0" * 400}, 400, "n"),
     ("GET", "/generate", {"file": "/etc/passwd"}, 400, "file"),
     ("GET", "/v1/sample", None, 405, None),
     ("GET", "/nowhere", None, 404, None),
@@ -332,6 +364,18 @@ def test_other_sites_are_refused_unless_allowed(lm, charrnn_server):
     assert listed.headers["access-control-allow-origin"] == allowed
     assert preflight.status_code == 204
     assert "x-api-key" in preflight.headers["access-control-allow-headers"]
+
+
+def test_a_rebound_host_name_is_refused(lm, charrnn_server):
+    """DNS rebinding: a page at evil.test:PORT whose name now points at 127.0.0.1 sends
+    its own Host and Origin, which match each other."""
+    with charrnn_server(lm) as url:
+        port = url.rsplit(":", 1)[1]
+        rebound = post(url, "/v1/sample", {"length": 5},
+                       headers={"host": f"evil.test:{port}", "origin": f"http://evil.test:{port}"})
+        local = httpx.get(url + "/health", headers={"host": f"localhost:{port}"})
+    assert rebound.status_code == 403 and "127.0.0.1, localhost" in rebound.json()["error"]
+    assert local.status_code == 200
 
 
 def test_bodies_over_the_limit_are_refused(lm, charrnn_server):

@@ -4,18 +4,25 @@ character, each with its own prime, settings and seed (what `charrnn serve` runs
 A worker thread owns the decoder. Each turn it
 
 1. reads primes: waiting requests are admitted in arrival order while the batch has rows
-   free; their primes are read through a `Session` at most `prime_budget` characters a
-   turn (a long prime over several turns, its state carried), so reading a newcomer's
-   prime delays the running generations by one bounded pass, never by a whole queue;
+   free; their primes are read through a `Session` in pieces of `PRIME_PIECE`
+   characters cut from each prime's start (so where a prime is cut never depends on
+   other requests), pieces until `prime_budget` characters were read this turn; a long
+   prime takes several turns, its state carried, so reading a newcomer's prime delays
+   the running generations by one bounded pass, never by a whole queue;
 2. draws the next character of every running request from its own logits, with its own
    settings and random generator, exactly as `sample_from` draws for it alone;
 3. drops the rows that finished (length, stop string, cancelled) and advances all the
    others in one `Decoder.advance`.
 
-Because step 2 calls the same `adjust` and `draw` on the same rows with the same
-generator, a seeded request gives the text `lm.samples(...)` gives, whether it ran alone
-or beside others. Callers hold a `Generation`: ids arrive in its rows as they are drawn,
-and `on_update` (called from the worker thread) says when.
+Step 2 computes, from a row's log-probabilities, exactly what `sample_from` computes
+with the same generator, so a seeded request gives the text `lm.samples(...)` gives.
+One caveat, measured rather than assumed away: a row's log-probabilities come from the
+step's product route for the batch size it shares (numpy's gemv for one row, oneDNN's
+packed weights for more), and a prime longer than a piece is read in pieces, so they
+can differ from a lone run's in the last bits (about 1e-6); a draw that lands within
+that difference of a boundary, rarely, goes the other way. Callers hold a
+`Generation`: ids arrive in its rows as they are drawn, and `on_update` (called from
+the worker thread) says when.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from charrnn.config import SampleConfig
 from charrnn.decoding.decoder import ends_with, repeat
 from charrnn.decoding.sampling import adjust, check_options, draw, generator_for
 from charrnn.errors import CharRNNError
+
+PRIME_PIECE = 256  # characters of a prime read in one pass
 
 
 class Busy(CharRNNError):
@@ -244,12 +253,12 @@ class Batcher:
                 self._priming.append(_Priming(gen, gen.request.prime))
 
     def _read_primes(self) -> None:
-        """Spend this turn's prime budget, first come first served."""
-        budget = self.prime_budget
-        while self._priming and budget > 0:
+        """Spend this turn's prime budget, first come first served, a piece at a time."""
+        spent = 0
+        while self._priming and spent < self.prime_budget:
             item = self._priming[0]
-            chunk, item.rest = item.rest[:budget], item.rest[budget:]
-            budget -= max(len(chunk), 1)
+            chunk, item.rest = item.rest[:PRIME_PIECE], item.rest[PRIME_PIECE:]
+            spent += max(len(chunk), 1)
             if item.session is None:
                 item.session = self.lm.session(chunk)
             else:

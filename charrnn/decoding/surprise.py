@@ -50,10 +50,16 @@ class Surprise:
         return taken
 
     def to_dict(self, spans: int = 5) -> dict:
-        return {"chars": len(self.chars), "bits_per_char": self.bits_per_char,
-                "surprising": self.spans(spans),
-                "per_char": [{"char": c, "bits": b, "top": [[s, p] for s, p in t]}
+        """JSON-ready; a character the model gives probability 0 (a byte its corpus never
+        held) has bits None, and so may the totals."""
+        return {"chars": len(self.chars), "bits_per_char": _finite(self.bits_per_char),
+                "surprising": [{**s, "bits": _finite(s["bits"])} for s in self.spans(spans)],
+                "per_char": [{"char": c, "bits": _finite(b), "top": [[s, p] for s, p in t]}
                              for c, b, t in zip(self.chars, self.bits, self.top, strict=True)]}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def surprise(decoder: Decoder, symbol_names: list[str], pieces: list[torch.Tensor],

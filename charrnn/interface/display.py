@@ -375,13 +375,16 @@ def surprise_summary(figures: dict, truncated: bool) -> None:
     stretches, on stdout."""
     console = stdout_console()
     read = f"the first {figures['chars']:,}" if truncated else f"{figures['chars']:,}"
-    console.print(f"{read} characters: {figures['bits_per_char']:.3f} bits per character",
-                  soft_wrap=True, highlight=False)
+    bits = figures["bits_per_char"]
+    shown = "infinite (a character it gives probability 0)" if bits is None else f"{bits:.3f}"
+    console.print(f"{read} characters: {shown} bits per character", soft_wrap=True,
+                  highlight=False)
     table = Table(title="most surprising stretches")
     for column, justify in (("at", "right"), ("text", "left"), ("bits each", "right")):
         table.add_column(column, justify=justify)
     for span in figures["surprising"]:
-        table.add_row(f"{span['start']:,}", repr(span["text"]), f"{span['bits']:.2f}")
+        bits = "inf" if span["bits"] is None else f"{span['bits']:.2f}"
+        table.add_row(f"{span['start']:,}", repr(span["text"]), bits)
     console.print(table)
 
 

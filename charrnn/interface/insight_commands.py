@@ -4,6 +4,7 @@ page (self-contained HTML), a picture (PNG) or JSON."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -65,8 +66,11 @@ def explain(
     lm = _load(checkpoint)
     read, truncated = _text(lm, text, file, max_chars)
     found = lm.explain(read, top)
+    if not found.bits:
+        raise ConfigError("the text holds no character to explain (no document in it)")
     figures = found.to_dict()
-    scale = max(1.0, sorted(found.bits)[int(0.98 * (len(found.bits) - 1))])  # colour's top
+    finite = sorted(b for b in found.bits if math.isfinite(b)) or [1.0]
+    scale = max(1.0, finite[int(0.98 * (len(finite) - 1))])  # the colour scale's top
     if kind == "html":
         from charrnn.interface.pages import render
 
@@ -242,7 +246,11 @@ def _cell_name(cell: str, model: str) -> str:
 
 
 def _first_ranked(ranked: dict[str, list]) -> str:
-    return next(cells[0][0] for cells in ranked.values() if cells)
+    found = next((cells[0][0] for cells in ranked.values() if cells), None)
+    if found is None:
+        raise ConfigError("no feature varies over this text, so no cell is ranked: "
+                          "name one with --cell, or give a longer text")
+    return found
 
 
 def _write_cells(out: Path, kind: str, lm, text: str, cells, ranked, chosen: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -37,6 +38,15 @@ from charrnn.model import runs
 STREAM_INTERVAL = 0.05  # seconds between a stream's events once the first has gone
 
 
+class _JSON(JSONResponse):
+    """JSON with non-ASCII escaped: a byte-level model's text can hold undecodable bytes
+    (lone surrogates), which escaped JSON carries and raw UTF-8 cannot."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                          separators=(",", ":")).encode("ascii")
+
+
 class Service:
     """What the routes share: the model, its batcher, a second decoder for beam search
     and scoring, the limits and what `/v1/model` says."""
@@ -49,7 +59,7 @@ class Service:
         self.side = LanguageModel(lm.model, lm.vocab, lm.meta, lm.path, lm.weights)
         self.side_limiter = anyio.CapacityLimiter(1)
         self.side_waiting = 0
-        self.info = _model_info(lm)
+        self.info = _finite({**_model_info(lm), "limits": _limits(config)})
 
     async def run_side(self, call, *args, **kwargs) -> Any:
         """Beam search or scoring on the side thread, one at a time; 503 when
@@ -82,6 +92,23 @@ def _model_info(lm: LanguageModel) -> dict[str, Any]:
     return {"name": name, **info, "weights": lm.weights,
             "documents": lm.documents,
             "parameters": info.get("parameters", lm.model.num_parameters)}
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a diverged run's metrics) as null, which JSON can carry."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _limits(config: ServeConfig) -> dict[str, int]:
+    """What a client may ask for (the page trims its prime to max_prime)."""
+    return {"max_length": config.max_length, "max_samples": config.samples_limit,
+            "max_prime": config.max_prime, "max_width": config.max_width}
 
 
 # --- waiting for a generation -----------------------------------------------------------
@@ -161,7 +188,7 @@ async def sample(request: Request) -> Response:
     if not await _until_done(gen, waker, request):
         return Response(status_code=499)
     _failed(gen)
-    return JSONResponse({"prime": req.prime, "samples": _texts(service.lm, gen),
+    return _JSON({"prime": req.prime, "samples": _texts(service.lm, gen),
                          "time": round(time.perf_counter() - began, 4)})
 
 
@@ -175,7 +202,8 @@ async def _events(lm: LanguageModel, gen: Generation, waker: _Waker,
         while True:
             finished = gen.done.is_set()
             for i, row in enumerate(gen.rows):
-                fresh, sent[i] = row[sent[i] : len(row)], len(row)
+                size = len(row)  # read once: the worker may append meanwhile
+                fresh, sent[i] = row[sent[i] : size], size
                 piece = "".join(texts[i].feed(x) for x in fresh)
                 if finished:
                     piece += texts[i].flush()
@@ -194,7 +222,7 @@ async def _events(lm: LanguageModel, gen: Generation, waker: _Waker,
 
 
 def _event(kind: str, data: dict[str, Any]) -> str:
-    payload = json.dumps(data, ensure_ascii=False)
+    payload = json.dumps(data, ensure_ascii=True)
     return f"data: {payload}\n\n" if kind == "message" else f"event: {kind}\ndata: {payload}\n\n"
 
 
@@ -209,7 +237,7 @@ async def generate(request: Request) -> Response:
     if not await _until_done(gen, waker, request):
         return Response(status_code=499)
     _failed(gen)
-    return JSONResponse({"start_text": start_text, "completions": _texts(service.lm, gen),
+    return _JSON({"start_text": start_text, "completions": _texts(service.lm, gen),
                          "time": round(time.perf_counter() - began, 4)})
 
 
@@ -219,7 +247,7 @@ async def beam(request: Request) -> Response:
                                   service.config)
     began = time.perf_counter()
     found = await service.run_side(service.side.beam, **options)
-    return JSONResponse({"prime": options["prime"],
+    return _JSON({"prime": options["prime"],
                          "results": [{"text": t, "logprob": s} for t, s in found],
                          "time": round(time.perf_counter() - began, 4)})
 
@@ -229,19 +257,22 @@ async def logprob(request: Request) -> Response:
     options = fields.logprob_request(fields.json_object(await request.body()), service.lm,
                                      service.config)
     nats = await service.run_side(service.side.logprob, **options)
+    if not math.isfinite(nats):
+        raise FieldError("text", "the model gives this text probability 0 (a byte its "
+                                 "corpus never held)")
     count = len(service.lm.vocab.encode(options["text"])) + int(options["complete"])
     per = nats / count if count else 0.0
-    return JSONResponse({"logprob": nats, "symbols": count, "nats_per_char": -per,
+    return _JSON({"logprob": nats, "symbols": count, "nats_per_char": -per,
                          "bits_per_char": -per / 0.6931471805599453})
 
 
 async def model(request: Request) -> Response:
-    return JSONResponse(request.app.state.service.info)
+    return _JSON(request.app.state.service.info)
 
 
 async def health(request: Request) -> Response:
     service: Service = request.app.state.service
-    return JSONResponse({"status": "ok", **service.batcher.load})
+    return _JSON({"status": "ok", **service.batcher.load})
 
 
 async def page(request: Request) -> Response:
@@ -250,7 +281,7 @@ async def page(request: Request) -> Response:
     accept = request.headers.get("accept", "")
     if "application/json" in accept and "text/html" not in accept:
         name = request.app.state.service.info["name"]
-        return JSONResponse({"message": f"charrnn serve: {name}. Have fun!"})
+        return _JSON({"message": f"charrnn serve: {name}. Have fun!"})
     return HTMLResponse(request.app.state.page, headers={"Cache-Control": "no-store"})
 
 
@@ -259,17 +290,17 @@ async def page(request: Request) -> Response:
 async def _field_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FieldError)
     headers = {"Retry-After": "1"} if exc.status == 503 else None
-    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    return _JSON(exc.body(), status_code=exc.status, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail, "field": None}, status_code=exc.status_code,
+    return _JSON({"error": exc.detail, "field": None}, status_code=exc.status_code,
                         headers=exc.headers)
 
 
 async def _bug(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": f"internal error: {type(exc).__name__}", "field": None},
+    return _JSON({"error": f"internal error: {type(exc).__name__}", "field": None},
                         status_code=500)
 
 

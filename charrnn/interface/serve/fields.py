@@ -64,10 +64,7 @@ class Fields:
         if len(value) > limit:
             raise FieldError(name, f"{name} must be at most {limit:,} characters, "
                                    f"not {len(value):,}", 413)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise FieldError(name, f"{name} is not valid Unicode (a lone surrogate)") from None
+        _unicode(name, value)
         return value
 
     def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -89,7 +86,10 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise FieldError(name, f"{name} must be a number")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer too large for a float
+            value = math.inf
         if not math.isfinite(value) or not (low < value if low_open else low <= value) \
                 or value > high:
             bound = f"({low}" if low_open else f"[{low}"
@@ -113,6 +113,7 @@ class Fields:
         for v in values:
             if len(v) > limit:
                 raise FieldError(name, f"each {name} string must be at most {limit} characters")
+            _unicode(name, v)
         return values
 
     def done(self) -> None:
@@ -122,17 +123,36 @@ class Fields:
                                          f"{', '.join(sorted(self.read))}")
 
 
+def _unicode(name: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FieldError(name, f"{name} is not valid Unicode (a lone surrogate)") from None
+
+
 def check_spelled(lm, name: str, text: str) -> None:
     """Text the model's vocabulary cannot spell names the field and the characters."""
+    _unicode(name, text)
     try:
         lm.vocab.encode(text, name)
     except CharRNNError as exc:
         raise FieldError(name, str(exc)) from None
 
 
+MIN_TEMPERATURE = 1e-3  # above 0, smaller would overflow the tempered float32 logits
+
+
+def _temperature(f: Fields, default: float) -> float:
+    value = f.number("temperature", default, 0.0, 100.0)
+    if 0 < value < MIN_TEMPERATURE:
+        raise FieldError("temperature", f"temperature must be 0 (greedy) or at least "
+                                        f"{MIN_TEMPERATURE}, not {value}")
+    return value
+
+
 def _sample_options(f: Fields) -> SampleConfig:
     return SampleConfig(
-        temperature=f.number("temperature", 1.0, 0.0, 100.0),
+        temperature=_temperature(f, 1.0),
         top_k=f.integer("top_k", None, 1, 1_000_000),
         top_p=f.number("top_p", None, 0.0, 1.0, low_open=True),
         repetition_penalty=f.number("repetition_penalty", 1.0, 1.0, 100.0),
@@ -200,11 +220,15 @@ def generate_query(params: Mapping[str, str], lm, limits: ServeConfig) -> Reques
     start = f.text("start_text", "", limits.max_prime)
     n = _query_number(f, "n", 1, int, 1, min(10, limits.samples_limit))
     temperature = _query_number(f, "temperature", 0.7, float, 0.0, 100.0)
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise FieldError("temperature", f"temperature must be 0 (greedy) or at least "
+                                        f"{MIN_TEMPERATURE}, not {temperature}")
     seed = _query_number(f, "seed", None, int, 0, 2**63 - 1)
     f.done()
     check_spelled(lm, "start_text", start)
     stops = [s for s in (".", "!", "?") if lm.vocab.lookup(s).min() >= 0]
-    return Request(prime=start, length=140, options=SampleConfig(temperature),
+    return Request(prime=start, length=min(140, limits.max_length),
+                   options=SampleConfig(temperature),
                    seed=seed, num_samples=n, stop=stops)
 
 
@@ -214,9 +238,10 @@ def _query_number(f: Fields, name: str, default, kind, low, high):
         return default
     try:
         value = kind(raw)
-    except ValueError:
+        finite = math.isfinite(value)
+    except (ValueError, OverflowError):
         raise FieldError(name, f"{name} must be {'an integer' if kind is int else 'a number'}"
-                         ) from None
-    if not (math.isfinite(value) and low <= value <= high):
+                                f" between {low} and {high}") from None
+    if not (finite and low <= value <= high):
         raise FieldError(name, f"{name} must be between {low} and {high}, not {raw}")
     return value

@@ -9,6 +9,9 @@ size. An ASGI middleware, so a refused request costs no routing and no body read
   headers, preflights included.
 - A body over `max_body` bytes is refused with 413, whether it declares its length or
   streams it in chunks.
+- A server that listens on this machine only answers requests addressed to it (a
+  `Host` of 127.0.0.1, localhost or [::1]): a page whose own name was made to point at
+  127.0.0.1 (DNS rebinding) would otherwise count as same-origin.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import json
 from charrnn.config import ServeConfig
 from charrnn.interface.serve.fields import FieldError
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
 
 class Guard:
     """See the module doc; `app` is the ASGI app behind it."""
@@ -26,11 +31,15 @@ class Guard:
     def __init__(self, app, config: ServeConfig):
         self.app, self.config = app, config
         self.key = config.api_key.encode() if config.api_key else None
+        self.loopback = config.host in LOOPBACK
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if self.loopback and _host_name(headers.get("host", "")) not in LOOPBACK:
+            return await _refuse(send, 403, "this server answers requests addressed to "
+                                            "127.0.0.1, localhost or [::1] only")
         origin = headers.get("origin")
         allowed = origin is not None and origin in self.config.cors_origins
         if origin is not None and not allowed and not _same_origin(origin, headers, scope):
@@ -68,6 +77,13 @@ class Guard:
 class _TooLarge(FieldError):
     def __init__(self, limit: int):
         super().__init__(None, f"the body must be at most {limit:,} bytes", 413)
+
+
+def _host_name(header: str) -> str:
+    """'127.0.0.1:8080' -> '127.0.0.1'; '[::1]:8080' -> '::1'."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 def _same_origin(origin: str, headers: dict[str, str], scope) -> bool:

@@ -66,8 +66,12 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(lm: LanguageModel, config: ServeConfig,
           on_ready: Callable[[str], None] = lambda url: None) -> None:
     """Serve until SIGTERM or Ctrl-C; `on_ready` hears the URL once clients can connect."""
-    app = create_app(lm, config)
-    sock = bind(config.host, config.port)
+    sock = bind(config.host, config.port)  # a port in use says so before the warm-up
+    try:
+        app = create_app(lm, config)
+    except BaseException:
+        sock.close()
+        raise
     host, port = sock.getsockname()[:2]
     server = _Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                     timeout_graceful_shutdown=config.grace, lifespan="on"))
