@@ -44,7 +44,8 @@ REFERENCE_THREADS = 2
 # 1.849, and dropout 0.3 with it 1.844), 2 x 512 with dropout 0.4 1.857; 1 x 768 with
 # --weight-drop 0.2 1.839 and 1.845, with 0.3 1.848, with --ema 0.9995 1.837 and 1.843, and
 # dropout 0.1 on the embeddings as well 1.842 (so not kept), --weight-decay 0.2 instead of 0.1
-# 1.862 (still improving at its last step), 0.14 1.851; 1 x 1024 with 0.25, 1.845).
+# 1.862 (still improving at its last step), 0.14 1.851, 0.05 1.844 (best at 2/3 of the
+# run); 1 x 1024 with 0.25, 1.845).
 SMALL_CORPUS = 500_000
 _SMALL_CORPUS_BY_BUDGET = (
     (480.0, "large", {"dropout": 0.35, "ema": 0.998}),
