@@ -209,16 +209,22 @@ class LanguageModel:
         (encoding, level), and whether there was more."""
         if max_chars < 1:
             raise ConfigError(f"--max-chars must be >= 1, not {max_chars}")
-        path = check_file(path, "text")
-        saved = self.meta.get("data")
-        data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
         pieces, size = [], 0
-        for text in iter_symbols(path, data):
+        for text in self._read(path):
             pieces.append(text)
             size += len(text)
             if size > max_chars:
                 return "".join(pieces)[:max_chars], True
         return "".join(pieces), False
+
+    def _read(self, path: str | Path, on_bytes: Callable[[int], None] | None = None
+              ) -> Iterator[str]:
+        """A file as text chunks, read as the training corpus was (encoding, newline
+        handling, level)."""
+        path = check_file(path, "text")
+        saved = self.meta.get("data")
+        data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
+        return iter_symbols(path, data, on_bytes)
 
     def split_documents(self, text: str) -> list[str]:
         """A text cut into documents the way the training corpus was."""
@@ -244,10 +250,7 @@ class LanguageModel:
         `on_bytes` hears progress."""
         if max_chars is not None and max_chars < 1:
             raise ConfigError(f"--max-chars must be >= 1, not {max_chars}")
-        path = check_file(path, "text")
-        saved = self.meta.get("data")
-        data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
-        texts = iter_symbols(path, data, on_bytes)
+        texts = self._read(path, on_bytes)
         if self.documents is not None:  # documents may span chunks: read the whole list
             text = "".join(texts)
             return self.evaluate(text if max_chars is None else text[:max_chars])
