@@ -6,17 +6,19 @@ For the 2 x 512 LSTM and the default model (`medium`, 1 x 384), each briefly tra
 
     charrnn serve --checkpoint RUN --port 0 [--max-batch 1]
 
-and a bounded load generator (asyncio + httpx, in this process): C clients each send
-a fixed number of streamed requests for 200 characters (temperature 1, a 1-character
-prime) one after another. Reported per load: throughput (characters per second, all
-clients together), time to first character (the first streamed event), and p50 / p95
-latency per request. Beside them, in the same run:
+and a bounded load generator (asyncio, in this process, each client on its own kept-alive
+connection; see `Connection`): C clients each send a fixed number of streamed requests
+for 200 characters (temperature 1, a 1-character prime) one after another. Reported per
+load: throughput (characters per second, all clients together), time to first character
+(the first streamed event), and p50 / p95 latency per request. Beside them, in the same run:
 
 - `charrnn sample`'s characters per second for the same model (`lm.sample`, batch 1),
   the goal for one client (within 10%);
 - the floor of a batch-32 step: its matrix products alone, measured as
   `bench/decode.py` measures floors, as characters per second (32 per step); the goal
   for 32 clients is half of it;
+- what the whole step (products, the LSTM's gates, the log-softmax) reaches at 32 rows
+  in a tight loop, without sampling or HTTP: the most a server built on it could reach;
 - the same load with `--max-batch 1` (one request at a time, what torch-rnn-server
   does), and the ratio of the batched server to it;
 - the time to first character of one client whose prime is 200 characters (goal
@@ -43,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,7 +58,7 @@ from charrnn.training.loop import train_model  # noqa: E402
 from charrnn.training.presets import SIZES  # noqa: E402
 
 LENGTH = 200
-LOADS = {1: 12, 8: 6, 32: 4}  # clients -> requests each
+LOADS = {1: 60, 8: 8, 32: 8}  # clients -> requests each
 PRIME_200 = ("ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and "
              "Juliet is the sun. Arise, fair sun, and kill the envious moon, who is already "
              "sick and pale with grief, that thou her maid art far more fair.")[:200]
@@ -89,31 +91,60 @@ class Server:
         self.proc.wait(30)
 
 
-def client(url: str, connections: int) -> httpx.AsyncClient:
-    """A load-generating client. TCP_NODELAY: httpx writes a request's headers and body
-    separately, and without it Nagle's algorithm holds the body until the server's
-    delayed ACK, 40 ms, on every request of a kept-alive connection (curl sets it)."""
-    transport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=connections),
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.AsyncClient(base_url=url, timeout=120, transport=transport)
+class Connection:
+    """One client's kept-alive HTTP/1.1 connection, spoken over raw asyncio streams.
 
+    The load generator shares the server's two cores, so every cycle it spends is taken
+    from the server it measures: httpx cost a lone client about 8 ms a request here
+    (5,265 chars/s against 6,300 with this connection, for the same server). Requests
+    are plain HTTP/1.1 with a Content-Length; the streamed answer is read chunk by
+    chunk (RFC 9112's chunked coding), the first event timed, the last one parsed."""
 
-async def one_request(http: httpx.AsyncClient, prime: str = "S",
-                      seed: int | None = None) -> tuple[float, float, int]:
-    """(seconds to the first character, seconds to the end, characters) of one stream.
-    The events are read as raw bytes (the first one timed, the last one parsed): the
-    load generator shares the server's two cores, so it spends as little as it can."""
-    body = {"prime": prime, "length": LENGTH, "stream": True, "seed": seed}
-    began = time.perf_counter()
-    first, tail = None, b""
-    async with http.stream("POST", "/v1/sample", json=body) as response:
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}: {await response.aread()}")
-        async for chunk in response.aiter_raw():
-            if first is None and b"data: " in chunk:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 host: str):
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, url: str) -> Connection:
+        host, port = url.split("//")[1].rstrip("/").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def stream(self, body: dict) -> tuple[float, bytes]:
+        """POST /v1/sample: (seconds to the first event, the answer's last bytes)."""
+        payload = json.dumps(body).encode()
+        began = time.perf_counter()
+        self.writer.write(b"POST /v1/sample HTTP/1.1\r\nHost: " + self.host.encode()
+                          + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                          + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200") or b"chunked" not in head.lower():
+            raise RuntimeError(f"unexpected answer: {head[:200]!r}")
+        first, tail = None, b""
+        while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            data = await self.reader.readexactly(size + 2)
+            if first is None:
                 first = time.perf_counter() - began
-            tail = (tail + chunk)[-4096:]
+            tail = (tail + data[:-2])[-4096:]
+        await self.reader.readuntil(b"\r\n")  # the end of the (empty) trailer section
+        return first, tail
+
+
+async def connections(url: str, count: int) -> list[Connection]:
+    return [await Connection.open(url) for _ in range(count)]
+
+
+async def one_request(conn: Connection, prime: str = "S",
+                      seed: int | None = None) -> tuple[float, float, int]:
+    """(seconds to the first character, seconds to the end, characters) of one stream."""
+    began = time.perf_counter()
+    first, tail = await conn.stream({"prime": prime, "length": LENGTH, "stream": True,
+                                     "seed": seed})
     end = tail.rfind(b"event: end\ndata: ")
     if end < 0:
         raise RuntimeError("the stream ended without its end event")
@@ -125,16 +156,18 @@ async def one_request(http: httpx.AsyncClient, prime: str = "S",
 
 async def load_run(url: str, clients: int, each: int) -> dict[str, float]:
     """`clients` clients, `each` requests one after another; figures of the whole load."""
-    async with client(url, clients + 4) as http:
-        await one_request(http)  # the connection and the route plans are warm
+    conns = await connections(url, clients)
+    await asyncio.gather(*(one_request(c) for c in conns))  # connections and routes warm
 
-        async def worker(c: int) -> list[tuple[float, float, int]]:
-            return [await one_request(http, seed=c * 1000 + i) for i in range(each)]
+    async def worker(c: int) -> list[tuple[float, float, int]]:
+        return [await one_request(conns[c], seed=c * 1000 + i) for i in range(each)]
 
-        began = time.perf_counter()
-        results = [r for rs in await asyncio.gather(*(worker(c) for c in range(clients)))
-                   for r in rs]
-        wall = time.perf_counter() - began
+    began = time.perf_counter()
+    results = [r for rs in await asyncio.gather(*(worker(c) for c in range(clients)))
+               for r in rs]
+    wall = time.perf_counter() - began
+    for c in conns:
+        c.close()
     firsts = sorted(r[0] for r in results)
     latencies = sorted(r[1] for r in results)
     return {"chars_s": sum(r[2] for r in results) / wall,
@@ -147,19 +180,22 @@ async def first_char_ms(url: str, busy: int, repeats: int = 15) -> float:
     """Median time to the first character of a request with a 200-character prime, while
     `busy` other clients keep generating."""
     stop = asyncio.Event()
-    async with client(url, busy + 4) as http:
-        async def background() -> None:
-            while not stop.is_set():
-                await one_request(http)
+    probe, *others = await connections(url, busy + 1)
 
-        tasks = [asyncio.ensure_future(background()) for _ in range(busy)]
-        await asyncio.sleep(0.5 if busy else 0)
-        firsts = []
-        for i in range(repeats):
-            firsts.append((await one_request(http, PRIME_200, seed=i))[0])
-            await asyncio.sleep(0.02)
-        stop.set()
-        await asyncio.gather(*tasks)
+    async def background(conn: Connection) -> None:
+        while not stop.is_set():
+            await one_request(conn)
+
+    tasks = [asyncio.ensure_future(background(c)) for c in others]
+    await asyncio.sleep(0.5 if busy else 0)
+    firsts = []
+    for i in range(repeats):
+        firsts.append((await one_request(probe, PRIME_200, seed=i))[0])
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.gather(*tasks)
+    for c in (probe, *others):
+        c.close()
     return 1e3 * statistics.median(firsts)
 
 
@@ -167,23 +203,27 @@ async def soak(server: Server, seconds: float) -> dict[str, list]:
     """32 clients for `seconds`: requests, errors and resident memory every 30 s."""
     errors, done, memory = 0, 0, [(0.0, server.rss_mib())]
     end = time.monotonic() + seconds
-    async with client(server.url, 40) as http:
-        async def worker() -> None:
-            nonlocal errors, done
-            while time.monotonic() < end:
-                try:
-                    await one_request(http)
-                    done += 1
-                except Exception:
-                    errors += 1
 
-        async def watch() -> None:
-            began = time.monotonic()
-            while time.monotonic() < end:
-                await asyncio.sleep(min(30, max(0.0, end - time.monotonic())))
-                memory.append((time.monotonic() - began, server.rss_mib()))
+    async def worker() -> None:
+        nonlocal errors, done
+        conn = await Connection.open(server.url)
+        while time.monotonic() < end:
+            try:
+                await one_request(conn)
+                done += 1
+            except Exception:
+                errors += 1
+                conn.close()
+                conn = await Connection.open(server.url)
+        conn.close()
 
-        await asyncio.gather(*(worker() for _ in range(32)), watch())
+    async def watch() -> None:
+        began = time.monotonic()
+        while time.monotonic() < end:
+            await asyncio.sleep(min(30, max(0.0, end - time.monotonic())))
+            memory.append((time.monotonic() - began, server.rss_mib()))
+
+    await asyncio.gather(*(worker() for _ in range(32)), watch())
     return {"requests": done, "errors": errors, "memory": memory}
 
 
@@ -207,6 +247,21 @@ def floor_chars_s(run: Path) -> float:
     step.advance(torch.zeros(32, dtype=torch.long).numpy(),
                  tuple(s.numpy() for s in load(run).model.initial_state(32)))
     return 32 / floor_seconds(step, 32)
+
+
+def bare_step_chars_s(run: Path, steps: int = 500) -> float:
+    """A whole batch-32 step (products, the LSTM's gates, the log-softmax) in a tight
+    loop: what any server built on the step could reach at best."""
+    lm = load(run)
+    ids = np.zeros(32, dtype=np.int64)
+    state = tuple(np.zeros_like(s.numpy()) for s in lm.model.initial_state(32))
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        for _ in range(steps):
+            _, state = lm._decoder.advance(ids, state)
+        best = min(best, (time.perf_counter() - began) / steps)
+    return 32 / best
 
 
 def main() -> None:
@@ -240,6 +295,7 @@ def main() -> None:
 def report(label: str, run: Path) -> None:
     sample = sample_chars_s(run)
     floor = floor_chars_s(run)
+    bare = bare_step_chars_s(run)
     figures = {}
     for batch in ("32", "1"):
         server = Server(run, "--max-batch", batch)
@@ -253,6 +309,8 @@ def report(label: str, run: Path) -> None:
             server.stop()
     print(f"{label}: charrnn sample {sample:,.0f} chars/s; batch-32 floor "
           f"{floor:,.0f} chars/s (its products alone)")
+    print(f"  the bare batch-32 step, without sampling or HTTP: {bare:,.0f} chars/s "
+          f"({bare / floor:.2f} of the floor)")
     print(f"  {'clients':>7} {'server':<14} {'chars/s':>9} {'first ms':>9} {'p50 ms':>8} "
           f"{'p95 ms':>8}  vs")
     for clients in LOADS:

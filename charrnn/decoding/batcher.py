@@ -110,26 +110,26 @@ class _Running:
         return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,
                     self.generator)
 
-    def uniforms(self) -> list[float]:
+    def uniforms(self) -> np.ndarray:
         """The draws `draw` would take from this request's generator, one per row."""
         rows = self.active.size
-        return [self.generator.random()] if rows == 1 else self.generator.random(rows).tolist()
+        return np.array([self.generator.random()]) if rows == 1 else self.generator.random(rows)
 
-    def record(self, ids: np.ndarray) -> np.ndarray | None:
+    def record(self, ids: list[int]) -> np.ndarray | None:
         """Keep the drawn ids; which rows run on after them (None: all of them, the
         common case, kept cheap)."""
-        if self.active.size == 1:
-            self.gen.rows[self.active[0]].append(int(ids[0]))
+        if len(ids) == 1:
+            self.gen.rows[self.active[0]].append(ids[0])
         else:
-            for row, i in zip(self.active.tolist(), ids.tolist(), strict=True):
+            for row, i in zip(self.active.tolist(), ids, strict=True):
                 self.gen.rows[row].append(i)
         self.steps += 1
         if self.seen is not None:
-            self.seen[np.arange(ids.size), ids] = True
+            self.seen[np.arange(len(ids)), ids] = True
         if self.steps >= self.gen.request.length or self.gen.cancelled:
-            return np.zeros(ids.size, dtype=bool)
+            return np.zeros(len(ids), dtype=bool)
         if self.stops:
-            self.history = np.concatenate([self.history, ids[:, None]], axis=1)
+            self.history = np.concatenate([self.history, np.array(ids)[:, None]], axis=1)
             keep = ~ends_with(self.history, self.stops)
             return None if keep.all() else keep
         return None
@@ -145,6 +145,30 @@ class _Priming:
 
     def __init__(self, gen: Generation, text: str):
         self.gen, self.rest, self.session = gen, text, None
+
+
+class _Layout:
+    """Which rows of the batch the vectorised draw takes, and their temperatures: made
+    again only when requests join, end or shrink, not at every step."""
+
+    def __init__(self, running: list[_Running]):
+        self.plain: list[_Running] = []
+        self.others: list[tuple[_Running, slice]] = []
+        rows: list[int] = []
+        temperatures: list[float] = []
+        offset = 0
+        for run in running:
+            count = run.active.size
+            if run.plain:
+                self.plain.append(run)
+                rows.extend(range(offset, offset + count))
+                temperatures.extend([run.cfg.temperature] * count)
+            else:
+                self.others.append((run, slice(offset, offset + count)))
+            offset += count
+        self.every = not self.others
+        self.rows = np.array(rows, dtype=np.int64)
+        self.temperatures = np.array(temperatures, dtype=np.float32)[:, None]
 
 
 class Batcher:
@@ -164,6 +188,7 @@ class Batcher:
         self._priming: list[_Priming] = []
         self._running: list[_Running] = []
         self._state: tuple[np.ndarray, ...] = ()
+        self._layout: _Layout | None = None  # made again when the batch changes
         self._logprobs = np.zeros((0, self.decoder.vocab_size), dtype=np.float32)
         self.steps = 0  # batched steps taken, for figures
         self._thread = threading.Thread(target=self._work, name="charrnn-batcher",
@@ -278,6 +303,7 @@ class Batcher:
         stops = [s.numpy() for s in self.lm._stops(gen.request.stop) if s.numel()]
         self._running.append(_Running(gen, first.numpy(), context, self.decoder.vocab_size,
                                       stops))
+        self._layout = None
         if self._state:
             self._state = tuple(np.concatenate([a, b], axis=1)
                                 for a, b in zip(self._state, arrays, strict=True))
@@ -288,12 +314,13 @@ class Batcher:
     def _step(self) -> None:
         """Every running row draws its next id; the survivors advance together."""
         ids = self._draw()
+        drawn = ids.tolist()
         keep = None  # which rows advance, made only when some do not
         still = []
         offset = 0
         for run in self._running:
             rows = run.active.size
-            kept = run.record(ids[offset : offset + rows])
+            kept = run.record(drawn[offset : offset + rows])
             if kept is not None:
                 if keep is None:
                     keep = np.ones(ids.size, dtype=bool)
@@ -311,6 +338,7 @@ class Batcher:
         self._running = still
         self.steps += 1
         if keep is not None:
+            self._layout = None
             ids = ids[keep]
             self._state = tuple(a[:, keep] for a in self._state)
         if ids.size == 0:
@@ -328,31 +356,23 @@ class Batcher:
         logprobs = self._logprobs
         if len(self._running) == 1:  # one request: its own draw, cheapest for one row
             return self._running[0].draw(logprobs)
+        if self._layout is None:
+            self._layout = _Layout(self._running)
+        layout = self._layout
         ids = np.empty(logprobs.shape[0], dtype=np.int64)
-        plain_rows: list[int] = []
-        temperatures: list[float] = []
-        uniforms: list[float] = []
-        offset = 0
-        for run in self._running:
-            rows = run.active.size
-            if run.plain:
-                plain_rows.extend(range(offset, offset + rows))
-                temperatures.extend([run.cfg.temperature] * rows)
-                uniforms.extend(run.uniforms())
-            else:
-                ids[offset : offset + rows] = run.draw(logprobs[offset : offset + rows])
-            offset += rows
-        if plain_rows:
-            every = len(plain_rows) == ids.size
-            logits = (logprobs if every else logprobs[plain_rows]) / np.array(
-                temperatures, dtype=np.float32)[:, None]
-            cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1,
-                            dtype=np.float64)
-            u = (1.0 - np.array(uniforms))[:, None] * cdf[:, -1:]
-            drawn = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
-            if every:
-                return drawn
-            ids[plain_rows] = drawn
+        for run, rows in layout.others:
+            ids[rows] = run.draw(logprobs[rows])
+        if not layout.plain:
+            return ids
+        uniforms = np.concatenate([run.uniforms() for run in layout.plain])
+        logits = (logprobs if layout.every else logprobs[layout.rows]) / layout.temperatures
+        cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1,
+                        dtype=np.float64)
+        u = (1.0 - uniforms)[:, None] * cdf[:, -1:]
+        drawn = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
+        if layout.every:
+            return drawn
+        ids[layout.rows] = drawn
         return ids
 
     def _fail_all(self, message: str) -> None:
@@ -365,4 +385,5 @@ class Batcher:
         for gen in waiting:
             gen._finish(message)
         self._running, self._priming, self._state = [], [], ()
+        self._layout = None
         self._logprobs = self._logprobs[:0]
