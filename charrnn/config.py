@@ -270,6 +270,11 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+# The smallest temperature above 0 (greedy): far smaller ones overflow the tempered
+# float32 logits, and 0.001 already draws the likeliest character all but always.
+MIN_TEMPERATURE = 1e-3
+
+
 @dataclass(frozen=True)
 class SampleConfig(_JSONConfig):
     """How sampling picks each next character.
@@ -287,8 +292,10 @@ class SampleConfig(_JSONConfig):
     repetition_penalty: float = 1.0
 
     def validate(self) -> SampleConfig:
-        _check(_is_number(self.temperature) and 0 <= self.temperature < float("inf"),
-               f"--temperature must be >= 0, not {self.temperature}")
+        _check(_is_number(self.temperature) and (self.temperature == 0 or MIN_TEMPERATURE
+                                                 <= self.temperature < float("inf")),
+               f"--temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, "
+               f"not {self.temperature}")
         _check(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
                f"--top-k must be >= 1, not {self.top_k}")
         _check(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),

@@ -98,7 +98,8 @@ def test_errors_without_a_model_are_one_line(args, message, cli, one_error_line)
 
 
 @pytest.mark.parametrize("args,message", [
-    (["sample", "--temperature", "-1"], "--temperature must be >= 0"),
+    (["sample", "--temperature", "-1"], "--temperature must be 0 (greedy) or at least 0.001"),
+    (["sample", "--temperature", "1e-40"], "--temperature must be 0 (greedy) or at least"),
     (["sample", "--prime", "ROMEO§"], "never saw: '§'"),
     (["beam", "--width", "0"], "--width must be >= 1"),
     (["beam", "--prime", "µ"], "never saw: 'µ'"),

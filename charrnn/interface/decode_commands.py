@@ -48,7 +48,8 @@ def _generated(lm, text: str) -> dict[str, str]:
 def sample(
     checkpoint: CheckpointOption = None,
     temperature: Annotated[float, typer.Option(
-        help="Softmax temperature: lower is safer, higher is wilder; 0 is greedy argmax."
+        help="Softmax temperature: lower is safer, higher is wilder; 0 is greedy argmax, "
+             "otherwise at least 0.001."
     )] = _S.temperature,
     length: LengthOption = 500,
     prime: PrimeOption = "",

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from charrnn.config import BeamConfig, SampleConfig, ServeConfig
+from charrnn.config import MIN_TEMPERATURE, BeamConfig, SampleConfig, ServeConfig
 from charrnn.decoding.batcher import Request
 from charrnn.errors import CharRNNError
 
@@ -137,9 +137,6 @@ def check_spelled(lm, name: str, text: str) -> None:
         lm.vocab.encode(text, name)
     except CharRNNError as exc:
         raise FieldError(name, str(exc)) from None
-
-
-MIN_TEMPERATURE = 1e-3  # above 0, smaller would overflow the tempered float32 logits
 
 
 def _temperature(f: Fields, default: float) -> float:
