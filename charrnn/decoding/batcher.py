@@ -28,6 +28,7 @@ the worker thread) says when.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -337,6 +338,11 @@ class Batcher:
             run.gen._updated()
         self._running = still
         self.steps += 1
+        if keep is not None or any(r.steps == 1 for r in still):
+            # A request just began or ended: hand the GIL over so its waiter (the
+            # server's event loop) sends that now, not when this thread next blocks,
+            # which took 0.5-1.5 ms while the next steps ran (measured, 1 client).
+            time.sleep(0)
         if keep is not None:
             self._layout = None
             ids = ids[keep]
