@@ -42,7 +42,7 @@ REFERENCE_THREADS = 2
 # 1.868, and with the weight average 1.858. In 10 minutes: 1 x 512 with dropout 0.4 and
 # --ema 0.999 1.843-1.845 (lr 0.004: 1.845; dropout 0.5: 1.847; with --weight-drop 0.25:
 # 1.849, and dropout 0.3 with it 1.844), 2 x 512 with dropout 0.4 1.857; 1 x 768 with
-# --weight-drop 0.2 1.839 and 1.845, with 0.3 1.848, with --ema 0.9995 1.837 and 1.843, and
+# --weight-drop 0.2 1.839 and 1.845, with 0.3 1.848, with --ema 0.9995 1.837, 1.843, 1.844, and
 # dropout 0.1 on the embeddings as well 1.842 (so not kept), --weight-decay 0.2 instead of 0.1
 # 1.862 (still improving at its last step), 0.14 1.851, 0.05 1.844 (best at 2/3 of the
 # run); 1 x 1024 with 0.25, 1.845. Then, each once, with 1 x 768 as below: --batch-size 64
