@@ -45,7 +45,8 @@ REFERENCE_THREADS = 2
 # --weight-drop 0.2 1.839 and 1.845, with 0.3 1.848, with --ema 0.9995 1.837, 1.843, 1.844, and
 # dropout 0.1 on the embeddings as well 1.842 (so not kept), --weight-decay 0.2 instead of 0.1
 # 1.862 (still improving at its last step), 0.14 1.851, 0.05 1.844 (best at 2/3 of the
-# run); 1 x 1024 with 0.25, 1.845. Then, each once, with 1 x 768 as below: --batch-size 64
+# run); 1 x 1024 with 0.25, 1.845. Then with 1 x 768 as below (one run each unless two
+# figures are given): --batch-size 64
 # 1.837 (best at 2/3 of the run) and with --weight-decay 0.2 1.844; batches of random
 # documents instead of length-sorted ones 1.835 and 1.839 (33% padding, against 0.2%;
 # 615 and 609 of 1,000 samples new, against 548-598 for sorted batches), sorted only
