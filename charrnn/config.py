@@ -17,6 +17,7 @@ CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DOCUMENTS = ("lines", "paragraphs")
+BATCH_ORDERS = ("length", "random")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
 
@@ -161,6 +162,7 @@ class TrainConfig(_JSONConfig):
 
     batch_size: int = 32
     seq_len: int = 64
+    batch_order: str = "length"  # --documents: batches of similar length, or of random ones
     bptt_steps: int | None = None  # K2: how far back a gradient flows in a window; None: all
     lr: float = 5e-3
     lr_schedule: str = "cosine"
@@ -180,7 +182,7 @@ class TrainConfig(_JSONConfig):
     seed: int = 1234
 
     legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None,
-                                        "ema": 0.0, "bptt_steps": None}
+                                        "ema": 0.0, "bptt_steps": None, "batch_order": "length"}
 
     def validate(self) -> TrainConfig:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, "--batch-size must be >= 1")
@@ -214,6 +216,8 @@ class TrainConfig(_JSONConfig):
         _check(self.checkpoint_every is None
                or (_is_int(self.checkpoint_every) and self.checkpoint_every >= 1),
                "--checkpoint-every must be >= 1")
+        _check(self.batch_order in BATCH_ORDERS, f"--batch-order must be one of "
+               f"{', '.join(BATCH_ORDERS)}, not {self.batch_order!r}")
         _check(self.lr_schedule in SCHEDULES,
                f"--lr-schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
         _check(

@@ -156,6 +156,7 @@ def test_module_entry_point_exit_codes(trained_run):
 @pytest.mark.parametrize("args,message", [
     (["sample", "--weights", "int4"], "Invalid value for '--weights'"),
     (["train", "x.txt", "--size", "huge"], "Invalid value for '--size'"),
+    (["train", "x.txt", "--batch-order", "shuffled"], "Invalid value for '--batch-order'"),
     (["sample", "--length", "many"], "Invalid value for '--length'"),
     (["smaple"], "No such command 'smaple'"),
 ])

@@ -115,6 +115,50 @@ def test_every_document_is_trained_once_an_epoch_in_batches_of_similar_length():
     assert batcher.position.epoch == 0 and batcher.next()[2]  # the next epoch starts fresh
 
 
+def epochs_of(batcher: DocumentBatcher, vocab: Vocab, epochs: int) -> list[list[list[str]]]:
+    """For each of the first `epochs` epochs, its batches, each the decoded documents of
+    its rows (`next` says when a batch starts from the zero state)."""
+    seen: list[list[list[list[int]]]] = [[] for _ in range(epochs)]
+    while True:
+        x, y, starts = batcher.next()
+        epoch = batcher.position.epoch  # the window's own: next() moves on before reading
+        if epoch >= epochs:
+            return [[[vocab.decode(r[:-1]) for r in rows if r] for rows in batches]
+                    for batches in seen]
+        if starts:
+            seen[epoch].append([[] for _ in range(x.shape[0])])
+        for r, row in enumerate(seen[epoch][-1]):
+            row += [int(t) for t in y[r] if t != IGNORE]
+
+
+def test_random_batch_order_trains_every_document_once_an_epoch_in_mixed_batches():
+    names = fake_names(300, seed=3) + ["x" * 40, "y" * 25]  # long ones: windows vary
+    text = "\n".join(names) + "\n"
+    ids, vocab = ids_of(text)
+    docs = find_documents(ids, vocab.index["\n"], "lines")
+    vocab = vocab.with_end(len(docs))
+    kwargs = {"batch_size": 16, "seq_len": 8, "seed": 7}
+    mixed = DocumentBatcher(ids, docs, vocab.end_id, order="random", **kwargs)
+    epochs = epochs_of(mixed, vocab, 3)
+    for batches in epochs:
+        assert sorted(n for batch in batches for n in batch) == sorted(names)
+    assert epochs[0] != epochs[1]  # drawn again each epoch
+    lengths = [{len(n) for n in batch} for batch in epochs[0]]
+    assert sum(len(s) > 3 for s in lengths) > len(lengths) / 2  # not one length a batch
+    by_length = DocumentBatcher(ids, docs, vocab.end_id, **kwargs)
+    assert mixed.padding > 2 * by_length.padding
+
+
+def test_batch_order_is_checked_and_kept_by_the_run(names_file, tmp_path, cli):
+    with pytest.raises(CharRNNError, match="--batch-order must be one of length, random"):
+        TrainConfig(batch_order="shuffled").validate()
+    out = tmp_path / "run"
+    result = cli("train", str(names_file), "--documents", "lines", "--batch-order",
+                 "random", "--steps", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert charrnn.load(out).meta["train"]["batch_order"] == "random"
+
+
 def test_long_documents_train_in_windows_inside_the_document():
     text = "a" * 50 + "\n" + "b" * 7 + "\n"
     ids, vocab = ids_of(text)

@@ -51,6 +51,11 @@ def train(
              "(lines), or texts are separated by blank lines (paragraphs). Each is learned "
              "from the start, ends with an end symbol, and is sampled whole.",
         rich_help_panel=DATA, show_default=False)] = None,
+    batch_order: Annotated[Literal["length", "random"], typer.Option(
+        help="With --documents: batches of documents of similar length (little padding), "
+             "or of documents drawn at random each epoch (more padding; on a list of "
+             "names, samples less often copies of training names).",
+        rich_help_panel=DATA)] = _T.batch_order,
     val_frac: Annotated[float, typer.Option(
         help="Fraction of the text, taken from its end, held out for validation.",
         rich_help_panel=DATA)] = _T.val_frac,

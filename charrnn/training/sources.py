@@ -121,7 +121,8 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
                           f"--batch-size shrunk from {cfg.batch_size} to {batch}")
         cfg = dataclasses.replace(cfg, batch_size=batch)
     batcher = DocumentBatcher(corpus.ids, train_docs, vocab.end_id,
-                              cfg.batch_size * ranks.world, cfg.seq_len, cfg.seed)
+                              cfg.batch_size * ranks.world, cfg.seq_len, cfg.seed,
+                              cfg.batch_order)
     share = val_docs.pick(torch.arange(ranks.rank, len(val_docs), ranks.world))
     return TrainingText(
         batcher=batcher, validation=DocumentValidation(val_ids, share, vocab.end_id),
