@@ -14,10 +14,9 @@ Training batches hold documents of similar length (sorted by length, ties in a s
 random order, cut into batches whose order is shuffled every epoch), so padding wastes
 little; or, with `order="random"` (--batch-order random), documents drawn at random each
 epoch, at the cost of more padding (a third on makemore's names) and in exchange for
-batches that are not all one length (on those names: as low a loss in fewer steps, and
-samples less often copies of training names). A batch is read in windows of --seq-len
-with the state carried inside it, and every batch starts from the zero state, so no
-document ever sees another.
+batches that are not all one length (on those names: as low a loss, or lower, in
+fewer steps). A batch is read in windows of --seq-len with the state carried inside it,
+and every batch starts from the zero state, so no document ever sees another.
 """
 
 from __future__ import annotations

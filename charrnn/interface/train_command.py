@@ -53,8 +53,8 @@ def train(
         rich_help_panel=DATA, show_default=False)] = None,
     batch_order: Annotated[Literal["length", "random"], typer.Option(
         help="With --documents: batches of documents of similar length (little padding), "
-             "or of documents drawn at random each epoch (more padding; on a list of "
-             "names, samples less often copies of training names).",
+             "or of documents drawn at random each epoch (more padding, batches not all "
+             "one length).",
         rich_help_panel=DATA)] = _T.batch_order,
     val_frac: Annotated[float, typer.Option(
         help="Fraction of the text, taken from its end, held out for validation.",

@@ -48,8 +48,9 @@ REFERENCE_THREADS = 2
 # run); 1 x 1024 with 0.25, 1.845. Then with 1 x 768 as below (one run each unless two
 # figures are given): --batch-size 64
 # 1.837 (best at 2/3 of the run) and with --weight-decay 0.2 1.844; batches of random
-# documents instead of length-sorted ones 1.835 and 1.839 (33% padding, against 0.2%;
-# 615 and 609 of 1,000 samples new, against 548-598 for sorted batches), sorted only
+# documents instead of length-sorted ones (--batch-order random) 1.835, 1.839 and 1.837
+# (33% padding, against 0.2%; 615, 609 and 555 of 1,000 samples new, against 548-598
+# for sorted batches), sorted only
 # within random pools of 4 batches 1.842; the schedule ended at 70% of the time
 # (--steps 11000) 1.845; --model gru 1.867, still improving at its last step).
 SMALL_CORPUS = 500_000
