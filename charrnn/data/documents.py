@@ -134,11 +134,11 @@ class DocumentBatcher:
     def _batches(self, epoch: int) -> tuple[list[torch.Tensor], list[int]]:
         """The document indices of each batch of an epoch, and each batch's width."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        jitter = torch.rand(len(self.docs), generator=generator, dtype=torch.float64)
         if self.order == "random":
             order = torch.randperm(len(self.docs), generator=generator)
-        else:
-            order = torch.argsort(self.docs.lengths.double() + jitter)  # by length, ties mixed
+        else:  # by length, ties in a random order
+            jitter = torch.rand(len(self.docs), generator=generator, dtype=torch.float64)
+            order = torch.argsort(self.docs.lengths.double() + jitter)
         batches = list(order.split(self.batch_size))
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
         widths = [int(self.docs.lengths[b].max()) + 1 for b in batches]
