@@ -16,6 +16,8 @@ from charrnn.data.documents import (
     Documents,
     document_batch,
     find_documents,
+    pack,
+    packed_batch,
     split_documents,
 )
 from charrnn.data.vocab import Vocab
@@ -131,32 +133,90 @@ def epochs_of(batcher: DocumentBatcher, vocab: Vocab, epochs: int) -> list[list[
             row += [int(t) for t in y[r] if t != IGNORE]
 
 
-def test_random_batch_order_trains_every_document_once_an_epoch_in_mixed_batches():
-    names = fake_names(300, seed=3) + ["x" * 40, "y" * 25]  # long ones: windows vary
-    text = "\n".join(names) + "\n"
-    ids, vocab = ids_of(text)
+def mixed_list() -> tuple[list[str], torch.Tensor, Vocab, Documents]:
+    """Short names and two long ones (longer than a window, so windows vary by epoch)."""
+    names = fake_names(300, seed=3) + ["x" * 40, "y" * 25]
+    ids, vocab = ids_of("\n".join(names) + "\n")
     docs = find_documents(ids, vocab.index["\n"], "lines")
-    vocab = vocab.with_end(len(docs))
-    kwargs = {"batch_size": 16, "seq_len": 8, "seed": 7}
-    mixed = DocumentBatcher(ids, docs, vocab.end_id, order="random", **kwargs)
-    epochs = epochs_of(mixed, vocab, 3)
+    return names, ids, vocab.with_end(len(docs)), docs
+
+
+def assert_every_name_once_an_epoch_in_mixed_batches(epochs, names: list[str]) -> None:
     for batches in epochs:
         assert sorted(n for batch in batches for n in batch) == sorted(names)
     assert epochs[0] != epochs[1]  # drawn again each epoch
     lengths = [{len(n) for n in batch} for batch in epochs[0]]
     assert sum(len(s) > 3 for s in lengths) > len(lengths) / 2  # not one length a batch
+
+
+def test_random_batch_order_trains_every_document_once_an_epoch_in_mixed_batches():
+    names, ids, vocab, docs = mixed_list()
+    kwargs = {"batch_size": 16, "seq_len": 8, "seed": 7}
+    mixed = DocumentBatcher(ids, docs, vocab.end_id, order="random", **kwargs)
+    assert_every_name_once_an_epoch_in_mixed_batches(epochs_of(mixed, vocab, 3), names)
     by_length = DocumentBatcher(ids, docs, vocab.end_id, **kwargs)
     assert mixed.padding > 2 * by_length.padding
 
 
-def test_batch_order_is_checked_and_kept_by_the_run(names_file, tmp_path, cli):
-    with pytest.raises(CharRNNError, match="--batch-order must be one of length, random"):
+def packed_epochs(batcher: DocumentBatcher, vocab: Vocab, epochs: int) -> list[list[list[str]]]:
+    """As `epochs_of`, for packed rows: each row's targets, read across the batch's
+    windows, split at the end symbol into the documents it holds."""
+    seen: list[list[list[list[int]]]] = [[] for _ in range(epochs)]
+    while True:
+        x, y, starts = batcher.next()
+        epoch = batcher.position.epoch
+        if epoch >= epochs:
+            break
+        restarts = batcher.restarts(x)
+        assert torch.equal(restarts, x == vocab.end_id)
+        if starts:
+            seen[epoch].append([[] for _ in range(x.shape[0])])
+        for r, row in enumerate(seen[epoch][-1]):
+            row += [int(t) for t in y[r] if t != IGNORE]
+    text_of = vocab.decode
+    return [[[name for row in rows for name in text_of([t if t != vocab.end_id else
+                                                         vocab.index["\n"] for t in row])
+              .split("\n")[:-1]] for rows in batches] for batches in seen]
+
+
+def test_packed_batch_order_fills_rows_with_random_documents_each_read_once_an_epoch():
+    names, ids, vocab, docs = mixed_list()
+    kwargs = {"batch_size": 8, "seq_len": 16, "seed": 7}
+    packed = DocumentBatcher(ids, docs, vocab.end_id, order="packed", **kwargs)
+    epochs = packed_epochs(packed, vocab, 3)
+    assert_every_name_once_an_epoch_in_mixed_batches(epochs, names)
+    for batches in epochs:
+        assert sum(len(batch) for batch in batches) / len(batches) > 2 * 8  # rows shared
+    mixed = DocumentBatcher(ids, docs, vocab.end_id, order="random", **kwargs)
+    assert packed.padding < 0.2 < mixed.padding
+    assert DocumentBatcher(ids, docs, vocab.end_id, **kwargs).restarts(ids[None, :5]) is None
+
+
+def test_packing_places_every_document_once_and_never_overfills_a_row():
+    rng = random.Random(1)
+    symbols = [rng.randint(1, 12) for _ in range(500)]
+    batches = pack(symbols, rows=6, width=12)
+    placed = sorted(doc for batch in batches for doc, _, _ in batch)
+    assert placed == list(range(500))
+    for batch in batches:
+        ends: dict[int, int] = {}
+        for doc, row, column in sorted(batch, key=lambda t: (t[1], t[2])):
+            assert column >= ends.get(row, 0) and column + symbols[doc] <= 12
+            ends[row] = column + symbols[doc]
+    used = sum(symbols) / (len(batches) * 6 * 12)
+    assert used > 0.85
+
+
+@pytest.mark.parametrize("order", ["random", "packed"])
+def test_batch_order_is_checked_and_kept_by_the_run(order, names_file, tmp_path, cli):
+    with pytest.raises(CharRNNError,
+                       match="--batch-order must be one of length, random, packed"):
         TrainConfig(batch_order="shuffled").validate()
     out = tmp_path / "run"
     result = cli("train", str(names_file), "--documents", "lines", "--batch-order",
-                 "random", "--steps", "3", "--out", str(out))
+                 order, "--steps", "3", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert charrnn.load(out).meta["train"]["batch_order"] == "random"
+    assert charrnn.load(out).meta["train"]["batch_order"] == order
 
 
 def test_long_documents_train_in_windows_inside_the_document():
@@ -181,12 +241,17 @@ def test_the_held_out_documents_are_a_seeded_random_sample():
     assert held[0] < docs.starts[200] and held[-1] > docs.starts[800]  # spread, not a tail
 
 
-def test_a_documents_loss_does_not_depend_on_its_neighbours(names_run):
-    lm = charrnn.load(names_run)
-    text = "marie\nka\nthelosela\nan\n"
-    ids = lm.vocab.encode(text)
+def four_names(run) -> tuple:
+    """The model, ids of four names, the names, and the first one's loss read alone."""
+    lm = charrnn.load(run)
+    ids = lm.vocab.encode("marie\nka\nthelosela\nan\n")
     docs = find_documents(ids, lm.vocab.index["\n"], "lines")
     alone = documents_nll(lm.model, ids, docs.pick(torch.tensor([0])), lm.vocab.end_id)
+    return lm, ids, docs, alone
+
+
+def test_a_documents_loss_does_not_depend_on_its_neighbours(names_run):
+    lm, ids, docs, alone = four_names(names_run)
     for others in ([1], [2], [1, 2, 3]):
         together = docs.pick(torch.tensor([0, *others]))
         x, y = document_batch(ids, together, lm.vocab.end_id)
@@ -195,6 +260,26 @@ def test_a_documents_loss_does_not_depend_on_its_neighbours(names_run):
         first_row = torch.nn.functional.cross_entropy(
             logits[0], y[0], ignore_index=IGNORE, reduction="sum")
         assert float(first_row) == pytest.approx(alone[0], rel=1e-5, abs=1e-5)
+
+
+def test_a_packed_documents_loss_does_not_depend_on_the_documents_before_it(names_run):
+    lm, ids, docs, alone = four_names(names_run)
+    end = lm.vocab.end_id
+    for before in ([1], [2], [3, 1, 2]):
+        order = torch.tensor([*before, 0])
+        columns = torch.cumsum(docs.lengths[order] + 1, 0) - (docs.lengths[order] + 1)
+        width = int(columns[-1]) + int(docs.lengths[0]) + 1
+        x, y = packed_batch(ids, docs.pick(order), torch.zeros(len(order), dtype=torch.long),
+                            columns, end, 1, width)
+        with torch.no_grad():
+            logits, _ = lm.model(x, lm.model.initial_state(1), x == end)
+            unrestarted, _ = lm.model(x, lm.model.initial_state(1))
+        last = slice(int(columns[-1]), width)  # the document read after the others
+        nll = torch.nn.functional.cross_entropy(logits[0, last], y[0, last], reduction="sum")
+        assert float(nll) == pytest.approx(alone[0], rel=1e-5, abs=1e-5)
+        leaked = torch.nn.functional.cross_entropy(unrestarted[0, last], y[0, last],
+                                                   reduction="sum")
+        assert abs(float(leaked) - alone[0]) > 1e-3  # without restarts, it would leak
 
 
 def test_document_loss_equals_a_naive_one_character_at_a_time_loop(names_run):

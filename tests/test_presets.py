@@ -122,3 +122,4 @@ def test_a_small_corpus_gets_a_wide_regularised_model_for_any_budget(corpus_file
         assert small["dropout"] >= 0.35 and small["ema"] > 0
     _, long = settings_for(600.0, 2, 200_000)  # 10 minutes: wider, with DropConnect
     assert long["hidden_size"] == 768 and long["weight_drop"] > 0
+    assert long["batch_order"] == "random"  # for documents: batches of every length

@@ -10,13 +10,17 @@ state, and what it must predict after the last character::
     input:   <end>  M  a  r  y
     target:    M    a  r  y  <end>
 
-Training batches hold documents of similar length (sorted by length, ties in a seeded
-random order, cut into batches whose order is shuffled every epoch), so padding wastes
-little; or, with `order="random"` (--batch-order random), documents drawn at random each
-epoch, at the cost of more padding (a third on makemore's names) and in exchange for
-batches that are not all one length (on those names: as low a loss, or lower, in
-fewer steps). A batch is read in windows of --seq-len with the state carried inside it,
-and every batch starts from the zero state, so no document ever sees another.
+Three ways to batch them (--batch-order), each reading a batch in windows of --seq-len
+with the state carried inside it, and each batch from the zero state:
+
+    length   one document a row, batches of similar length (sorted by length, ties in
+             a seeded random order, batch order shuffled every epoch): little padding,
+             but every batch is one length
+    random   one document a row, drawn at random each epoch: batches of every length,
+             at the cost of padding (a third on makemore's names)
+    packed   rows as wide as the longest document, filled with documents in a random
+             order one after another (about 10% padding on the names); the state
+             returns to zero where each begins (`restarts`), so none sees another
 """
 
 from __future__ import annotations
@@ -96,26 +100,72 @@ def split_documents(docs: Documents, val_frac: float, seed: int,
 
 def document_batch(ids: torch.Tensor, docs: Documents, end: int,
                    rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs and targets (rows, longest + 1) of documents side by side; padding reads
-    `end` and its targets are IGNORE. Extra rows (up to `rows`) are all padding."""
-    rows = rows or len(docs)
+    """Inputs and targets (rows, longest + 1) of documents side by side, one a row;
+    padding reads `end` and its targets are IGNORE. Extra rows (up to `rows`) are all
+    padding."""
     width = int(docs.lengths.max()) + 1 if len(docs) else 1
-    column = torch.arange(width)
-    inside = column[None, :] < docs.lengths[:, None]  # (docs, width): a character's place
-    where = (docs.starts[:, None] + column[None, :]).clamp_(max=max(ids.numel() - 1, 0))
-    chars = torch.where(inside, ids[where].long(), torch.tensor(IGNORE))
-    targets = torch.full((rows, width), IGNORE, dtype=torch.long)
-    targets[: len(docs)] = chars
-    targets[torch.arange(len(docs)), docs.lengths] = end
-    inputs = torch.full((rows, width), end, dtype=torch.long)
-    inputs[: len(docs), 1:] = torch.where(chars[:, :-1] >= 0, chars[:, :-1], end)
-    return inputs, targets
+    return packed_batch(ids, docs, torch.arange(len(docs)), torch.zeros(len(docs),
+                        dtype=torch.long), end, rows or len(docs), width)
+
+
+def packed_batch(ids: torch.Tensor, docs: Documents, row: torch.Tensor, column: torch.Tensor,
+                 end: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets (rows, width) with document k read from (row[k], column[k])
+    on: its end symbol as input, then its characters, each predicting the next and the
+    last predicting the end symbol. Every other place is padding (input `end`, target
+    IGNORE). No Python loop: every symbol's place is computed at once."""
+    symbols = docs.lengths + 1
+    owner = torch.repeat_interleave(torch.arange(len(docs)), symbols)  # a symbol's document
+    first = torch.cumsum(symbols, 0) - symbols
+    step = torch.arange(int(symbols.sum())) - first[owner]  # 0 .. length of its document
+    place = row[owner] * width + column[owner] + step
+    start, length = docs.starts[owner], docs.lengths[owner]
+    last = max(ids.numel() - 1, 0)
+    inputs = torch.full((rows * width,), end, dtype=torch.long)
+    targets = torch.full((rows * width,), IGNORE, dtype=torch.long)
+    reading = step > 0
+    inputs[place[reading]] = ids[(start + step - 1)[reading].clamp(max=last)].long()
+    inside = step < length
+    targets[place[inside]] = ids[(start + step)[inside].clamp(max=last)].long()
+    targets[place[~inside]] = end
+    return inputs.view(rows, width), targets.view(rows, width)
+
+
+def pack(symbols: list[int], rows: int, width: int, patience: int = 8) -> list[list[tuple]]:
+    """Documents of `symbols` symbols each, taken in the given order, placed into batches
+    of `rows` rows of `width` (no document is wider): each goes to the first row with
+    room. One that fits nowhere waits for the next batch, which it starts; a batch closes
+    once `patience` documents wait. Returns each batch's (document, row, column) triples.
+    On makemore's names this leaves about 10% padding."""
+    batches, waiting, queue = [], [], list(range(len(symbols)))
+    while queue:
+        filled, placed, waiting = [0] * rows, [], []
+        for position, doc in enumerate(queue):  # noqa: B007 (read after the loop)
+            size = symbols[doc]
+            row = next((r for r in range(rows) if filled[r] + size <= width), None)
+            if row is None:
+                waiting.append(doc)
+                if len(waiting) >= patience:
+                    break
+                continue
+            placed.append((doc, row, filled[row]))
+            filled[row] += size
+        else:
+            position = len(queue)
+        batches.append(placed)
+        queue = waiting + queue[position + 1:]
+    return batches
 
 
 class DocumentBatcher:
     """Training windows of documents: the same interface as `StreamBatcher` (`next`,
     `position`, `windows_per_epoch`), where a fresh batch, not only a fresh epoch,
-    starts from the zero state."""
+    starts from the zero state.
+
+    A batch is `batch_size` documents one a row (orders "length" and "random"), or, with
+    order "packed", `batch_size` rows as wide as the longest document, filled with
+    documents in a random order; `restarts` then marks where each row's next document
+    begins."""
 
     def __init__(self, ids: torch.Tensor, docs: Documents, end: int, batch_size: int,
                  seq_len: int, seed: int, order: str = "length"):
@@ -126,31 +176,44 @@ class DocumentBatcher:
         self.position = StreamPosition()
         self._epoch: int | None = None  # the epoch whose batches are planned
         self._current: tuple[int, torch.Tensor, torch.Tensor] | None = None  # batch, x, y
-        widths = self._batches(0)[1]  # by length: every epoch has these, in another order
-        self.windows_per_epoch = int(sum(-(-w // seq_len) for w in widths))  # (epoch 0's)
-        self.padding = 1.0 - (docs.chars + len(docs)) / float(sum(w * batch_size
-                                                                  for w in widths))
+        self._plan(0)
+        self.windows_per_epoch = self._windows  # (epoch 0's; random orders vary by epoch)
+        self.padding = 1.0 - (docs.chars + len(docs)) / float(self._places)
 
-    def _batches(self, epoch: int) -> tuple[list[torch.Tensor], list[int]]:
-        """The document indices of each batch of an epoch, and each batch's width."""
+    def restarts(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Where the state returns to zero inside a window: before every document of a
+        packed row (its first input is the end symbol; so is padding's, harmlessly).
+        None for the other orders, whose rows hold one document each."""
+        return inputs == self.end if self.order == "packed" else None
+
+    def _batches(self, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]]:
+        """Each batch of an epoch: its documents, their rows and columns, and its width."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        if self.order == "packed":
+            order = torch.randperm(len(self.docs), generator=generator)
+            width = int(self.docs.lengths.max()) + 1
+            symbols = (self.docs.lengths[order] + 1).tolist()
+            return [(order[torch.tensor([d for d, _, _ in b])], torch.tensor([r for _, r, _ in b]),
+                     torch.tensor([c for _, _, c in b]), width)
+                    for b in pack(symbols, self.batch_size, width)]
         if self.order == "random":
             order = torch.randperm(len(self.docs), generator=generator)
         else:  # by length, ties in a random order
             jitter = torch.rand(len(self.docs), generator=generator, dtype=torch.float64)
             order = torch.argsort(self.docs.lengths.double() + jitter)
-        batches = list(order.split(self.batch_size))
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-        widths = [int(self.docs.lengths[b].max()) + 1 for b in batches]
-        return batches, widths
+        groups = list(order.split(self.batch_size))
+        groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
+        return [(g, torch.arange(len(g)), torch.zeros(len(g), dtype=torch.long),
+                 int(self.docs.lengths[g].max()) + 1) for g in groups]
 
     def _plan(self, epoch: int) -> None:
         if self._epoch != epoch:
-            batches, widths = self._batches(epoch)
-            windows = torch.tensor([-(-w // self.seq_len) for w in widths])
+            batches = self._batches(epoch)
+            windows = torch.tensor([-(-width // self.seq_len) for *_, width in batches])
             self._epoch, self._members = epoch, batches
             self._first_window = torch.cumsum(windows, 0) - windows
-            self._windows = int(windows.sum())  # random batches: it varies by epoch
+            self._windows = int(windows.sum())
+            self._places = sum(width * self.batch_size for *_, width in batches)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """The next window, and whether it starts a batch (time to reset the state)."""
@@ -162,9 +225,9 @@ class DocumentBatcher:
         batch = int(torch.searchsorted(self._first_window, pos.window, right=True)) - 1
         offset = pos.window - int(self._first_window[batch])
         if self._current is None or self._current[0] != batch or offset == 0:
-            members = self._members[batch]
-            self._current = (batch, *document_batch(self.ids, self.docs.pick(members),
-                                                    self.end, self.batch_size))
+            members, row, column, width = self._members[batch]
+            self._current = (batch, *packed_batch(self.ids, self.docs.pick(members), row,
+                                                  column, self.end, self.batch_size, width))
         _, inputs, targets = self._current
         cut = slice(offset * self.seq_len, (offset + 1) * self.seq_len)
         pos.window += 1

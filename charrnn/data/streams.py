@@ -69,6 +69,10 @@ class StreamBatcher:
         end = start + self.seq_len
         return self.inputs[:, start:end].long(), self.targets[:, start:end].long()
 
+    def restarts(self, inputs: torch.Tensor) -> None:
+        """A stream's state never returns to zero inside a window (documents' can)."""
+        return None
+
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """The next window, and whether it starts a new epoch (time to reset the state)."""
         pos = self.position

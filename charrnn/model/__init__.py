@@ -1,6 +1,7 @@
 """Model: the network, and how a trained one is kept on disk. Imports only from data.
 
     network.py     CharRNN (embedding -> LSTM/GRU/RNN -> head) and its state helpers
+    restarts.py    the same layers stepped so the state can restart mid-window (packing)
     checkpoint.py  the on-disk format: tensors in safetensors, everything else in JSON
     runs.py        run folders: which files make a run, the newest, the next free name
 """

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from charrnn.config import ModelConfig
+from charrnn.model.restarts import recur_with_restarts
 
 State = tuple[torch.Tensor, ...]
 
@@ -81,10 +82,16 @@ class CharRNN(nn.Module):
         count = 2 if self.config.model == "lstm" else 1
         return tuple(weight.new_zeros(shape) for _ in range(count))
 
-    def forward(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step."""
-        hidden_in = state if self.config.model == "lstm" else state[0]
-        out, hidden_out = self._recur(self.embed(ids), hidden_in)
+    def forward(self, ids: torch.Tensor, state: State,
+                restarts: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step.
+        `restarts` (batch, time; bool), where given, marks the steps before which the state
+        returns to zero: where a packed row's next document begins."""
+        if restarts is not None:
+            out, hidden_out = self._recur_restarting(self.embed(ids), state, restarts)
+        else:
+            hidden_in = state if self.config.model == "lstm" else state[0]
+            out, hidden_out = self._recur(self.embed(ids), hidden_in)
         logits = self.head(self.drop(out))
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, new_state
@@ -98,6 +105,21 @@ class CharRNN(nn.Module):
         dropped = {f"weight_hh_l{k}": self.weight_drop(getattr(self.rnn, f"weight_hh_l{k}"))
                    for k in range(self.config.num_layers)}
         return torch.func.functional_call(self.rnn, dropped, (x, hidden))
+
+    def _recur_restarting(self, x: torch.Tensor, state: State, restarts: torch.Tensor):
+        """The same layers stepped by `recur_with_restarts`, weight drop and the dropout
+        between layers included."""
+        dropping = self.training and self.config.weight_drop > 0
+        weights = []
+        for k in range(self.config.num_layers):
+            w = {name: getattr(self.rnn, f"{name}_l{k}")
+                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            if dropping:
+                w["weight_hh"] = self.weight_drop(w["weight_hh"])
+            weights.append(w)
+        between = FastDropout(self.rnn.dropout).train(self.training)
+        return recur_with_restarts(self.config.model, x, weights, state,
+                                   (~restarts).to(x.dtype), between)
 
 
 def detach_state(state: State) -> State:

@@ -227,14 +227,18 @@ class Run:
         """One step on the next window of every stream, at the scheduled learning rate."""
         started, progress, net = time.perf_counter(), self.progress, self.net
         x, y, fresh = self.batcher.next()  # fresh: a new epoch, or a new batch of documents
+        restarts = self.batcher.restarts(x)  # packed documents: where each one begins
         x, y = to_device(x[self.rows], self.device), to_device(y[self.rows], self.device)
+        if restarts is not None:
+            restarts = to_device(restarts[self.rows], self.device)
         if fresh:
             self.state = net.model.initial_state(self.cfg.batch_size)
         progress.lr = learning_rate(self.cfg, progress.step, budget_used)
         for group in net.optimizer.param_groups:
             group["lr"] = progress.lr
         loss, state = train_step(net.forward, net.optimizer, x, y, self.state,
-                                 self.cfg.grad_clip, self.dtype, self.cfg.bptt_steps)
+                                 self.cfg.grad_clip, self.dtype, self.cfg.bptt_steps,
+                                 restarts)
         if net.average is not None:
             net.average.update(progress.step + 1)
         loss_value = self.agreed_loss(loss.item(), progress.step + 1)

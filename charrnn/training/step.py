@@ -33,7 +33,8 @@ def make_optimizer(model: CharRNN, cfg: TrainConfig) -> torch.optim.Optimizer:
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                y: torch.Tensor, state: State, grad_clip: float,
                dtype: torch.dtype = torch.float32,
-               bptt_steps: int | None = None) -> tuple[torch.Tensor, State]:
+               bptt_steps: int | None = None,
+               restarts: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
     """One teacher-forced step on a window: forward from the carried state (under bf16
     autocast if asked), mean cross-entropy, backward, clip the global gradient norm,
     update. `model` may be wrapped in DistributedDataParallel. Returns the loss (a
@@ -41,9 +42,10 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
 
     `bptt_steps` K2 shorter than the window (K1) cuts the gradient's path every K2
     characters (truncated BPTT with k2 < k1): every position still gets its loss, but
-    its gradient reaches back at most K2 steps."""
+    its gradient reaches back at most K2 steps. `restarts` marks where a packed row's
+    next document begins (the state returns to zero there)."""
     with autocast(x.device, dtype):
-        logits, state = forward_cut(model, x, state, bptt_steps)
+        logits, state = forward_cut(model, x, state, bptt_steps, restarts)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
                                ignore_index=IGNORE)  # documents' padding is not scored
     optimizer.zero_grad(set_to_none=True)
@@ -54,16 +56,19 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
 
 
 def forward_cut(model: torch.nn.Module, x: torch.Tensor, state: State,
-                bptt_steps: int | None) -> tuple[torch.Tensor, State]:
+                bptt_steps: int | None,
+                restarts: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
     """The window's logits, its state's gradient path cut every `bptt_steps` characters
     (one fused call when there is nothing to cut, as without it)."""
     if bptt_steps is None or bptt_steps >= x.shape[1]:
-        return model(x, state)
+        return model(x, state) if restarts is None else model(x, state, restarts)
     pieces = []
     for start in range(0, x.shape[1], bptt_steps):
         if start:
             state = detach_state(state)
-        logits, state = model(x[:, start : start + bptt_steps], state)
+        piece = slice(start, start + bptt_steps)
+        logits, state = (model(x[:, piece], state) if restarts is None
+                         else model(x[:, piece], state, restarts[:, piece]))
         pieces.append(logits)
     return torch.cat(pieces, dim=1), state
 
