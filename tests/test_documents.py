@@ -464,3 +464,13 @@ def test_novelty_of_a_documents_model(names_run, cli):
     assert result.exit_code == 0, result.output
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert len(rows) == 6 and "longest copied span" in result.stdout
+
+
+def test_characters_seen_count_what_was_trained_not_padding(names_file, tmp_path):
+    names = names_file.read_text(encoding="utf-8").split()
+    result = charrnn.train(names_file, documents="lines", val_file=names_file,
+                           steps=math.ceil(len(names) / 16), batch_size=16, seq_len=64,
+                           hidden_size=16, eval_every=10**6, out=tmp_path / "run")
+    assert result.chars_seen == sum(map(len, names)) + len(names)  # one epoch, ends too
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["chars"] == result.chars_seen

@@ -31,7 +31,7 @@ from charrnn.allocator import retain_freed_memory
 from charrnn.atomic import remove_leftovers
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus
-from charrnn.data.documents import DocumentBatcher
+from charrnn.data.documents import IGNORE, DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.model import checkpoint, runs
@@ -165,6 +165,9 @@ def restore(resume: checkpoint.Checkpoint, net: Network, batcher: StreamBatcher,
     meta = resume.meta
     batcher.position = StreamPosition(meta["epoch"], meta["window"])
     progress.step, progress.evaluated_at = meta["step"], meta["step"]
+    # runs saved before the count was kept: full windows, as they were counted then
+    progress.chars = meta.get("chars_seen", meta["step"] * batch_size * ranks.world
+                              * (meta.get("train") or {}).get("seq_len", 64))
     progress.scores = Scores.from_meta(meta["metrics"])
     progress.started -= meta["elapsed_seconds"]
     return tuple(part[:, rows].to(dev) for part in state)
@@ -194,7 +197,6 @@ class Run:
     def __post_init__(self) -> None:
         self.budget = Budget.of(self.cfg, self.batcher.windows_per_epoch)
         self.rows = self.ranks.rows(self.cfg.batch_size)
-        self.chars_per_step = self.cfg.batch_size * self.ranks.world * self.cfg.seq_len
 
     def loop(self, state: State) -> str:
         """Train until a stop rule ends the run; returns why: "budget", "interrupted" or
@@ -228,6 +230,7 @@ class Run:
         started, progress, net = time.perf_counter(), self.progress, self.net
         x, y, fresh = self.batcher.next()  # fresh: a new epoch, or a new batch of documents
         restarts = self.batcher.restarts(x)  # packed documents: where each one begins
+        chars = int((y != IGNORE).sum())  # every process's rows; padding is not counted
         x, y = to_device(x[self.rows], self.device), to_device(y[self.rows], self.device)
         if restarts is not None:
             restarts = to_device(restarts[self.rows], self.device)
@@ -244,10 +247,10 @@ class Run:
         loss_value = self.agreed_loss(loss.item(), progress.step + 1)
         self.state = detach_state(state)
         now = time.perf_counter()
-        progress.stepped(loss_value, now - started)
+        progress.stepped(loss_value, now - started, chars)
         self.report.on_step(StepStats(
             step=progress.step, epoch=self.batcher.position.epoch, loss=loss_value,
-            lr=progress.lr, chars_per_sec=self.chars_per_step / max(now - started, 1e-9),
+            lr=progress.lr, chars_per_sec=chars / max(now - started, 1e-9),
             elapsed=now - progress.started,
             fraction=min(1.0, self.budget.used(progress.step, now - progress.started,
                                                progress.reserve())),
@@ -297,6 +300,7 @@ class Run:
             "model": self.net.model.config.to_dict(), "train": self.cfg.to_dict(),
             "data": self.corpus.data.to_dict(), "vocab": self.text.vocab.to_dict(),
             "corpus": self.corpus.describe(), "step": progress.step,
+            "chars_seen": progress.chars,
             "epoch": position.epoch, "window": position.window,
             "elapsed_seconds": progress.elapsed(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -307,14 +311,14 @@ class Run:
     def log(self, evaluated: bool) -> None:
         """One metrics line: means over the steps since the previous line."""
         progress = self.progress
-        loss, steps, seconds = progress.take_window()
+        loss, chars, seconds = progress.take_window()
         if self.metrics is None:
             return
         self.metrics.append(
             step=progress.step, elapsed=round(progress.elapsed(), 3),
-            chars=progress.step * self.chars_per_step, train_loss=loss,
+            chars=progress.chars, train_loss=loss,
             val_loss=finite(progress.scores.val_loss) if evaluated else None, lr=progress.lr,
-            chars_per_sec=round(steps * self.chars_per_step / seconds, 1)
+            chars_per_sec=round(chars / seconds, 1)
             if seconds > 0 else None)
 
     def finish(self, ending: str) -> TrainResult:
@@ -329,7 +333,7 @@ class Run:
         return TrainResult(
             run_dir=self.run_dir, steps=progress.step,
             epochs=progress.step / self.batcher.windows_per_epoch,
-            elapsed=progress.elapsed(), chars_seen=progress.step * self.chars_per_step,
+            elapsed=progress.elapsed(), chars_seen=progress.chars,
             val_loss=scores.val_loss, best_val_loss=scores.best_loss,
             best_step=scores.best_step, parameters=self.net.model.num_parameters,
             interrupted=ending == "interrupted", stopped_early=ending == "patience",

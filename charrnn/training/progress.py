@@ -58,6 +58,7 @@ class Progress:
 
     started: float  # the clock's reading when the run began (earlier sessions included)
     step: int = 0
+    chars: int = 0  # characters trained on, all processes together (documents: no padding)
     scores: Scores = field(default_factory=Scores)
     lr: float = 0.0
     step_seconds: float = 0.0  # the last step's duration
@@ -66,6 +67,7 @@ class Progress:
     window_loss: float = 0.0  # sums over the steps since the last metrics line
     window_steps: int = 0
     window_seconds: float = 0.0
+    window_chars: int = 0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -75,9 +77,12 @@ class Progress:
         this machine's speed changing."""
         return 2.0 * self.step_seconds + 1.5 * self.eval_seconds
 
-    def stepped(self, loss: float, seconds: float) -> None:
-        """Count a finished step of `seconds` with training loss `loss`."""
+    def stepped(self, loss: float, seconds: float, chars: int) -> None:
+        """Count a finished step of `seconds` on `chars` characters with training loss
+        `loss`."""
         self.step += 1
+        self.chars += chars
+        self.window_chars += chars
         self.scores.train_loss = loss
         self.step_seconds = seconds
         self.window_loss += loss
@@ -85,9 +90,10 @@ class Progress:
         self.window_seconds += seconds
 
     def take_window(self) -> tuple[float | None, int, float]:
-        """The mean training loss, the count and the seconds of the steps since the last
-        metrics line; a new window starts."""
+        """The mean training loss, the characters and the seconds of the steps since the
+        last metrics line; a new window starts."""
         mean = self.window_loss / self.window_steps if self.window_steps else None
-        taken = (mean, self.window_steps, self.window_seconds)
+        taken = (mean, self.window_chars, self.window_seconds)
         self.window_loss, self.window_steps, self.window_seconds = 0.0, 0, 0.0
+        self.window_chars = 0
         return taken
