@@ -4,13 +4,20 @@ character, each with its own prime, settings and seed (what `charrnn serve` runs
 A worker thread owns the decoder. Each turn it
 
 1. reads primes: waiting requests are admitted in arrival order while the batch has rows
-   free; their primes are read through a `Session` in pieces of `PRIME_PIECE`
+   free. A short prime (fewer ids than `Decoder.feed` reads with its fused kernels: a
+   document's end symbol and up to 6 characters) joins the batch at once from the zero
+   state, its rows reading the prime's ids in the batched steps instead of drawing. A
+   one-row pass of its own would cost more: on 2 cores its products ran on OpenBLAS's
+   threads, which then spun beside the batch's torch threads and slowed every batched
+   step by a quarter (2 x 512, 32 clients: 15,600 chars/s in process, 17,500 without
+   it). Longer primes are read through a `Session` in pieces of `PRIME_PIECE`
    characters cut from each prime's start (so where a prime is cut never depends on
    other requests), pieces until `prime_budget` characters were read this turn; a long
    prime takes several turns, its state carried, so reading a newcomer's prime delays
    the running generations by one bounded pass, never by a whole queue;
 2. draws the next character of every running request from its own logits, with its own
-   settings and random generator, exactly as `sample_from` draws for it alone;
+   settings and random generator, exactly as `sample_from` draws for it alone (rows
+   still reading a short prime take its next id instead);
 3. drops the rows that finished (length, stop string, cancelled) and advances all the
    others in one `Decoder.advance`.
 
@@ -37,7 +44,7 @@ import numpy as np
 import torch
 
 from charrnn.config import SampleConfig
-from charrnn.decoding.decoder import ends_with, repeat
+from charrnn.decoding.decoder import FUSED_FROM, ends_with, repeat
 from charrnn.decoding.sampling import adjust, check_options, draw, generator_for
 from charrnn.errors import CharRNNError
 
@@ -87,12 +94,15 @@ class Generation:
 
 
 class _Running:
-    """What the worker carries for one admitted request (see `sample_from`)."""
+    """What the worker carries for one admitted request (see `sample_from`). `forcing`
+    holds the ids of a short prime still to be read in the batched step: until it is
+    empty the request's rows read those ids instead of drawing."""
 
-    def __init__(self, gen: Generation, logprobs: np.ndarray, context: torch.Tensor,
-                 vocab_size: int, stops: list[np.ndarray]):
+    def __init__(self, gen: Generation, context: torch.Tensor, vocab_size: int,
+                 stops: list[np.ndarray], forcing: Sequence[int] = ()):
         request = gen.request
         self.gen, self.cfg, self.stops = gen, request.options, stops
+        self.forcing = list(forcing)
         self.generator = generator_for(request.seed)
         self.active = np.arange(request.num_samples)  # which samples still run
         self.history = np.zeros((request.num_samples, 0), dtype=np.int64)
@@ -107,7 +117,9 @@ class _Running:
                       and (cfg.top_p is None or cfg.top_p >= 1))
 
     def draw(self, logprobs: np.ndarray) -> np.ndarray:
-        """This request's next ids, as `sample_from` draws them."""
+        """This request's next ids, as `sample_from` draws them (or its prime's next)."""
+        if self.forcing:
+            return np.full(self.active.size, self.forcing[0], dtype=np.int64)
         return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,
                     self.generator)
 
@@ -118,7 +130,10 @@ class _Running:
 
     def record(self, ids: list[int]) -> np.ndarray | None:
         """Keep the drawn ids; which rows run on after them (None: all of them, the
-        common case, kept cheap)."""
+        common case, kept cheap). A prime's id is read, not kept."""
+        if self.forcing:
+            del self.forcing[0]
+            return np.zeros(len(ids), dtype=bool) if self.gen.cancelled else None
         if len(ids) == 1:
             self.gen.rows[self.active[0]].append(ids[0])
         else:
@@ -160,7 +175,7 @@ class _Layout:
         offset = 0
         for run in running:
             count = run.active.size
-            if run.plain:
+            if run.plain and not run.forcing:
                 self.plain.append(run)
                 rows.extend(range(offset, offset + count))
                 temperatures.extend([run.cfg.temperature] * count)
@@ -193,6 +208,7 @@ class Batcher:
         self._joined = False  # a request joined since the last step
         self._logprobs = np.zeros((0, self.decoder.vocab_size), dtype=np.float32)
         self.steps = 0  # batched steps taken, for figures
+        self._ends = int(self.decoder.end_id is not None)  # documents: read after an end
         self._thread = threading.Thread(target=self._work, name="charrnn-batcher",
                                         daemon=True)
         self._thread.start()
@@ -274,10 +290,22 @@ class Batcher:
                 return
             with self._lock:
                 self._waiting.popleft()
-            if gen.cancelled:
+            forcing = self._short_prime(gen.request.prime)
+            if gen.cancelled or (forcing is not None and gen.request.length == 0):
                 gen._finish()
+            elif forcing is not None:  # read in the batched step, no pass of its own
+                start = self.lm.model.initial_state(1), torch.zeros(1, self.decoder.vocab_size)
+                self._join(gen, start, torch.tensor(forcing[self._ends:]), forcing)
             else:
                 self._priming.append(_Priming(gen, gen.request.prime))
+
+    def _short_prime(self, prime: str) -> list[int] | None:
+        """The ids a request reads before its first draw (a document's end symbol first),
+        when they are fewer than the decoder would read with its fused kernels; None for
+        a longer prime, or none at all (a text's first character is drawn from the
+        character counts, not the step)."""
+        ids = [*([self.decoder.end_id] if self._ends else []), *self.lm._prime(prime).tolist()]
+        return ids if 0 < len(ids) < FUSED_FROM else None
 
     def _read_primes(self) -> None:
         """Spend this turn's prime budget, first come first served, a piece at a time."""
@@ -298,14 +326,14 @@ class Batcher:
             else:
                 self._join(item.gen, *item.session.position)
 
-    def _join(self, gen: Generation, start, context: torch.Tensor) -> None:
+    def _join(self, gen: Generation, start, context: torch.Tensor,
+              forcing: Sequence[int] = ()) -> None:
         rows = gen.request.num_samples
         state, first = repeat(start, rows)
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
         stops = [s.numpy() for s in self.lm._stops(gen.request.stop) if s.numel()]
-        self._running.append(_Running(gen, first.numpy(), context, self.decoder.vocab_size,
-                                      stops))
-        self._layout, self._joined = None, True
+        self._running.append(_Running(gen, context, self.decoder.vocab_size, stops, forcing))
+        self._layout, self._joined = None, not forcing  # (forcing: once its prime is read)
         if self._state:
             self._state = tuple(np.concatenate([a, b], axis=1)
                                 for a, b in zip(self._state, arrays, strict=True))
@@ -320,8 +348,10 @@ class Batcher:
         keep = None  # which rows advance, made only when some do not
         still = []
         offset = 0
+        primed = False  # a short prime was just read: its first draw is the next step's
         for run in self._running:
             rows = run.active.size
+            reading = bool(run.forcing)
             kept = run.record(drawn[offset : offset + rows])
             if kept is not None:
                 if keep is None:
@@ -336,6 +366,10 @@ class Batcher:
             else:
                 run.gen._finish()
                 continue
+            if reading:  # nothing to tell its caller yet
+                if not run.forcing:
+                    self._layout, primed = None, True
+                continue
             run.gen._updated()
         self._running = still
         self.steps += 1
@@ -343,8 +377,8 @@ class Batcher:
             # A request just drew its first character or ended: hand the GIL over so its
             # waiter (the server's event loop) sends that now, not when this thread next
             # blocks, which took 0.5-1.5 ms while the next steps ran (measured, 1 client).
-            self._joined = False
             time.sleep(0)
+        self._joined = primed
         if keep is not None:
             self._layout = None
             ids = ids[keep]
