@@ -9,6 +9,7 @@ import threading
 import pytest
 
 import charrnn
+from charrnn.config import SampleConfig
 from charrnn.decoding.batcher import Batcher, Request
 from charrnn.decoding.decoder import FUSED_FROM
 
@@ -87,3 +88,12 @@ def test_a_cancelled_request_frees_its_rows_for_the_next(lm):
         assert [len(r) for r in after.rows] == [5, 5]
     finally:
         batcher.close()
+
+
+def test_a_documents_model_with_no_prime_and_a_repetition_penalty_beside_another(names_lm):
+    penalised = Request(prime="", length=20, options=SampleConfig(
+        repetition_penalty=1.3), num_samples=2)
+    plain = Request(prime="", length=20)
+    together = run_together(names_lm, [(penalised, 5), (plain, 6)])
+    assert together[0] == names_lm.samples(2, 20, repetition_penalty=1.3, seed=5)
+    assert together[1] == alone(names_lm, plain, 6)

@@ -474,3 +474,33 @@ def test_characters_seen_count_what_was_trained_not_padding(names_file, tmp_path
     assert result.chars_seen == sum(map(len, names)) + len(names)  # one epoch, ends too
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["chars"] == result.chars_seen
+
+
+def test_packed_batches_of_long_uneven_documents_never_give_a_window_without_targets():
+    rng = random.Random(1)
+    text = "\n".join("ab"[i % 2] * rng.randint(5, 120) for i in range(300)) + "\n"
+    ids, vocab = ids_of(text)
+    docs = find_documents(ids, vocab.index["\n"], "lines")
+    vocab = vocab.with_end(len(docs))
+    batcher = DocumentBatcher(ids, docs, vocab.end_id, batch_size=8, seq_len=16, seed=1,
+                              order="packed")
+    seen = 0
+    for _ in range(2 * batcher.windows_per_epoch):
+        _, y, _ = batcher.next()
+        assert (y != IGNORE).any()  # a window of padding alone would score 0 / 0
+        seen += int((y != IGNORE).sum())
+    assert seen >= 2 * (docs.chars + len(docs)) * 0.9
+    assert batcher.padding < 0.2
+
+
+def test_a_window_of_padding_alone_trains_to_a_loss_of_zero_not_nan():
+    from charrnn.model.network import CharRNN
+    from charrnn.training.step import make_optimizer, train_step
+
+    model = CharRNN(ModelConfig(hidden_size=8, embed_size=4, vocab_size=5))
+    optimizer = make_optimizer(model, TrainConfig())
+    x = torch.full((2, 3), 4)
+    y = torch.full((2, 3), IGNORE)  # a process's rows of a batch's last window
+    loss, _ = train_step(model, optimizer, x, y, model.initial_state(2), grad_clip=1.0)
+    assert float(loss) == 0.0
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -191,11 +191,12 @@ class DocumentBatcher:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         if self.order == "packed":
             order = torch.randperm(len(self.docs), generator=generator)
-            width = int(self.docs.lengths.max()) + 1
             symbols = (self.docs.lengths[order] + 1).tolist()
+            batches = pack(symbols, self.batch_size, max(symbols))
             return [(order[torch.tensor([d for d, _, _ in b])], torch.tensor([r for _, r, _ in b]),
-                     torch.tensor([c for _, _, c in b]), width)
-                    for b in pack(symbols, self.batch_size, width)]
+                     torch.tensor([c for _, _, c in b]),
+                     max(c + symbols[d] for d, _, c in b))  # as wide as it is filled
+                    for b in batches]
         if self.order == "random":
             order = torch.randperm(len(self.docs), generator=generator)
         else:  # by length, ties in a random order

@@ -295,7 +295,8 @@ class Batcher:
                 gen._finish()
             elif forcing is not None:  # read in the batched step, no pass of its own
                 start = self.lm.model.initial_state(1), torch.zeros(1, self.decoder.vocab_size)
-                self._join(gen, start, torch.tensor(forcing[self._ends:]), forcing)
+                prime = torch.tensor(forcing[self._ends:], dtype=torch.long)
+                self._join(gen, start, prime, forcing)
             else:
                 self._priming.append(_Priming(gen, gen.request.prime))
 
@@ -333,7 +334,8 @@ class Batcher:
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
         stops = [s.numpy() for s in self.lm._stops(gen.request.stop) if s.numel()]
         self._running.append(_Running(gen, context, self.decoder.vocab_size, stops, forcing))
-        self._layout, self._joined = None, not forcing  # (forcing: once its prime is read)
+        self._layout = None
+        self._joined = self._joined or not forcing  # (forcing: once its prime is read)
         if self._state:
             self._state = tuple(np.concatenate([a, b], axis=1)
                                 for a, b in zip(self._state, arrays, strict=True))

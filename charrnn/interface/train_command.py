@@ -56,8 +56,9 @@ def train(
              "of documents drawn at random each epoch (more padding, batches not all "
              "one length), or rows filled with documents in a random order, one after "
              "another, the state restarting at each (little padding, mixed batches). "
-             "A --time budget over 8 minutes on a corpus under 500,000 characters "
-             "chooses random (measured best on a list of names).",
+             "A --time budget over 8 minutes (on 2 threads; scaled by the thread count) "
+             "on a corpus under 500,000 bytes chooses random (measured best on a list "
+             "of names).",
         rich_help_panel=DATA)] = _T.batch_order,
     val_frac: Annotated[float, typer.Option(
         help="Fraction of the text, taken from its end, held out for validation.",

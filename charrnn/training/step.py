@@ -46,8 +46,12 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     next document begins (the state returns to zero there)."""
     with autocast(x.device, dtype):
         logits, state = forward_cut(model, x, state, bptt_steps, restarts)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
-                               ignore_index=IGNORE)  # documents' padding is not scored
+        targets = y.reshape(-1)  # documents' padding (IGNORE) is not scored
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets,
+                                ignore_index=IGNORE, reduction="sum")
+        # the mean over scored places; a window of padding alone (a process's rows of a
+        # batch's last window) counts zero, not 0 / 0
+        loss = total / (targets != IGNORE).sum().clamp_min(1)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
