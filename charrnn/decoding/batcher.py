@@ -208,7 +208,6 @@ class Batcher:
         self._joined = False  # a request joined since the last step
         self._logprobs = np.zeros((0, self.decoder.vocab_size), dtype=np.float32)
         self.steps = 0  # batched steps taken, for figures
-        self._ends = int(self.decoder.end_id is not None)  # documents: read after an end
         self._thread = threading.Thread(target=self._work, name="charrnn-batcher",
                                         daemon=True)
         self._thread.start()
@@ -290,23 +289,18 @@ class Batcher:
                 return
             with self._lock:
                 self._waiting.popleft()
-            forcing = self._short_prime(gen.request.prime)
-            if gen.cancelled or (forcing is not None and gen.request.length == 0):
+            prime = self.lm._prime(gen.request.prime)
+            forcing = self.decoder.read_from_zero(prime).tolist()
+            # Short: fewer ids than the decoder reads with its fused kernels. None at all
+            # (a text's first character is drawn from the character counts) is not.
+            short = 0 < len(forcing) < FUSED_FROM
+            if gen.cancelled or (short and gen.request.length == 0):
                 gen._finish()
-            elif forcing is not None:  # read in the batched step, no pass of its own
+            elif short:  # read in the batched step, no pass of its own
                 start = self.lm.model.initial_state(1), torch.zeros(1, self.decoder.vocab_size)
-                prime = torch.tensor(forcing[self._ends:], dtype=torch.long)
                 self._join(gen, start, prime, forcing)
             else:
                 self._priming.append(_Priming(gen, gen.request.prime))
-
-    def _short_prime(self, prime: str) -> list[int] | None:
-        """The ids a request reads before its first draw (a document's end symbol first),
-        when they are fewer than the decoder would read with its fused kernels; None for
-        a longer prime, or none at all (a text's first character is drawn from the
-        character counts, not the step)."""
-        ids = [*([self.decoder.end_id] if self._ends else []), *self.lm._prime(prime).tolist()]
-        return ids if 0 < len(ids) < FUSED_FROM else None
 
     def _read_primes(self) -> None:
         """Spend this turn's prime budget, first come first served, a piece at a time."""

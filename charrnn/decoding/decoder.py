@@ -75,11 +75,17 @@ class Decoder:
         """`step` on numpy arrays (C-contiguous float32 state), for loops kept in numpy."""
         return self.step_fn.advance(ids, state)
 
+    def read_from_zero(self, prime: torch.Tensor) -> torch.Tensor:
+        """The ids read from the zero state before the first draw after `prime`: a
+        document's end symbol first (it is read from its start, as in training)."""
+        if self.end_id is None:
+            return prime.long()
+        return torch.cat([torch.tensor([self.end_id]), prime.long()])
+
     def start(self, prime: torch.Tensor) -> Start:
         """State after reading `prime`, and the next character's log-probabilities."""
         state = self.model.initial_state(1)
-        if self.end_id is not None:  # a document: read from its start, as in training
-            prime = torch.cat([torch.tensor([self.end_id]), prime.long()])
+        prime = self.read_from_zero(prime)
         if prime.numel() == 0:
             return state, self.first_logprobs[None, :]
         out, state = self.feed(prime[None, :], state)

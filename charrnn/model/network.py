@@ -118,8 +118,7 @@ class CharRNN(nn.Module):
                 w["weight_hh"] = self.weight_drop(w["weight_hh"])
             weights.append(w)
         between = FastDropout(self.rnn.dropout).train(self.training)
-        return recur_with_restarts(self.config.model, x, weights, state,
-                                   (~restarts).to(x.dtype), between)
+        return recur_with_restarts(self.config.model, x, weights, state, restarts, between)
 
 
 def detach_state(state: State) -> State:

@@ -19,13 +19,14 @@ import torch.nn.functional as F
 
 
 def recur_with_restarts(kind: str, x: torch.Tensor, weights: list[dict[str, torch.Tensor]],
-                        state: tuple[torch.Tensor, ...], keep: torch.Tensor,
+                        state: tuple[torch.Tensor, ...], restarts: torch.Tensor,
                         dropout) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """x (batch, time, in) through the layers' `weights` (weight_ih, weight_hh, bias_ih,
-    bias_hh each); `keep` (batch, time) is 0 where the state restarts before that step.
+    bias_hh each); `restarts` (batch, time; bool) is set where the state restarts before
+    that step.
     `dropout` is applied between layers, as torch's multi-layer RNN does. Returns the
     last layer's outputs and the state after the last step (as torch's RNN returns it)."""
-    keep = keep.t().unsqueeze(-1).to(x.dtype)  # (time, batch, 1)
+    keep = (~restarts).t().unsqueeze(-1).to(x.dtype)  # (time, batch, 1): 0 at a restart
     inputs = x.transpose(0, 1)  # time-major: one step is one contiguous slice
     finals = []
     for k, w in enumerate(weights):
