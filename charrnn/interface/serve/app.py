@@ -134,9 +134,16 @@ class _Waker:
         self.loop.call_soon_threadsafe(self.event.set)
 
     async def wait(self, timeout: float | None = None) -> None:
-        """Until woken (or `timeout` seconds)."""
+        """Until woken (or `timeout` seconds). Python 3.11's `asyncio.wait_for` drops a
+        cancellation that arrives as the event is set (the server's shutdown does both:
+        it cancels what outlasts the grace period and fails it in the batcher), so a
+        stream cut at shutdown could end as if whole; `asyncio.timeout` keeps it."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.event.wait(), timeout)
+            if hasattr(asyncio, "timeout"):  # Python 3.11 and later
+                async with asyncio.timeout(timeout):
+                    await self.event.wait()
+            else:
+                await asyncio.wait_for(self.event.wait(), timeout)
         self.event.clear()
 
 
