@@ -19,6 +19,7 @@ import codecs
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from charrnn.errors import CheckpointError, VocabError
@@ -96,10 +97,11 @@ class Vocab:
 
     def _table(self) -> torch.Tensor:
         if self._lut is None:
-            lut = torch.full((UNICODE_SIZE,), -1, dtype=torch.int32)
-            lut[torch.tensor([ord(c) for c in self.chars])] = torch.arange(
-                len(self.chars), dtype=torch.int32)
-            self._lut = lut
+            # numpy, not torch.full: filling 1.1M entries is a parallel region, and one
+            # on the server's event loop would give it OpenMP workers (`charrnn.openmp`)
+            lut = np.full(UNICODE_SIZE, -1, dtype=np.int32)
+            lut[[ord(c) for c in self.chars]] = np.arange(len(self.chars), dtype=np.int32)
+            self._lut = torch.from_numpy(lut)
         return self._lut
 
     def lookup(self, text: str) -> torch.Tensor:

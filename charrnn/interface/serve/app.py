@@ -34,6 +34,7 @@ from charrnn.interface.serve import fields
 from charrnn.interface.serve.fields import FieldError
 from charrnn.interface.serve.guards import Guard
 from charrnn.model import runs
+from charrnn.openmp import release_worker_threads
 
 STREAM_INTERVAL = 0.05  # seconds between a stream's events once the first has gone
 
@@ -60,6 +61,7 @@ class Service:
         self.side_limiter = anyio.CapacityLimiter(1)
         self.side_waiting = 0
         self.info = _finite({**_model_info(lm), "limits": _limits(config)})
+        release_worker_threads()  # from here on, the batcher's thread runs the model
 
     async def run_side(self, call, *args, **kwargs) -> Any:
         """Beam search or scoring on the side thread, one at a time; 503 when
@@ -68,7 +70,7 @@ class Service:
             raise FieldError(None, "too many requests are waiting; try again shortly", 503)
         self.side_waiting += 1
         try:
-            return await anyio.to_thread.run_sync(lambda: call(*args, **kwargs),
+            return await anyio.to_thread.run_sync(lambda: _releasing(call, *args, **kwargs),
                                                   limiter=self.side_limiter)
         finally:
             self.side_waiting -= 1
@@ -80,6 +82,15 @@ class Service:
             raise FieldError(None, str(exc), 503) from None
         except CharRNNError as exc:
             raise FieldError(None, str(exc)) from None
+
+
+def _releasing(call, *args, **kwargs) -> Any:
+    """`call` on a side thread, whose OpenMP workers are freed when it returns: while
+    they exist, the batcher's own run slower (see `charrnn.openmp`)."""
+    try:
+        return call(*args, **kwargs)
+    finally:
+        release_worker_threads()
 
 
 def _model_info(lm: LanguageModel) -> dict[str, Any]:
