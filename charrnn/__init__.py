@@ -20,6 +20,7 @@ the modules beside this one are the ground floor every layer may use.
     atomic.py    crash-safe file writes
     units.py     nats -> bits per character, the unit every shown loss is in
     allocator.py keeping freed memory for reuse (glibc): training steps, batched decoding
+    threads.py   torch's and numpy's idle worker threads kept off the decoding threads' cores
 
 torch is imported on first use, so `charrnn --help` stays fast.
 """
@@ -27,6 +28,8 @@ torch is imported on first use, so `charrnn --help` stays fast.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from charrnn import threads  # noqa: F401  (sets OpenBLAS's spin before numpy loads it)
 
 __version__ = "0.1.0"
 

@@ -98,7 +98,7 @@ class Vocab:
     def _table(self) -> torch.Tensor:
         if self._lut is None:
             # numpy, not torch.full: filling 1.1M entries is a parallel region, and one
-            # on the server's event loop would give it OpenMP workers (`charrnn.openmp`)
+            # on the server's event loop would give it OpenMP workers (`charrnn.threads`)
             lut = np.full(UNICODE_SIZE, -1, dtype=np.int32)
             lut[[ord(c) for c in self.chars]] = np.arange(len(self.chars), dtype=np.int32)
             self._lut = torch.from_numpy(lut)

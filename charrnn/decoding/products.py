@@ -39,8 +39,9 @@ from charrnn.errors import ConfigError
 # (x (rows, in), out (rows, out)) -> the product: `out`, or an array the route made
 Route = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _TRIALS = 5  # timed calls per route or plan when choosing; the fastest call counts
-# OpenBLAS's threads spin for about 2^28 cycles (~0.1 s) after their last call, slowing
-# torch's threads meanwhile; torch's routes are only timed once they have gone quiet
+# OpenBLAS's threads spin after their last call (about 0.1 s, unless `charrnn.threads`
+# shortened it), slowing torch's threads meanwhile; torch's routes are only timed once
+# they have gone quiet
 _OPENBLAS_SPIN = 0.15
 _numpy_used_at = -math.inf
 POOLS = {"numpy gemv": "numpy", "numpy gemm": "numpy", "torch addmm": "torch",

@@ -34,7 +34,7 @@ from charrnn.interface.serve import fields
 from charrnn.interface.serve.fields import FieldError
 from charrnn.interface.serve.guards import Guard
 from charrnn.model import runs
-from charrnn.openmp import release_worker_threads
+from charrnn.threads import release_worker_threads
 
 STREAM_INTERVAL = 0.05  # seconds between a stream's events once the first has gone
 
@@ -86,7 +86,7 @@ class Service:
 
 def _releasing(call, *args, **kwargs) -> Any:
     """`call` on a side thread, whose OpenMP workers are freed when it returns: while
-    they exist, the batcher's own run slower (see `charrnn.openmp`)."""
+    they exist, the batcher's own run slower (see `charrnn.threads`)."""
     try:
         return call(*args, **kwargs)
     finally:

@@ -1,0 +1,73 @@
+"""The worker threads that torch (OpenMP) and numpy (OpenBLAS) keep for parallel work,
+told to get out of the way of the threads that decode.
+
+On a machine with few cores, a pool's idle workers that busy-wait take the cores from the
+pool doing the work. Two cases matter here, both measured on the 2-core machine of
+`bench/serve.py`:
+
+- **OpenMP pools of other threads.** libgomp keeps one pool of workers for every thread
+  that ever started a parallel region, for as long as that thread lives. `charrnn serve`
+  loads the model on the main thread and steps it on the batcher's thread, so two pools
+  existed. libgomp counts the workers of both against the cores, and where they
+  outnumber the cores it lets a worker spin only briefly before it sleeps: every parallel
+  region then wakes its workers through the kernel. A batch-32 product of the `medium`
+  model took 258 µs from the batcher's thread while the main thread's pool existed, and
+  193 µs once it was released (as from the main thread alone). `release_worker_threads`
+  frees the calling thread's pool with `omp_pause_resource_all` (OpenMP 5.0,
+  `omp_pause_soft`, which keeps the thread count); the pool is made again, at no
+  measurable cost, the next time that thread runs a parallel region. It is looked up in
+  the OpenMP runtime this process already loaded (libgomp, LLVM's libomp or Intel's
+  libiomp5); where there is none, or it lacks the call, nothing happens.
+- **OpenBLAS's spinning.** After its last call, OpenBLAS's worker spins for 2^28 clock
+  ticks (about 0.1 s) before it sleeps. A one-row decoding step runs on OpenBLAS (numpy's
+  matrix-vector product), a prime read in one pass on torch's pool: 20 ms after a
+  generation ended, the next request's 200-character prime took 41-46 ms to its first
+  character instead of 24-25 ms. Importing charrnn sets `OPENBLAS_THREAD_TIMEOUT=22`
+  (2^22 ticks, about 1.5 ms: longer than the gap between two steps, so a generation's
+  products never wait for a sleeping worker; `charrnn sample` ran as fast either way).
+  OpenBLAS reads it once, when numpy loads it, so it only takes effect where charrnn is
+  imported before numpy (always, for the command), and a value already set is kept.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+from pathlib import Path
+
+_RUNTIMES = ("libgomp", "libomp", "libiomp5")
+_OMP_PAUSE_SOFT = 1
+OPENBLAS_TIMEOUT = "22"  # log2 of the clock ticks OpenBLAS's idle worker spins
+
+if "numpy" not in sys.modules:  # later, numpy's OpenBLAS has read its settings
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_TIMEOUT)
+
+
+@functools.cache
+def _pause_all():
+    """The loaded OpenMP runtime's `omp_pause_resource_all`, or None."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux: nothing to look in
+        return None
+    for line in maps.splitlines():
+        path = line.split()[-1]
+        if Path(path).name.startswith(_RUNTIMES):
+            try:
+                pause = ctypes.CDLL(path).omp_pause_resource_all
+            except (OSError, AttributeError):
+                continue
+            pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
+            return pause
+    return None
+
+
+def release_worker_threads() -> bool:
+    """Free the OpenMP worker threads of the calling thread (see the module doc): once
+    another thread runs the model from then on. Whether a runtime did so."""
+    import torch  # noqa: F401  (its OpenMP runtime must be loaded to be found)
+
+    pause = _pause_all()
+    return pause is not None and pause(_OMP_PAUSE_SOFT) == 0

@@ -1,0 +1,89 @@
+"""Freeing a thread's OpenMP workers (what `charrnn serve` does once the batcher's thread
+runs the model): the workers go, and torch computes as before on that thread."""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from charrnn.threads import release_worker_threads
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_release_frees_the_calling_threads_workers_and_torch_still_works():
+    if torch.get_num_threads() < 2:
+        pytest.skip("torch runs one thread here: there are no OpenMP workers to free")
+    seen = {}
+
+    def on_a_thread() -> None:
+        before = _threads()
+        big = torch.ones(4_000_000)  # large enough that torch runs it in parallel
+        seen["sum"] = float(big.sum())
+        seen["with workers"] = _threads()
+        seen["released"] = release_worker_threads()
+        seen["after release"] = _threads()
+        seen["again"] = float((big * 2).sum())
+        seen["before"] = before
+
+    worker = threading.Thread(target=on_a_thread)
+    worker.start()
+    worker.join()
+    if not seen["released"]:
+        pytest.skip("this torch build's OpenMP runtime cannot release its workers")
+    assert seen["with workers"] > seen["before"]
+    assert seen["after release"] < seen["with workers"]
+    assert seen["sum"] == 4_000_000 and seen["again"] == 8_000_000
+
+
+_IDLE_SPIN = """
+import os, sys, time
+if sys.argv[1] == "charrnn":
+    import charrnn  # noqa: F401
+import numpy as np
+
+def others() -> float:
+    ticks = 0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != os.getpid():
+            ticks += sum(int(x) for x in open(f"/proc/self/task/{tid}/stat").read().split()[13:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+w = np.ones((2048, 2048), np.float32)
+v = np.ones(2048, np.float32)
+for _ in range(50):
+    w @ v  # OpenBLAS's threaded matrix-vector product
+before = others()
+time.sleep(0.3)
+print(others() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_openblas_workers_stop_spinning_soon_after_their_last_product():
+    def idle_cpu_seconds(first: str) -> float:
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+        done = subprocess.run([sys.executable, "-c", _IDLE_SPIN, first], env=env,
+                              capture_output=True, text=True, check=True)
+        return float(done.stdout)
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: OpenBLAS runs no worker threads")
+    if idle_cpu_seconds("numpy") < 0.05:
+        pytest.skip("this numpy's OpenBLAS does not spin after its last product")
+    assert idle_cpu_seconds("charrnn") < 0.03
+
+
+def test_an_openblas_setting_already_made_is_kept():
+    env = {**os.environ, "OPENBLAS_THREAD_TIMEOUT": "25"}
+    done = subprocess.run([sys.executable, "-c", "import os, charrnn; "
+                           "print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"],
+                          env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "25"
