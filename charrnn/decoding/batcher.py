@@ -174,7 +174,7 @@ class _Layout:
 
     def __init__(self, running: list[_Running]):
         self.plain: list[_Running] = []
-        self.generators: list[np.random.Generator] | None = []  # None: a plain run has rows
+        self.generators: list[np.random.Generator] | None = []  # None: some run has 2+ rows
         self.others: list[tuple[_Running, slice]] = []
         rows: list[int] = []
         temperatures: list[float] = []
