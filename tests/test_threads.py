@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ import torch
 from charrnn.threads import release_worker_threads
 
 
-def _threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+def _threads() -> set[str]:
+    return set(os.listdir("/proc/self/task"))
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
@@ -27,19 +28,20 @@ def test_release_frees_the_calling_threads_workers_and_torch_still_works():
         before = _threads()
         big = torch.ones(4_000_000)  # large enough that torch runs it in parallel
         seen["sum"] = float(big.sum())
-        seen["with workers"] = _threads()
+        seen["workers"] = _threads() - before  # this thread's new OpenMP workers
         seen["released"] = release_worker_threads()
-        seen["after release"] = _threads()
+        deadline = time.monotonic() + 5  # a freed worker takes a moment to exit
+        while seen["workers"] & _threads() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["left"] = seen["workers"] & _threads()
         seen["again"] = float((big * 2).sum())
-        seen["before"] = before
 
     worker = threading.Thread(target=on_a_thread)
     worker.start()
     worker.join()
     if not seen["released"]:
         pytest.skip("this torch build's OpenMP runtime cannot release its workers")
-    assert seen["with workers"] > seen["before"]
-    assert seen["after release"] < seen["with workers"]
+    assert seen["workers"] and not seen["left"]
     assert seen["sum"] == 4_000_000 and seen["again"] == 8_000_000
 
 
