@@ -433,8 +433,15 @@ def test_ctrl_c_cancels_what_outlasts_the_grace_period(trained_run):
             next(lines)
             began = time.monotonic()
             proc.send_signal(signal.SIGINT)
-            with pytest.raises(httpx.RemoteProtocolError):
-                list(lines)
+            rest, cut = [], False
+            try:
+                rest.extend(lines)
+            except httpx.RemoteProtocolError:
+                cut = True
+        # Cut mid-stream, or (when the batcher stops just before the stream is cancelled)
+        # told so in an error event; never ended as if whole.
+        assert "event: end" not in rest
+        assert cut or ("event: error" in rest and any("shutting down" in x for x in rest))
         assert proc.wait(timeout=30) == 0 and time.monotonic() - began < 10
     finally:
         proc.kill()
