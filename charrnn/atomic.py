@@ -2,27 +2,43 @@
 
 Whatever happens (an exception, Ctrl-C, a full disk, a killed process), the target path
 holds either its old content or the complete new content, never a mix; a failed write
-removes its temporary file.
+removes its temporary file. A folder sync that fails after the rename (EIO: the new name
+may not survive a power cut) raises OSError like any other failed write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+# Errors that mean "this platform or filesystem cannot sync a folder", not "the sync
+# failed": opening a folder is refused where folders cannot be opened as files (Windows:
+# EACCES; EISDIR elsewhere) or where the folder may be written but not read (mode -wx);
+# fsync then refuses a descriptor it cannot sync (EINVAL: Linux filesystems without
+# directory sync; ENOTSUP/EOPNOTSUPP: some network and FUSE filesystems; EBADF: Windows
+# syncs only descriptors open for writing). Anything else, EIO above all, means the
+# rename may not survive a crash, and is raised for the caller to report.
+_CANNOT_OPEN_DIR = {errno.EACCES, errno.EISDIR}
+_CANNOT_SYNC_DIR = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF}
+
 
 def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable, where the platform can (see above)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
+    except OSError as exc:
+        if exc.errno in _CANNOT_OPEN_DIR:
+            return
+        raise
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_DIR:
+            raise
     finally:
         os.close(fd)
 

@@ -345,7 +345,10 @@ class ServeConfig(_JSONConfig):
     request's `num_samples` take that many rows, so at most `max_batch` of them);
     `max_waiting` more requests may queue before the server answers 503. `api_key` (or
     CHARRNN_API_KEY) makes every request show it in an x-api-key header;
-    `cors_origins` are the other sites whose pages may call the server from a browser.
+    `cors_origins` are the other sites whose pages may call the server from a browser;
+    `allowed_hosts` are more names clients may address it by (its `Host` header; "*":
+    any). `show_paths` lets `/v1/model` show the checkpoint's and corpus's paths, not
+    only their names.
     """
 
     section = "serve"
@@ -362,6 +365,8 @@ class ServeConfig(_JSONConfig):
     grace: float = 5.0
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    show_paths: bool = False
 
     def validate(self) -> ServeConfig:
         _check(_is_int(self.port) and 0 <= self.port <= 65535,
@@ -378,6 +383,10 @@ class ServeConfig(_JSONConfig):
         for origin in self.cors_origins:
             _check(re.fullmatch(r"https?://[^/\s]+", origin) is not None,
                    f"--cors-origin must look like https://example.org, not {origin!r}")
+        for name in self.allowed_hosts:
+            _check(name == "*" or re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", name) is not None,
+                   f"--allowed-host must be a host name or address such as example.org "
+                   f"(no scheme, port or path), or *, not {name!r}")
         return self
 
     @property

@@ -13,6 +13,8 @@ from charrnn.config import SampleConfig
 from charrnn.decoding.batcher import Batcher, Request
 from charrnn.decoding.decoder import FUSED_FROM
 
+FAILING_TOP_K = 7  # see conftest's failing_draws
+
 
 @pytest.fixture(scope="module")
 def names_lm(tmp_path_factory):
@@ -36,10 +38,6 @@ def run_together(lm, requests: list[tuple[Request, int]], max_batch: int = 32) -
         return [[lm.vocab.decode(row) for row in gen.rows] for gen in gens]
     finally:
         batcher.close()
-
-
-def alone(lm, request: Request, seed: int) -> list[str]:
-    return lm.samples(request.num_samples, request.length, prime=request.prime, seed=seed)
 
 
 @pytest.mark.parametrize("model", ["lm", "names_lm"])
@@ -97,3 +95,111 @@ def test_a_documents_model_with_no_prime_and_a_repetition_penalty_beside_another
     together = run_together(names_lm, [(penalised, 5), (plain, 6)])
     assert together[0] == names_lm.samples(2, 20, repetition_penalty=1.3, seed=5)
     assert together[1] == alone(names_lm, plain, 6)
+
+
+# --- failures stay where they belong ----------------------------------------------------
+
+SEEDED = [(Request(prime="ROMEO:", length=60), 1),
+          (Request(prime="", length=50, options=SampleConfig(top_p=0.8), num_samples=3), 2),
+          (Request(prime="I will", length=40, options=SampleConfig(temperature=1.4),
+                   num_samples=2, stop=(".",)), 3)]
+
+
+def alone(lm, request: Request, seed: int) -> list[str]:
+    """What `lm.samples` gives the request on its own."""
+    o = request.options
+    return lm.samples(request.num_samples, request.length, temperature=o.temperature,
+                      prime=request.prime, seed=seed, top_k=o.top_k, top_p=o.top_p,
+                      repetition_penalty=o.repetition_penalty, stop=list(request.stop))
+
+
+def test_a_request_whose_draw_fails_fails_alone(lm, failing_draws, caplog):
+    """A request made with top_k=FAILING_TOP_K fails in its own draw."""
+    batcher = Batcher(lm)
+    try:
+        bad = Request(prime="JULIET", length=80, options=SampleConfig(top_k=FAILING_TOP_K))
+        gens = [batcher.submit(Request(**{**vars(r), "seed": s})) for r, s in SEEDED[:2]]
+        failed = batcher.submit(bad)
+        gens.append(batcher.submit(Request(**{**vars(SEEDED[2][0]), "seed": 3})))
+        assert failed.done.wait(30) and failed.internal
+        assert "internal error" in failed.error
+        for gen, (request, seed) in zip(gens, SEEDED, strict=True):
+            assert gen.done.wait(30) and gen.error is None
+            assert [lm.vocab.decode(row) for row in gen.rows] == alone(lm, request, seed)
+    finally:
+        batcher.close()
+    assert "RuntimeError: a draw that fails" in caplog.text  # logged with its traceback
+    assert "Traceback" in caplog.text
+
+
+def test_a_callback_that_raises_fails_its_request_and_never_the_worker(lm, caplog):
+    def explode(gen):
+        raise ValueError("the caller's bug")
+
+    batcher = Batcher(lm)
+    try:
+        broken = batcher.submit(Request(prime="ROMEO", length=300, seed=1), explode)
+        fine = batcher.submit(Request(prime="ROMEO:", length=60, seed=1))
+        assert broken.done.wait(30) and broken.internal and "callback" in broken.error
+        assert fine.done.wait(30) and fine.error is None
+        assert [lm.vocab.decode(r) for r in fine.rows] == alone(lm, SEEDED[0][0], 1)
+        later = batcher.submit(Request(prime="O", length=20, seed=4))
+        assert later.done.wait(30) and later.error is None and len(later.rows[0]) == 20
+        assert batcher.restarts == 0
+    finally:
+        batcher.close()
+    assert "ValueError: the caller's bug" in caplog.text
+
+
+def test_a_failing_step_fails_what_ran_and_the_worker_goes_on(lm, monkeypatch, caplog):
+    batcher = Batcher(lm)
+    real = batcher.decoder.advance
+    calls = []
+
+    def advance(ids, state):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("the shared step fails once")
+        return real(ids, state)
+
+    monkeypatch.setattr(batcher.decoder, "advance", advance)
+    try:
+        first = batcher.submit(Request(prime="ROMEO", length=50, seed=1))
+        assert first.done.wait(30) and first.internal and "step failed" in first.error
+        after = batcher.submit(Request(prime="ROMEO:", length=60, seed=1))
+        assert after.done.wait(30) and after.error is None
+        assert [lm.vocab.decode(r) for r in after.rows] == alone(lm, SEEDED[0][0], 1)
+    finally:
+        batcher.close()
+    assert "RuntimeError: the shared step fails once" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_that_stops_leaves_no_one_waiting_and_is_started_again(lm, monkeypatch,
+                                                                          caplog):
+    batcher = Batcher(lm)
+    real = batcher._turn
+    armed = threading.Event()  # set once every request is in: the next turn ends the thread
+
+    def turn():
+        if armed.is_set():
+            armed.clear()
+            raise SystemExit("the worker's thread ends")  # not an Exception: nothing catches it
+        real()
+
+    monkeypatch.setattr(batcher, "_turn", turn)
+    try:
+        held = [batcher.submit(Request(prime="ROMEO", length=2000, seed=i)) for i in range(3)]
+        armed.set()
+        for gen in held:  # failed as the thread ended, not left waiting
+            assert gen.done.wait(30) and gen.internal and "worker stopped" in gen.error
+        batcher._thread.join(5)
+        assert not batcher._thread.is_alive()
+        again = batcher.submit(Request(prime="ROMEO:", length=60, seed=1))
+        assert again.done.wait(30) and again.error is None
+        assert [lm.vocab.decode(r) for r in again.rows] == alone(lm, SEEDED[0][0], 1)
+        assert batcher.restarts == 1
+    finally:
+        batcher.close()
+    assert "the batcher's worker stopped" in caplog.text
+    assert "starting a new one" in caplog.text

@@ -4,6 +4,9 @@ inside the budget, early stopping, regularisation options, and metrics.jsonl."""
 import importlib
 import json
 import math
+import re
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,11 +16,21 @@ from charrnn.errors import ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
 from charrnn.training.loop import train_model
-from charrnn.training.metrics import FIELDS, read_metrics
+from charrnn.training.metrics import MetricsLog, read_metrics
 from charrnn.training.schedule import learning_rate
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
 train_module = importlib.import_module("charrnn.training.loop")
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def documented_metrics_fields() -> list[str]:
+    """The metrics.jsonl fields in the order README.md lists them: the `names` in the
+    sentence after "`metrics.jsonl` in its run folder:"."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    _, found, after = text.partition("`metrics.jsonl` in its run folder:")
+    assert found, "README.md no longer lists the metrics.jsonl fields where this test looks"
+    return re.findall(r"`(\w+)`", after.split(". ", 1)[0])
 
 
 class FakeClock:
@@ -147,7 +160,7 @@ def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path, prepar
     lines = (run / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["step"] for r in records] == [10, 15, 20, 30]
-    assert all(tuple(r) == FIELDS for r in records)
+    assert all(list(r) == documented_metrics_fields() for r in records)
     assert [r["val_loss"] is not None for r in records] == [False, True, False, True]
     assert all(r["chars"] == r["step"] * 4 * 16 for r in records)
     assert all(math.isfinite(r["train_loss"]) and r["lr"] > 0 and r["chars_per_sec"] > 0
@@ -156,12 +169,52 @@ def test_metrics_file_has_one_line_per_logged_step(corpus_file, tmp_path, prepar
     assert elapsed == sorted(elapsed)
 
 
-def test_resume_drops_metrics_past_the_checkpoint(corpus_file, tmp_path, prepared):
+def test_resume_drops_later_metrics_and_sets_damage_aside(corpus_file, tmp_path, prepared,
+                                                        recorder):
     run = tmp_path / "run"
     cfg = dict(batch_size=4, seq_len=16, eval_every=20, log_every=10, lr_schedule="constant")
     train_model(prepared(corpus_file), SMALL, TrainConfig(steps=20, **cfg), run)
+    first, second = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "metrics.jsonl").write_bytes(first + b"d\xe9g\xe2t\n" + second)  # damaged since
     with open(run / "metrics.jsonl", "a") as handle:  # what a crash at step 25 leaves
         handle.write(json.dumps({"step": 25, "train_loss": 1.0}) + "\n" + '{"step": 2')
     train_model(prepared(corpus_file), SMALL, TrainConfig(steps=40, **cfg), run,
-          resume=checkpoint.load(run / runs.LATEST))
+          resume=checkpoint.load(run / runs.LATEST), reporter=recorder)
     assert [r["step"] for r in read_metrics(run)] == [10, 20, 30, 40]
+    assert (run / "metrics.jsonl.damaged").read_bytes() == b"d\xe9g\xe2t\n"
+    metrics = run / "metrics.jsonl"
+    assert ("message", f"{metrics}: unreadable line(s) 2 moved to {metrics}.damaged") \
+        in recorder.events
+
+
+def _metrics_file(folder: Path, data: bytes) -> Path:
+    (folder / "metrics.jsonl").write_bytes(data)
+    return folder / "metrics.jsonl"
+
+
+def test_resume_sets_damaged_lines_aside_and_says_so(tmp_path):
+    (tmp_path / "metrics.jsonl.damaged").write_bytes(b"set aside before\n")
+    damaged = [b'{"step": 20, "train_lo', b"[1, 2]", b'{"step": "30"}']
+    path = _metrics_file(tmp_path, b'{"step": 10}\n' + b"\n".join(damaged) + b'\n{"step": 40}\n'
+                         b'{"step": 50}\n{"step": 6')
+    heard = []
+    MetricsLog(tmp_path, 40, warn=heard.append)
+    assert path.read_bytes() == b'{"step": 10}\n{"step": 40}\n'
+    assert (tmp_path / "metrics.jsonl.damaged").read_bytes() == (
+        b"set aside before\n" + b"\n".join(damaged) + b"\n")
+    assert heard == [f"{path}: unreadable line(s) 2, 3, 4 moved to {path}.damaged"]
+    with pytest.warns(RuntimeWarning, match="moved to"):  # no reporter: a Python warning
+        MetricsLog(_metrics_file(tmp_path, b"oops\n").parent, 40)
+
+
+@pytest.mark.parametrize("data", [b'{"step": 10}\n{"step": 2', b'{"step": 10}\n{"st\xe9',
+                                  b'{"step": 10}\n{"step": 20}'])
+def test_resume_drops_only_a_torn_last_line_silently(tmp_path, data):
+    path = _metrics_file(tmp_path, data)
+    heard = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MetricsLog(tmp_path, 20, warn=heard.append)
+    whole = data.endswith(b"}")  # written in full, but its newline was not
+    assert path.read_bytes() == b'{"step": 10}\n' + (b'{"step": 20}\n' if whole else b"")
+    assert heard == [] and not (tmp_path / "metrics.jsonl.damaged").exists()

@@ -1,12 +1,15 @@
+import errno
 import json
 import os
 import pickle
+import stat
 import struct
 
 import pytest
 import torch
 
 import charrnn
+from charrnn.atomic import write_atomic
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import model_tensors
@@ -116,3 +119,31 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
         checkpoint.save(target, {"w": torch.zeros(3)}, {"step": 2})
     assert checkpoint.load(target).meta["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.safetensors"]
+
+
+def _folder_sync_fails(monkeypatch, code):
+    """os.fsync fails with `code` on folders only; files still sync."""
+    file_sync = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(code, os.strerror(code))
+        file_sync(fd)
+
+    monkeypatch.setattr("charrnn.atomic.os.fsync", fsync)
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.EOPNOTSUPP])
+def test_a_folder_that_cannot_be_synced_is_no_error(tmp_path, monkeypatch, code):
+    _folder_sync_fails(monkeypatch, code)
+    write_atomic(tmp_path / "out.bin", b"new")
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+
+
+def test_a_failed_folder_sync_is_reported(tmp_path, monkeypatch):
+    _folder_sync_fails(monkeypatch, errno.EIO)
+    with pytest.raises(OSError) as caught:
+        write_atomic(tmp_path / "out.bin", b"new")
+    assert caught.value.errno == errno.EIO
+    with pytest.raises(CheckpointError, match="could not write .*Input/output error"):
+        checkpoint.save(tmp_path / "latest.safetensors", {"w": torch.ones(3)}, {"step": 1})

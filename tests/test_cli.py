@@ -5,6 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+
+from charrnn.interface.cli import app
 
 
 def test_train_sample_beam_end_to_end(corpus_file, cli, fast_flags):
@@ -118,12 +121,26 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, cli, one_error_line):
     assert "cannot load checkpoint" in one_error_line(cli("sample", "--checkpoint", bad))
 
 
-def test_every_command_has_help_with_examples(cli):
-    for command in ["train", "sample", "beam"]:
-        result = cli(command, "--help")
-        assert result.exit_code == 0
-        assert "Examples" in result.stdout and f"charrnn {command}" in result.stdout
-    assert "5m00s" in cli("train", "--help").stdout  # the default budget is stated
+def command_words(command, words=()):
+    """The words of every command registered under `command`, groups and their commands
+    alike: ("train",), ("corpus",), ("corpus", "get"), ..."""
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield (*words, name)
+        yield from command_words(sub, (*words, name))
+
+
+COMMANDS = list(command_words(typer.main.get_command(app)))  # a new command is covered too
+
+
+@pytest.mark.parametrize("words", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_examples(cli, words):
+    result = cli(*words, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Examples" in result.stdout and f"charrnn {' '.join(words)}" in result.stdout
+
+
+def test_train_help_states_the_default_budget(cli):
+    assert "5m00s" in cli("train", "--help").stdout
 
 
 def _module(*args, **kwargs):

@@ -3,6 +3,7 @@ exact document losses, sampling whole documents, and marking copies."""
 
 import json
 import math
+import os
 import random
 
 import pytest
@@ -44,16 +45,20 @@ def names_file(tmp_path):
 @pytest.fixture(scope="module")
 def names_run(tmp_path_factory):
     """A small LSTM trained on a list of names, one per line (once per module)."""
-    import os
-
     folder = tmp_path_factory.mktemp("names")
-    os.environ["CHARRNN_CACHE"] = str(folder / "cache")
     path = folder / "names.txt"
     path.write_text("\n".join(fake_names(400)) + "\n", encoding="utf-8")
-    charrnn.train(path, documents="lines", steps=150, hidden_size=48, embed_size=16,
-                  batch_size=16, seq_len=8, eval_every=50, lr=1e-2, dropout=0.0,
-                  weight_decay=0.0, out=folder / "run")
+    with pytest.MonkeyPatch.context() as patch:  # its own corpus cache, for training only
+        patch.setenv("CHARRNN_CACHE", str(folder / "cache"))
+        charrnn.train(path, documents="lines", steps=150, hidden_size=48, embed_size=16,
+                      batch_size=16, seq_len=8, eval_every=50, lr=1e-2, dropout=0.0,
+                      weight_decay=0.0, out=folder / "run")
     return folder / "run"
+
+
+def test_the_names_run_leaves_the_environment_as_it_found_it(names_run, monkeypatch):
+    monkeypatch.undo()  # without this test's own settings: what the module's fixture left
+    assert str(names_run.parent) not in os.environ.get("CHARRNN_CACHE", "")
 
 
 def ids_of(text: str) -> tuple[torch.Tensor, Vocab]:

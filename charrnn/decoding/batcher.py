@@ -31,11 +31,19 @@ that difference of a boundary, rarely, goes the other way. Callers hold a
 `Generation`: ids arrive in its rows as they are drawn; `on_update` (called from the
 worker thread) says when the first ones have arrived and when the request ended. In
 between, the rows grow without a call: a caller that streams reads them when it likes
-(a call per request and character cost the worker about 1 µs each, a 32-row step 30 µs).
+(a call per request and character would cost the worker a call each step).
+
+Failures stay where they belong. What one request does alone (reading its prime, its
+draw, its stop strings, its caller's `on_update`) fails that request alone, with
+`Generation.internal` set; the other rows drop it and go on, seeded texts unchanged. A
+failure of the shared step fails what was in flight. Either is logged with its traceback
+(the `charrnn.decoding.batcher` logger). The worker itself never stops on an error, and
+if its thread ends all the same, it fails what it held and `submit` starts a new one.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -51,6 +59,9 @@ from charrnn.decoding.sampling import adjust, check_options, draw, generator_for
 from charrnn.errors import CharRNNError
 
 PRIME_PIECE = 256  # characters of a prime read in one pass
+SHUTTING_DOWN = "the server is shutting down"
+
+log = logging.getLogger(__name__)
 
 
 class Busy(CharRNNError):
@@ -71,13 +82,16 @@ class Request:
 
 class Generation:
     """A request's progress: `rows[i]` holds the ids drawn so far for sample i; `done` is
-    set when every sample has ended (or the request was cancelled or failed)."""
+    set when every sample has ended (or the request was cancelled or failed). A failed
+    request has `error`; `internal` says whether the fault was the server's (a bug,
+    logged) rather than the moment's (shutting down)."""
 
     def __init__(self, request: Request, on_update: Callable[[Generation], None] | None):
         self.request = request
         self.rows: list[list[int]] = [[] for _ in range(request.num_samples)]
         self.done = threading.Event()
         self.error: str | None = None
+        self.internal = False
         self.cancelled = False
         self._on_update = on_update
 
@@ -85,14 +99,31 @@ class Generation:
         """Stop at the worker's next turn (a client that went away)."""
         self.cancelled = True
 
-    def _updated(self) -> None:
-        if self._on_update is not None:
+    def updated(self) -> None:
+        """Tell the caller (from the worker's thread). A callback that raises is the
+        caller's bug: it is logged and its request ends failed, never the worker."""
+        if self._on_update is None:
+            return
+        try:
             self._on_update(self)
+        except Exception:
+            log.exception("a request's on_update callback raised; the request is failed")
+            self._on_update = None
+            self.cancelled = True
+            if not self.done.is_set():
+                self.finish(_internal("its on_update callback raised"), internal=True)
 
-    def _finish(self, error: str | None = None) -> None:
-        self.error = error
+    def finish(self, error: str | None = None, internal: bool = False) -> None:
+        """End the request (once: a later call changes nothing) and tell its caller."""
+        if self.done.is_set():
+            return
+        self.error, self.internal = error, internal and error is not None
         self.done.set()
-        self._updated()
+        self.updated()
+
+
+def _internal(what: str) -> str:
+    return f"internal error: {what} (the server's log has the details)"
 
 
 class _Running:
@@ -208,7 +239,7 @@ class Batcher:
         self.max_batch, self.max_waiting = max_batch, max_waiting
         self.prime_budget = prime_budget
         self._waiting: deque[Generation] = deque()
-        self._lock = threading.Lock()  # guards _waiting, shared with the callers
+        self._lock = threading.Lock()  # guards _waiting and _worker_alive
         self._wake = threading.Event()
         self._stopping = False
         self._priming: list[_Priming] = []
@@ -218,9 +249,14 @@ class Batcher:
         self._joined = False  # a request joined since the last step
         self._logprobs = np.zeros((0, self.decoder.vocab_size), dtype=np.float32)
         self.steps = 0  # batched steps taken, for figures
-        self._thread = threading.Thread(target=self._work, name="charrnn-batcher",
-                                        daemon=True)
-        self._thread.start()
+        self.restarts = 0  # workers started again after one stopped
+        self._worker_alive = True
+        self._thread = self._start_worker()
+
+    def _start_worker(self) -> threading.Thread:
+        thread = threading.Thread(target=self._work, name="charrnn-batcher", daemon=True)
+        thread.start()
+        return thread
 
     # --- the callers' side ------------------------------------------------------------
 
@@ -237,16 +273,20 @@ class Batcher:
         gen = Generation(request, on_update)
         with self._lock:
             if self._stopping:
-                raise Busy("the server is shutting down")
+                raise Busy(SHUTTING_DOWN)
             if len(self._waiting) >= self.max_waiting:
                 raise Busy("too many requests are waiting; try again shortly")
+            if not self._worker_alive:  # it failed what it held as it stopped
+                log.error("the batcher's worker had stopped; starting a new one")
+                self._worker_alive, self.restarts = True, self.restarts + 1
+                self._thread = self._start_worker()
             self._waiting.append(gen)
         self._wake.set()
         return gen
 
     def warm_up(self) -> None:
         """Measure the step's routes for every batch size class now, not while the first
-        clients wait (`products.py` times them on first use, about 0.2 s a class)."""
+        clients wait (`products.py` times them on first use)."""
         rows = 1
         while True:
             size = min(rows, self.max_batch)
@@ -273,19 +313,35 @@ class Batcher:
     # --- the worker ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        while not self._stopping:
-            if not (self._running or self._priming or self._waiting):
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            try:
-                self._admit()
-                self._read_primes()
-                if self._running:
-                    self._step()
-            except Exception as exc:  # a bug must not kill the worker: fail what ran
-                self._fail_all(f"internal error: {type(exc).__name__}: {exc}")
-        self._fail_all("the server is shutting down")
+        """Turns until closed. An error of the shared step fails what was generating
+        and the worker goes on; should the thread end all the same, it fails what it
+        held first, so no caller waits for ever (and `submit` starts a new one)."""
+        stopped = _internal("the batcher's worker stopped")
+        try:
+            while not self._stopping:
+                if not (self._running or self._priming or self._waiting):
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                    continue
+                try:
+                    self._turn()
+                except Exception:
+                    log.exception("the batched step failed; failing the requests it ran")
+                    self._fail_running(_internal("the batched step failed"))
+        except BaseException:
+            log.critical("the batcher's worker stopped", exc_info=True)
+            raise
+        finally:
+            if self._stopping:
+                self._fail_everything(SHUTTING_DOWN, internal=False)
+            else:
+                self._fail_everything(stopped, internal=True)
+
+    def _turn(self) -> None:
+        self._admit()
+        self._read_primes()
+        if self._running:
+            self._step()
 
     def _rows_taken(self) -> int:
         return (sum(r.active.size for r in self._running)
@@ -299,18 +355,26 @@ class Batcher:
                 return
             with self._lock:
                 self._waiting.popleft()
-            prime = self.lm._prime(gen.request.prime)
-            forcing = self.decoder.read_from_zero(prime).tolist()
-            # Short: fewer ids than the decoder reads with its fused kernels. None at all
-            # (a text's first character is drawn from the character counts) is not.
-            short = 0 < len(forcing) < FUSED_FROM
-            if gen.cancelled or (short and gen.request.length == 0):
-                gen._finish()
-            elif short:  # read in the batched step, no pass of its own
-                start = self.lm.model.initial_state(1), torch.zeros(1, self.decoder.vocab_size)
-                self._join(gen, start, prime, forcing)
-            else:
-                self._priming.append(_Priming(gen, gen.request.prime))
+            try:
+                self._start(gen)
+            except Exception:
+                _fail_one(gen, "its prime could not be read")
+
+    def _start(self, gen: Generation) -> None:
+        """A request's prime: a short one is read in the batched steps, a longer one
+        waits its turn among the prime readers."""
+        prime = self.lm._prime(gen.request.prime)
+        forcing = self.decoder.read_from_zero(prime).tolist()
+        # Short: fewer ids than the decoder reads with its fused kernels. None at all
+        # (a text's first character is drawn from the character counts) is not.
+        short = 0 < len(forcing) < FUSED_FROM
+        if gen.cancelled or (short and gen.request.length == 0):
+            gen.finish()
+        elif short:  # read in the batched step, no pass of its own
+            start = self.lm.model.initial_state(1), torch.zeros(1, self.decoder.vocab_size)
+            self._join(gen, start, prime, forcing)
+        else:
+            self._priming.append(_Priming(gen, gen.request.prime))
 
     def _read_primes(self) -> None:
         """Spend this turn's prime budget, first come first served, a piece at a time."""
@@ -319,71 +383,53 @@ class Batcher:
             item = self._priming[0]
             chunk, item.rest = item.rest[:PRIME_PIECE], item.rest[PRIME_PIECE:]
             spent += max(len(chunk), 1)
-            if item.session is None:
-                item.session = self.lm.session(chunk)
-            else:
-                item.session.feed(chunk)
-            if item.rest:
-                continue
-            self._priming.pop(0)
-            if item.gen.cancelled or item.gen.request.length == 0:
-                item.gen._finish()
-            else:
-                self._join(item.gen, *item.session.position)
+            try:
+                self._read_piece(item, chunk)
+            except Exception:
+                self._priming.pop(0)
+                _fail_one(item.gen, "its prime could not be read")
+
+    def _read_piece(self, item: _Priming, chunk: str) -> None:
+        if item.session is None:
+            item.session = self.lm.session(chunk)
+        else:
+            item.session.feed(chunk)
+        if item.rest:
+            return
+        self._priming.pop(0)
+        if item.gen.cancelled or item.gen.request.length == 0:
+            item.gen.finish()
+        else:
+            self._join(item.gen, *item.session.position)
 
     def _join(self, gen: Generation, start, context: torch.Tensor,
               forcing: Sequence[int] = ()) -> None:
+        """Add a request's rows to the batch. Everything is made before anything is
+        changed, so a request that fails here leaves the batch as it was."""
         rows = gen.request.num_samples
         state, first = repeat(start, rows)
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
         stops = [s.numpy() for s in self.lm._stops(gen.request.stop) if s.numel()]
-        self._running.append(_Running(gen, context, self.decoder.vocab_size, stops, forcing))
-        self._layout = None
-        self._joined = self._joined or not forcing  # (forcing: once its prime is read)
+        run = _Running(gen, context, self.decoder.vocab_size, stops, forcing)
         if self._state:
-            self._state = tuple(np.concatenate([a, b], axis=1)
-                                for a, b in zip(self._state, arrays, strict=True))
+            joined = tuple(np.concatenate([a, b], axis=1)
+                           for a, b in zip(self._state, arrays, strict=True))
         else:
-            self._state = arrays
-        self._logprobs = np.concatenate([self._logprobs, first.numpy()], axis=0)
+            joined = arrays
+        logprobs = np.concatenate([self._logprobs, first.numpy()], axis=0)
+        self._running.append(run)
+        self._state, self._logprobs, self._layout = joined, logprobs, None
+        self._joined = self._joined or not forcing  # (forcing: once its prime is read)
 
     def _step(self) -> None:
         """Every running row draws its next id; the survivors advance together."""
         ids = self._draw()
-        drawn = ids.tolist()
-        keep = None  # which rows advance, made only when some do not
-        still = []
-        offset = 0
-        primed = False  # a short prime was just read: its first draw is the next step's
-        for run in self._running:
-            rows = run.active.size
-            reading = bool(run.forcing)
-            kept = run.record(drawn[offset : offset + rows])
-            if kept is not None:
-                if keep is None:
-                    keep = np.ones(ids.size, dtype=bool)
-                keep[offset : offset + rows] = kept
-            offset += rows
-            if kept is None:
-                still.append(run)
-            elif kept.any():
-                run.shrink(kept)
-                still.append(run)
-            else:
-                run.gen._finish()
-                continue
-            if reading:  # nothing to tell its caller yet
-                if not run.forcing:
-                    self._layout, primed = None, True
-            elif not run.told:
-                run.told = True
-                run.gen._updated()
-        self._running = still
+        keep, primed = self._record(ids.tolist())
         self.steps += 1
         if keep is not None or self._joined:
             # A request just drew its first character or ended: hand the GIL over so its
             # waiter (the server's event loop) sends that now, not when this thread next
-            # blocks, which took 0.5-1.5 ms while the next steps ran (measured, 1 client).
+            # blocks, which took milliseconds while the next steps ran.
             time.sleep(0)
         self._joined = primed
         if keep is not None:
@@ -396,21 +442,67 @@ class Batcher:
             return
         self._logprobs, self._state = self.decoder.advance(ids, self._state)
 
+    def _record(self, drawn: list[int]) -> tuple[np.ndarray | None, bool]:
+        """Each request keeps its drawn ids; which rows advance (None: all of them, made
+        only when some do not) and whether a short prime was just read (its first draw
+        is then the next step's)."""
+        keep = None
+        still = []
+        offset = 0
+        primed = False
+        for run in self._running:
+            rows = run.active.size
+            reading = bool(run.forcing)
+            kept = self._kept(run, drawn[offset : offset + rows])
+            if kept is not None:
+                if keep is None:
+                    keep = np.ones(len(drawn), dtype=bool)
+                keep[offset : offset + rows] = kept
+            offset += rows
+            if kept is None:
+                still.append(run)
+            elif kept.any():
+                run.shrink(kept)
+                still.append(run)
+            else:
+                if not run.gen.done.is_set():
+                    run.gen.finish()
+                continue
+            if reading:  # nothing to tell its caller yet
+                if not run.forcing:
+                    self._layout, primed = None, True
+            elif not run.told:
+                run.told = True
+                run.gen.updated()
+        self._running = still
+        return keep, primed
+
+    @staticmethod
+    def _kept(run: _Running, ids: list[int]) -> np.ndarray | None:
+        """`run.record(ids)`, or no row kept when the request failed (in its draw, or
+        in recording)."""
+        if not run.gen.done.is_set():
+            try:
+                return run.record(ids)
+            except Exception:
+                _fail_one(run.gen, "its draw could not be recorded")
+        return np.zeros(len(ids), dtype=bool)
+
     def _draw(self) -> np.ndarray:
         """The next id of every row. Rows drawn with temperature alone are drawn in one
         vectorised pass that computes, row for row, what `sampling.draw` computes for a
         request alone (the same float32 logits, float64 cumulative sums and uniforms from
         the request's own generator), so batching never changes a seeded text; the
-        others are drawn request by request."""
+        others are drawn request by request, each failing alone."""
         logprobs = self._logprobs
         if len(self._running) == 1:  # one request: its own draw, cheapest for one row
-            return self._running[0].draw(logprobs)
+            return _own_draw(self._running[0], logprobs)
         if self._layout is None:
             self._layout = _Layout(self._running)
         layout = self._layout
         ids = np.empty(logprobs.shape[0], dtype=np.int64)
         for run, rows in layout.others:
-            ids[rows] = run.draw(logprobs[rows])
+            ids[rows] = _own_draw(run, logprobs[rows])
         if not layout.plain:
             return ids
         if layout.generators is not None:  # one row each: a float a row is cheaper
@@ -427,15 +519,48 @@ class Batcher:
         ids[layout.rows] = drawn
         return ids
 
-    def _fail_all(self, message: str) -> None:
+    def _fail_running(self, message: str) -> None:
+        """The shared step failed: end what was generating (the prime readers and the
+        waiting requests had no part in it and go on)."""
+        running, self._running = self._running, []
+        self._state, self._layout = (), None
+        self._logprobs = self._logprobs[:0]
+        for run in running:
+            if run.gen.cancelled:
+                run.gen.finish()
+            else:
+                run.gen.finish(message, internal=True)
+
+    def _fail_everything(self, message: str, internal: bool) -> None:
+        """The worker stops: end every request it holds. The waiting ones are taken
+        under the lock that also marks the worker gone, so a request submitted after
+        that finds it gone and starts another, and none is left behind."""
         for run in self._running:
-            run.gen._finish(None if run.gen.cancelled else message)
+            run.gen.finish(None if run.gen.cancelled else message, internal)
         for item in self._priming:
-            item.gen._finish(message)
-        with self._lock:
-            waiting, self._waiting = list(self._waiting), deque()
-        for gen in waiting:
-            gen._finish(message)
+            item.gen.finish(message, internal)
         self._running, self._priming, self._state = [], [], ()
         self._layout = None
         self._logprobs = self._logprobs[:0]
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), deque()
+            self._worker_alive = False
+        for gen in waiting:
+            gen.finish(message, internal)
+
+
+def _own_draw(run: _Running, logprobs: np.ndarray) -> np.ndarray:
+    """`run.draw`, failing that request alone if it raises (its rows then read id 0
+    this step and leave the batch)."""
+    if not run.gen.done.is_set():
+        try:
+            return run.draw(logprobs)
+        except Exception:
+            _fail_one(run.gen, "its draw failed")
+    return np.zeros(logprobs.shape[0], dtype=np.int64)
+
+
+def _fail_one(gen: Generation, what: str) -> None:
+    """A request's own failure: logged with its traceback, that request ended."""
+    log.exception("a request failed alone: %s", what)
+    gen.finish(_internal(what), internal=True)

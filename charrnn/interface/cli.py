@@ -27,6 +27,12 @@ from charrnn.interface import (
     write_command,
 )
 
+
+def examples(*lines: str) -> str:
+    """A command's epilog: its example lines, one paragraph each so Typer keeps them."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+
+
 app = typer.Typer(
     name="charrnn",
     help="Character-level RNN text generator: train on any text, then sample or beam-search.",
@@ -37,13 +43,8 @@ app = typer.Typer(
 corpus_app = typer.Typer(
     help="Well-known public-domain corpora: list them, or download one into corpora/.",
     no_args_is_help=True,
+    epilog=examples("charrnn corpus list", "charrnn corpus get tinyshakespeare"),
 )
-
-
-
-def examples(*lines: str) -> str:
-    """A command's epilog: its example lines, one paragraph each so Typer keeps them."""
-    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
 
 
 app.command(epilog=examples(

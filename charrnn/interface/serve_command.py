@@ -3,7 +3,9 @@ writing page), for editors, bots and browsers; see `charrnn/interface/serve/`.""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ import typer
 from charrnn.config import ServeConfig
 from charrnn.interface import display
 from charrnn.interface.options import CheckpointOption, WeightsOption, one_line_errors
+from charrnn.interface.serve.hosts import is_loopback
 
 _V = ServeConfig()
 LIMITS = "Limits"
@@ -32,6 +35,14 @@ def serve(
         help="Let pages of this site call the server from a browser, e.g. "
              "https://example.org (repeatable). Other sites are refused.",
         show_default=False)] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        help="Also answer requests addressed to this host name, e.g. writer.example.org "
+             "behind a proxy (repeatable; * for any). Others are refused, against DNS "
+             "rebinding; the bound address and, on loopback, localhost are always "
+             "answered.", show_default=False)] = None,
+    show_paths: Annotated[bool, typer.Option(
+        help="Let /v1/model show the checkpoint's and corpus's full paths, not only "
+             "their names.")] = _V.show_paths,
     max_batch: Annotated[int, typer.Option(
         help="Samples generated together, one batched step per character.",
         rich_help_panel=LIMITS)] = _V.max_batch,
@@ -62,18 +73,31 @@ def serve(
         max_length=max_length, max_samples=max_samples, max_prime=max_prime,
         max_body=max_body, max_width=max_width, grace=grace,
         api_key=api_key or os.environ.get(API_KEY_VARIABLE) or None,
-        cors_origins=tuple(cors_origin or ()),
+        cors_origins=tuple(cors_origin or ()), allowed_hosts=tuple(allowed_host or ()),
+        show_paths=show_paths,
     ).validate()
-    if config.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+    if config.api_key is None and not is_loopback(host):
         display.warning(f"--host {host} lets other machines use this server and there is no "
                      f"--api-key: anyone who can reach it can")
 
     from charrnn.interface.decode_commands import _load
     from charrnn.interface.serve.runner import serve as run
 
+    _log_to_stderr()
     lm = _load(checkpoint, weights)
 
     def ready(url: str) -> None:
         display.info(f"serving {lm.path} at {url} (writing page: {url}/); Ctrl-C stops")
 
     run(lm, config, ready)
+
+
+def _log_to_stderr() -> None:
+    """The library's warnings and errors (a request that failed, with its traceback) in
+    the command's output: the library logs, the command decides where it goes."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("charrnn")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False

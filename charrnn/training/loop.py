@@ -129,8 +129,8 @@ def train_model(
               should_stop or (lambda: False), progress,
               held_out="split" if validation is None else str(validation_file or "file"))
     report.on_start(run.describe(resume is not None))
-    run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None) \
-        if ranks.is_main else None
+    run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None,
+                             warn=report.on_message) if ranks.is_main else None
     if cfg.time_limit:  # room for the last evaluation, timed on a piece of it
         progress.eval_seconds = 1.2 * text.validation.probe(net.model) + 0.2
     ending = run.loop(state)

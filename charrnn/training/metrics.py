@@ -5,11 +5,19 @@ previous line, the validation loss (null between evaluations), the learning rate
 training speed. Lines are appended and flushed as they come, so a crash loses at most
 the line being written; a resumed run first drops lines past the step it resumes from,
 so the file always describes the run that the checkpoints continue.
+
+On resume only that crash's torn last line (no newline after it, and not a whole record)
+is dropped silently. Any other line that is not a record is not what a crash leaves: it
+is appended to metrics.jsonl.damaged beside the file, byte for byte, and reported, so no
+resume ever deletes a line that might matter.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,40 +26,77 @@ from charrnn.errors import CharRNNError
 from charrnn.model.runs import METRICS
 
 FIELDS = ("step", "elapsed", "chars", "train_loss", "val_loss", "lr", "chars_per_sec")
+DAMAGED_SUFFIX = ".damaged"  # metrics.jsonl.damaged: the lines a resume set aside
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The record a metrics line holds, or None when it holds none (torn or damaged)."""
+    try:
+        record = json.loads(line)
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("step"), int) else None
+
+
+def _python_warning(text: str) -> None:
+    warnings.warn(text, RuntimeWarning, stacklevel=5)  # points at the MetricsLog(...) call
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of a metrics file (a run folder or the file), skipping a torn line."""
+    """The records of a metrics file (a run folder or the file), skipping any line that
+    holds none (a torn last line, a damaged one)."""
     path = Path(path)
     if path.is_dir():
         path = path / METRICS
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
-            records.append(record)
-    return records
+    return [r for r in map(_record, path.read_bytes().split(b"\n")) if r is not None]
 
 
 class MetricsLog:
-    """Appends records to <run_dir>/metrics.jsonl (see module doc)."""
+    """Appends records to <run_dir>/metrics.jsonl (see module doc). `warn` hears of lines
+    set aside on resume (the training loop passes its reporter's `on_message`); without
+    it they are a Python warning, since a library must not print."""
 
-    def __init__(self, run_dir: Path, resume_step: int | None):
+    def __init__(self, run_dir: Path, resume_step: int | None,
+                 warn: Callable[[str], None] | None = None):
         self.path = Path(run_dir) / METRICS
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if resume_step is None or not self.path.exists():
                 self.path.write_bytes(b"")
                 return
-            records = read_metrics(self.path)
-            kept = [r for r in records if r["step"] <= resume_step]
-            if len(kept) < len(records) or not self.path.read_bytes().endswith(b"\n"):
-                write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+            self._resume(resume_step, warn or _python_warning)
         except OSError as exc:
             raise self._error(exc) from None
+
+    def _resume(self, resume_step: int, warn: Callable[[str], None]) -> None:
+        """Keep the records up to `resume_step`; set damaged lines aside before rewriting."""
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        if _record(lines[-1]) is None:  # b"" after the last newline, or a torn write
+            lines.pop()
+        kept, damaged = [], []
+        for number, line in enumerate(lines, 1):
+            record = _record(line)
+            if record is None and line.strip():
+                damaged.append((number, line))
+            elif record is not None and record["step"] <= resume_step:
+                kept.append(line)
+        if damaged:
+            self._set_aside(damaged, warn)
+        content = b"".join(line + b"\n" for line in kept)
+        if content != data:
+            write_atomic(self.path, content)
+
+    def _set_aside(self, damaged: list[tuple[int, bytes]], warn: Callable[[str], None]) -> None:
+        """Append the damaged lines to metrics.jsonl.damaged (synced before the rewrite that
+        drops them) and say so in one line."""
+        aside = self.path.with_name(self.path.name + DAMAGED_SUFFIX)
+        with open(aside, "ab") as handle:
+            handle.write(b"".join(line + b"\n" for _, line in damaged))
+            handle.flush()
+            os.fsync(handle.fileno())
+        numbers = ", ".join(str(number) for number, _ in damaged)
+        warn(f"{self.path}: unreadable line(s) {numbers} moved to {aside}")
 
     def _error(self, exc: OSError) -> CharRNNError:
         return CharRNNError(f"could not write {self.path}: {exc.strerror or exc}")

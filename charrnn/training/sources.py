@@ -29,7 +29,8 @@ from charrnn.training.validation import documents_nll, mean_nll, val_share
 
 @dataclass
 class StreamValidation:
-    """A held-out text scored as one carried stream (this process's share of it)."""
+    """A held-out text scored as up to 16 contiguous streams, each from the zero state
+    (this process's share of it; see `validation.mean_nll`)."""
 
     ids: torch.Tensor
 

@@ -1,10 +1,12 @@
-"""Validation loss during training: every held-out character scored once, state carried.
+"""Validation loss during training: every held-out character scored once.
 
-The held-out text is cut into a few contiguous streams that run side by side (for
-speed); each stream carries its state from chunk to chunk, and the characters that do
-not fill the last row are scored afterwards by continuing the last stream's state. The
-result is the true per-character mean over the whole text, not an estimate from sampled
-windows. In a distributed job each process scores its own contiguous share.
+The held-out text is cut into up to 16 contiguous streams that run side by side (for
+speed); each starts from the zero state and carries its state from chunk to chunk, and
+the characters that do not fill the last row are scored afterwards by continuing the last
+stream's state. The result is the true per-character mean over the whole text, not an
+estimate from sampled windows, but not `charrnn eval`'s figure either: that reads the
+text as one stream, so only its first characters lack context, where here each stream's
+do (a little higher). In a distributed job each process scores its own contiguous share.
 """
 
 from __future__ import annotations

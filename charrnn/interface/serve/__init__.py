@@ -1,7 +1,8 @@
 """`charrnn serve`: the HTTP server and its writing page.
 
     fields.py   a request's fields read and checked; each problem names its field (4xx)
-    guards.py   API key, origin and body-size checks before any route runs
+    hosts.py    the host names a server answers to (against DNS rebinding)
+    guards.py   Host, API key, origin and body-size checks before any route runs
     app.py      the routes (Starlette) over the continuous batcher (decoding/batcher.py)
     runner.py   uvicorn on a bound socket, with a graceful stop on SIGTERM or Ctrl-C
     page.html   the writing page: suggestions on Tab, streaming "continue", no CDN

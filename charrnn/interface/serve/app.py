@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -60,7 +61,7 @@ class Service:
         self.side = LanguageModel(lm.model, lm.vocab, lm.meta, lm.path, lm.weights)
         self.side_limiter = anyio.CapacityLimiter(1)
         self.side_waiting = 0
-        self.info = _finite({**_model_info(lm), "limits": _limits(config)})
+        self.info = _finite({**_model_info(lm, config.show_paths), "limits": _limits(config)})
         release_worker_threads()  # from here on, the batcher's thread runs the model
 
     async def run_side(self, call, *args, **kwargs) -> Any:
@@ -93,16 +94,26 @@ def _releasing(call, *args, **kwargs) -> Any:
         release_worker_threads()
 
 
-def _model_info(lm: LanguageModel) -> dict[str, Any]:
-    """`charrnn info --json` of the served checkpoint, and the decoding precision."""
+def _model_info(lm: LanguageModel, show_paths: bool = False) -> dict[str, Any]:
+    """`charrnn info --json` of the served checkpoint, and the decoding precision. Files
+    are named, not located (a path tells a client about the operator's disk), unless
+    the operator asked for paths."""
     try:
         info = runs.describe(lm.path) if lm.path is not None else {}
     except CharRNNError:
         info = {}
+    if info and not show_paths:
+        info = {**info, "checkpoint": Path(info["checkpoint"]).name,
+                "run": Path(info["run"]).name,
+                "corpus": {**info["corpus"], "source": _file_name(info["corpus"]["source"])}}
     name = lm.path.parent.name if lm.path is not None else "model"
     return {"name": name, **info, "weights": lm.weights,
             "documents": lm.documents,
             "parameters": info.get("parameters", lm.model.num_parameters)}
+
+
+def _file_name(source: str | None) -> str | None:
+    return None if source is None else Path(source).name
 
 
 def _finite(value: Any) -> Any:
@@ -169,8 +180,8 @@ async def _until_done(gen: Generation, waker: _Waker, request: Request) -> bool:
     left first."""
     gone = asyncio.ensure_future(_disconnected(request))
     try:
-        while not gen.done.is_set():
-            waiting = asyncio.ensure_future(waker.wait())
+        while not gen.done.is_set():  # (checked each second too: a lost wake-up costs 1 s)
+            waiting = asyncio.ensure_future(waker.wait(1.0))
             await asyncio.wait({gone, waiting}, return_when=asyncio.FIRST_COMPLETED)
             if gone.done():
                 waiting.cancel()
@@ -186,8 +197,10 @@ def _texts(lm: LanguageModel, gen: Generation) -> list[str]:
 
 
 def _failed(gen: Generation) -> None:
+    """A failed generation's answer: 500 for the server's own fault (logged by the
+    batcher), 503 while it shuts down."""
     if gen.error is not None:
-        raise FieldError(None, gen.error, 503)
+        raise FieldError(None, gen.error, 500 if gen.internal else 503)
 
 
 # --- routes -------------------------------------------------------------------------------
@@ -229,9 +242,9 @@ async def _events(lm: LanguageModel, gen: Generation, waker: _Waker,
                     yield _event("message", {"sample": i, "text": piece})
             if finished:
                 break
-            await waker.wait(STREAM_INTERVAL if any(sent) else None)
+            await waker.wait(STREAM_INTERVAL if any(sent) else 1.0)
         if gen.error is not None:
-            yield _event("error", {"error": gen.error})
+            yield _event("error", fields.error_body(gen.error))
         else:
             yield _event("end", {"samples": _texts(lm, gen),
                                  "time": round(time.perf_counter() - began, 4)})
@@ -245,10 +258,12 @@ def _event(kind: str, data: dict[str, Any]) -> str:
 
 
 async def generate(request: Request) -> Response:
-    """torch-rnn-server's API, for rnn-writer and other clients written for it."""
+    """torch-rnn-server's API, for rnn-writer and other clients written for it:
+    start_text is echoed as it arrived (still percent-encoded), and characters the
+    model never saw are replaced or dropped, as `replaced` and `dropped` say."""
     service: Service = request.app.state.service
-    start_text = request.query_params.get("start_text", "")
-    req = fields.generate_query(request.query_params, service.lm, service.config)
+    start_text = fields.raw_query_value(request.scope["query_string"], "start_text")
+    req, respelled = fields.generate_query(request.query_params, service.lm, service.config)
     began = time.perf_counter()
     waker = _Waker(stream=False)
     gen = service.submit(req, waker)
@@ -256,7 +271,8 @@ async def generate(request: Request) -> Response:
         return Response(status_code=499)
     _failed(gen)
     return _JSON({"start_text": start_text, "completions": _texts(service.lm, gen),
-                         "time": round(time.perf_counter() - began, 4)})
+                  "replaced": respelled.replaced, "dropped": respelled.dropped,
+                  "time": round(time.perf_counter() - began, 4)})
 
 
 async def beam(request: Request) -> Response:
@@ -313,13 +329,15 @@ async def _field_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _JSON({"error": exc.detail, "field": None}, status_code=exc.status_code,
-                        headers=exc.headers)
+    return _JSON(fields.error_body(exc.detail), status_code=exc.status_code,
+                 headers=exc.headers)
 
 
 async def _bug(request: Request, exc: Exception) -> Response:
-    return _JSON({"error": f"internal error: {type(exc).__name__}", "field": None},
-                        status_code=500)
+    """A bug in a route: 500 with one line (Starlette then raises it on to uvicorn,
+    which logs the traceback)."""
+    return _JSON(fields.error_body(f"internal error: {type(exc).__name__} (the server's "
+                                   f"log has the details)"), status_code=500)
 
 
 def create_app(lm: LanguageModel, config: ServeConfig, warm: bool = True) -> Starlette:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from charrnn.config import MIN_TEMPERATURE, BeamConfig, SampleConfig, ServeConfig
 from charrnn.decoding.batcher import Request
@@ -21,14 +24,21 @@ MISSING = object()
 
 
 class FieldError(Exception):
-    """A request the server will not run: `status` (4xx), `field` (or None), `message`."""
+    """A request the server will not run: `status` (4xx, or 5xx when the server could
+    not), `field` (or None), `message`."""
 
     def __init__(self, field: str | None, message: str, status: int = 400):
         super().__init__(message)
         self.field, self.message, self.status = field, message, status
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.message, "field": self.field}
+        return error_body(self.message, self.field)
+
+
+def error_body(message: str, field: str | None = None) -> dict[str, Any]:
+    """Every error's JSON: `error` and `field` for charrnn's clients, and the same line
+    in `message`, the field torch-rnn-server's clients (rnn-writer) show."""
+    return {"error": message, "message": message, "field": field}
 
 
 def json_object(body: bytes) -> dict[str, Any]:
@@ -209,10 +219,69 @@ def logprob_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[st
     return options
 
 
-def generate_query(params: Mapping[str, str], lm, limits: ServeConfig) -> Request:
+# Typed characters an editor puts in for plain ones (a curly quote typed as '): read as
+# the plain one where the model knows it.
+PLAIN = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+         "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
+         "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " "}
+
+
+@dataclass
+class Respelled:
+    """Text made spellable by a model: what was `replaced` (character -> its plain
+    stand-in) and what was `dropped` (characters with none), each in order of first
+    appearance."""
+
+    text: str
+    replaced: dict[str, str]
+    dropped: str
+
+
+def respell(vocab, text: str) -> Respelled:
+    """`text` with the characters `vocab` never saw replaced by a plain stand-in it
+    knows (a curly quote by a straight one, an accented letter by its base letter) or
+    else dropped: an editor's suggestions then go on past a character the model cannot
+    read, where refusing the request would stop them for the rest of the sentence."""
+    replaced: dict[str, str] = {}
+    dropped = []
+    for char in vocab.unknown(text):
+        stand_in = _plain(char)
+        if stand_in and not vocab.unknown(stand_in):
+            replaced[char] = stand_in
+        else:
+            dropped.append(char)
+    if not replaced and not dropped:
+        return Respelled(text, {}, "")
+    table = {ord(c): r for c, r in replaced.items()} | {ord(c): None for c in dropped}
+    return Respelled(text.translate(table), replaced, "".join(dropped))
+
+
+def _plain(char: str) -> str:
+    if char in PLAIN:
+        return PLAIN[char]
+    base = unicodedata.normalize("NFKD", char)
+    return "".join(c for c in base if not unicodedata.combining(c)) if base != char else ""
+
+
+def raw_query_value(query_string: bytes, name: str) -> str:
+    """A query parameter's value exactly as it arrived, percent-encoding and all (the
+    last one of that name, as Starlette reads it): torch-rnn-server echoed start_text
+    so, and rnn-writer decodes the echo to match a reply with the text it sent."""
+    value = ""
+    for part in query_string.decode("latin-1").split("&"):
+        key, _, raw = part.partition("=")
+        if unquote_plus(key) == name:
+            value = raw
+    return value
+
+
+def generate_query(params: Mapping[str, str], lm,
+                   limits: ServeConfig) -> tuple[Request, Respelled]:
     """GET /generate?start_text=...&n=... (torch-rnn-server's API): `n` sentences
     continuing start_text, each ending at its first ".", "!" or "?" (as
-    torch-rnn-server's do) or at 140 characters."""
+    torch-rnn-server's do) or at 140 characters; and how start_text was respelled for
+    the model (see `respell`)."""
     f = Fields(params)
     start = f.text("start_text", "", limits.max_prime)
     n = _query_number(f, "n", 1, int, 1, min(10, limits.samples_limit))
@@ -222,11 +291,12 @@ def generate_query(params: Mapping[str, str], lm, limits: ServeConfig) -> Reques
                                         f"{MIN_TEMPERATURE}, not {temperature}")
     seed = _query_number(f, "seed", None, int, 0, 2**63 - 1)
     f.done()
-    check_spelled(lm, "start_text", start)
+    respelled = respell(lm.vocab, start)
+    check_spelled(lm, "start_text", respelled.text)
     stops = [s for s in (".", "!", "?") if lm.vocab.lookup(s).min() >= 0]
-    return Request(prime=start, length=min(140, limits.max_length),
+    return Request(prime=respelled.text, length=min(140, limits.max_length),
                    options=SampleConfig(temperature),
-                   seed=seed, num_samples=n, stop=stops)
+                   seed=seed, num_samples=n, stop=stops), respelled
 
 
 def _query_number(f: Fields, name: str, default, kind, low, high):

@@ -1,28 +1,40 @@
 """What every request passes before a route sees it: the API key, the origin, the body
 size. An ASGI middleware, so a refused request costs no routing and no body read.
 
+- Every request must be addressed to a name the server is reachable by (its `Host`):
+  the address it is bound to, `localhost` and the loopback addresses when it listens on
+  this machine, any address literal and this machine's name when it listens on every
+  interface, and each `--allowed-host`. A page whose own name was made to point at the
+  server (DNS rebinding) would otherwise count as same-origin and pass the origin check;
+  its requests carry that name, so they are refused, however the server is bound.
 - With an API key, every request shows it in `x-api-key` (the header rnn-writer sends),
   compared in constant time; only the writing page itself (`GET /`, which holds no
-  secret and no model output) loads without it, and asks for the key.
+  secret and no model output) loads without it, and asks for the key. A missing or
+  wrong key is answered 401 with the message `Forbidden`, which rnn-writer recognises.
 - A browser request from another site (an `Origin` that is not this server's) is
   refused with 403 unless `--cors-origin` lists that site; listed sites get CORS
   headers, preflights included.
 - A body over `max_body` bytes is refused with 413, whether it declares its length or
   streams it in chunks.
-- A server that listens on this machine only answers requests addressed to it (a
-  `Host` of 127.0.0.1, localhost or [::1]): a page whose own name was made to point at
-  127.0.0.1 (DNS rebinding) would otherwise count as same-origin.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 
 from charrnn.config import ServeConfig
-from charrnn.interface.serve.fields import FieldError
+from charrnn.interface.serve.fields import FieldError, error_body
+from charrnn.interface.serve.hosts import EVERY_INTERFACE, host_names
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+def _address_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
 
 
 class Guard:
@@ -31,15 +43,17 @@ class Guard:
     def __init__(self, app, config: ServeConfig):
         self.app, self.config = app, config
         self.key = config.api_key.encode() if config.api_key else None
-        self.loopback = config.host in LOOPBACK
+        self.names = host_names(config)
+        self.any_address = config.host.strip("[]") in EVERY_INTERFACE
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if self.loopback and _host_name(headers.get("host", "")) not in LOOPBACK:
-            return await _refuse(send, 403, "this server answers requests addressed to "
-                                            "127.0.0.1, localhost or [::1] only")
+        if not self._addressed_here(headers.get("host", "")):
+            return await _refuse(send, 403, "this server does not answer requests addressed "
+                                            "to that host name (start it with --allowed-host "
+                                            "to add one)")
         origin = headers.get("origin")
         allowed = origin is not None and origin in self.config.cors_origins
         if origin is not None and not allowed and not _same_origin(origin, headers, scope):
@@ -51,12 +65,21 @@ class Guard:
         if self.key is not None and not (scope["method"] == "GET" and scope["path"] == "/"):
             given = headers.get("x-api-key", "").encode("latin-1")
             if not hmac.compare_digest(given, self.key):
-                return await _refuse(send, 401, "a valid x-api-key header is required", cors)
+                return await _refuse(send, 401, "a valid x-api-key header is required", cors,
+                                     shown="Forbidden")
         declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > self.config.max_body:
             return await _refuse(send, 413, f"the body must be at most "
                                             f"{self.config.max_body:,} bytes", cors)
         return await self.app(scope, self._bounded(receive, send), _with(send, cors))
+
+    def _addressed_here(self, header: str) -> bool:
+        """Whether the request's `Host` names this server (see the module doc): an
+        address literal cannot be rebound, so a server on every interface takes any."""
+        name = _host_name(header).lower()
+        if self.names is None or name in self.names:
+            return True
+        return self.any_address and _address_literal(name)
 
     def _bounded(self, receive, send):
         """`receive` that stops a chunked body once it passes the limit."""
@@ -111,8 +134,14 @@ def _with(send, extra: list[tuple[bytes, bytes]]):
 
 
 async def _refuse(send, status: int, message: str | None,
-                  extra: list[tuple[bytes, bytes]] = ()) -> None:
-    body = b"" if message is None else json.dumps({"error": message, "field": None}).encode()
+                  extra: list[tuple[bytes, bytes]] = (), shown: str | None = None) -> None:
+    """Answer at once; `shown` replaces the `message` field (rnn-writer's word)."""
+    body = b""
+    if message is not None:
+        content = error_body(message)
+        if shown is not None:
+            content["message"] = shown
+        body = json.dumps(content).encode()
     headers = [(b"content-length", str(len(body)).encode()), *extra]
     if body:
         headers.append((b"content-type", b"application/json"))

@@ -1,0 +1,35 @@
+"""Which host names a server answers to: the rule the request guard enforces and the
+command warns by, kept free of heavy imports so `charrnn serve --help` stays fast."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from charrnn.config import ServeConfig
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+EVERY_INTERFACE = {"", "0.0.0.0", "::"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) listens on this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_names(config: ServeConfig) -> frozenset[str] | None:
+    """The `Host` names a request may carry (lower case, no port); None: any name."""
+    if "*" in config.allowed_hosts:
+        return None
+    bound = config.host.lower().strip("[]")
+    names = {bound, *(h.lower().strip("[]") for h in config.allowed_hosts)}
+    if is_loopback(bound) or bound in EVERY_INTERFACE:
+        names |= LOOPBACK_NAMES
+    if bound in EVERY_INTERFACE:
+        names.add(socket.gethostname().lower())  # (no getfqdn: it may wait on DNS)
+    return frozenset(names)
