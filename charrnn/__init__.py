@@ -22,14 +22,14 @@ the modules beside this one are the ground floor every layer may use.
     allocator.py keeping freed memory for reuse (glibc): training steps, batched decoding
     threads.py   torch's and numpy's idle worker threads kept off the decoding threads' cores
 
-torch is imported on first use, so `charrnn --help` stays fast.
+torch is imported on first use, so `charrnn --help` stays fast. Importing, loading and
+training change nothing process-wide (environment, allocator, global random generators,
+signal handlers, thread count); the commands tune their process with `tune_for_speed`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from charrnn import threads  # noqa: F401  (sets OpenBLAS's spin before numpy loads it)
 
 __version__ = "0.1.0"
 
@@ -40,10 +40,14 @@ if TYPE_CHECKING:
 
 def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     """Load a trained model: a checkpoint file, a run folder, or (None) the newest run.
-    `weights` "fp16" or "int8" trades exactness for faster decoding."""
+    `weights` "fp16" or "int8" trades exactness for faster decoding. The caller's random
+    stream goes on untouched."""
+    import torch
+
     from charrnn.decoding.language_model import load as _load
 
-    return _load(path, root, weights)
+    with torch.random.fork_rng(devices=[]):  # the network is made with random weights first
+        return _load(path, root, weights)
 
 
 def train(corpus=None, **options: Any) -> TrainResult:
@@ -55,4 +59,25 @@ def train(corpus=None, **options: Any) -> TrainResult:
     return _train(corpus, **options)
 
 
-__all__ = ["load", "train", "__version__"]
+def tune_for_speed() -> None:
+    """Tune this whole process as every `charrnn` command does at its start; call it before
+    importing numpy (or anything that imports it, such as torch) to get all of it.
+    It changes, for the rest of the process:
+
+    - glibc's allocator keeps freed memory for reuse instead of returning it to the
+      system (`charrnn.allocator`): training steps and batched decoding stop paying page
+      faults, and the process keeps its peak memory until it exits;
+    - `OPENBLAS_THREAD_TIMEOUT` is set, unless it is set already, so numpy's idle OpenBLAS
+      workers stop spinning soon after their last product and leave the cores to torch's
+      threads (`charrnn.threads`); child processes inherit it. Once numpy is loaded this
+      part is skipped: OpenBLAS has read its settings.
+
+    Calling it again changes nothing more."""
+    from charrnn.allocator import retain_freed_memory
+    from charrnn.threads import shorten_openblas_spin
+
+    shorten_openblas_spin()
+    retain_freed_memory()
+
+
+__all__ = ["load", "train", "tune_for_speed", "__version__"]

@@ -58,8 +58,16 @@ class _JSONConfig:
 
 
 def _check(condition: bool, message: str) -> None:
+    """Raise `message` unless `condition`; a message starts with the field it is about
+    (by its field name: each interface says it in its own terms, see `CharRNNError`)."""
     if not condition:
-        raise ConfigError(message)
+        raise setting_error(message)
+
+
+def setting_error(message: str) -> ConfigError:
+    """A ConfigError whose `field` is the message's first word, when that is a name."""
+    first = message.split(" ", 1)[0]
+    return ConfigError(message, field=first if first.isidentifier() else None)
 
 
 def _is_int(value: Any) -> bool:
@@ -89,20 +97,20 @@ class ModelConfig(_JSONConfig):
 
     def validate(self) -> ModelConfig:
         _check(self.model in CELLS,
-               f"--model must be one of {', '.join(CELLS)}, not {self.model!r}")
-        _check(_is_int(self.hidden_size) and self.hidden_size >= 1, "--hidden-size must be >= 1")
-        _check(_is_int(self.num_layers) and self.num_layers >= 1, "--num-layers must be >= 1")
-        _check(_is_int(self.embed_size) and self.embed_size >= 1, "--embed-size must be >= 1")
+               f"model must be one of {', '.join(CELLS)}, not {self.model!r}")
+        _check(_is_int(self.hidden_size) and self.hidden_size >= 1, "hidden_size must be >= 1")
+        _check(_is_int(self.num_layers) and self.num_layers >= 1, "num_layers must be >= 1")
+        _check(_is_int(self.embed_size) and self.embed_size >= 1, "embed_size must be >= 1")
         _check(
             _is_number(self.dropout) and 0.0 <= self.dropout < 1.0,
-            f"--dropout must be in [0, 1), not {self.dropout}",
+            f"dropout must be in [0, 1), not {self.dropout}",
         )
         _check(_is_number(self.weight_drop) and 0.0 <= self.weight_drop < 1.0,
-               f"--weight-drop must be in [0, 1), not {self.weight_drop}")
+               f"weight_drop must be in [0, 1), not {self.weight_drop}")
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,
-               f"--tie-weights shares the embedding with the output head, so --embed-size "
+               f"tie_weights shares the embedding with the output head, so --embed-size "
                f"({self.embed_size}) must equal --hidden-size ({self.hidden_size})")
         return self
 
@@ -129,14 +137,14 @@ class DataConfig(_JSONConfig):
 
     def validate(self) -> DataConfig:
         _check(self.level in LEVELS,
-               f"--level must be one of {', '.join(LEVELS)}, not {self.level!r}")
+               f"level must be one of {', '.join(LEVELS)}, not {self.level!r}")
         _check(isinstance(self.encoding, str) and _known_encoding(self.encoding),
-               f"--encoding {self.encoding!r} is not a text encoding Python knows")
+               f"encoding {self.encoding!r} is not a text encoding Python knows")
         _check(isinstance(self.keep_newlines, bool), "keep_newlines must be true or false")
         _check(_is_int(self.val_max_chars) and self.val_max_chars >= 2,
-               "--val-max-chars must be >= 2")
+               "val_max_chars must be >= 2")
         _check(self.documents is None or self.documents in DOCUMENTS,
-               f"--documents must be one of {', '.join(DOCUMENTS)}, not {self.documents!r}")
+               f"documents must be one of {', '.join(DOCUMENTS)}, not {self.documents!r}")
         return self
 
 
@@ -185,54 +193,54 @@ class TrainConfig(_JSONConfig):
                                         "ema": 0.0, "bptt_steps": None, "batch_order": "length"}
 
     def validate(self) -> TrainConfig:
-        _check(_is_int(self.batch_size) and self.batch_size >= 1, "--batch-size must be >= 1")
-        _check(_is_int(self.seq_len) and self.seq_len >= 1, "--seq-len must be >= 1")
+        _check(_is_int(self.batch_size) and self.batch_size >= 1, "batch_size must be >= 1")
+        _check(_is_int(self.seq_len) and self.seq_len >= 1, "seq_len must be >= 1")
         _check(self.bptt_steps is None or (_is_int(self.bptt_steps)
                                            and 1 <= self.bptt_steps <= self.seq_len),
-               f"--bptt-steps must be between 1 and --seq-len ({self.seq_len}), "
+               f"bptt_steps must be between 1 and --seq-len ({self.seq_len}), "
                f"not {self.bptt_steps}")
-        _check(_is_number(self.lr) and self.lr > 0, f"--lr must be > 0, not {self.lr}")
+        _check(_is_number(self.lr) and self.lr > 0, f"lr must be > 0, not {self.lr}")
         _check(
             _is_number(self.min_lr_frac) and 0 <= self.min_lr_frac <= 1,
-            f"--min-lr-frac must be in [0, 1], not {self.min_lr_frac}",
+            f"min_lr_frac must be in [0, 1], not {self.min_lr_frac}",
         )
         _check(_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps must be >= 0")
         _check(
             _is_number(self.grad_clip) and self.grad_clip > 0,
-            f"--grad-clip must be > 0, not {self.grad_clip}",
+            f"grad_clip must be > 0, not {self.grad_clip}",
         )
         _check(
             _is_number(self.val_frac) and 0 < self.val_frac < 1,
-            f"--val-frac must be between 0 and 1 (exclusive), not {self.val_frac}",
+            f"val_frac must be between 0 and 1 (exclusive), not {self.val_frac}",
         )
-        _check(_is_int(self.eval_every) and self.eval_every >= 1, "--eval-every must be >= 1")
-        _check(_is_int(self.log_every) and self.log_every >= 1, "--log-every must be >= 1")
+        _check(_is_int(self.eval_every) and self.eval_every >= 1, "eval_every must be >= 1")
+        _check(_is_int(self.log_every) and self.log_every >= 1, "log_every must be >= 1")
         _check(_is_number(self.weight_decay) and 0 <= self.weight_decay < float("inf"),
-               f"--weight-decay must be >= 0, not {self.weight_decay}")
+               f"weight_decay must be >= 0, not {self.weight_decay}")
         _check(_is_number(self.ema) and 0 <= self.ema < 1,
-               f"--ema must be in [0, 1), not {self.ema}")
+               f"ema must be in [0, 1), not {self.ema}")
         _check(self.patience is None or (_is_int(self.patience) and self.patience >= 1),
-               f"--patience must be >= 1, not {self.patience}")
+               f"patience must be >= 1, not {self.patience}")
         _check(self.checkpoint_every is None
                or (_is_int(self.checkpoint_every) and self.checkpoint_every >= 1),
-               "--checkpoint-every must be >= 1")
-        _check(self.batch_order in BATCH_ORDERS, f"--batch-order must be one of "
+               "checkpoint_every must be >= 1")
+        _check(self.batch_order in BATCH_ORDERS, f"batch_order must be one of "
                f"{', '.join(BATCH_ORDERS)}, not {self.batch_order!r}")
         _check(self.lr_schedule in SCHEDULES,
-               f"--lr-schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
+               f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
         _check(
             self.steps is None or (_is_int(self.steps) and self.steps >= 1),
-            f"--steps must be >= 1, not {self.steps}",
+            f"steps must be >= 1, not {self.steps}",
         )
         _check(
             self.epochs is None or (_is_number(self.epochs) and self.epochs > 0),
-            f"--epochs must be > 0, not {self.epochs}",
+            f"epochs must be > 0, not {self.epochs}",
         )
         _check(
             self.time_limit is None or (_is_number(self.time_limit) and self.time_limit > 0),
-            "--time must be a positive duration",
+            "time must be a positive duration",
         )
-        _check(_is_int(self.seed), "--seed must be an integer")
+        _check(_is_int(self.seed), "seed must be an integer")
         return self
 
     @property
@@ -258,7 +266,7 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         pos = match.end()
     if not cleaned or pos != len(cleaned) or total <= 0:
-        raise ConfigError(f"--time must look like 90s, 5m or 1h30m, not {text!r}")
+        raise setting_error(f"time must look like 90s, 5m or 1h30m, not {text!r}")
     return total
 
 
@@ -298,14 +306,14 @@ class SampleConfig(_JSONConfig):
     def validate(self) -> SampleConfig:
         _check(_is_number(self.temperature) and (self.temperature == 0 or MIN_TEMPERATURE
                                                  <= self.temperature < float("inf")),
-               f"--temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, "
+               f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, "
                f"not {self.temperature}")
         _check(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
-               f"--top-k must be >= 1, not {self.top_k}")
+               f"top_k must be >= 1, not {self.top_k}")
         _check(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),
-               f"--top-p must be in (0, 1], not {self.top_p}")
+               f"top_p must be in (0, 1], not {self.top_p}")
         _check(_is_number(self.repetition_penalty) and self.repetition_penalty >= 1,
-               f"--repetition-penalty must be >= 1, not {self.repetition_penalty}")
+               f"repetition_penalty must be >= 1, not {self.repetition_penalty}")
         return self
 
 
@@ -326,13 +334,13 @@ class BeamConfig(_JSONConfig):
     no_repeat_ngram: int = 0
 
     def validate(self) -> BeamConfig:
-        _check(_is_int(self.width) and self.width >= 1, f"--width must be >= 1, not {self.width}")
+        _check(_is_int(self.width) and self.width >= 1, f"width must be >= 1, not {self.width}")
         _check(_is_int(self.n_best) and 1 <= self.n_best <= self.width,
-               f"--n-best must be between 1 and --width ({self.width}), not {self.n_best}")
+               f"n_best must be between 1 and --width ({self.width}), not {self.n_best}")
         _check(_is_number(self.length_penalty) and abs(self.length_penalty) < float("inf"),
-               "--length-penalty must be a number")
+               "length_penalty must be a number")
         _check(_is_int(self.no_repeat_ngram) and self.no_repeat_ngram >= 0,
-               f"--no-repeat-ngram must be >= 0, not {self.no_repeat_ngram}")
+               f"no_repeat_ngram must be >= 0, not {self.no_repeat_ngram}")
         return self
 
 
@@ -370,22 +378,22 @@ class ServeConfig(_JSONConfig):
 
     def validate(self) -> ServeConfig:
         _check(_is_int(self.port) and 0 <= self.port <= 65535,
-               f"--port must be between 0 and 65535, not {self.port}")
+               f"port must be between 0 and 65535, not {self.port}")
         for name in ("max_batch", "max_waiting", "max_length", "max_samples", "max_prime",
                      "max_body", "max_width"):
             value = getattr(self, name)
             _check(_is_int(value) and value >= 1,
-                   f"--{name.replace('_', '-')} must be >= 1, not {value}")
+                   f"{name} must be >= 1, not {value}")
         _check(_is_number(self.grace) and 0 <= self.grace < 3600,
-               f"--grace must be between 0 and 3600 seconds, not {self.grace}")
+               f"grace must be between 0 and 3600 seconds, not {self.grace}")
         _check(self.api_key is None or len(self.api_key) >= 8,
-               "--api-key must be at least 8 characters")
+               "api_key must be at least 8 characters")
         for origin in self.cors_origins:
             _check(re.fullmatch(r"https?://[^/\s]+", origin) is not None,
-                   f"--cors-origin must look like https://example.org, not {origin!r}")
+                   f"cors_origin must look like https://example.org, not {origin!r}")
         for name in self.allowed_hosts:
             _check(name == "*" or re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", name) is not None,
-                   f"--allowed-host must be a host name or address such as example.org "
+                   f"allowed_host must be a host name or address such as example.org "
                    f"(no scheme, port or path), or *, not {name!r}")
         return self
 

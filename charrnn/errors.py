@@ -2,7 +2,21 @@
 
 
 class CharRNNError(Exception):
-    """A problem the user can fix; its message fits on one line."""
+    """A problem the user can fix; its message fits on one line. `field`, when given,
+    is the setting at fault by its field name, which starts the message: each interface
+    says it in its own terms (`--max-chars` on the command line, the JSON field in the
+    server) with `in_terms_of`."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def in_terms_of(self, name: str) -> str:
+        """The message with its field called `name`."""
+        message = str(self)
+        if self.field and message.startswith(self.field):
+            return name + message[len(self.field):]
+        return message
 
 
 class ConfigError(CharRNNError):

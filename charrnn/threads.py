@@ -22,11 +22,15 @@ pool doing the work. Two cases matter here, both measured on the 2-core machine 
   ticks (about 0.1 s) before it sleeps. A one-row decoding step runs on OpenBLAS (numpy's
   matrix-vector product), a prime read in one pass on torch's pool: 20 ms after a
   generation ended, the next request's 200-character prime took 41-46 ms to its first
-  character instead of 24-25 ms. Importing charrnn sets `OPENBLAS_THREAD_TIMEOUT=22`
+  character instead of 24-25 ms. `shorten_openblas_spin` sets `OPENBLAS_THREAD_TIMEOUT=22`
   (2^22 ticks, about 1.5 ms: longer than the gap between two steps, so a generation's
   products never wait for a sleeping worker; `charrnn sample` ran as fast either way).
-  OpenBLAS reads it once, when numpy loads it, so it only takes effect where charrnn is
-  imported before numpy (always, for the command), and a value already set is kept.
+  OpenBLAS reads it once, when numpy loads it, so it only takes effect before numpy is
+  imported (the commands call it first thing, through `charrnn.tune_for_speed`), and a
+  value already set is kept. The variable is inherited by child processes.
+
+Nothing here runs on `import charrnn`, `load` or `train`: `charrnn serve` releases its
+threads' workers, and every command shortens the spin at its start.
 """
 
 from __future__ import annotations
@@ -41,8 +45,14 @@ _RUNTIMES = ("libgomp", "libomp", "libiomp5")
 _OMP_PAUSE_SOFT = 1
 OPENBLAS_TIMEOUT = "22"  # log2 of the clock ticks OpenBLAS's idle worker spins
 
-if "numpy" not in sys.modules:  # later, numpy's OpenBLAS has read its settings
+
+def shorten_openblas_spin() -> bool:
+    """Set `OPENBLAS_THREAD_TIMEOUT` (see the module doc) unless it is set already; whether
+    it can still take effect (not once numpy, and so OpenBLAS, is loaded)."""
+    if "numpy" in sys.modules:  # OpenBLAS has read its settings
+        return False
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_TIMEOUT)
+    return True
 
 
 @functools.cache

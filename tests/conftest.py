@@ -377,13 +377,13 @@ os.environ.setdefault("COLUMNS", "120")
 def failing_draws(monkeypatch):
     """A request's own draw raises when its top_k is 7 (how the server's tests make one
     request fail while others run): `adjust` is what each such request draws through."""
-    import charrnn.decoding.batcher as batcher_module
+    import charrnn.decoding.sampling as sampling_module
 
-    real = batcher_module.adjust
+    real = sampling_module.adjust
 
     def adjust(logprobs, cfg, seen):
         if cfg.top_k == 7:
             raise RuntimeError("a draw that fails")
         return real(logprobs, cfg, seen)
 
-    monkeypatch.setattr(batcher_module, "adjust", adjust)
+    monkeypatch.setattr(sampling_module, "adjust", adjust)

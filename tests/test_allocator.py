@@ -1,4 +1,6 @@
-"""Training keeps freed memory for reuse, so repeated large buffers stop faulting pages."""
+"""Kept freed memory is reused, so repeated large buffers stop faulting pages; the commands
+and `charrnn.tune_for_speed()` turn it on (the library alone never does: see
+test_host_untouched.py)."""
 
 import json
 import subprocess
@@ -12,9 +14,22 @@ from charrnn.allocator import _glibc_mallopt
 # takes its workspace; after a warm-up (glibc settles how it splits its heap), counts
 # the page faults and the growth of resident memory over ten more rounds.
 SCRIPT = """
-import json, resource, sys, torch
-from charrnn.allocator import retain_freed_memory
-took = retain_freed_memory() if sys.argv[1] == "retain" else None
+import json, resource, sys
+took = None
+if sys.argv[1] == "retain":
+    from charrnn.allocator import retain_freed_memory
+    took = retain_freed_memory()
+elif sys.argv[1] == "tune":
+    import charrnn
+    charrnn.tune_for_speed()
+elif sys.argv[1] == "command":  # the `charrnn` command's entry point, as its script calls it
+    from charrnn.interface.cli import main
+    sys.argv = ["charrnn", "list"]
+    try:
+        main()
+    except SystemExit:
+        pass
+import torch
 def round_trip():
     torch.empty(16 * 2**20).fill_(1.0)
 def resident():
@@ -33,7 +48,7 @@ PAGES = 64 * 2**20 // 4096  # of one round trip
 def faults(mode: str) -> dict:
     done = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True,
                           text=True, check=True)
-    return json.loads(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # after what a command printed
 
 
 @pytest.mark.skipif(_glibc_mallopt() is None, reason="the setting exists only in glibc")
@@ -45,15 +60,8 @@ def test_retained_memory_is_reused_without_page_faults():
     assert retained["growth"] < PAGES * 4096 / 10  # and no more of them
 
 
-def test_training_on_the_cpu_turns_it_on(tmp_path, monkeypatch):
-    from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.data.cache import prepare
-    from charrnn.training.loop import train_model
-
-    calls = []
-    monkeypatch.setattr("charrnn.training.loop.retain_freed_memory", lambda: calls.append(1))
-    corpus_file = tmp_path / "c.txt"
-    corpus_file.write_text("abcdefgh " * 200, encoding="utf-8")
-    train_model(prepare(corpus_file), ModelConfig(hidden_size=8, embed_size=4),
-          TrainConfig(steps=2, batch_size=2, seq_len=8, eval_every=2), tmp_path / "run")
-    assert calls == [1]
+@pytest.mark.skipif(_glibc_mallopt() is None, reason="the setting exists only in glibc")
+@pytest.mark.parametrize("how", ["tune", "command"])
+def test_the_commands_and_tune_for_speed_turn_it_on(how):
+    plain, tuned = faults("plain"), faults(how)
+    assert tuned["faults"] < PAGES / 10 and tuned["faults"] * 20 < plain["faults"]

@@ -39,8 +39,8 @@ def test_length_penalty_ranks_by_log_prob_per_length(lm):
 
 
 @pytest.mark.parametrize("kwargs,flag", [
-    ({"no_repeat_ngram": -1}, "--no-repeat-ngram"),
-    ({"length_penalty": float("nan")}, "--length-penalty"),
+    ({"no_repeat_ngram": -1}, "no_repeat_ngram"),
+    ({"length_penalty": float("nan")}, "length_penalty"),
 ])
 def test_bad_beam_options(lm, kwargs, flag):
     with pytest.raises(ConfigError, match=flag):

@@ -20,7 +20,7 @@ def test_auto_takes_a_gpu_when_there_is_one(monkeypatch):
 
 def test_precision_is_bf16_only_where_the_device_computes_in_it(monkeypatch):
     assert resolve_precision("auto", torch.device("cpu")) == torch.float32
-    with pytest.raises(ConfigError, match="--precision bf16 needs a CUDA GPU"):
+    with pytest.raises(ConfigError, match="precision bf16 needs a CUDA GPU"):
         resolve_precision("bf16", torch.device("cpu"))
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert resolve_precision("auto", torch.device("cuda", 0)) == torch.bfloat16

@@ -215,7 +215,7 @@ def test_packing_places_every_document_once_and_never_overfills_a_row():
 @pytest.mark.parametrize("order", ["random", "packed"])
 def test_batch_order_is_checked_and_kept_by_the_run(order, names_file, tmp_path, cli):
     with pytest.raises(CharRNNError,
-                       match="--batch-order must be one of length, random, packed"):
+                       match="batch_order must be one of length, random, packed"):
         TrainConfig(batch_order="shuffled").validate()
     out = tmp_path / "run"
     result = cli("train", str(names_file), "--documents", "lines", "--batch-order",

@@ -111,10 +111,10 @@ def test_stream_yields_the_same_text_as_sample(lm):
 
 
 @pytest.mark.parametrize("call,error,message", [
-    (lambda lm: lm.sample(10, temperature=-0.5), ConfigError, "--temperature"),
-    (lambda lm: lm.sample(-1), ConfigError, "--length"),
-    (lambda lm: lm.beam(10, width=0), ConfigError, "--width"),
-    (lambda lm: lm.beam(10, width=2, n_best=3), ConfigError, "--n-best"),
+    (lambda lm: lm.sample(10, temperature=-0.5), ConfigError, "temperature"),
+    (lambda lm: lm.sample(-1), ConfigError, "length"),
+    (lambda lm: lm.beam(10, width=0), ConfigError, "width"),
+    (lambda lm: lm.beam(10, width=2, n_best=3), ConfigError, "n_best"),
     (lambda lm: lm.sample(10, prime="ROMEO€"), VocabError, "'€'"),
     (lambda lm: lm.logprob("x¤", prime=""), VocabError, "'¤'"),
 ])

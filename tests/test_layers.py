@@ -69,3 +69,75 @@ def test_no_function_is_longer_than_a_screen():
                 if lines > 80:
                     long.append(f"{path.name}:{node.name} ({lines} lines)")
     assert not long, long
+
+
+ROOT = PACKAGE.parent
+# Private names of other packages that the code relies on knowingly: torch's fused
+# optimiser helper and oneDNN's packed linear ops (the decoding floor), each checked at
+# first use with a fallback; and the standard library's CodecInfo flag, the one way to
+# tell a text encoding from a bytes-to-bytes codec.
+FOREIGN_PRIVATE = {"_foreach_lerp_", "_reorder_linear_weight", "_linear_pointwise",
+                   "_is_text_encoding"}
+
+
+def _own_names(tree: ast.AST) -> set[str]:
+    """Names a module defines itself: functions, classes, assigned names and
+    attributes (what its own leading underscores may refer to)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def private_reach_throughs(path: Path) -> list[str]:
+    """Uses of another module's private names: `x._name` where this module defines no
+    `_name`, and `from m import _name`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = _own_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found += [f"from {node.module} import {a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                and not node.attr.startswith("__") and node.attr not in own \
+                and node.attr not in FOREIGN_PRIVATE:
+            found.append(f"line {node.lineno}: .{node.attr}")
+    return [f"{path.relative_to(ROOT)} {f}" for f in found]
+
+
+def test_no_module_uses_another_modules_private_names():
+    """A leading underscore means "only this module": the package and the benchmarks
+    reach each other through public names only."""
+    paths = [*PACKAGE.rglob("*.py"), *(ROOT / "bench").glob("*.py")]
+    found = [f for path in paths for f in private_reach_throughs(path)]
+    assert not found, found
+
+
+def test_the_package_has_no_import_circle():
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        graph[module] = {t for t in imports_of(path) if t != module}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for target in graph.get(start, ()):
+            if target == goal:
+                return True
+            if target not in seen:
+                seen.add(target)
+                if reaches(target, goal, seen):
+                    return True
+        return False
+
+    circles = sorted(m for m in graph
+                     if m.count(".") > 1 and reaches(m, m, set()))  # sub-package modules
+    assert not circles, circles

@@ -101,9 +101,9 @@ def test_overwrite_is_planned_but_nothing_is_removed_before_training(corpus_file
 
 @pytest.mark.parametrize("options,message", [
     ({"hiden_size": 3}, "unknown setting 'hiden_size'"),
-    ({"time": "soon"}, "--time must look like"),
-    ({"size": "huge"}, "--size must be one of"),
-    ({"hidden_size": 0}, "--hidden-size must be >= 1"),
+    ({"time": "soon"}, "time must look like"),
+    ({"size": "huge"}, "size must be one of"),
+    ({"hidden_size": 0}, "hidden_size must be >= 1"),
 ])
 def test_nonsense_settings_are_one_line(corpus_file, options, message):
     with pytest.raises(ConfigError, match=message):

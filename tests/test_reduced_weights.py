@@ -73,5 +73,5 @@ def test_a_torch_without_the_kernels_is_a_clear_error(trained_run, monkeypatch, 
 
 
 def test_unknown_weights_in_the_api_are_a_clear_error(trained_run):
-    with pytest.raises(ConfigError, match="--weights must be one of fp32, fp16, int8"):
+    with pytest.raises(ConfigError, match="weights must be one of fp32, fp16, int8"):
         charrnn.load(trained_run, weights="int4")

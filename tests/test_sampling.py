@@ -95,13 +95,13 @@ def test_seeded_batches_are_reproducible_and_rows_independent(lm):
 
 def test_num_samples_runs_as_one_batch(lm, monkeypatch):
     calls = []
-    real = lm._decoder.advance
+    real = lm.decoder.advance
 
     def counting(ids, state):
         calls.append(ids.size)
         return real(ids, state)
 
-    monkeypatch.setattr(lm._decoder, "advance", counting)
+    monkeypatch.setattr(lm.decoder, "advance", counting)
     lm.samples(16, 10, seed=1)
     assert calls == [16] * 9  # nine steps of sixteen rows, not 144 single steps
 
@@ -124,14 +124,14 @@ def test_fast_step_matches_the_training_model(cell, hidden):
 
 
 @pytest.mark.parametrize("kwargs,flag", [
-    ({"top_k": 0}, "--top-k"), ({"top_p": 0.0}, "--top-p"), ({"top_p": 1.5}, "--top-p"),
-    ({"repetition_penalty": 0.5}, "--repetition-penalty"),
-    ({"temperature": math.inf}, "--temperature"),
+    ({"top_k": 0}, "top_k"), ({"top_p": 0.0}, "top_p"), ({"top_p": 1.5}, "top_p"),
+    ({"repetition_penalty": 0.5}, "repetition_penalty"),
+    ({"temperature": math.inf}, "temperature"),
 ])
 def test_bad_sampling_options(small_lm, kwargs, flag):
     with pytest.raises(ConfigError, match=flag):
         small_lm.sample(5, **kwargs)
-    with pytest.raises(ConfigError, match="--num-samples"):
+    with pytest.raises(ConfigError, match="num_samples"):
         small_lm.samples(0, 5)
 
 

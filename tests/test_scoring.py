@@ -41,7 +41,7 @@ def test_chunked_scoring_equals_one_pass(lm):
         for end in cuts:
             chunks.append(ids[start:end])
             start = end
-        loss = text_loss(lm._decoder, chunks, piece=piece)
+        loss = text_loss(lm.decoder, chunks, piece=piece)
         assert loss.chars == len(text)
         assert loss.nats == pytest.approx(whole, rel=1e-5)
 

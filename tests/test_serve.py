@@ -653,13 +653,13 @@ def test_a_lost_wake_up_still_answers(lm, charrnn_server, monkeypatch):
 
 FAILING_SERVE = """
 import sys
-import charrnn.decoding.batcher as batcher
-real = batcher.adjust
+import charrnn.decoding.sampling as sampling
+real = sampling.adjust
 def adjust(logprobs, cfg, seen):
     if cfg.top_k == 7:
         raise RuntimeError("a draw that fails")
     return real(logprobs, cfg, seen)
-batcher.adjust = adjust
+sampling.adjust = adjust
 from charrnn.interface.cli import main
 sys.argv = ["charrnn", "serve", *sys.argv[1:]]
 main()

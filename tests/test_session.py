@@ -77,7 +77,7 @@ def test_bad_input_is_one_clear_error(lm):
     s = lm.session("ROMEO:")
     with pytest.raises(VocabError, match="never saw"):
         s.feed("\u2603")
-    with pytest.raises(ConfigError, match="--temperature"):
+    with pytest.raises(ConfigError, match="temperature"):
         s.sample(5, temperature=-1)
     with pytest.raises(ConfigError, match="undo"):
         s.undo(-1)

@@ -1,6 +1,8 @@
 """Idle worker threads kept off the decoding threads' cores: a thread's OpenMP workers are
 freed (what `charrnn serve` does once the batcher's thread runs the model) and torch
-computes as before; OpenBLAS's idle worker stops spinning soon after its last product."""
+computes as before; OpenBLAS's idle worker stops spinning soon after its last product in
+a `charrnn` command or after `charrnn.tune_for_speed()` (never on `import charrnn` alone:
+see test_host_untouched.py)."""
 
 import ast
 import os
@@ -57,8 +59,16 @@ def test_release_frees_the_calling_threads_workers_and_torch_still_works():
 
 _IDLE_SPIN = """
 import os, sys, time
-if sys.argv[1] == "charrnn":
-    import charrnn  # noqa: F401
+if sys.argv[1] == "tune":
+    import charrnn
+    charrnn.tune_for_speed()
+elif sys.argv[1] == "command":  # the `charrnn` command's entry point, as its script calls it
+    from charrnn.interface.cli import main
+    sys.argv = ["charrnn", "list"]
+    try:
+        main()
+    except SystemExit:
+        pass
 import numpy as np
 
 def others() -> float:
@@ -79,23 +89,35 @@ print(others() - before)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
-def test_openblas_workers_stop_spinning_soon_after_their_last_product():
+@pytest.mark.parametrize("first", ["tune", "command"])
+def test_openblas_workers_stop_spinning_soon_after_their_last_product(first):
     def idle_cpu_seconds(first: str) -> float:
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
         done = subprocess.run([sys.executable, "-c", _IDLE_SPIN, first], env=env,
                               capture_output=True, text=True, check=True)
-        return float(done.stdout)
+        return float(done.stdout.strip().splitlines()[-1])  # after what a command printed
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: OpenBLAS runs no worker threads")
     if idle_cpu_seconds("numpy") < 0.05:
         pytest.skip("this numpy's OpenBLAS does not spin after its last product")
-    assert idle_cpu_seconds("charrnn") < 0.03
+    assert idle_cpu_seconds(first) < 0.03
+
+
+def openblas_variable(script: str, **env: str) -> str | None:
+    """OPENBLAS_THREAD_TIMEOUT after `script`, in a process that starts with `env` set."""
+    env = {**{k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}, **env}
+    done = subprocess.run([sys.executable, "-c", f"import os\n{script}\n"
+                           "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"],
+                          env=env, capture_output=True, text=True, check=True)
+    return None if done.stdout.strip() == "None" else done.stdout.strip()
 
 
 def test_an_openblas_setting_already_made_is_kept():
-    env = {**os.environ, "OPENBLAS_THREAD_TIMEOUT": "25"}
-    done = subprocess.run([sys.executable, "-c", "import os, charrnn; "
-                           "print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"],
-                          env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "25"
+    tune = "import charrnn; charrnn.tune_for_speed()"
+    assert openblas_variable(tune, OPENBLAS_THREAD_TIMEOUT="25") == "25"
+
+
+def test_tuning_after_numpy_is_loaded_leaves_the_variable_unset():
+    """OpenBLAS has read its settings by then: the process is not told otherwise."""
+    assert openblas_variable("import numpy, charrnn; charrnn.tune_for_speed()") is None

@@ -45,7 +45,7 @@ def test_commands_change_the_settings_and_bad_ones_are_one_line(writer):
     writer.expect(r"usage: /temperature T \(not 'hot'\)")
     writer.expect(PROMPT)
     writer.sendline("/temperature -1")
-    writer.expect("error: --temperature must be")
+    writer.expect("error: /temperature must be")
     writer.sendline("/frobnicate")
     writer.expect(r"unknown command /frobnicate; /help lists them")
     writer.sendline("\u2603")
@@ -128,7 +128,7 @@ def test_stop_top_k_top_p_then_quit(writer):
     writer.sendline("/top-p 0.9")
     writer.expect("top_p 0.9")
     writer.sendline("/top-p 2")
-    writer.expect("error: --top-p")
+    writer.expect("error: /top-p")
     writer.expect(PROMPT)
     writer.sendline(r"\nJULIET:")
     writer.expect(PROMPT)
@@ -139,3 +139,22 @@ def test_stop_top_k_top_p_then_quit(writer):
     writer.expect(pexpect.EOF)
     writer.close()
     assert writer.exitstatus == 0
+
+
+def test_it_starts_and_writes_where_python_has_no_readline(trained_run, tmp_path):
+    """As on Windows: no line editing or history, the session otherwise as usual."""
+    without = ("import sys; sys.modules['readline'] = None  # `import readline` fails\n"
+               "from charrnn.interface.cli import main; main()")
+    child = pexpect.spawn(sys.executable, ["-c", without, "write", "--checkpoint",
+                                           str(trained_run), "--prime", "ROMEO:", "--length",
+                                           "10", "--temperature", "0"],
+                          cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(40, 200))
+    child.expect("type text and press Enter")
+    child.expect("> ")
+    child.sendline(r"\nJULIET:")
+    child.expect(PROMPT)
+    assert shown_text(child).startswith("ROMEO:\nJULIET:")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -3,7 +3,8 @@
     products.py         a step's matrix products, each by the route measured fastest here
     step.py             the fast one-character inference step (exact fp32, or fp16/int8)
     decoder.py          the next-character distribution that everything below reads
-    sampling.py         temperature, top-k, top-p, repetition penalty, stops, batches
+    codec.py            text to ids and back: primes, stop strings, streamed pieces
+    sampling.py         the one sampler: per-request options and generators, any rows
     beam.py             beam search with stops, length penalty and no-repeat n-grams
     scoring.py          the loss of any text, read as one carried stream, or documents
     novelty.py          sampled documents marked as copies (train, val) or new

@@ -4,34 +4,31 @@ character, each with its own prime, settings and seed (what `charrnn serve` runs
 A worker thread owns the decoder. Each turn it
 
 1. reads primes: waiting requests are admitted in arrival order while the batch has rows
-   free. A short prime (fewer ids than `Decoder.feed` reads with its fused kernels: a
-   document's end symbol and up to 6 characters) joins the batch at once from the zero
-   state, its rows reading the prime's ids in the batched steps instead of drawing. A
-   one-row pass of its own would cost more: on 2 cores its products ran on OpenBLAS's
-   threads, which then spun beside the batch's torch threads and slowed every batched
-   step by a quarter (2 x 512, 32 clients: 15,600 chars/s in process, 17,500 without
-   it). Longer primes are read through a `Session` in pieces of `PRIME_PIECE`
-   characters cut from each prime's start (so where a prime is cut never depends on
-   other requests), pieces until `prime_budget` characters were read this turn; a long
-   prime takes several turns, its state carried, so reading a newcomer's prime delays
-   the running generations by one bounded pass, never by a whole queue;
-2. draws the next character of every running request from its own logits, with its own
-   settings and random generator, exactly as `sample_from` draws for it alone (rows
-   still reading a short prime take its next id instead);
+   free, their primes already encoded (once, when they were submitted). A short prime
+   (fewer ids than `Decoder.feed` reads with its fused kernels: a document's end symbol
+   and up to 6 characters) joins the batch at once from the zero state, its rows reading
+   the prime's ids in the batched steps instead of drawing: a one-row pass of its own
+   ran on other threads than the batch's and slowed every batched step (bench/serve.py
+   measures it). Longer primes are read by the decoder in pieces of `PRIME_PIECE` ids
+   cut from each prime's start (so where a prime is cut never depends on other
+   requests), pieces until `prime_budget` ids were read this turn; a long prime takes
+   several turns, its state carried, so reading a newcomer's prime delays the running
+   generations by one bounded pass, never by a whole queue;
+2. draws the next character of every running request with `sampling.draw_batch`, the
+   one sampler `lm.sample` uses too, each request with its own settings and random
+   generator (rows still reading a short prime take its next id instead);
 3. drops the rows that finished (length, stop string, cancelled) and advances all the
    others in one `Decoder.advance`.
 
-Step 2 computes, from a row's log-probabilities, exactly what `sample_from` computes
-with the same generator, so a seeded request gives the text `lm.samples(...)` gives.
-One caveat, measured rather than assumed away: a row's log-probabilities come from the
-step's product route for the batch size it shares (numpy's gemv for one row, oneDNN's
-packed weights for more), and a prime longer than a piece is read in pieces, so they
-can differ from a lone run's in the last bits (about 1e-6); a draw that lands within
-that difference of a boundary, rarely, goes the other way. Callers hold a
-`Generation`: ids arrive in its rows as they are drawn; `on_update` (called from the
-worker thread) says when the first ones have arrived and when the request ended. In
-between, the rows grow without a call: a caller that streams reads them when it likes
-(a call per request and character would cost the worker a call each step).
+So a seeded request gives the text `lm.samples(...)` gives, by construction. One caveat,
+measured rather than assumed away: a row's log-probabilities come from the step's
+product route for the batch size it shares (numpy's gemv for one row, oneDNN's packed
+weights for more), and a prime longer than a piece is read in pieces, so they can differ
+from a lone run's in the last bits (about 1e-6); a draw that lands within that
+difference of a boundary, rarely, goes the other way. Callers hold a `Generation`: ids
+arrive in its rows as they are drawn; `on_update` (called from the worker thread) says
+when the first ones have arrived and when the request ended. In between, the rows grow
+without a call: a caller that streams reads them when it likes.
 
 Failures stay where they belong. What one request does alone (reading its prime, its
 draw, its stop strings, its caller's `on_update`) fails that request alone, with
@@ -54,11 +51,11 @@ import numpy as np
 import torch
 
 from charrnn.config import SampleConfig
-from charrnn.decoding.decoder import FUSED_FROM, ends_with, repeat
-from charrnn.decoding.sampling import adjust, check_options, draw, generator_for
+from charrnn.decoding.decoder import FUSED_FROM, repeat
+from charrnn.decoding.sampling import Draws, Layout, check_options, draw_batch
 from charrnn.errors import CharRNNError
 
-PRIME_PIECE = 256  # characters of a prime read in one pass
+PRIME_PIECE = 256  # ids of a prime read in one pass
 SHUTTING_DOWN = "the server is shutting down"
 
 log = logging.getLogger(__name__)
@@ -86,8 +83,10 @@ class Generation:
     request has `error`; `internal` says whether the fault was the server's (a bug,
     logged) rather than the moment's (shutting down)."""
 
-    def __init__(self, request: Request, on_update: Callable[[Generation], None] | None):
+    def __init__(self, request: Request, on_update: Callable[[Generation], None] | None,
+                 prime: torch.Tensor, stops: list[np.ndarray]):
         self.request = request
+        self.prime, self.stops = prime, stops  # encoded once, when it was submitted
         self.rows: list[list[int]] = [[] for _ in range(request.num_samples)]
         self.done = threading.Event()
         self.error: str | None = None
@@ -127,105 +126,40 @@ def _internal(what: str) -> str:
 
 
 class _Running:
-    """What the worker carries for one admitted request (see `sample_from`). `forcing`
-    holds the ids of a short prime still to be read in the batched step: until it is
-    empty the request's rows read those ids instead of drawing."""
+    """An admitted request: its `Draws` (the sampler's state for its rows), its rows'
+    id lists in the order of `draws.active`, and whether its caller heard of them."""
 
-    def __init__(self, gen: Generation, context: torch.Tensor, vocab_size: int,
-                 stops: list[np.ndarray], forcing: Sequence[int] = ()):
-        request = gen.request
-        self.gen, self.cfg, self.stops = gen, request.options, stops
-        self.length = request.length
-        self.forcing = list(forcing)
-        self.told = False  # its caller heard that the first ids arrived
-        self.generator = generator_for(request.seed)
-        self.active = np.arange(request.num_samples)  # which samples still run
-        self.rows = list(gen.rows)  # their id lists, in the order of `active`
-        self.history = np.zeros((request.num_samples, 0), dtype=np.int64)
-        self.steps = 0
-        self.seen = None
-        if self.cfg.repetition_penalty != 1.0:
-            self.seen = np.zeros((request.num_samples, vocab_size), dtype=bool)
-            self.seen[:, context.numpy()] = True
-        cfg = self.cfg  # drawn with temperature alone: its rows join the vectorised draw
-        self.plain = (cfg.temperature > 0 and self.seen is None
-                      and (cfg.top_k is None or cfg.top_k >= vocab_size)
-                      and (cfg.top_p is None or cfg.top_p >= 1))
+    def __init__(self, gen: Generation, draws: Draws):
+        self.gen, self.draws = gen, draws
+        self.told = False
+        self.rows = list(gen.rows)
 
-    def draw(self, logprobs: np.ndarray) -> np.ndarray:
-        """This request's next ids, as `sample_from` draws them (or its prime's next)."""
-        if self.forcing:
-            return np.full(self.active.size, self.forcing[0], dtype=np.int64)
-        return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,
-                    self.generator)
-
-    def uniforms(self) -> np.ndarray:
-        """The draws `draw` would take from this request's generator, one per row."""
-        return self.generator.random(self.active.size)
-
-    def record(self, ids: list[int]) -> np.ndarray | None:
-        """Keep the drawn ids; which rows run on after them (None: all of them, the
-        common case, kept cheap). A prime's id is read, not kept."""
-        if self.forcing:
-            del self.forcing[0]
-            return np.zeros(len(ids), dtype=bool) if self.gen.cancelled else None
-        if len(ids) == 1:
-            self.rows[0].append(ids[0])
-        else:
-            for row, i in zip(self.rows, ids, strict=True):
-                row.append(i)
-        self.steps += 1
-        if self.seen is not None:
-            self.seen[np.arange(len(ids)), ids] = True
-        if self.steps >= self.length or self.gen.cancelled:
-            return np.zeros(len(ids), dtype=bool)
-        if self.stops:
-            self.history = np.concatenate([self.history, np.array(ids)[:, None]], axis=1)
-            keep = ~ends_with(self.history, self.stops)
-            return None if keep.all() else keep
-        return None
+    def record(self, ids: np.ndarray) -> np.ndarray | None:
+        """Keep the drawn ids (a prime's are read, not kept); which rows run on (None:
+        all of them)."""
+        reading = bool(self.draws.forcing)
+        keep = self.draws.record(ids)
+        if not reading:
+            if ids.size == 1:
+                self.rows[0].append(int(ids[0]))
+            else:
+                for row, i in zip(self.rows, ids.tolist(), strict=True):
+                    row.append(i)
+        if self.gen.cancelled:
+            return np.zeros(ids.size, dtype=bool)
+        return keep
 
     def shrink(self, keep: np.ndarray) -> None:
-        self.active, self.history = self.active[keep], self.history[keep]
+        self.draws.shrink(keep)
         self.rows = [row for row, kept in zip(self.rows, keep.tolist(), strict=True) if kept]
-        if self.seen is not None:
-            self.seen = self.seen[keep]
 
 
 class _Priming:
-    """A request whose prime is still being read, a budget's worth per turn."""
+    """A request whose prime is still being read, a budget's worth per turn: the ids
+    still to read, and the decoder's position after those read so far."""
 
-    def __init__(self, gen: Generation, text: str):
-        self.gen, self.rest, self.session = gen, text, None
-
-
-class _Layout:
-    """Which rows of the batch the vectorised draw takes, and their temperatures: made
-    again only when requests join, end or shrink, not at every step."""
-
-    def __init__(self, running: list[_Running]):
-        self.plain: list[_Running] = []
-        self.generators: list[np.random.Generator] | None = []  # None: some run has 2+ rows
-        self.others: list[tuple[_Running, slice]] = []
-        rows: list[int] = []
-        temperatures: list[float] = []
-        offset = 0
-        for run in running:
-            count = run.active.size
-            if run.plain and not run.forcing:
-                self.plain.append(run)
-                if count > 1:
-                    self.generators = None
-                elif self.generators is not None:
-                    self.generators.append(run.generator)
-                rows.extend(range(offset, offset + count))
-                temperatures.extend([run.cfg.temperature] * count)
-            else:
-                self.others.append((run, slice(offset, offset + count)))
-            offset += count
-        self.every = not self.others
-        self.rows = np.array(rows, dtype=np.int64)
-        self.temperatures = np.array(temperatures, dtype=np.float32)[:, None]
+    def __init__(self, gen: Generation):
+        self.gen, self.rest, self.start = gen, gen.prime, None
 
 
 class Batcher:
@@ -235,7 +169,7 @@ class Batcher:
                  prime_budget: int = 256):
         if min(max_batch, max_waiting, prime_budget) < 1:
             raise CharRNNError("max_batch, max_waiting and prime_budget must be >= 1")
-        self.lm, self.decoder = lm, lm._decoder
+        self.lm, self.decoder = lm, lm.decoder
         self.max_batch, self.max_waiting = max_batch, max_waiting
         self.prime_budget = prime_budget
         self._waiting: deque[Generation] = deque()
@@ -245,7 +179,8 @@ class Batcher:
         self._priming: list[_Priming] = []
         self._running: list[_Running] = []
         self._state: tuple[np.ndarray, ...] = ()
-        self._layout: _Layout | None = None  # made again when the batch changes
+        self._layout: Layout | None = None  # made again when the batch changes
+        self._owners: dict[int, _Running] = {}  # the layout's requests by their draws
         self._joined = False  # a request joined since the last step
         self._logprobs = np.zeros((0, self.decoder.vocab_size), dtype=np.float32)
         self.steps = 0  # batched steps taken, for figures
@@ -268,9 +203,9 @@ class Batcher:
         if request.num_samples > self.max_batch:
             raise CharRNNError(f"num_samples must be <= {self.max_batch}, "
                                f"not {request.num_samples}")
-        self.lm._prime(request.prime)  # unknown characters raise here
-        self.lm._stops(request.stop)
-        gen = Generation(request, on_update)
+        codec = self.lm.codec  # unknown characters raise here, naming the field
+        gen = Generation(request, on_update, codec.prime(request.prime),
+                         codec.stops(request.stop))
         with self._lock:
             if self._stopping:
                 raise Busy(SHUTTING_DOWN)
@@ -300,7 +235,7 @@ class Batcher:
     def load(self) -> dict[str, int]:
         """Rows generating, requests reading their prime, requests waiting."""
         running = [r for r in self._running if not r.gen.done.is_set()]  # none just ended
-        return {"rows": sum(r.active.size for r in running),
+        return {"rows": sum(r.draws.active.size for r in running),
                 "priming": len(self._priming), "waiting": len(self._waiting)}
 
     def close(self, timeout: float = 5.0) -> None:
@@ -344,7 +279,7 @@ class Batcher:
             self._step()
 
     def _rows_taken(self) -> int:
-        return (sum(r.active.size for r in self._running)
+        return (sum(r.draws.active.size for r in self._running)
                 + sum(p.gen.request.num_samples for p in self._priming))
 
     def _admit(self) -> None:
@@ -363,7 +298,7 @@ class Batcher:
     def _start(self, gen: Generation) -> None:
         """A request's prime: a short one is read in the batched steps, a longer one
         waits its turn among the prime readers."""
-        prime = self.lm._prime(gen.request.prime)
+        prime = gen.prime
         forcing = self.decoder.read_from_zero(prime).tolist()
         # Short: fewer ids than the decoder reads with its fused kernels. None at all
         # (a text's first character is drawn from the character counts) is not.
@@ -374,7 +309,7 @@ class Batcher:
             start = self.lm.model.initial_state(1), torch.zeros(1, self.decoder.vocab_size)
             self._join(gen, start, prime, forcing)
         else:
-            self._priming.append(_Priming(gen, gen.request.prime))
+            self._priming.append(_Priming(gen))
 
     def _read_primes(self) -> None:
         """Spend this turn's prime budget, first come first served, a piece at a time."""
@@ -382,35 +317,37 @@ class Batcher:
         while self._priming and spent < self.prime_budget:
             item = self._priming[0]
             chunk, item.rest = item.rest[:PRIME_PIECE], item.rest[PRIME_PIECE:]
-            spent += max(len(chunk), 1)
+            spent += max(chunk.numel(), 1)
             try:
                 self._read_piece(item, chunk)
             except Exception:
                 self._priming.pop(0)
                 _fail_one(item.gen, "its prime could not be read")
 
-    def _read_piece(self, item: _Priming, chunk: str) -> None:
-        if item.session is None:
-            item.session = self.lm.session(chunk)
+    def _read_piece(self, item: _Priming, chunk: torch.Tensor) -> None:
+        if item.start is None:
+            item.start = self.decoder.start(chunk)
         else:
-            item.session.feed(chunk)
-        if item.rest:
+            item.start, _ = self.decoder.advance_text(item.start, chunk)
+        if item.rest.numel():
             return
         self._priming.pop(0)
         if item.gen.cancelled or item.gen.request.length == 0:
             item.gen.finish()
         else:
-            self._join(item.gen, *item.session.position)
+            self._join(item.gen, item.start, item.gen.prime)
 
     def _join(self, gen: Generation, start, context: torch.Tensor,
               forcing: Sequence[int] = ()) -> None:
         """Add a request's rows to the batch. Everything is made before anything is
         changed, so a request that fails here leaves the batch as it was."""
-        rows = gen.request.num_samples
-        state, first = repeat(start, rows)
+        request = gen.request
+        state, first = repeat(start, request.num_samples)
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
-        stops = [s.numpy() for s in self.lm._stops(gen.request.stop) if s.numel()]
-        run = _Running(gen, context, self.decoder.vocab_size, stops, forcing)
+        draws = Draws(request.options, request.seed, request.num_samples,
+                      self.decoder.vocab_size, context.numpy(), gen.stops, request.length,
+                      forcing)
+        run = _Running(gen, draws)
         if self._state:
             joined = tuple(np.concatenate([a, b], axis=1)
                            for a, b in zip(self._state, arrays, strict=True))
@@ -424,7 +361,7 @@ class Batcher:
     def _step(self) -> None:
         """Every running row draws its next id; the survivors advance together."""
         ids = self._draw()
-        keep, primed = self._record(ids.tolist())
+        keep, primed = self._record(ids)
         self.steps += 1
         if keep is not None or self._joined:
             # A request just drew its first character or ended: hand the GIL over so its
@@ -442,7 +379,7 @@ class Batcher:
             return
         self._logprobs, self._state = self.decoder.advance(ids, self._state)
 
-    def _record(self, drawn: list[int]) -> tuple[np.ndarray | None, bool]:
+    def _record(self, drawn: np.ndarray) -> tuple[np.ndarray | None, bool]:
         """Each request keeps its drawn ids; which rows advance (None: all of them, made
         only when some do not) and whether a short prime was just read (its first draw
         is then the next step's)."""
@@ -451,8 +388,8 @@ class Batcher:
         offset = 0
         primed = False
         for run in self._running:
-            rows = run.active.size
-            reading = bool(run.forcing)
+            rows = run.draws.active.size
+            reading = bool(run.draws.forcing)
             kept = self._kept(run, drawn[offset : offset + rows])
             if kept is not None:
                 if keep is None:
@@ -469,7 +406,7 @@ class Batcher:
                     run.gen.finish()
                 continue
             if reading:  # nothing to tell its caller yet
-                if not run.forcing:
+                if not run.draws.forcing:
                     self._layout, primed = None, True
             elif not run.told:
                 run.told = True
@@ -478,7 +415,7 @@ class Batcher:
         return keep, primed
 
     @staticmethod
-    def _kept(run: _Running, ids: list[int]) -> np.ndarray | None:
+    def _kept(run: _Running, ids: np.ndarray) -> np.ndarray | None:
         """`run.record(ids)`, or no row kept when the request failed (in its draw, or
         in recording)."""
         if not run.gen.done.is_set():
@@ -489,35 +426,17 @@ class Batcher:
         return np.zeros(len(ids), dtype=bool)
 
     def _draw(self) -> np.ndarray:
-        """The next id of every row. Rows drawn with temperature alone are drawn in one
-        vectorised pass that computes, row for row, what `sampling.draw` computes for a
-        request alone (the same float32 logits, float64 cumulative sums and uniforms from
-        the request's own generator), so batching never changes a seeded text; the
-        others are drawn request by request, each failing alone."""
+        """The next id of every row, by the one sampler (`sampling.draw_batch`); a
+        request whose own draw raises fails alone."""
         logprobs = self._logprobs
         if len(self._running) == 1:  # one request: its own draw, cheapest for one row
             return _own_draw(self._running[0], logprobs)
         if self._layout is None:
-            self._layout = _Layout(self._running)
-        layout = self._layout
-        ids = np.empty(logprobs.shape[0], dtype=np.int64)
-        for run, rows in layout.others:
-            ids[rows] = _own_draw(run, logprobs[rows])
-        if not layout.plain:
-            return ids
-        if layout.generators is not None:  # one row each: a float a row is cheaper
-            uniforms = np.array([generator.random() for generator in layout.generators])
-        else:
-            uniforms = np.concatenate([run.uniforms() for run in layout.plain])
-        logits = (logprobs if layout.every else logprobs[layout.rows]) / layout.temperatures
-        cdf = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1,
-                        dtype=np.float64)
-        u = (1.0 - uniforms)[:, None] * cdf[:, -1:]
-        drawn = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
-        if layout.every:
-            return drawn
-        ids[layout.rows] = drawn
-        return ids
+            self._layout = Layout([run.draws for run in self._running])
+            self._owners = {id(run.draws): run for run in self._running}
+        owners = self._owners
+        return draw_batch(logprobs, self._layout,
+                          lambda draws, rows: _own_draw(owners[id(draws)], rows))
 
     def _fail_running(self, message: str) -> None:
         """The shared step failed: end what was generating (the prime readers and the
@@ -554,7 +473,7 @@ def _own_draw(run: _Running, logprobs: np.ndarray) -> np.ndarray:
     this step and leave the batch)."""
     if not run.gen.done.is_set():
         try:
-            return run.draw(logprobs)
+            return run.draws.draw(logprobs)
         except Exception:
             _fail_one(run.gen, "its draw failed")
     return np.zeros(logprobs.shape[0], dtype=np.int64)

@@ -41,7 +41,7 @@ def best(candidates: np.ndarray, k: int) -> np.ndarray:
 
 def beam_search(
     decoder: Decoder, prime: torch.Tensor, length: int, cfg: BeamConfig,
-    stops: list[torch.Tensor] | None = None,
+    stops: list[np.ndarray] | None = None,
 ) -> list[tuple[list[int], float]]:
     """The cfg.n_best best continuations (ids, total log-prob in nats), best first.
 
@@ -55,13 +55,13 @@ def beam_search(
 
 def beam_from(
     decoder: Decoder, start: Start, context: torch.Tensor, length: int, cfg: BeamConfig,
-    stops: list[torch.Tensor] | None = None,
+    stops: list[np.ndarray] | None = None,
 ) -> list[tuple[list[int], float]]:
     """`beam_search` from a position already reached: `start` (see `Decoder.start`),
     after the text of ids `context` (what no_repeat_ngram reads)."""
     check_length(length)
     cfg.validate()
-    stop_ids = [s.numpy() for s in (stops or []) if s.numel()]
+    stop_ids = [np.asarray(s) for s in (stops or []) if len(s)]
     vocab, context = decoder.vocab_size, context.numpy()
     logprobs = start[1].numpy()
     state = tuple(np.ascontiguousarray(s.numpy()) for s in start[0])

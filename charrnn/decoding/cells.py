@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from charrnn.config import setting_error
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN
 
@@ -80,11 +81,11 @@ def parse_features(specs: list[str]) -> dict[str, Callable[[str], np.ndarray]]:
     for spec in specs:
         name, sep, pattern = spec.partition("=")
         if not sep or not name.strip() or not pattern:
-            raise ConfigError(f"--feature must look like name=REGEX, not {spec!r}")
+            raise setting_error(f"feature must look like name=REGEX, not {spec!r}")
         try:
             compiled = re.compile(pattern, re.MULTILINE)
         except re.error as exc:
-            raise ConfigError(f"--feature {name}: not a regular expression: {exc}") from None
+            raise setting_error(f"feature {name}: not a regular expression: {exc}") from None
         found[name.strip()] = _matches(compiled)
     return found
 

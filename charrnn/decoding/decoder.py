@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from charrnn.config import setting_error
 from charrnn.decoding.step import InferenceStep
-from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN, State, select_state
 
 FUSED_FROM = 8  # characters: shorter texts are stepped (see `Decoder.feed`)
@@ -114,7 +114,7 @@ def repeat(start: Start, rows: int) -> Start:
 
 def check_length(length: int) -> None:
     if length < 0:
-        raise ConfigError(f"--length must be >= 0, not {length}")
+        raise setting_error(f"length must be >= 0, not {length}")
 
 
 def ends_with(tokens: np.ndarray, stops: list[np.ndarray]) -> np.ndarray:

@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig
+from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, setting_error
 from charrnn.data.documents import find_documents
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
+from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
-from charrnn.decoding.sampling import sample_steps
+from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
-from charrnn.decoding.session import Session
+from charrnn.decoding.session import Session, texts_of
 from charrnn.decoding.surprise import Surprise, pieces_of, surprise
 from charrnn.errors import CharRNNError, CheckpointError, ConfigError
 from charrnn.model import checkpoint, runs
@@ -38,6 +39,9 @@ class LanguageModel:
     `weights` is the precision of the decoding step: "fp32" (exact, the default), or
     "fp16" / "int8" for faster, slightly approximate steps (see `charrnn.decoding.step`);
     `logprob`, `beam` scores and `evaluate` then describe that approximate model.
+
+    The engine under it is public: `decoder` (the next-character distribution) and
+    `codec` (text to ids and back), which sessions and the batcher use as this does.
     """
 
     def __init__(self, model: CharRNN, vocab: Vocab, meta: dict[str, Any] | None = None,
@@ -47,7 +51,8 @@ class LanguageModel:
         self.meta = meta or {}
         self.path = path
         self.weights = weights
-        self._decoder = Decoder(model, vocab.counts, weights, vocab.end_id)
+        self.decoder = Decoder(model, vocab.counts, weights, vocab.end_id)
+        self.codec = TextCodec(vocab)
         self._known: KnownDocuments | None = None  # a documents model's lists, when asked
 
     @classmethod
@@ -69,19 +74,10 @@ class LanguageModel:
             ) from None
         return cls(model, vocab, ckpt.meta, ckpt.path, weights)
 
-    def _prime(self, prime: str):
-        return self.vocab.encode(prime, "prime")
-
     @property
     def documents(self) -> str | None:
         """"lines" or "paragraphs" for a model of documents (`--documents`), else None."""
         return (self.meta.get("data") or {}).get("documents")
-
-    def _stops(self, stop: str | Sequence[str]) -> list:
-        """Stop strings as ids; a document also ends at its end symbol."""
-        stops = [stop] if isinstance(stop, str) else list(stop)
-        ends = [torch.tensor([self.vocab.end_id])] if self.vocab.end_id is not None else []
-        return [*(self.vocab.encode(s, "--stop") for s in stops if s), *ends]
 
     def stream(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
@@ -91,18 +87,17 @@ class LanguageModel:
 
         Bad options and unknown prime characters raise here, before the first piece.
         """
-        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
-        steps = sample_steps(self._decoder, self._prime(prime), length, cfg, seed,
-                             stops=self._stops(stop))
-        return self._pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
+        steps = self._steps(1, length, SampleConfig(temperature, top_k, top_p,
+                                                    repetition_penalty), prime, seed, stop)
+        return self.codec.pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
 
-    def _pieces(self, ids: Iterator[int]) -> Iterator[str]:
-        text = self.vocab.streaming_text()
-        for i in ids:
-            if piece := text.feed(i):
-                yield piece
-        if tail := text.flush():
-            yield tail
+    def _steps(self, n: int, length: int, cfg: SampleConfig, prime: str,
+               seed: int | None, stop: str | Sequence[str]) -> Iterator[np.ndarray]:
+        """`sample_from` the prime (which checks the options, once)."""
+        ids = self.codec.prime(prime)
+        stops = self.codec.stops(stop)
+        return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
+                           stops)
 
     def sample(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
@@ -121,22 +116,14 @@ class LanguageModel:
                 top_p: float | None = None, repetition_penalty: float = 1.0,
                 stop: str | Sequence[str] = ()) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
-        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
-        steps = list(sample_steps(self._decoder, self._prime(prime), length, cfg, seed, n,
-                                  self._stops(stop)))
-        return self._texts(steps, n)
-
-    def _texts(self, steps: list, n: int) -> list[str]:
-        """The `n` texts of a batched sampling's steps (-1 after a row stopped)."""
-        if not steps:
-            return [""] * n
-        table = np.stack(steps, axis=1).tolist()  # (n, steps)
-        return [self.vocab.decode(i for i in row if i >= 0) for row in table]
+        steps = list(self._steps(n, length, SampleConfig(temperature, top_k, top_p,
+                                                         repetition_penalty), prime, seed, stop))
+        return texts_of(self.codec, steps, n)
 
     def session(self, prime: str = "") -> Session:
         """A stateful text to write with the model: feed, predict, sample, suggest, beam,
         fork, undo (see `charrnn.decoding.session`)."""
-        return Session(self, prime)
+        return Session(self.decoder, self.codec, prime)
 
     def marks(self, documents: Sequence[str]) -> list[str]:
         """Each document marked "train" (a copy of a training document), "val" (of a
@@ -179,8 +166,8 @@ class LanguageModel:
         if width is None:
             width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
-        results = beam_search(self._decoder, self._prime(prime), length, cfg,
-                              self._stops(stop))
+        results = beam_search(self.decoder, self.codec.prime(prime), length, cfg,
+                              self.codec.stops(stop))
         return [(self.vocab.decode(ids), score) for ids, score in results]
 
     def logprob(self, text: str, prime: str = "", complete: bool = False) -> float:
@@ -192,23 +179,23 @@ class LanguageModel:
             if self.vocab.end_id is None:
                 raise ConfigError("complete=True needs a model trained on --documents")
             ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
-        return logprob(self._decoder, self._prime(prime), ids)
+        return logprob(self.decoder, self.codec.prime(prime), ids)
 
     def explain(self, text: str, top: int = 5) -> Surprise:
         """How surprised the model is by each character of `text` (read from the start of
         a text), in bits, and its `top` predictions there (see `surprise.py`)."""
         if top < 1:
-            raise ConfigError(f"--top must be >= 1, not {top}")
+            raise setting_error(f"top must be >= 1, not {top}")
         breaks = {"lines": "\n", "paragraphs": "\n\n"}
         names = [breaks.get(self.documents or "", "") if i == self.vocab.end_id
                  else self.vocab.display(self.vocab.decode([i])) for i in range(len(self.vocab))]
-        return surprise(self._decoder, names, pieces_of(self.vocab, text, self.documents), top)
+        return surprise(self.decoder, names, pieces_of(self.vocab, text, self.documents), top)
 
     def read_file(self, path: str | Path, max_chars: int) -> tuple[str, bool]:
         """The first `max_chars` characters of a file, read as the training corpus was
         (encoding, level), and whether there was more."""
         if max_chars < 1:
-            raise ConfigError(f"--max-chars must be >= 1, not {max_chars}")
+            raise setting_error(f"max_chars must be >= 1, not {max_chars}")
         pieces, size = [], 0
         for text in self._read(path):
             pieces.append(text)
@@ -240,8 +227,8 @@ class LanguageModel:
         symbol included, and also reports nats per document."""
         if self.documents is not None:
             docs = [self.vocab.encode(d, "text") for d in self.split_documents(text)]
-            return documents_loss(self._decoder, docs)
-        return text_loss(self._decoder, [self.vocab.encode(text, "text")])
+            return documents_loss(self.decoder, docs)
+        return text_loss(self.decoder, [self.vocab.encode(text, "text")])
 
     def evaluate_file(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
                       max_chars: int | None = None) -> TextLoss:
@@ -249,13 +236,13 @@ class LanguageModel:
         way the training corpus was read (same encoding, newline handling and level);
         `on_bytes` hears progress."""
         if max_chars is not None and max_chars < 1:
-            raise ConfigError(f"--max-chars must be >= 1, not {max_chars}")
+            raise setting_error(f"max_chars must be >= 1, not {max_chars}")
         texts = self._read(path, on_bytes)
         if self.documents is not None:  # documents may span chunks: read the whole list
             text = "".join(texts)
             return self.evaluate(text if max_chars is None else text[:max_chars])
         chunks = (self.vocab.encode(t, str(path)) for t in texts)
-        return text_loss(self._decoder, chunks if max_chars is None else
+        return text_loss(self.decoder, chunks if max_chars is None else
                          _first(chunks, max_chars))
 
 

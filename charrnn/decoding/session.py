@@ -16,18 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from charrnn.config import BeamConfig, SampleConfig
 from charrnn.decoding.beam import beam_from
-from charrnn.decoding.decoder import Start
+from charrnn.decoding.codec import TextCodec
+from charrnn.decoding.decoder import Decoder, Start
 from charrnn.decoding.sampling import sample_from
 from charrnn.errors import ConfigError
-
-if TYPE_CHECKING:
-    from charrnn.decoding.language_model import LanguageModel
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,12 @@ class _Point:
 
 
 class Session:
-    """See the module doc; made by `LanguageModel.session(prime)`."""
+    """See the module doc; made by `LanguageModel.session(prime)` (or from a model's
+    `decoder` and `codec`)."""
 
-    def __init__(self, lm: LanguageModel, prime: str = ""):
-        self._lm, self._decoder = lm, lm._decoder
-        ids = lm._prime(prime)
+    def __init__(self, decoder: Decoder, codec: TextCodec, prime: str = ""):
+        self._decoder, self._codec = decoder, codec
+        ids = codec.prime(prime)
         self._origin = _Point(ids, self._decoder.start(ids), 0.0)
         self._point = self._origin
         self._history: list[_Point] = []  # the points before each change, for undo
@@ -53,11 +52,11 @@ class Session:
     @property
     def text(self) -> str:
         """The whole text: the prime and everything fed or generated since."""
-        return self._lm.vocab.decode(self._point.ids)
+        return self._codec.vocab.decode(self._point.ids)
 
     @property
     def prime(self) -> str:
-        return self._lm.vocab.decode(self._origin.ids)
+        return self._codec.vocab.decode(self._origin.ids)
 
     @property
     def position(self) -> tuple[Start, torch.Tensor]:
@@ -72,7 +71,7 @@ class Session:
 
     def feed(self, text: str) -> Session:
         """Read `text` (one batched pass over it) and keep it; returns the session."""
-        ids = self._lm.vocab.encode(text, "text")
+        ids = self._codec.encode(text)
         if ids.numel():
             self._move(ids)
         return self
@@ -81,7 +80,7 @@ class Session:
         """The next character's probability, for every character the model knows (a
         documents model's end of document is "")."""
         probs = self._point.start[1][0].double().exp().tolist()
-        return {self._symbol(i): p for i, p in enumerate(probs)}
+        return {self._codec.symbol(i): p for i, p in enumerate(probs)}
 
     def predict(self, top: int = 5) -> list[tuple[str, float]]:
         """The `top` most likely next characters with their probabilities, likeliest first."""
@@ -89,7 +88,7 @@ class Session:
             raise ConfigError(f"top must be >= 1, not {top}")
         probs = self._point.start[1][0].double().exp()
         best = probs.topk(min(top, probs.numel()))
-        return [(self._symbol(i), float(p))
+        return [(self._codec.symbol(i), float(p))
                 for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)]
 
     def stream(self, length: int, temperature: float = 1.0, seed: int | None = None,
@@ -98,9 +97,9 @@ class Session:
                ) -> Iterator[str]:
         """Continue the text piece by piece (options as `LanguageModel.sample`); what was
         generated is kept, also when the caller stops reading early."""
-        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
+        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
         steps = sample_from(self._decoder, self._point.start, self._point.ids, length, cfg,
-                            seed, 1, self._lm._stops(stop))
+                            seed, 1, self._codec.stops(stop))
         made: list[int] = []
 
         def kept() -> Iterator[int]:
@@ -110,7 +109,7 @@ class Session:
                     yield made[-1]
 
         try:
-            yield from self._lm._pieces(kept())
+            yield from self._codec.pieces(kept())
         finally:
             if made:
                 self._move(torch.tensor(made))
@@ -128,10 +127,10 @@ class Session:
                 ) -> list[str]:
         """`k` independent continuations, generated together (one batched step per
         character); none is kept: `feed` the one you choose."""
-        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty).validate()
+        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
         steps = list(sample_from(self._decoder, self._point.start, self._point.ids, length,
-                                 cfg, seed, k, self._lm._stops(stop)))
-        return self._lm._texts(steps, k)
+                                 cfg, seed, k, self._codec.stops(stop)))
+        return texts_of(self._codec, steps, k)
 
     def beam(self, length: int, width: int | None = None, n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
@@ -141,13 +140,13 @@ class Session:
             width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
         found = beam_from(self._decoder, self._point.start, self._point.ids, length, cfg,
-                          self._lm._stops(stop))
-        return [(self._lm.vocab.decode(ids), score) for ids, score in found]
+                          self._codec.stops(stop))
+        return [(self._codec.vocab.decode(ids), score) for ids, score in found]
 
     def fork(self) -> Session:
         """An independent copy: what either does later leaves the other as it is."""
         twin = object.__new__(Session)
-        twin._lm, twin._decoder, twin._origin = self._lm, self._decoder, self._origin
+        twin._codec, twin._decoder, twin._origin = self._codec, self._decoder, self._origin
         twin._point, twin._history = self._point, list(self._history)
         return twin
 
@@ -174,6 +173,10 @@ class Session:
         self._point = _Point(torch.cat([self._point.ids, ids]), start,
                              self._point.score + score)
 
-    def _symbol(self, i: int) -> str:
-        return "" if i == self._lm.vocab.end_id else self._lm.vocab.decode([i])
+
+def texts_of(codec: TextCodec, steps: list[np.ndarray], n: int) -> list[str]:
+    """The `n` texts of a batched sampling's steps (-1 after a row stopped)."""
+    if not steps:
+        return [""] * n
+    return codec.texts(np.stack(steps, axis=1).tolist())
 

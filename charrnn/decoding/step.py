@@ -27,9 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from charrnn.allocator import retain_freed_memory
+from charrnn.config import setting_error
 from charrnn.decoding.products import Product, batch_class, choose_routes
-from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN, State
 
 WEIGHTS = ("fp32", "fp16", "int8")
@@ -52,16 +51,13 @@ class InferenceStep:
 
     def __init__(self, model: CharRNN, weights: str = "fp32"):
         if weights not in WEIGHTS:
-            raise ConfigError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+            raise setting_error(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
         cfg = model.config
         self.model, self.layers, self.hidden = cfg.model, cfg.num_layers, cfg.hidden_size
         self.weights = weights
         with torch.no_grad():
             self._arrange(model, weights)
         self._buffers: dict[int, _Buffers] = {}
-        # a batch's products allocate fresh outputs each step; past glibc's mmap threshold
-        # (64 rows here) each would be new pages: 10-18% of a 64-sample step
-        retain_freed_memory()
         self.plans: dict[int, dict[str, float]] = {}  # batch class -> seconds per plan
 
     def _arrange(self, model: CharRNN, weights: str) -> None:

@@ -9,7 +9,8 @@
     options.py           option types and the one-line error wrapper they share
 
 Commands parse options, call the library and print; they hold no policy of their own.
-torch is imported inside the commands so that `--help` answers at once.
+torch is imported inside the commands so that `--help` answers at once (and so that
+`main` tunes the process before numpy loads).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 
 import typer
 
+from charrnn import tune_for_speed
 from charrnn.interface import (
     decode_commands,
     insight_commands,
@@ -109,10 +111,12 @@ corpus_app.command("get", epilog=examples("charrnn corpus get tinyshakespeare"))
 
 
 def main() -> None:
-    """The `charrnn` command. A mistyped command or option is one line on stderr too
+    """The `charrnn` command. Its process is tuned first (`charrnn.tune_for_speed`: before
+    any command loads numpy). A mistyped command or option is one line on stderr too
     (Typer would draw a multi-line box), with exit code 2 as usual for usage errors."""
     from typer.exceptions import TyperException
 
+    tune_for_speed()
     try:
         code = app(standalone_mode=False)
     except TyperException as exc:

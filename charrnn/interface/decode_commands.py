@@ -13,27 +13,17 @@ import typer
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
 from charrnn.interface.options import (
-    _B,
-    _S,
+    DEFAULT_BEAM,
+    DEFAULT_SAMPLE,
     CheckpointOption,
     JsonOption,
     LengthOption,
     PrimeOption,
     StopOption,
     WeightsOption,
+    load_model,
     one_line_errors,
 )
-
-
-def _load(checkpoint: Path | None, weights: str = "fp32"):
-    from charrnn.decoding.language_model import LanguageModel
-    from charrnn.model import checkpoint as ckpt
-    from charrnn.model import runs
-
-    path = runs.resolve(checkpoint)
-    if checkpoint is None:
-        display.info(f"using checkpoint {path}")
-    return LanguageModel.from_checkpoint(ckpt.load(path), weights)
 
 
 def _generated(lm, text: str) -> dict[str, str]:
@@ -50,7 +40,7 @@ def sample(
     temperature: Annotated[float, typer.Option(
         help="Softmax temperature: lower is safer, higher is wilder; 0 is greedy argmax, "
              "otherwise at least 0.001."
-    )] = _S.temperature,
+    )] = DEFAULT_SAMPLE.temperature,
     length: LengthOption = 500,
     prime: PrimeOption = "",
     top_k: Annotated[int | None, typer.Option(
@@ -60,7 +50,7 @@ def sample(
              "probability.", show_default=False)] = None,
     repetition_penalty: Annotated[float, typer.Option(
         help="Above 1, characters already in the prime or the text become rarer."
-    )] = _S.repetition_penalty,
+    )] = DEFAULT_SAMPLE.repetition_penalty,
     stop: StopOption = None,
     num_samples: Annotated[int, typer.Option(
         help="Independent samples, generated together in one batch.")] = 1,
@@ -77,7 +67,7 @@ def sample(
     """Generate text, streamed to stdout as it is produced. A model trained on
     --documents prints whole documents, one per line (paragraphs: a blank line between),
     each marked on stderr as a copy of a training (train) or held-out (val) one, or new."""
-    lm = _load(checkpoint, weights)
+    lm = load_model(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
@@ -146,27 +136,27 @@ def _sample_documents(lm, count: int, length: int, options: dict, new_only: bool
 def beam(
     checkpoint: CheckpointOption = None,
     width: Annotated[int | None, typer.Option(
-        help=f"Beams kept at every step. Default: {_B.width}, or --n-best if larger.",
+        help=f"Beams kept at every step. Default: {DEFAULT_BEAM.width}, or --n-best if larger.",
         show_default=False)] = None,
     length: LengthOption = 120,
     prime: PrimeOption = "",
     n_best: Annotated[int, typer.Option(help="How many of the best beams to print.")]
-    = _B.n_best,
+    = DEFAULT_BEAM.n_best,
     stop: StopOption = None,
     length_penalty: Annotated[float, typer.Option(
         help="Rank finished beams by log-prob / length^ALPHA (0: by log-prob).",
-        metavar="ALPHA")] = _B.length_penalty,
+        metavar="ALPHA")] = DEFAULT_BEAM.length_penalty,
     no_repeat_ngram: Annotated[int, typer.Option(
         help="Forbid a beam to repeat any character n-gram of this size (0: off).",
-        metavar="N")] = _B.no_repeat_ngram,
+        metavar="N")] = DEFAULT_BEAM.no_repeat_ngram,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
     """The most likely continuations, each with its score and total log-probability."""
     from charrnn.decoding.beam import score
 
-    lm = _load(checkpoint, weights)
-    width = width if width is not None else max(_B.width, n_best)
+    lm = load_model(checkpoint, weights)
+    width = width if width is not None else max(DEFAULT_BEAM.width, n_best)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
                       no_repeat_ngram)
     ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
@@ -197,7 +187,7 @@ def evaluate(
     """Loss of a model on a whole file: nats and bits per character, and perplexity."""
     from charrnn.data.reading import check_file
     check_file(file, "text")
-    lm = _load(checkpoint, weights)
+    lm = load_model(checkpoint, weights)
     total = file.stat().st_size
     with display.ByteBar(f"evaluating {file.name}") as bar:
         loss = lm.evaluate_file(file, on_bytes=lambda done: bar.update(done, total),
@@ -235,7 +225,7 @@ def novelty(
     the longest copied span. The training text's suffix array is built once and cached."""
     from charrnn.data.reading import check_file
 
-    lm = _load(checkpoint)
+    lm = load_model(checkpoint)
     if file is not None:
         text = check_file(file, "text").read_text(encoding="utf-8")
         texts = lm.split_documents(text) if lm.documents else [text]

@@ -60,10 +60,10 @@ def explain(
     """How surprised the model is by each character: bits per character, the most
     surprising stretches, and (with --out) the text coloured by surprisal with the
     model's top predictions on hover."""
-    from charrnn.interface.decode_commands import _load
+    from charrnn.interface.options import load_model
 
     kind = _kind(out)
-    lm = _load(checkpoint)
+    lm = load_model(checkpoint)
     read, truncated = _text(lm, text, file, max_chars)
     found = lm.explain(read, top)
     if not found.bits:
@@ -122,14 +122,14 @@ def gradients(
 
     from charrnn.config import CELLS, ModelConfig
     from charrnn.decoding.reach import gradient_reach
-    from charrnn.interface.decode_commands import _load
+    from charrnn.interface.options import load_model
     from charrnn.model.network import CharRNN
 
     kind = _kind(out)
     for cell in untrained or []:
         if cell not in CELLS:
             raise ConfigError(f"--untrained must be one of {', '.join(CELLS)}, not {cell!r}")
-    lms = [_load(c) for c in (checkpoint or [None])]
+    lms = [load_model(c) for c in (checkpoint or [None])]
     first = lms[0]
     text = _measured_text(first, file, max_chars)
     ids = first.vocab.encode(text, "text")
@@ -211,12 +211,12 @@ def neurons(
     correlation with features a person can read (position in the line, quotes, bracket
     depth, words, indentation, line starts, and yours)."""
     from charrnn.decoding.cells import neurons as find
-    from charrnn.interface.decode_commands import _load
+    from charrnn.interface.options import load_model
 
     kind = _kind(out)
     if best < 1:
         raise ConfigError(f"--best must be >= 1, not {best}")
-    lm = _load(checkpoint)
+    lm = load_model(checkpoint)
     named = _cell_name(cell, lm.model.config.model) if cell else None
     read, truncated = _text(lm, text, file, max_chars)
     ids = lm.vocab.encode(read, "text")

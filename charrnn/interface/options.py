@@ -18,7 +18,9 @@ from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, Tr
 from charrnn.errors import CharRNNError
 from charrnn.interface import display
 
-_M, _T, _D, _S, _B = ModelConfig(), TrainConfig(), DataConfig(), SampleConfig(), BeamConfig()
+# every option's default, read from the config dataclasses (the one declaration)
+DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_DATA = ModelConfig(), TrainConfig(), DataConfig()
+DEFAULT_SAMPLE, DEFAULT_BEAM = SampleConfig(), BeamConfig()
 DATA, MODEL, OPTIM, OUTPUT, HARDWARE = "Data", "Model", "Optimisation", "Output", "Hardware"
 CheckpointOption = Annotated[Path | None, typer.Option(
     help="Checkpoint file or run folder (a folder means its best checkpoint). "
@@ -30,7 +32,7 @@ PrimeOption = Annotated[str, typer.Option(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 WeightsOption = Annotated[Literal["fp32", "fp16", "int8"], typer.Option(
     help="Precision of the decoding weights: fp32 is exact; fp16 and int8 are faster and "
-         "slightly approximate (their cost in bits/char is in the README).")]
+         "slightly approximate (their cost in bits/char is in docs/decoding.md).")]
 StopOption = Annotated[list[str] | None, typer.Option(
     help="End a text right after this string (repeatable). Escapes like \\n are understood.",
     show_default=False, parser=lambda s: s.encode("latin-1", "backslashreplace")
@@ -42,6 +44,11 @@ def unescape(text: str) -> str:
     return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t"}.get(m[1], "\\"), text)
 
 
+def option_name(field: str) -> str:
+    """A setting's field name as its command-line option: max_chars -> --max-chars."""
+    return "--" + field.replace("_", "-")
+
+
 def one_line_errors(command):
     """Turn library errors into one stderr line and a non-zero exit, never a traceback."""
 
@@ -50,7 +57,7 @@ def one_line_errors(command):
         try:
             return command(*args, **kwargs)
         except CharRNNError as exc:
-            display.error(str(exc))
+            display.error(exc.in_terms_of(option_name(exc.field)) if exc.field else str(exc))
             raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:
             display.error("interrupted")
@@ -60,3 +67,16 @@ def one_line_errors(command):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def load_model(checkpoint: Path | None, weights: str = "fp32"):
+    """The `LanguageModel` a decoding command works with: `--checkpoint`, or the newest
+    run (and then it says which)."""
+    from charrnn.decoding.language_model import LanguageModel
+    from charrnn.model import checkpoint as ckpt
+    from charrnn.model import runs
+
+    path = runs.resolve(checkpoint)
+    if checkpoint is None:
+        display.info(f"using checkpoint {path}")
+    return LanguageModel.from_checkpoint(ckpt.load(path), weights)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from charrnn.interface.plot import _save
+from charrnn.interface.plot import save_figure
 
 
 def coloured_text(chars: list[str], values: list[float], out: Path, title: str,
@@ -46,6 +46,6 @@ def coloured_text(chars: list[str], values: list[float], out: Path, title: str,
         axis.set_title(title, fontsize=10, loc="left")
         fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axis, fraction=0.02,
                      pad=0.01, label=label)
-        return _save(fig, out)
+        return save_figure(fig, out)
     finally:
         plt.close(fig)

@@ -67,7 +67,7 @@ def plot_runs(runs: list[Path], out: Path, title: str | None = None) -> Path:
             axis.grid(alpha=0.3)
         by_chars.legend(fontsize="small")
         fig.suptitle(title or "charrnn training curves")
-        return _save(fig, out)
+        return save_figure(fig, out)
     finally:
         plt.close(fig)
 
@@ -92,12 +92,12 @@ def plot_novelty(report, out: Path, title: str | None = None) -> Path:
         axis.grid(alpha=0.3)
         axis.legend()
         axis.set_title(title or f"copied substrings (longest: {report.longest} symbols)")
-        return _save(fig, out)
+        return save_figure(fig, out)
     finally:
         plt.close(fig)
 
 
-def _save(fig, out: Path) -> Path:
+def save_figure(fig, out: Path) -> Path:
     """The figure as a PNG at `out`, written atomically."""
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -126,6 +126,6 @@ def plot_reach(ks: list[int], curves: dict[str, list[float]], out: Path,
         axis.grid(alpha=0.3, which="both")
         axis.legend()
         axis.set_title(title or "how far back the gradient reaches")
-        return _save(fig, out)
+        return save_figure(fig, out)
     finally:
         plt.close(fig)

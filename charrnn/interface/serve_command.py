@@ -80,11 +80,11 @@ def serve(
         display.warning(f"--host {host} lets other machines use this server and there is no "
                      f"--api-key: anyone who can reach it can")
 
-    from charrnn.interface.decode_commands import _load
+    from charrnn.interface.options import load_model
     from charrnn.interface.serve.runner import serve as run
 
     _log_to_stderr()
-    lm = _load(checkpoint, weights)
+    lm = load_model(checkpoint, weights)
 
     def ready(url: str) -> None:
         display.info(f"serving {lm.path} at {url} (writing page: {url}/); Ctrl-C stops")

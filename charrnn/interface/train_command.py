@@ -15,10 +15,10 @@ import typer
 from charrnn.config import DEFAULT_TIME_BUDGET, format_duration
 from charrnn.interface import display
 from charrnn.interface.options import (
-    _D,
-    _M,
-    _T,
     DATA,
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    DEFAULT_TRAIN,
     HARDWARE,
     MODEL,
     OPTIM,
@@ -39,13 +39,13 @@ def train(
              "(offline, deterministic).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(
         help="Text encoding of the corpus (a byte-order mark is dropped).",
-        rich_help_panel=DATA)] = _D.encoding,
+        rich_help_panel=DATA)] = DEFAULT_DATA.encoding,
     level: Annotated[Literal["char", "byte"], typer.Option(
         help="Tokens: Unicode characters, or raw bytes (any file at all trains).",
-        rich_help_panel=DATA)] = _D.level,
+        rich_help_panel=DATA)] = DEFAULT_DATA.level,
     keep_newlines: Annotated[bool, typer.Option(
         help="Keep \\r\\n and \\r as they are instead of turning them into \\n.",
-        rich_help_panel=DATA)] = _D.keep_newlines,
+        rich_help_panel=DATA)] = DEFAULT_DATA.keep_newlines,
     documents: Annotated[Literal["lines", "paragraphs"] | None, typer.Option(
         help="Learn a list of texts instead of one text: every non-empty line is one "
              "(lines), or texts are separated by blank lines (paragraphs). Each is learned "
@@ -59,22 +59,22 @@ def train(
              "A --time budget over 8 minutes (on 2 threads; scaled by the thread count) "
              "on a corpus under 500,000 bytes chooses random (measured best on a list "
              "of names).",
-        rich_help_panel=DATA)] = _T.batch_order,
+        rich_help_panel=DATA)] = DEFAULT_TRAIN.batch_order,
     val_frac: Annotated[float, typer.Option(
         help="Fraction of the text, taken from its end, held out for validation.",
-        rich_help_panel=DATA)] = _T.val_frac,
+        rich_help_panel=DATA)] = DEFAULT_TRAIN.val_frac,
     val_max_chars: Annotated[int, typer.Option(
         help="At most this many characters of validation text (keeps evaluation quick "
-             "on huge corpora).", rich_help_panel=DATA)] = _D.val_max_chars,
+             "on huge corpora).", rich_help_panel=DATA)] = DEFAULT_DATA.val_max_chars,
     val_file: Annotated[Path | None, typer.Option(
         help="Validate on this file instead of the corpus's tail.", rich_help_panel=DATA,
         show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
         help="Number of contiguous text streams trained side by side.",
-        rich_help_panel=DATA)] = _T.batch_size,
+        rich_help_panel=DATA)] = DEFAULT_TRAIN.batch_size,
     seq_len: Annotated[int, typer.Option(
         help="Characters per stream per step (truncated-BPTT length).",
-        rich_help_panel=DATA)] = _T.seq_len,
+        rich_help_panel=DATA)] = DEFAULT_TRAIN.seq_len,
     bptt_steps: Annotated[int | None, typer.Option(
         help="Let the gradient flow back at most this many steps inside each --seq-len "
              "window (truncated BPTT with k2 < k1; every character still gets its loss). "
@@ -86,43 +86,44 @@ def train(
              "machine (medium for --steps or --epochs runs).",
         rich_help_panel=MODEL, show_default=False)] = None,
     model: Annotated[Literal["lstm", "gru", "rnn"], typer.Option(
-        help="Recurrent cell.", rich_help_panel=MODEL)] = _M.model,
+        help="Recurrent cell.", rich_help_panel=MODEL)] = DEFAULT_MODEL.model,
     hidden_size: Annotated[int, typer.Option(
-        help="Units per recurrent layer.", rich_help_panel=MODEL)] = _M.hidden_size,
+        help="Units per recurrent layer.", rich_help_panel=MODEL)] = DEFAULT_MODEL.hidden_size,
     num_layers: Annotated[int, typer.Option(
-        help="Stacked recurrent layers.", rich_help_panel=MODEL)] = _M.num_layers,
+        help="Stacked recurrent layers.", rich_help_panel=MODEL)] = DEFAULT_MODEL.num_layers,
     embed_size: Annotated[int, typer.Option(
-        help="Character embedding size.", rich_help_panel=MODEL)] = _M.embed_size,
+        help="Character embedding size.", rich_help_panel=MODEL)] = DEFAULT_MODEL.embed_size,
     dropout: Annotated[float, typer.Option(
         help="Dropout between layers and before the output head.",
-        rich_help_panel=MODEL)] = _M.dropout,
+        rich_help_panel=MODEL)] = DEFAULT_MODEL.dropout,
     weight_drop: Annotated[float, typer.Option(
         help="While training, drop this fraction of the recurrent (hidden-to-hidden) "
              "weights afresh at every step: a strong regulariser for a small corpus.",
-        rich_help_panel=MODEL)] = _M.weight_drop,
+        rich_help_panel=MODEL)] = DEFAULT_MODEL.weight_drop,
     tie_weights: Annotated[bool, typer.Option(
         help="Share one matrix between the character embedding and the output head "
              "(needs --embed-size equal to --hidden-size).",
-        rich_help_panel=MODEL)] = _M.tie_weights,
+        rich_help_panel=MODEL)] = DEFAULT_MODEL.tie_weights,
     lr: Annotated[float, typer.Option(
         help="Peak AdamW learning rate (after a short warm-up).",
-        rich_help_panel=OPTIM)] = _T.lr,
+        rich_help_panel=OPTIM)] = DEFAULT_TRAIN.lr,
     lr_schedule: Annotated[Literal["cosine", "linear", "constant"], typer.Option(
         help="cosine or linear: decay to --min-lr-frac x --lr by the end of the run's "
              "budget (with --time, by elapsed time); constant: keep --lr (so extending a "
              "run on --resume equals asking for the longer run at once).",
-        rich_help_panel=OPTIM)] = _T.lr_schedule,
+        rich_help_panel=OPTIM)] = DEFAULT_TRAIN.lr_schedule,
     min_lr_frac: Annotated[float, typer.Option(
         help="Where the decay ends, as a fraction of --lr.",
-        rich_help_panel=OPTIM)] = _T.min_lr_frac,
+        rich_help_panel=OPTIM)] = DEFAULT_TRAIN.min_lr_frac,
     weight_decay: Annotated[float, typer.Option(
         help="AdamW weight decay on the weight matrices (not biases).",
-        rich_help_panel=OPTIM)] = _T.weight_decay,
+        rich_help_panel=OPTIM)] = DEFAULT_TRAIN.weight_decay,
     ema: Annotated[float, typer.Option(
         help="Keep a moving average of the weights with this decay (e.g. 0.995) and "
-             "evaluate and save that; 0: off.", rich_help_panel=OPTIM)] = _T.ema,
+             "evaluate and save that; 0: off.", rich_help_panel=OPTIM)] = DEFAULT_TRAIN.ema,
     grad_clip: Annotated[float, typer.Option(
-        help="Clip the global gradient norm to this.", rich_help_panel=OPTIM)] = _T.grad_clip,
+        help="Clip the global gradient norm to this.",
+        rich_help_panel=OPTIM)] = DEFAULT_TRAIN.grad_clip,
     steps: Annotated[int | None, typer.Option(
         help="Stop after this many steps in total (a resumed run counts from its start).",
  rich_help_panel=OPTIM,
@@ -136,16 +137,16 @@ def train(
         rich_help_panel=OPTIM, show_default=False)] = None,
     seed: Annotated[int, typer.Option(
         help="Random seed (with --steps or --epochs the run is reproducible).",
-        rich_help_panel=OPTIM)] = _T.seed,
+        rich_help_panel=OPTIM)] = DEFAULT_TRAIN.seed,
     eval_every: Annotated[int, typer.Option(
         help="Evaluate on the whole validation text and checkpoint every N steps.",
-        rich_help_panel=OUTPUT)] = _T.eval_every,
+        rich_help_panel=OUTPUT)] = DEFAULT_TRAIN.eval_every,
     patience: Annotated[int | None, typer.Option(
         help="Stop early after this many evaluations without a new best validation loss.",
         rich_help_panel=OPTIM, show_default=False)] = None,
     log_every: Annotated[int, typer.Option(
         help="Append a line to the run's metrics.jsonl every N steps (and at evaluations).",
-        rich_help_panel=OUTPUT)] = _T.log_every,
+        rich_help_panel=OUTPUT)] = DEFAULT_TRAIN.log_every,
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Also write latest every N steps. Default: at each evaluation.",
         rich_help_panel=OUTPUT, show_default=False)] = None,

@@ -3,10 +3,10 @@
 Each line typed is fed to the session as typed (`\\n` and `\\t` escapes work; an empty
 line feeds nothing) and the model continues the story, streamed, with the current
 settings; the story so far is kept, so the next line continues it. Lines that start
-with `/` are commands (`/help` lists them). The standard library's readline gives line
-editing and history on the arrow keys. Ctrl-C stops a generation (what was shown is
-kept) and clears a half-typed line; Ctrl-D or `/quit` leaves. A bad command or value is
-one line of help, and the session goes on.
+with `/` are commands (`/help` lists them). The standard library's readline, where Python
+has it (not on Windows), gives line editing and history on the arrow keys. Ctrl-C stops
+a generation (what was shown is kept) and clears a half-typed line; Ctrl-D or `/quit`
+leaves. A bad command or value is one line of help, and the session goes on.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import typer
 
 from charrnn.errors import CharRNNError
 from charrnn.interface.options import (
-    _S,
+    DEFAULT_SAMPLE,
     CheckpointOption,
     PrimeOption,
     WeightsOption,
@@ -47,7 +47,7 @@ HELP = """commands (the story so far is kept between lines):
 class Settings:
     """How the next continuation is made; changed by the commands."""
 
-    temperature: float = _S.temperature
+    temperature: float = DEFAULT_SAMPLE.temperature
     top_k: int | None = None
     top_p: float | None = None
     length: int = 200
@@ -97,8 +97,9 @@ class Writer:
             else:
                 self.session.feed(unescape(line))
                 self._continue()
-        except CharRNNError as err:
-            self.say(f"error: {err}")
+        except CharRNNError as err:  # a setting by its session command: /temperature
+            field = err.field and "/" + err.field.replace("_", "-")
+            self.say(f"error: {err.in_terms_of(field) if field else err}")
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -214,22 +215,24 @@ def write(
     checkpoint: CheckpointOption = None,
     prime: PrimeOption = "",
     temperature: Annotated[float, typer.Option(
-        help="Starting temperature (/temperature changes it).")] = _S.temperature,
+        help="Starting temperature (/temperature changes it).")] = DEFAULT_SAMPLE.temperature,
     length: Annotated[int, typer.Option(
         help="Characters per continuation (/length changes it).")] = 200,
     weights: WeightsOption = "fp32",
 ) -> None:
     """Write with the model: type text, and it continues the story (/help in the session)."""
-    import readline  # noqa: F401  (line editing and history for input())
     import signal
+
+    with contextlib.suppress(ImportError):  # without it, input() still reads lines
+        import readline  # noqa: F401  (line editing and history for input())
 
     # Ctrl-C must stop a generation even when started where SIGINT is ignored (a
     # background job of a script), which Python would otherwise keep ignoring
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    from charrnn.interface.decode_commands import _load
+    from charrnn.interface.options import load_model
 
-    lm = _load(checkpoint, weights)
+    lm = load_model(checkpoint, weights)
     settings = Settings(temperature=temperature, length=length)
     if length < 1:
         raise CharRNNError(f"--length must be >= 1, not {length}")

@@ -13,7 +13,7 @@ import contextlib
 
 import torch
 
-from charrnn.errors import ConfigError
+from charrnn.config import setting_error
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -28,14 +28,14 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """The device `name` asks for (for CUDA, this machine's GPU number `local_rank`, one
     per process under torchrun); an absent one is a clear error, not a fallback."""
     if name not in DEVICES:
-        raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {name!r}")
+        raise setting_error(f"device must be one of {', '.join(DEVICES)}, not {name!r}")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA GPU is available to this torch "
+        raise setting_error("device cuda: no CUDA GPU is available to this torch "
                           f"({torch.__version__}); use --device cpu")
     if name == "mps" and not _mps_available():
-        raise ConfigError("--device mps: Apple's MPS backend is not available here; "
+        raise setting_error("device mps: Apple's MPS backend is not available here; "
                           "use --device cpu")
     return torch.device(name, local_rank) if name == "cuda" else torch.device(name)
 
@@ -43,10 +43,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     """fp32 or bf16 for autocast on `device`; bf16 only where the device supports it."""
     if name not in PRECISIONS:
-        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
+        raise setting_error(f"precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
     bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
     if name == "bf16" and not bf16_ok:
-        raise ConfigError(f"--precision bf16 needs a CUDA GPU that computes in bf16; "
+        raise setting_error(f"precision bf16 needs a CUDA GPU that computes in bf16; "
                           f"{device.type} trains in fp32")
     return torch.bfloat16 if name == "bf16" or (name == "auto" and bf16_ok) else torch.float32
 
@@ -70,5 +70,5 @@ def use_threads(threads: int | None) -> None:
     if threads is None:
         return
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ConfigError(f"--threads must be >= 1, not {threads}")
+        raise setting_error(f"threads must be >= 1, not {threads}")
     torch.set_num_threads(threads)

@@ -2,12 +2,14 @@
 being replaced, train. `charrnn train` and `charrnn.train()` both come through here.
 
 Nothing on disk changes until the corpus and the validation file have been read, so a
-bad file never costs an earlier run its checkpoints.
+bad file never costs an earlier run its checkpoints. `train` gives its caller back the
+thread count and the global random generators' states it found: training seeds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import torch
 
 from charrnn.data.cache import PreparedCorpus, Progress, encode_validation, prepare
 from charrnn.model import runs
-from charrnn.training.device import use_threads
+from charrnn.training.device import resolve_device, use_threads
 from charrnn.training.distributed import Ranks, join_job
 from charrnn.training.loop import train_model
 from charrnn.training.plan import RunPlan, plan_run
@@ -28,12 +30,36 @@ def train(corpus: str | Path | None = None, *, reporter: Reporter | None = None,
     """What `charrnn train CORPUS --opt ...` does, from Python: the same plan (presets for
     a budget, resume, the run folder), the same loop. `options` are plan_run's (`size`,
     `out`, `resume`, `overwrite`, `val_file`) and any config field (`time="2m"`,
-    `hidden_size=256`, ...). `reporter` hears progress; by default nothing is printed."""
-    use_threads(threads)
-    ranks = join_job(device, precision)
-    plan = plan_job(ranks, corpus, threads=threads, device=device, precision=precision,
-                    **options)
-    return start(plan, reporter=reporter, should_stop=should_stop, ranks=ranks)
+    `hidden_size=256`, ...). `reporter` hears progress; by default nothing is printed.
+    The caller's thread count and random streams are as they were afterwards."""
+    with threads_kept():
+        use_threads(threads)
+        ranks = join_job(device, precision)
+        with generators_kept(resolve_device(device, ranks.local_rank)):
+            plan = plan_job(ranks, corpus, threads=threads, device=device,
+                            precision=precision, **options)
+            return start(plan, reporter=reporter, should_stop=should_stop, ranks=ranks)
+
+
+@contextlib.contextmanager
+def threads_kept() -> Iterator[None]:
+    """torch's CPU thread count as it was, once the block ends (--threads changes it)."""
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def generators_kept(dev: torch.device) -> Iterator[None]:
+    """The states of the global generators a run on `dev` seeds and draws from (the CPU's
+    and, on a GPU, that GPU's: see `loop.seed_generators`) as they were, once the block
+    ends: the caller's random stream goes on as if no training had run."""
+    gpu = [dev.index or 0] if dev.type in ("cuda", "mps") else []
+    with torch.random.fork_rng(gpu, device_type=dev.type if gpu else None):
+        yield
 
 
 def plan_job(ranks: Ranks, corpus: str | Path | None, **options: Any) -> RunPlan:

@@ -27,13 +27,12 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from charrnn.allocator import retain_freed_memory
 from charrnn.atomic import remove_leftovers
-from charrnn.config import ModelConfig, TrainConfig
+from charrnn.config import ModelConfig, TrainConfig, setting_error
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import IGNORE, DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
-from charrnn.errors import CharRNNError, ConfigError
+from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN, State, detach_state
 from charrnn.training import state as saved_state
@@ -97,19 +96,17 @@ def train_model(
     cfg = (train_config or TrainConfig()).budgeted.validate()
     model_config = (model_config or ModelConfig()).validate()
     if ranks.world > 1 and (cfg.bptt_steps or cfg.seq_len) < cfg.seq_len:
-        raise ConfigError("--bptt-steps below --seq-len needs one process: under torchrun "
+        raise setting_error("bptt_steps below --seq-len needs one process: under torchrun "
                           "each step may run one forward pass")
     dev = resolve_device(device, ranks.local_rank)
     dtype = resolve_precision(precision, dev)
-    if dev.type == "cpu":
-        retain_freed_memory()  # a quarter of a step was page faults (see allocator.py)
     if resume is not None:
         check_resumable(resume, corpus, model_config, cfg, ranks.world)
     run_dir = Path(run_dir)
     if ranks.is_main:
         remove_leftovers(run_dir)
     progress = Progress(started=time.perf_counter())
-    torch.manual_seed(cfg.seed)
+    seed_generators(cfg.seed, dev)
 
     # -- data: training and validation text, the window fitted, the batches ------------
     text = training_text(corpus, cfg, validation, ranks, report, dev)
@@ -139,6 +136,18 @@ def train_model(
     return result
 
 
+def seed_generators(seed: int, dev: torch.device) -> None:
+    """Seed the global generators a run on `dev` draws from: the CPU's, and `dev`'s own
+    when it is a GPU (torch.manual_seed would also queue a seed for every other device).
+    `charrnn.training.launch.train` gives the caller's states back afterwards."""
+    torch.default_generator.manual_seed(seed)
+    if dev.type == "cuda":
+        with torch.cuda.device(dev):
+            torch.cuda.manual_seed(seed)
+    elif dev.type == "mps":
+        torch.mps.manual_seed(seed)
+
+
 def build_network(config: ModelConfig, cfg: TrainConfig, dev: torch.device,
                   ranks: Ranks) -> Network:
     """A fresh model on `dev`, wrapped for a distributed job, with its optimiser and (with
@@ -149,7 +158,7 @@ def build_network(config: ModelConfig, cfg: TrainConfig, dev: torch.device,
     if ranks.active:
         forward = DistributedDataParallel(model,
                                           device_ids=[dev] if dev.type == "cuda" else None)
-        torch.manual_seed(cfg.seed + ranks.rank)  # same weights, different dropout masks
+        seed_generators(cfg.seed + ranks.rank, dev)  # same weights, different dropout masks
     average = WeightAverage(model, cfg.ema) if cfg.ema else None
     return Network(model, forward, make_optimizer(model, cfg), average)
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from charrnn.config import ModelConfig, TrainConfig
-from charrnn.errors import ConfigError
+from charrnn.config import ModelConfig, TrainConfig, setting_error
 
 _M, _T = ModelConfig(), TrainConfig()
 SIZES: dict[str, dict[str, Any]] = {
@@ -62,7 +61,7 @@ REFERENCE_THREADS = 2
 # Caveat: every figure above was the best checkpoint's loss on the 1,000 test names with
 # those names also used as validation (the benchmark passed them as --val-file), so the
 # checkpoint and these choices were picked on the test set. The benchmark now validates on
-# a split of the training names and reads the test names once; the README gives those
+# a split of the training names and reads the test names once; docs/documents.md gives those
 # figures for the defaults chosen here. The choices were not re-made on them.
 SMALL_CORPUS = 500_000
 _SMALL_CORPUS_BY_BUDGET = (
@@ -101,5 +100,5 @@ def _scaled(seconds: float, threads: int) -> float:
 def preset(size: str) -> dict[str, Any]:
     """The settings of a size preset by name; an unknown name is one line."""
     if size not in SIZES:
-        raise ConfigError(f"--size must be one of {', '.join(SIZES)}, not {size!r}")
+        raise setting_error(f"size must be one of {', '.join(SIZES)}, not {size!r}")
     return dict(SIZES[size])

@@ -76,13 +76,16 @@ class Service:
         finally:
             self.side_waiting -= 1
 
-    def submit(self, request, wake) -> Generation:
+    def submit(self, request, wake, names: dict[str, str] | None = None) -> Generation:
+        """Queue a generation; the library's errors name its fields, said here by the
+        request's own `names` for them (/generate's prime is its start_text)."""
         try:
             return self.batcher.submit(request, wake)
         except Busy as exc:
             raise FieldError(None, str(exc), 503) from None
         except CharRNNError as exc:
-            raise FieldError(None, str(exc)) from None
+            field = (names or {}).get(exc.field, exc.field)
+            raise FieldError(field, exc.in_terms_of(field) if field else str(exc)) from None
 
 
 def _releasing(call, *args, **kwargs) -> Any:
@@ -266,7 +269,7 @@ async def generate(request: Request) -> Response:
     req, respelled = fields.generate_query(request.query_params, service.lm, service.config)
     began = time.perf_counter()
     waker = _Waker(stream=False)
-    gen = service.submit(req, waker)
+    gen = service.submit(req, waker, {"prime": "start_text"})
     if not await _until_done(gen, waker, request):
         return Response(status_code=499)
     _failed(gen)

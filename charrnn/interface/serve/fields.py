@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from charrnn.config import MIN_TEMPERATURE, BeamConfig, SampleConfig, ServeConfig
+from charrnn.config import BeamConfig, SampleConfig, ServeConfig
 from charrnn.decoding.batcher import Request
 from charrnn.errors import CharRNNError
 
@@ -149,21 +149,26 @@ def check_spelled(lm, name: str, text: str) -> None:
         raise FieldError(name, str(exc)) from None
 
 
-def _temperature(f: Fields, default: float) -> float:
-    value = f.number("temperature", default, 0.0, 100.0)
-    if 0 < value < MIN_TEMPERATURE:
-        raise FieldError("temperature", f"temperature must be 0 (greedy) or at least "
-                                        f"{MIN_TEMPERATURE}, not {value}")
-    return value
+def checked(cfg):
+    """A config validated by its own rules, each broken rule naming its field (the JSON
+    fields are the config's field names)."""
+    try:
+        return cfg.validate()
+    except CharRNNError as exc:
+        raise FieldError(exc.field, str(exc)) from None
 
 
 def _sample_options(f: Fields) -> SampleConfig:
-    return SampleConfig(
-        temperature=_temperature(f, 1.0),
-        top_k=f.integer("top_k", None, 1, 1_000_000),
-        top_p=f.number("top_p", None, 0.0, 1.0, low_open=True),
-        repetition_penalty=f.number("repetition_penalty", 1.0, 1.0, 100.0),
-    )
+    """The sampling fields, bounded by the server's limits and then by the library's
+    own rules (the temperature's floor among them)."""
+    default = SampleConfig()
+    return checked(SampleConfig(
+        temperature=f.number("temperature", default.temperature, 0.0, 100.0),
+        top_k=f.integer("top_k", default.top_k, 1, 1_000_000),
+        top_p=f.number("top_p", default.top_p, 0.0, 1.0, low_open=True),
+        repetition_penalty=f.number("repetition_penalty", default.repetition_penalty, 1.0,
+                                    100.0),
+    ))
 
 
 def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Request, bool]:
@@ -178,10 +183,7 @@ def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Re
         stop=f.texts("stop", 100),
     )
     stream = f.boolean("stream", False)
-    f.done()
-    check_spelled(lm, "prime", request.prime)
-    for text in request.stop:
-        check_spelled(lm, "stop", text)
+    f.done()  # (prime and stop are encoded once, by the batcher, which names the field)
     return request, stream
 
 
@@ -286,13 +288,10 @@ def generate_query(params: Mapping[str, str], lm,
     start = f.text("start_text", "", limits.max_prime)
     n = _query_number(f, "n", 1, int, 1, min(10, limits.samples_limit))
     temperature = _query_number(f, "temperature", 0.7, float, 0.0, 100.0)
-    if 0 < temperature < MIN_TEMPERATURE:
-        raise FieldError("temperature", f"temperature must be 0 (greedy) or at least "
-                                        f"{MIN_TEMPERATURE}, not {temperature}")
+    checked(SampleConfig(temperature))
     seed = _query_number(f, "seed", None, int, 0, 2**63 - 1)
     f.done()
-    respelled = respell(lm.vocab, start)
-    check_spelled(lm, "start_text", respelled.text)
+    respelled = respell(lm.vocab, start)  # spellable now: encoded once, by the batcher
     stops = [s for s in (".", "!", "?") if lm.vocab.lookup(s).min() >= 0]
     return Request(prime=respelled.text, length=min(140, limits.max_length),
                    options=SampleConfig(temperature),

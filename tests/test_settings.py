@@ -1,0 +1,100 @@
+"""One declaration per setting: every command-line option that is a config field takes
+its default from that field, every choice list is the one the library checks against,
+and the server's request fields default as the library does. A test, so that any drift
+in a name, a default or a choice fails here."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+
+import pytest
+
+from charrnn import config
+from charrnn.config import (
+    BeamConfig,
+    DataConfig,
+    ModelConfig,
+    SampleConfig,
+    ServeConfig,
+    TrainConfig,
+)
+from charrnn.decoding import step
+from charrnn.interface import decode_commands, serve_command, train_command
+from charrnn.training import device, presets
+
+COMMANDS = [  # (command function, the configs whose fields it exposes)
+    (train_command.train, (ModelConfig, TrainConfig, DataConfig)),
+    (decode_commands.sample, (SampleConfig,)),
+    (decode_commands.beam, (BeamConfig,)),
+    (serve_command.serve, (ServeConfig,)),
+]
+CHOICES = {  # option -> the list the library validates it against
+    "level": config.LEVELS, "documents": config.DOCUMENTS,
+    "batch_order": config.BATCH_ORDERS, "model": config.CELLS,
+    "lr_schedule": config.SCHEDULES, "size": tuple(presets.SIZES),
+    "weights": step.WEIGHTS, "device": device.DEVICES, "precision": device.PRECISIONS,
+}
+# Options whose command-line default differs from the field's on purpose, and why.
+CHOSEN_ELSEWHERE = {
+    "width": "None: the beam's width follows --n-best when more are asked for",
+    "cors_origin": "the repeatable form of cors_origins",
+    "allowed_host": "the repeatable form of allowed_hosts",
+    "api_key": "None, then CHARRNN_API_KEY",
+}
+
+
+def options(command) -> dict[str, tuple[typing.Any, typing.Any]]:
+    """name -> (type annotation without its metadata, default) of a command's options."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    found = {}
+    for name, param in inspect.signature(command).parameters.items():
+        hint = hints[name]
+        found[name] = (typing.get_args(hint)[0] if typing.get_origin(hint)
+                       is typing.Annotated else hint, param.default)
+    return found
+
+
+def literal_choices(annotation) -> tuple | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Literal:
+            return typing.get_args(arg)
+    return None
+
+
+@pytest.mark.parametrize(("command", "configs"), COMMANDS,
+                         ids=[c.__name__ for c, _ in COMMANDS])
+def test_every_option_that_is_a_field_defaults_as_the_field(command, configs):
+    fields = {f.name: f for cfg in configs for f in dataclasses.fields(cfg)}
+    drift = []
+    for name, (_, default) in options(command).items():
+        if name in fields and name not in CHOSEN_ELSEWHERE:
+            field = fields[name]
+            expected = field.default if field.default is not dataclasses.MISSING \
+                else field.default_factory()
+            if default != expected and default is not None:
+                drift.append(f"--{name}: {default!r} on the command line, "
+                             f"{expected!r} in the config")
+    assert not drift, drift
+
+
+@pytest.mark.parametrize(("command", "configs"), COMMANDS,
+                         ids=[c.__name__ for c, _ in COMMANDS])
+def test_every_choice_list_is_the_librarys(command, configs):
+    for name, (annotation, _) in options(command).items():
+        choices = literal_choices(annotation)
+        if choices is not None:
+            assert name in CHOICES, f"--{name} lists choices the library does not name"
+            assert choices == tuple(CHOICES[name]), name
+
+
+def test_the_servers_fields_default_as_the_library(lm):
+    from charrnn.interface.serve.fields import beam_request, sample_request
+
+    request, stream = sample_request({}, lm, ServeConfig())
+    assert request.options == SampleConfig() and stream is False
+    beam = beam_request({}, lm, ServeConfig())
+    assert beam["width"] == BeamConfig().width and beam["n_best"] == BeamConfig().n_best
+    assert beam["length_penalty"] == BeamConfig().length_penalty
+    assert beam["no_repeat_ngram"] == BeamConfig().no_repeat_ngram
