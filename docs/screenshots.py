@@ -1,4 +1,4 @@
-"""The README's pictures of the pages, taken from real runs in headless Chromium.
+"""The pictures of the pages in the docs, taken from real runs in headless Chromium.
 
     python docs/screenshots.py serve --checkpoint checkpoints/tinyshakespeare
     python docs/screenshots.py page surprise.html --name explain-page --hover 120

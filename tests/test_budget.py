@@ -21,15 +21,15 @@ from charrnn.training.schedule import learning_rate
 
 SMALL = ModelConfig(hidden_size=16, embed_size=8)
 train_module = importlib.import_module("charrnn.training.loop")
-README = Path(__file__).resolve().parents[1] / "README.md"
+TRAINING_PAGE = Path(__file__).resolve().parents[1] / "docs" / "training.md"
 
 
 def documented_metrics_fields() -> list[str]:
-    """The metrics.jsonl fields in the order README.md lists them: the `names` in the
-    sentence after "`metrics.jsonl` in its run folder:"."""
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    """The metrics.jsonl fields in the order docs/training.md lists them: the `names` in
+    the sentence after "`metrics.jsonl` in its run folder:"."""
+    text = " ".join(TRAINING_PAGE.read_text(encoding="utf-8").split())
     _, found, after = text.partition("`metrics.jsonl` in its run folder:")
-    assert found, "README.md no longer lists the metrics.jsonl fields where this test looks"
+    assert found, "docs/training.md no longer lists the metrics.jsonl fields where this test looks"
     return re.findall(r"`(\w+)`", after.split(". ", 1)[0])
 
 

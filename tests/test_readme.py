@@ -1,4 +1,5 @@
-"""Every command and code example in the README runs as written (with fast training)."""
+"""Every command and code example in the README and in the pages under docs/ runs as
+written (with fast training), and every link between them leads somewhere."""
 
 import re
 import shlex
@@ -10,13 +11,15 @@ from pathlib import Path
 
 import pytest
 import torch
+import typer
 from typer.testing import CliRunner
 
 import charrnn
 from charrnn.interface.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = ROOT / "README.md"
+PAGES = ["README.md", *sorted(f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md"))]
 FAST = ["--steps", "20", "--hidden-size", "24", "--embed-size", "8", "--batch-size", "4",
         "--seq-len", "16", "--eval-every", "10"]
 
@@ -24,35 +27,68 @@ FAST = ["--steps", "20", "--hidden-size", "24", "--embed-size", "8", "--batch-si
 FAST_PY = {"steps": 20, "hidden_size": 24, "embed_size": 8, "batch_size": 4, "seq_len": 16,
            "eval_every": 10}  # charrnn.train(...) examples: the same, as keywords
 
+# Documented lines that are not run here, each with why. Every other line of a bash block
+# must run: a `charrnn` command (the `charrnn` part of a line of `&&`s), or a `curl` line,
+# run against the page's `charrnn serve`.
+NOT_RUN = {
+    "torchrun ": "several processes, the second line on two machines; "
+                 "tests/test_distributed.py runs the same training step in two processes",
+    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && "
+    "pip install -e '.[dev]' && python -m pytest":
+        "the test command itself: .ci/run runs it word for word (checked below)",
+}
+GPU_ONLY = "--device cuda"  # run where there is a CUDA GPU; test_device covers the rest
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+TYPED = {"write": "But soft, what light\n/suggest 2\n1\n/undo\n/save story.txt\n/quit\n"}
 
 
-def charrnn_commands() -> list[list[str]]:
+def text_of(page: str) -> str:
+    return (ROOT / page).read_text(encoding="utf-8")
+
+
+def blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def bash_lines(text: str) -> list[str]:
+    return [line.strip() for block in blocks(text, "bash") for line in block.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def charrnn_parts(line: str) -> list[list[str]]:
+    """The `charrnn ...` commands of a line (split at `&&`), each as its arguments."""
     commands = []
-    for block in blocks("bash"):
-        for line in block.splitlines():
-            for part in line.split("&&"):
-                words = shlex.split(part, comments=True)
-                if words and words[0] == "charrnn":
-                    commands.append(words[1:])
+    for part in line.split("&&"):
+        words = shlex.split(part, comments=True)
+        if words and words[0] == "charrnn":
+            commands.append(words[1:])
     return commands
 
 
-def serve_and_curl(args: list[str]) -> None:
-    """`charrnn serve ...` as written (on a free port), then the README's curl lines
+def charrnn_commands(text: str) -> list[list[str]]:
+    return [args for line in bash_lines(text) for args in charrnn_parts(line)]
+
+
+def curl_lines(text: str) -> list[str]:
+    return [line for line in bash_lines(text) if line.startswith("curl ")]
+
+
+def not_run(line: str) -> str | None:
+    """Why a documented line is not run here, or None."""
+    return next((why for start, why in NOT_RUN.items() if line.startswith(start)), None)
+
+
+def serve_and_curl(args: list[str], curls: list[str]) -> None:
+    """`charrnn serve ...` as written (on a free port), then the page's curl lines
     against it, each answered 200 with JSON or events."""
     if shutil.which("curl") is None:
-        pytest.skip("needs curl to run the README's curl lines (apt-get install curl)")
+        pytest.skip("needs curl to run the documented curl lines (apt-get install curl)")
+    assert curls, "a page that serves shows how to ask the server"
     proc = subprocess.Popen([sys.executable, "-m", "charrnn", *args, "--port", "0"],
                             stderr=subprocess.PIPE, text=True)
     try:
         url = next(line.split(" at ")[1].split()[0] for line in proc.stderr
                    if " at http://" in line)
-        curls = [line for block in blocks("bash") for line in block.splitlines()
-                 if line.startswith("curl ")]
-        assert len(curls) >= 3
         for line in curls:
             words = [w.replace("http://127.0.0.1:8080", url) for w in shlex.split(line)]
             done = subprocess.run([*words, "--fail"], capture_output=True, text=True,
@@ -64,45 +100,101 @@ def serve_and_curl(args: list[str]) -> None:
         proc.kill()
 
 
-def test_ci_runs_the_readme_test_command():
-    test_line = next(line for block in blocks("bash") for line in block.splitlines()
-                     if "pytest" in line)
-    assert test_line in (ROOT / ".ci" / "run").read_text()
-    assert "torch==2.13.0" in test_line
-
-
-def test_every_readme_command_and_the_python_example_run(server, shared_corpus, tiny_text,
-                                                         monkeypatch):
-    """Downloads go to the local server; training commands get fast settings appended."""
+@pytest.fixture
+def workbench(server, shared_corpus, tiny_text):
+    """The folder the pages assume: the corpora and texts they name, and a small model at
+    checkpoints/tinyshakespeare (the run their examples load), so each page runs alone.
+    Returns the download server's URL (`corpus get` goes there)."""
     corpus = Path("corpora/tinyshakespeare.txt")
     corpus.parent.mkdir()
-    corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n", encoding="utf-8")
+    every = sorted(set(shared_corpus.read_text(encoding="utf-8"))) if shared_corpus.exists() else []
+    corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n" + "".join(every),
+                      encoding="utf-8")  # the real one's characters: `corpus get` swaps it in
     Path("held_out.txt").write_text(tiny_text(12), encoding="utf-8")
     Path("code.py").write_text(tiny_text(10), encoding="utf-8")  # spelled by the models
     Path("corpora/names.txt").write_text("emma\nmarie\nmarco\nolivia\nava\nmartha\n" * 20,
                                          encoding="utf-8")
-    commands = charrnn_commands()
-    assert {c[0] for c in commands} == {"train", "sample", "beam", "corpus", "info", "list",
-                                       "eval", "plot", "novelty", "serve", "explain",
-                                       "neurons", "gradients"}
+    result = CliRunner().invoke(app, ["train", str(corpus), "--out",
+                                      "checkpoints/tinyshakespeare", *FAST])
+    assert result.exit_code == 0, result.output
+    return server
+
+
+def test_ci_runs_the_readme_test_command():
+    test_line = next(line for line in bash_lines(README.read_text(encoding="utf-8"))
+                     if "pytest" in line)
+    assert not_run(test_line)
+    assert test_line in (ROOT / ".ci" / "run").read_text()
+    assert "torch==2.13.0" in test_line
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_documented_line_is_run_or_says_why_not(page):
+    for line in bash_lines(text_of(page)):
+        assert charrnn_parts(line) or line.startswith("curl ") or not_run(line), (
+            f"{page}: the tests do not run {line!r}: make it a charrnn or curl line, or "
+            "add it to NOT_RUN with the reason")
+
+
+def test_the_pages_show_every_command():
+    shown = {args[0] for page in PAGES for args in charrnn_commands(text_of(page))}
+    assert shown == set(typer.main.get_command(app).commands)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_command_and_python_block_runs(page, workbench, shared_corpus, monkeypatch):
+    """Downloads go to the local server; training commands get fast settings appended."""
+    text = text_of(page)
     runner = CliRunner()
-    for args in commands:
-        if "cuda" in args and not torch.cuda.is_available():
-            continue  # a GPU example; test_device covers what happens without one
+    for args in charrnn_commands(text):
+        if GPU_ONLY in shlex.join(args) and not torch.cuda.is_available():
+            continue
         if args[0] == "serve":
-            serve_and_curl(args)
+            serve_and_curl(args, curl_lines(text))
             continue
         extra = FAST if args[0] == "train" else []
         if args[:2] == ["corpus", "get"]:
             if not shared_corpus.exists():
                 continue  # nothing to serve; test_download covers the failure paths
-            extra = ["--url", f"{server}/input.txt"]
-        result = runner.invoke(app, args + extra)
-        assert result.exit_code == 0, (args, result.output)
-    python_blocks = blocks("python")
-    assert any("charrnn.train(" in block for block in python_blocks)
+            extra = ["--url", f"{workbench}/input.txt"]
+        result = runner.invoke(app, args + extra, input=TYPED.get(args[0]))
+        assert result.exit_code == 0, (page, args, result.output)
     real_train = charrnn.train
     monkeypatch.setattr(charrnn, "train",
                         lambda corpus=None, **options: real_train(corpus, **{**options, **FAST_PY}))
-    for block in python_blocks:
-        exec(compile(block, "README.md", "exec"), {})
+    for block in blocks(text, "python"):
+        exec(compile(block, page, "exec"), {})
+
+
+def test_the_readme_is_a_front_door():
+    """At most 260 lines, with the Python example that trains, and a link to every page."""
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 260
+    assert any("charrnn.train(" in block for block in blocks(text, "python"))
+    linked = {target.split("#")[0] for target in links(text)}
+    assert {page for page in PAGES if page.startswith("docs/")} <= linked
+
+
+def links(text: str) -> list[str]:
+    """The targets of a page's links and images, outside code."""
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    return re.findall(r"\]\(([^)\s]+)\)", re.sub(r"`[^`\n]*`", "", prose))
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors GitHub makes of a page's headings."""
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", prose, flags=re.M)}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_relative_link_leads_somewhere(page):
+    for target in links(text_of(page)):
+        if re.match(r"[a-z]+:", target):
+            continue  # another site
+        path, _, anchor = target.partition("#")
+        file = (ROOT / page).parent / path if path else ROOT / page
+        assert file.is_file(), f"{page}: {target} is not a file"
+        if anchor and file.suffix == ".md":
+            assert anchor in anchors(file.read_text(encoding="utf-8")), f"{page}: {target}"
