@@ -4,15 +4,16 @@ By default glibc hands every large freed block back to the operating system (`mu
 or trimming the heap top) and maps fresh pages on the next request. A training step
 allocates the same large buffers every time (the recurrent kernels' workspace alone is
 batch x time x gates x hidden floats), so each step pays for the kernel zeroing those
-pages again, one page fault per 4 KiB: 15,000 faults and about a quarter of a step for
-the `large` preset here, 160,000 faults for a 2 x 512 LSTM at batch 64 x 128
-(`python bench/train_speed.py` measures the difference). Asking glibc (`mallopt`) to
+pages again, one page fault per 4 KiB: a large share of a step
+(`python bench/train_speed.py` measures it; docs/results.md has the figures). Asking
+glibc (`mallopt`) to
 serve large blocks from its heap and never trim it lets the next step reuse the
 already-mapped pages. The cost is that the process keeps its peak memory until it
 exits, which a training run reaches anyway.
 
 Batched decoding gains too: a batch's products allocate fresh outputs each step, and past
-glibc's mmap threshold (64 rows here) each would be new pages: 10-18% of a 64-sample step.
+glibc's mmap threshold (at about 64 rows) each would be new pages, a tenth or more of a
+step (`bench/decode.py`).
 
 The setting is process-wide and, like glibc's own tuning variables, it lasts until the
 process ends, so the library never makes it on its own: the commands turn it on at their

@@ -2,17 +2,17 @@
 told to get out of the way of the threads that decode.
 
 On a machine with few cores, a pool's idle workers that busy-wait take the cores from the
-pool doing the work. Two cases matter here, both measured on the 2-core machine of
-`bench/serve.py`:
+pool doing the work. Two cases matter here, both measured by `bench/serve.py` on a
+2-core machine (the figures are in docs/results.md):
 
 - **OpenMP pools of other threads.** libgomp keeps one pool of workers for every thread
   that ever started a parallel region, for as long as that thread lives. `charrnn serve`
   loads the model on the main thread and steps it on the batcher's thread, so two pools
   existed. libgomp counts the workers of both against the cores, and where they
   outnumber the cores it lets a worker spin only briefly before it sleeps: every parallel
-  region then wakes its workers through the kernel. A batch-32 product of the `medium`
-  model took 258 µs from the batcher's thread while the main thread's pool existed, and
-  193 µs once it was released (as from the main thread alone). `release_worker_threads`
+  region then wakes its workers through the kernel, and a batched product on the
+  batcher's thread ran about a third slower while the main thread's pool existed than
+  once it was released. `release_worker_threads`
   frees the calling thread's pool with `omp_pause_resource_all` (OpenMP 5.0,
   `omp_pause_soft`, which keeps the thread count); the pool is made again, at no
   measurable cost, the next time that thread runs a parallel region. It is looked up in
@@ -20,10 +20,10 @@ pool doing the work. Two cases matter here, both measured on the 2-core machine 
   libiomp5); where there is none, or it lacks the call, nothing happens.
 - **OpenBLAS's spinning.** After its last call, OpenBLAS's worker spins for 2^28 clock
   ticks (about 0.1 s) before it sleeps. A one-row decoding step runs on OpenBLAS (numpy's
-  matrix-vector product), a prime read in one pass on torch's pool: 20 ms after a
-  generation ended, the next request's 200-character prime took 41-46 ms to its first
-  character instead of 24-25 ms. `shorten_openblas_spin` sets `OPENBLAS_THREAD_TIMEOUT=22`
-  (2^22 ticks, about 1.5 ms: longer than the gap between two steps, so a generation's
+  matrix-vector product), a prime read in one pass on torch's pool: a prime read just
+  after a generation ended waited for the spinning worker, nearly doubling the time to
+  its first character. `shorten_openblas_spin` sets `OPENBLAS_THREAD_TIMEOUT=22`
+  (2^22 ticks, a millisecond or two: longer than the gap between two steps, so a generation's
   products never wait for a sleeping worker; `charrnn sample` ran as fast either way).
   OpenBLAS reads it once, when numpy loads it, so it only takes effect before numpy is
   imported (the commands call it first thing, through `charrnn.tune_for_speed`), and a

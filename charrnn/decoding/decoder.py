@@ -51,11 +51,10 @@ class Decoder:
     def feed(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """ids (batch, time) -> log-probabilities (batch, time, vocab) and the new state.
 
-        Texts of `FUSED_FROM` characters or more go through the fused kernels (oneDNN's:
-        on a 2 x 512 LSTM, 200 characters of one row in 16.9 ms, against 48.6 ms with
-        torch's own); shorter ones through the step, which also keeps the step's thread
-        pool (one character fused cost 0.45 ms, or several when another pool was still
-        spinning; a step, 0.15)."""
+        Texts of `FUSED_FROM` characters or more go through the fused kernels (oneDNN's,
+        several times faster than torch's own on a long prime); shorter ones through
+        the step, which costs less than a fused call for a few characters and keeps the
+        step's thread pool (`bench/serve.py` times a 200-character prime)."""
         if self.step_fn.weights != "fp32" or ids.shape[1] < FUSED_FROM:
             steps = []
             for t in range(ids.shape[1]):
