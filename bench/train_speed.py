@@ -70,7 +70,7 @@ def windows(ids: torch.Tensor, batch: int, seq: int, count: int):
 
 
 def charrnn_rate(cell, vocab, data, args) -> float:
-    retain_freed_memory()  # as charrnn.training.loop.train does on the CPU
+    retain_freed_memory()  # as every charrnn command does (charrnn.tune_for_speed)
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(model=cell, hidden_size=args.hidden, num_layers=args.layers,
                                 embed_size=args.embed, dropout=0.0, vocab_size=vocab))
