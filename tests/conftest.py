@@ -387,3 +387,26 @@ def failing_draws(monkeypatch):
         return real(logprobs, cfg, seen)
 
     monkeypatch.setattr(sampling_module, "adjust", adjust)
+
+
+TUNED_AS_ASKED = """
+import sys
+if sys.argv[1] == "tune":
+    import charrnn
+    charrnn.tune_for_speed()
+elif sys.argv[1] == "command":  # the `charrnn` command's entry point, as its script calls it
+    from charrnn.interface.cli import main
+    sys.argv = ["charrnn", "list"]
+    try:
+        main()
+    except SystemExit:
+        pass
+"""
+
+
+@pytest.fixture(scope="session")
+def tuned_as_asked() -> str:
+    """Python source that opens a test's subprocess script: it tunes the process as the
+    script's first argument says ("tune": `charrnn.tune_for_speed()`; "command": the
+    `charrnn` command's entry point, running `charrnn list`; anything else: not at all)."""
+    return TUNED_AS_ASKED
