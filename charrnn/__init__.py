@@ -5,14 +5,15 @@
     lm = charrnn.load(result.run_dir)                 # or a file, or None: the newest run
     print(lm.sample(200, temperature=0.8, prime="ROMEO:"))
 
-How it is built: five layers, each a sub-package whose docstring maps its modules.
-Imports run one way, down the list (interface -> training / decoding -> model -> data);
+How it is built: six layers, each a sub-package whose docstring maps its modules.
+Imports run one way, down the list (interface -> training / decoding / insight -> model -> data);
 the modules beside this one are the ground floor every layer may use.
 
     data/        a file -> ids: reading, vocabulary, id cache, split, streams, downloads
     model/       CharRNN and its state; the checkpoint format; run folders
     training/    a run planned (presets, resume, folder), then the loop that trains it
     decoding/    the inference step, sampling, beam search, scoring; LanguageModel
+    insight/     inside the network: cells ranked by features, the gradient's reach
     interface/   the CLI (Typer), progress and tables (Rich), plots (matplotlib)
 
     config.py    the frozen settings dataclasses: every default and its validation

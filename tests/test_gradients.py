@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig
-from charrnn.decoding.reach import gradient_reach, hidden_gradients
+from charrnn.insight.reach import gradient_reach, hidden_gradients
 from charrnn.model.network import CharRNN
 
 

@@ -35,7 +35,7 @@ def bracket_language(lines: int, seed: int) -> str:
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_recorded_cells_are_the_models_own_states(cell):
     from charrnn.config import ModelConfig
-    from charrnn.decoding.cells import record
+    from charrnn.insight.cells import record
     from charrnn.model.network import CharRNN
 
     torch.manual_seed(0)
@@ -56,7 +56,7 @@ def test_recorded_cells_are_the_models_own_states(cell):
 
 
 def test_readable_features():
-    from charrnn.decoding.cells import FEATURES, parse_features
+    from charrnn.insight.cells import FEATURES, parse_features
 
     text = 'def f(a[1]):\n    "x" # c\n'
     assert FEATURES["bracket depth"](text)[:12].tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 2, 1, 0, 0]
@@ -70,7 +70,7 @@ def test_readable_features():
 
 
 def test_the_ranking_puts_the_best_correlated_cell_first():
-    from charrnn.decoding.cells import Cells, correlations, rank
+    from charrnn.insight.cells import Cells, correlations, rank
 
     feature = np.arange(50, dtype=float) % 7
     noise = np.random.default_rng(0).normal(size=(50, 3))

@@ -11,7 +11,5 @@
     session.py          a text written with the model: feed, predict, continue, undo
     batcher.py          many generations at once, one batched step a character (serve)
     surprise.py         each character's surprisal and the model's top predictions there
-    reach.py            how far back the gradient reaches: |d loss_t / d h_(t-k)| over k
-    cells.py            every cell's activation over a text, ranked by readable features
     language_model.py   LanguageModel, behind `charrnn.load`
 """

@@ -121,7 +121,7 @@ def gradients(
     import torch
 
     from charrnn.config import CELLS, ModelConfig
-    from charrnn.decoding.reach import gradient_reach
+    from charrnn.insight.reach import gradient_reach
     from charrnn.interface.options import load_model
     from charrnn.model.network import CharRNN
 
@@ -210,7 +210,7 @@ def neurons(
     """Cells that mean something: every cell's activation over a text, ranked by its
     correlation with features a person can read (position in the line, quotes, bracket
     depth, words, indentation, line starts, and yours)."""
-    from charrnn.decoding.cells import neurons as find
+    from charrnn.insight.cells import neurons as find
     from charrnn.interface.options import load_model
 
     kind = _kind(out)
