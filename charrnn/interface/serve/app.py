@@ -195,10 +195,6 @@ async def _until_done(gen: Generation, waker: _Waker, request: Request) -> bool:
         gone.cancel()
 
 
-def _texts(lm: LanguageModel, gen: Generation) -> list[str]:
-    return [lm.vocab.decode(row) for row in gen.rows]
-
-
 def _failed(gen: Generation) -> None:
     """A failed generation's answer: 500 for the server's own fault (logged by the
     batcher), 503 while it shuts down."""
@@ -222,7 +218,7 @@ async def sample(request: Request) -> Response:
     if not await _until_done(gen, waker, request):
         return Response(status_code=499)
     _failed(gen)
-    return _JSON({"prime": req.prime, "samples": _texts(service.lm, gen),
+    return _JSON({"prime": req.prime, "samples": service.lm.codec.texts(gen.rows),
                          "time": round(time.perf_counter() - began, 4)})
 
 
@@ -249,7 +245,7 @@ async def _events(lm: LanguageModel, gen: Generation, waker: _Waker,
         if gen.error is not None:
             yield _event("error", fields.error_body(gen.error))
         else:
-            yield _event("end", {"samples": _texts(lm, gen),
+            yield _event("end", {"samples": lm.codec.texts(gen.rows),
                                  "time": round(time.perf_counter() - began, 4)})
     finally:
         gen.cancel()  # a no-op once done; a client gone mid-stream frees its rows
@@ -273,7 +269,7 @@ async def generate(request: Request) -> Response:
     if not await _until_done(gen, waker, request):
         return Response(status_code=499)
     _failed(gen)
-    return _JSON({"start_text": start_text, "completions": _texts(service.lm, gen),
+    return _JSON({"start_text": start_text, "completions": service.lm.codec.texts(gen.rows),
                   "replaced": respelled.replaced, "dropped": respelled.dropped,
                   "time": round(time.perf_counter() - began, 4)})
 

@@ -21,20 +21,11 @@ size. An ASGI middleware, so a refused request costs no routing and no body read
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 
 from charrnn.config import ServeConfig
 from charrnn.interface.serve.fields import FieldError, error_body
-from charrnn.interface.serve.hosts import EVERY_INTERFACE, host_names
-
-
-def _address_literal(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
+from charrnn.interface.serve.hosts import EVERY_INTERFACE, host_names, is_address
 
 
 class Guard:
@@ -79,7 +70,7 @@ class Guard:
         name = _host_name(header).lower()
         if self.names is None or name in self.names:
             return True
-        return self.any_address and _address_literal(name)
+        return self.any_address and is_address(name)
 
     def _bounded(self, receive, send):
         """`receive` that stops a chunked body once it passes the limit."""

@@ -12,14 +12,24 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 EVERY_INTERFACE = {"", "0.0.0.0", "::"}
 
 
+def is_address(name: str) -> bool:
+    """Whether `name` is an IP address literal (which DNS rebinding cannot take over)."""
+    return _address(name) is not None
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` (a name or an address) listens on this machine only."""
     if host.lower() == "localhost":
         return True
+    address = _address(host)
+    return address is not None and address.is_loopback
+
+
+def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(name)
     except ValueError:
-        return False
+        return None
 
 
 def host_names(config: ServeConfig) -> frozenset[str] | None:
