@@ -47,9 +47,9 @@ import numpy as np
 import torch
 
 import charrnn
+from charrnn.api.language_model import LanguageModel, load
 from charrnn.config import ModelConfig, TrainConfig, parse_duration
 from charrnn.data.cache import prepare
-from charrnn.decoding.language_model import LanguageModel, load
 from charrnn.decoding.products import batch_class
 from charrnn.decoding.step import InferenceStep
 from charrnn.model.network import CharRNN

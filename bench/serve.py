@@ -58,9 +58,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from decode import PLAY, SHARED, floor_seconds  # noqa: E402  (the same floors as decode.py)
 
 import charrnn  # noqa: E402
+from charrnn.api.language_model import load  # noqa: E402
 from charrnn.config import ModelConfig, TrainConfig  # noqa: E402
 from charrnn.data.cache import prepare  # noqa: E402
-from charrnn.decoding.language_model import load  # noqa: E402
 from charrnn.training.loop import train_model  # noqa: E402
 from charrnn.training.presets import SIZES  # noqa: E402
 

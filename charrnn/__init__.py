@@ -5,15 +5,16 @@
     lm = charrnn.load(result.run_dir)                 # or a file, or None: the newest run
     print(lm.sample(200, temperature=0.8, prime="ROMEO:"))
 
-How it is built: six layers, each a sub-package whose docstring maps its modules.
-Imports run one way, down the list (interface -> training / decoding / insight -> model -> data);
-the modules beside this one are the ground floor every layer may use.
+How it is built: seven layers, each a sub-package whose docstring maps its modules.
+Imports run one way, down the list (interface -> api -> insight -> training / decoding
+-> model -> data); the modules beside this one are the ground floor every layer may use.
 
     data/        a file -> ids: reading, vocabulary, id cache, split, streams, downloads
     model/       CharRNN and its state; the checkpoint format; run folders
     training/    a run planned (presets, resume, folder), then the loop that trains it
-    decoding/    the inference step, sampling, beam search, scoring; LanguageModel
-    insight/     inside the network: cells ranked by features, the gradient's reach
+    decoding/    the engine: inference step, codec, sampler, beam search, scoring
+    insight/     inside the network: surprisal, cells ranked by features, gradient reach
+    api/         LanguageModel, the one object over a trained model, behind `load`
     interface/   the CLI (Typer), progress and tables (Rich), plots (matplotlib)
 
     config.py    the frozen settings dataclasses: every default and its validation
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from charrnn.decoding.language_model import LanguageModel
+    from charrnn.api.language_model import LanguageModel
     from charrnn.training.report import TrainResult
 
 
@@ -45,7 +46,7 @@ def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     stream goes on untouched."""
     import torch
 
-    from charrnn.decoding.language_model import load as _load
+    from charrnn.api.language_model import load as _load
 
     with torch.random.fork_rng(devices=[]):  # the network is made with random weights first
         return _load(path, root, weights)

@@ -110,8 +110,8 @@ class ModelConfig(_JSONConfig):
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,
-               f"tie_weights shares the embedding with the output head, so --embed-size "
-               f"({self.embed_size}) must equal --hidden-size ({self.hidden_size})")
+               f"tie_weights shares the embedding with the output head, so `embed_size` "
+               f"({self.embed_size}) must equal `hidden_size` ({self.hidden_size})")
         return self
 
 
@@ -197,7 +197,7 @@ class TrainConfig(_JSONConfig):
         _check(_is_int(self.seq_len) and self.seq_len >= 1, "seq_len must be >= 1")
         _check(self.bptt_steps is None or (_is_int(self.bptt_steps)
                                            and 1 <= self.bptt_steps <= self.seq_len),
-               f"bptt_steps must be between 1 and --seq-len ({self.seq_len}), "
+               f"bptt_steps must be between 1 and `seq_len` ({self.seq_len}), "
                f"not {self.bptt_steps}")
         _check(_is_number(self.lr) and self.lr > 0, f"lr must be > 0, not {self.lr}")
         _check(
@@ -336,7 +336,7 @@ class BeamConfig(_JSONConfig):
     def validate(self) -> BeamConfig:
         _check(_is_int(self.width) and self.width >= 1, f"width must be >= 1, not {self.width}")
         _check(_is_int(self.n_best) and 1 <= self.n_best <= self.width,
-               f"n_best must be between 1 and --width ({self.width}), not {self.n_best}")
+               f"n_best must be between 1 and `width` ({self.width}), not {self.n_best}")
         _check(_is_number(self.length_penalty) and abs(self.length_penalty) < float("inf"),
                "length_penalty must be a number")
         _check(_is_int(self.no_repeat_ngram) and self.no_repeat_ngram >= 0,

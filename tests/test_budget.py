@@ -121,7 +121,7 @@ def test_patience_stops_after_evaluations_without_a_new_best(corpus_file, tmp_pa
     assert result.stopped_early and result.steps == 20  # evaluations at 5, 10, 15, 20
     assert result.best_val_loss == 2.5 and result.best_step == 10
     assert checkpoint.load(tmp_path / "run" / runs.BEST).meta["step"] == 10
-    assert any("--patience 2" in e[1] for e in rec.of("message"))
+    assert any("`patience` 2" in e[1] for e in rec.of("message"))
 
 
 def test_weight_decay_shrinks_the_weights(corpus_file, tmp_path, prepared):
@@ -149,7 +149,7 @@ def test_tied_weights_train_save_and_load(corpus_file, tmp_path, prepared):
 
 
 def test_tied_weights_need_matching_sizes():
-    with pytest.raises(ConfigError, match="--embed-size"):
+    with pytest.raises(ConfigError, match="`embed_size`"):
         ModelConfig(hidden_size=32, embed_size=16, tie_weights=True).validate()
 
 

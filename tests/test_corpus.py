@@ -26,8 +26,8 @@ def test_unicode_survives_any_chunk_border(tmp_path, chunk):
 def test_other_encodings(tmp_path):
     path = tmp_path / "latin.txt"
     path.write_bytes("déjà vu\n".encode("latin-1"))
-    with pytest.raises(CorpusError, match=r"not valid utf-8 \(bad byte at offset 1\).*--encoding"
-                                          r".*--level byte"):
+    with pytest.raises(CorpusError, match=r"not valid utf-8 \(bad byte at offset 1\).*`encoding`"
+                                          r".*`level` byte"):
         read(path)
     assert read(path, encoding="latin-1") == "déjà vu\n"
     utf16 = tmp_path / "utf16.txt"
@@ -65,7 +65,7 @@ def test_bad_paths_are_one_clear_error(tmp_path, setup, message):
 def test_binary_file_is_refused_in_char_mode(tmp_path):
     path = tmp_path / "blob.bin"
     path.write_bytes(b"\x00" * 500 + b"abc")
-    with pytest.raises(CorpusError, match="binary.*--level byte"):
+    with pytest.raises(CorpusError, match="binary.*`level` byte"):
         read(path)
 
 

@@ -23,7 +23,7 @@ def test_surprisal_adds_up_to_logprob_and_top_predictions_are_the_distribution(l
 
 
 def test_long_texts_are_read_in_chunks_with_the_state_carried(lm, monkeypatch):
-    from charrnn.decoding import surprise
+    from charrnn.insight import surprise
 
     whole = lm.explain(TEXT * 3)
     monkeypatch.setattr(surprise, "CHUNK", 7)

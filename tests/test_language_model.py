@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
+from charrnn.api.language_model import LanguageModel
 from charrnn.config import ModelConfig
 from charrnn.data.vocab import Vocab
-from charrnn.decoding.language_model import LanguageModel
 from charrnn.errors import ConfigError, VocabError
 from charrnn.model.network import CharRNN
 

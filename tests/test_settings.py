@@ -98,3 +98,17 @@ def test_the_servers_fields_default_as_the_library(lm):
     assert beam["width"] == BeamConfig().width and beam["n_best"] == BeamConfig().n_best
     assert beam["length_penalty"] == BeamConfig().length_penalty
     assert beam["no_repeat_ngram"] == BeamConfig().no_repeat_ngram
+
+
+def test_a_message_names_other_settings_in_each_interfaces_terms(corpus_file, cli, one_error_line):
+    """A rule about two settings names both: by field in Python, by flag on the
+    command line."""
+    from charrnn.errors import CharRNNError
+
+    with pytest.raises(CharRNNError) as caught:
+        config.ModelConfig(tie_weights=True, embed_size=32, hidden_size=64).validate()
+    assert "`embed_size` (32) must equal `hidden_size` (64)" in str(caught.value)
+    result = cli("train", str(corpus_file), "--tie-weights", "--embed-size", "32",
+                 "--hidden-size", "64", "--steps", "1")
+    line = one_error_line(result)
+    assert "--embed-size (32) must equal --hidden-size (64)" in line and "`" not in line

@@ -58,7 +58,8 @@ def find_documents(ids: torch.Tensor, newline: int | None, mode: str) -> Documen
     """The documents of a text of ids (no Python loop over characters). `newline` is the
     id of "\\n" (None: the text has none, so it is one document)."""
     if mode not in MODES:
-        raise CorpusError(f"--documents must be one of {', '.join(MODES)}, not {mode!r}")
+        raise CorpusError(f"documents must be one of {', '.join(MODES)}, not {mode!r}",
+                          field="documents")
     total = ids.numel()
     breaks = (torch.nonzero(ids == newline).flatten() if newline is not None
               else torch.zeros(0, dtype=torch.long))
@@ -84,7 +85,7 @@ def split_documents(docs: Documents, val_frac: float, seed: int,
         held = min(max(1, round(length * val_frac)), val_max_chars, length - 1)
         if length < 2:
             raise CorpusError("the corpus holds one document of 1 character; there is "
-                              "nothing to hold out for validation (pass --val-file)")
+                              "nothing to hold out for validation (pass `val_file`)")
         start = int(docs.starts[0])
         return (Documents(docs.starts, docs.lengths - held),
                 Documents(torch.tensor([start + length - held]), torch.tensor([held])))

@@ -65,7 +65,7 @@ def iter_text(path: Path, data: DataConfig, chunk_bytes: int = CHUNK_BYTES,
     decoder = _decoder_for(data.encoding)
     offset = nuls = chars = 0
     held_cr = False
-    hint = f"pass --encoding if it is not {data.encoding}, or --level byte to learn raw bytes"
+    hint = f"pass `encoding` if it is not {data.encoding}, or `level` byte to learn raw bytes"
     for block in iter_bytes(path, chunk_bytes):
         waiting = len(decoder.getstate()[0])
         try:
@@ -78,7 +78,7 @@ def iter_text(path: Path, data: DataConfig, chunk_bytes: int = CHUNK_BYTES,
         nuls, chars = nuls + text.count("\x00"), chars + len(text)
         if nuls > _MAX_NUL_SHARE * chars:
             raise CorpusError(f"{path} looks like binary data (it is full of NUL characters); "
-                              "use --level byte to learn raw bytes")
+                              "use `level` byte to learn raw bytes")
         if on_bytes is not None:
             on_bytes(offset)
         if not data.keep_newlines:

@@ -37,7 +37,7 @@ class StreamBatcher:
         usable = ids.numel() - 1  # the last character is only ever a target
         if usable < seq_len:
             raise CorpusError(
-                f"training text has {ids.numel()} characters; --seq-len {seq_len} needs "
+                f"training text has {ids.numel()} characters; `seq_len` {seq_len} needs "
                 f"at least {seq_len + 1}"
             )
         self.batch_size = batch_size
@@ -46,7 +46,7 @@ class StreamBatcher:
         if self.stream_len < seq_len:
             raise CorpusError(
                 f"training text of {ids.numel()} characters is too short for "
-                f"--batch-size {batch_size} x --seq-len {seq_len}"
+                f"`batch_size` {batch_size} x `seq_len` {seq_len}"
             )
         span = batch_size * self.stream_len
         self.inputs = ids[:span].view(batch_size, self.stream_len)

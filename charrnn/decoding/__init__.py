@@ -1,4 +1,5 @@
-"""Decoding: a trained model put to use. Imports model and data, never training.
+"""Decoding: the engine that generates and scores text with a trained model. Imports model
+and data, never training.
 
     products.py         a step's matrix products, each by the route measured fastest here
     step.py             the fast one-character inference step (exact fp32, or fp16/int8)
@@ -10,6 +11,4 @@
     novelty.py          sampled documents marked as copies (train, val) or new
     session.py          a text written with the model: feed, predict, continue, undo
     batcher.py          many generations at once, one batched step a character (serve)
-    surprise.py         each character's surprisal and the model's top predictions there
-    language_model.py   LanguageModel, behind `charrnn.load`
 """

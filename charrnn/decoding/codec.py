@@ -30,8 +30,9 @@ class TextCodec:
             raise VocabError(str(exc), field=field) from None
 
     def encode(self, text: str) -> torch.Tensor:
-        """The ids of text the model reads (fed to a session, scored)."""
-        return self.vocab.encode(text, "text")
+        """The ids of text the model reads (fed to a session, scored); an unknown
+        character raises a `VocabError` that names the field `text`."""
+        return self.prime(text, "text")
 
     def stops(self, stop: str | Sequence[str], field: str = "stop") -> list[np.ndarray]:
         """Stop strings as id arrays (empty ones dropped); a model of documents also

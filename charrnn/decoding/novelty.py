@@ -54,7 +54,7 @@ def known_documents(meta: dict[str, Any]) -> KnownDocuments:
     line when the file is gone or changed."""
     prepared, data = _training_corpus(meta)
     if data.documents is None:
-        raise CharRNNError("this model was not trained on --documents")
+        raise CharRNNError("this model was not trained on `documents`")
     docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
     held_out = meta.get("validation", "split")
     if held_out != "split":  # the run validated on a --val-file: its documents are "val"
@@ -104,7 +104,7 @@ def novelty(meta: dict[str, Any], vocab: Vocab, texts: list[str], max_n: int = 2
     """The novel-substring curve of `texts` (L = 1..max_n) against a model's training text,
     with held-out text of the same corpus as the baseline."""
     if max_n < 1:
-        raise CharRNNError(f"--max-n must be >= 1, not {max_n}")
+        raise CharRNNError(f"max_n must be >= 1, not {max_n}", field="max_n")
     cap = max(cap, max_n)
     train, held = _training_and_held_out(meta)
     key = json.dumps([meta.get("corpus", {}).get("sha256"), meta.get("data"),

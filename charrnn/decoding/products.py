@@ -2,10 +2,9 @@
 
 A decoding step at a small batch does little but read its weight matrices, so how a
 product is computed sets the speed, and the best way differs by batch size and machine.
-On the 2-core machine of `bench/decode.py`: one row (batch-1 sampling) runs fastest as
-numpy's matrix-vector product (OpenBLAS), 1.6x faster than oneDNN's pre-packed weights
-and 3x faster than torch's `addmm`; 8 or 64 rows run fastest through oneDNN's packed
-weights, 2x faster than numpy. MKL, Accelerate or another torch build may order them
+On the 2-core machine of `bench/decode.py` one row (batch-1 sampling) runs fastest as
+numpy's matrix-vector product (OpenBLAS) and 8 or 64 rows through oneDNN's packed weights
+(figures in `docs/results.md`); MKL, Accelerate or another torch build may order them
 differently, so nothing is assumed. The first time a step sees a batch size (in
 power-of-two classes, so shrinking beams do not measure again) `choose_routes` times every
 route of every product on that size and drops any whose result disagrees with torch's

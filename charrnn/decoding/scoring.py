@@ -80,7 +80,7 @@ def documents_loss(decoder: Decoder, documents: list[torch.Tensor], batch: int =
     of documents was trained: batches of similar length, padding not scored."""
     end = decoder.end_id
     if end is None:
-        raise CorpusError("this model was not trained on --documents")
+        raise CorpusError("this model was not trained on `documents`")
     if not documents:
         raise CorpusError("there are no documents to evaluate (are they all empty?)")
     lengths = torch.tensor([d.numel() for d in documents])

@@ -26,7 +26,7 @@ def gradient_reach(model: CharRNN, ids: torch.Tensor, max_k: int = 64, windows: 
     text's ids) at seeded random places."""
     span = context + max_k + 2
     if max_k < 0 or windows < 1 or context < 1:
-        raise setting_error("max_k must be >= 0, --windows and --context >= 1")
+        raise setting_error("max_k must be >= 0, `windows` and `context` >= 1")
     if ids.numel() < span:
         raise ConfigError(f"the text has {ids.numel():,} characters; measuring {max_k} steps "
                           f"back after {context} of context needs {span:,}")

@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from charrnn.config import format_duration
+from charrnn.errors import in_terms
 from charrnn.training.report import RunInfo, SilentReporter, StepStats, TrainResult
 from charrnn.units import bits
 
@@ -45,6 +46,11 @@ def stdout_console() -> Console:
     if not console.is_terminal:
         console = Console(file=sys.stdout, highlight=False, width=120)
     return console
+
+
+def option_name(field: str) -> str:
+    """A setting's field name as its command-line option: max_chars -> --max-chars."""
+    return "--" + field.replace("_", "-")
 
 
 def error(message: str) -> None:
@@ -210,7 +216,8 @@ class TrainProgress:
 
     def on_message(self, text: str) -> None:
         target = self.progress.console if self.task is not None else self.console
-        target.print(Text(f"warning: {text}", style="yellow"), soft_wrap=True)
+        target.print(Text(f"warning: {in_terms(text, option_name)}", style="yellow"),
+                     soft_wrap=True)
 
     def on_end(self, result: TrainResult) -> None:
         self.progress.update(self.task, completed=_PROGRESS_TICKS)

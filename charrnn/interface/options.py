@@ -44,11 +44,6 @@ def unescape(text: str) -> str:
     return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t"}.get(m[1], "\\"), text)
 
 
-def option_name(field: str) -> str:
-    """A setting's field name as its command-line option: max_chars -> --max-chars."""
-    return "--" + field.replace("_", "-")
-
-
 def one_line_errors(command):
     """Turn library errors into one stderr line and a non-zero exit, never a traceback."""
 
@@ -57,7 +52,7 @@ def one_line_errors(command):
         try:
             return command(*args, **kwargs)
         except CharRNNError as exc:
-            display.error(exc.in_terms_of(option_name(exc.field)) if exc.field else str(exc))
+            display.error(exc.in_terms_of(display.option_name))
             raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:
             display.error("interrupted")
@@ -72,7 +67,7 @@ def one_line_errors(command):
 def load_model(checkpoint: Path | None, weights: str = "fp32"):
     """The `LanguageModel` a decoding command works with: `--checkpoint`, or the newest
     run (and then it says which)."""
-    from charrnn.decoding.language_model import LanguageModel
+    from charrnn.api.language_model import LanguageModel
     from charrnn.model import checkpoint as ckpt
     from charrnn.model import runs
 

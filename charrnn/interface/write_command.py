@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 
 from charrnn.errors import CharRNNError
+from charrnn.interface import display
 from charrnn.interface.options import (
     DEFAULT_SAMPLE,
     CheckpointOption,
@@ -98,8 +99,12 @@ class Writer:
                 self.session.feed(unescape(line))
                 self._continue()
         except CharRNNError as err:  # a setting by its session command: /temperature
-            field = err.field and "/" + err.field.replace("_", "-")
-            self.say(f"error: {err.in_terms_of(field) if field else err}")
+            self.say(f"error: {err.in_terms_of(self._setting_name)}")
+
+    def _setting_name(self, field: str) -> str:
+        """A setting as this session says it: its command (/max-chars), else its flag."""
+        command = field.replace("_", "-")
+        return f"/{command}" if command in self.commands else display.option_name(field)
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")

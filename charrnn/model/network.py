@@ -21,8 +21,8 @@ _CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn
 class FastDropout(nn.Module):
     """Dropout whose mask costs a quarter of `nn.Dropout`'s on the CPU.
 
-    `nn.Dropout` draws one Bernoulli sample per element, which took 8% of a training
-    step here (15 ms for a 32 x 64 x 512 output). This mask reads 16 random bits per
+    `nn.Dropout` draws one Bernoulli sample per element, a visible share of a CPU
+    training step (`docs/results.md`). This mask reads 16 random bits per
     element out of 64-bit draws instead: the keep probability is rounded to a multiple
     of 1/65536 and kept values are scaled by exactly that rate, so the expected output
     still equals the input. Other devices keep `F.dropout`, which is fused there.

@@ -64,7 +64,7 @@ def _newest(root: Path) -> Path:
     if not runs:
         raise CheckpointError(
             f"no checkpoint found under {root}/; train one with 'charrnn train' "
-            "or pass --checkpoint"
+            "or pass `checkpoint`"
         )
     return max(runs, key=lambda d: max(f.stat().st_mtime_ns for f in checkpoint_files(d)))
 

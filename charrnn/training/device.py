@@ -33,10 +33,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise setting_error("device cuda: no CUDA GPU is available to this torch "
-                          f"({torch.__version__}); use --device cpu")
+                          f"({torch.__version__}); use `device` cpu")
     if name == "mps" and not _mps_available():
         raise setting_error("device mps: Apple's MPS backend is not available here; "
-                          "use --device cpu")
+                          "use `device` cpu")
     return torch.device(name, local_rank) if name == "cuda" else torch.device(name)
 
 

@@ -96,7 +96,7 @@ def train_model(
     cfg = (train_config or TrainConfig()).budgeted.validate()
     model_config = (model_config or ModelConfig()).validate()
     if ranks.world > 1 and (cfg.bptt_steps or cfg.seq_len) < cfg.seq_len:
-        raise setting_error("bptt_steps below --seq-len needs one process: under torchrun "
+        raise setting_error("bptt_steps below `seq_len` needs one process: under torchrun "
                           "each step may run one forward pass")
     dev = resolve_device(device, ranks.local_rank)
     dtype = resolve_precision(precision, dev)
@@ -231,7 +231,7 @@ class Run:
             if evaluated and cfg.patience is not None and progress.scores.stale >= cfg.patience:
                 self.report.on_message(
                     f"stopping early: validation loss has not improved in "
-                    f"{progress.scores.stale} evaluations (--patience {cfg.patience})")
+                    f"{progress.scores.stale} evaluations (`patience` {cfg.patience})")
                 return "patience"
 
     def train_window(self, budget_used: float) -> None:
@@ -272,7 +272,7 @@ class Run:
             loss = self.ranks.sum([loss])[0] / self.ranks.world
         if not math.isfinite(loss):
             raise CharRNNError(
-                f"training loss became {loss} at step {step}; try a lower --lr "
+                f"training loss became {loss} at step {step}; try a lower `lr` "
                 f"(the last good checkpoint is kept: {self.run_dir / runs.LATEST})")
         return loss
 

@@ -115,8 +115,8 @@ def _previous_run(run_dir: Path, resume: bool, overwrite: bool) -> checkpoint.Ch
     if resume and (run_dir / runs.LATEST).is_file():
         return checkpoint.load(run_dir / runs.LATEST)
     if runs.has_run(run_dir) and not overwrite:
-        raise CharRNNError(f"{run_dir} already holds a trained run; pass --resume to continue "
-                           "it, --overwrite to replace it, or choose another --out")
+        raise CharRNNError(f"{run_dir} already holds a trained run; pass `resume` to continue "
+                           "it, `overwrite` to replace it, or choose another `out`")
     return None
 
 

@@ -100,10 +100,10 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
     mode, newline = corpus.data.documents, corpus.vocab.index.get("\n")
     docs = find_documents(corpus.ids, newline, mode)
     if len(docs) == 1 and validation is None:
-        report.on_message(f"--documents {mode}: the corpus is one document (it has no "
+        report.on_message(f"`documents` {mode}: the corpus is one document (it has no "
                           f"{'line breaks' if mode == 'lines' else 'blank lines'}); it is "
-                          "learned in windows of --seq-len from its start, and its last "
-                          "--val-frac is held out as a document of its own")
+                          "learned in windows of `seq_len` from its start, and its last "
+                          "`val_frac` is held out as a document of its own")
     if validation is None:
         train_docs, val_docs = split_documents(docs, cfg.val_frac, cfg.seed,
                                                corpus.data.val_max_chars)
@@ -113,13 +113,13 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
         val_docs = find_documents(validation, newline, mode)
     if len(train_docs) == 0 or len(val_docs) == 0:
         raise CorpusError(f"no documents to {'train on' if not len(train_docs) else 'validate'}"
-                          f" (--documents {mode}: are they all empty?)")
+                          f" (`documents` {mode}: are they all empty?)")
     vocab = corpus.vocab.with_end(len(docs))
     streams = min(cfg.batch_size * ranks.world, len(train_docs))
     if streams < cfg.batch_size * ranks.world:
         batch = max(1, streams // ranks.world)
         report.on_message(f"{len(train_docs)} training documents fill only {streams} rows: "
-                          f"--batch-size shrunk from {cfg.batch_size} to {batch}")
+                          f"`batch_size` shrunk from {cfg.batch_size} to {batch}")
         cfg = dataclasses.replace(cfg, batch_size=batch)
     batcher = DocumentBatcher(corpus.ids, train_docs, vocab.end_id,
                               cfg.batch_size * ranks.world, cfg.seq_len, cfg.seed,

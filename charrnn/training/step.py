@@ -18,8 +18,8 @@ from charrnn.training.report import Reporter
 
 def make_optimizer(model: CharRNN, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; weight decay (when set) applies to weight matrices, not biases. The fused
-    implementation updates each tensor in one pass (4x faster than the default loop of
-    element-wise ops on this CPU) where the device has it."""
+    implementation updates each tensor in one pass, not a loop of element-wise ops,
+    where the device has it."""
     fused = {"fused": True} if next(model.parameters()).device.type in ("cpu", "cuda") else {}
     if not cfg.weight_decay:
         return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0, **fused)
@@ -85,16 +85,16 @@ def fit_to_text(cfg: TrainConfig, chars: int, processes: int,
         raise CorpusError("the training text needs at least 2 characters")
     if chars - 1 < cfg.seq_len:
         report.on_message(f"training text has only {chars} characters: "
-                          f"--seq-len shrunk from {cfg.seq_len} to {chars - 1}")
+                          f"`seq_len` shrunk from {cfg.seq_len} to {chars - 1}")
         cfg = dataclasses.replace(cfg, seq_len=chars - 1)
     streams = StreamBatcher.fitting_batch_size(chars, cfg.batch_size * processes, cfg.seq_len)
     if streams < cfg.batch_size * processes:
         if streams < processes:
             raise CorpusError(f"training text of {chars} characters is too short "
-                              f"for {processes} processes of --seq-len {cfg.seq_len}")
+                              f"for {processes} processes of `seq_len` {cfg.seq_len}")
         batch = streams // processes
         report.on_message(
             f"training text of {chars} characters fills only {streams} streams of "
-            f"{cfg.seq_len}: --batch-size shrunk from {cfg.batch_size} to {batch}")
+            f"{cfg.seq_len}: `batch_size` shrunk from {cfg.batch_size} to {batch}")
         cfg = dataclasses.replace(cfg, batch_size=batch)
     return cfg

@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from charrnn.api.language_model import LanguageModel
 from charrnn.config import ServeConfig
 from charrnn.decoding.batcher import Batcher, Busy, Generation
-from charrnn.decoding.language_model import LanguageModel
 from charrnn.errors import CharRNNError
 from charrnn.interface.serve import fields
 from charrnn.interface.serve.fields import FieldError
@@ -73,6 +73,8 @@ class Service:
         try:
             return await anyio.to_thread.run_sync(lambda: _releasing(call, *args, **kwargs),
                                                   limiter=self.side_limiter)
+        except CharRNNError as exc:
+            raise fields.library_error(exc) from None
         finally:
             self.side_waiting -= 1
 
@@ -84,8 +86,7 @@ class Service:
         except Busy as exc:
             raise FieldError(None, str(exc), 503) from None
         except CharRNNError as exc:
-            field = (names or {}).get(exc.field, exc.field)
-            raise FieldError(field, exc.in_terms_of(field) if field else str(exc)) from None
+            raise fields.library_error(exc, names) from None
 
 
 def _releasing(call, *args, **kwargs) -> Any:

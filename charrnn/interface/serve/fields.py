@@ -140,13 +140,12 @@ def _unicode(name: str, text: str) -> None:
         raise FieldError(name, f"{name} is not valid Unicode (a lone surrogate)") from None
 
 
-def check_spelled(lm, name: str, text: str) -> None:
-    """Text the model's vocabulary cannot spell names the field and the characters."""
-    _unicode(name, text)
-    try:
-        lm.vocab.encode(text, name)
-    except CharRNNError as exc:
-        raise FieldError(name, str(exc)) from None
+def library_error(exc: CharRNNError, names: Mapping[str, str] | None = None) -> FieldError:
+    """A library error said in the request's terms: its field, by the request's own
+    `names` for the library's (/generate's prime is its start_text)."""
+    names = names or {}
+    return FieldError(names.get(exc.field, exc.field),
+                      exc.in_terms_of(lambda field: names.get(field, field)))
 
 
 def checked(cfg):
@@ -200,10 +199,7 @@ def beam_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, 
         "length_penalty": f.number("length_penalty", 0.0, -10.0, 10.0),
         "no_repeat_ngram": f.integer("no_repeat_ngram", 0, 0, 1000),
     }
-    f.done()
-    check_spelled(lm, "prime", options["prime"])
-    for text in options["stop"]:
-        check_spelled(lm, "stop", text)
+    f.done()  # (prime and stop are encoded once, by the library, which names the field)
     return options
 
 
@@ -216,9 +212,7 @@ def logprob_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[st
     f.done()
     if options["complete"] and lm.vocab.end_id is None:
         raise FieldError("complete", "complete needs a model trained on --documents")
-    check_spelled(lm, "text", options["text"])
-    check_spelled(lm, "prime", options["prime"])
-    return options
+    return options  # (text and prime are encoded once, by the library)
 
 
 # Typed characters an editor puts in for plain ones (a curly quote typed as '): read as

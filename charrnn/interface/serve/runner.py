@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import uvicorn
 
+from charrnn.api.language_model import LanguageModel
 from charrnn.config import ServeConfig
-from charrnn.decoding.language_model import LanguageModel
 from charrnn.errors import ConfigError
 from charrnn.interface.serve.app import create_app
 

@@ -21,8 +21,8 @@ from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, n
 from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
-from charrnn.decoding.surprise import Surprise, pieces_of, surprise
 from charrnn.errors import CharRNNError, CheckpointError, ConfigError
+from charrnn.insight.surprise import Surprise, pieces_of, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
@@ -148,7 +148,7 @@ class LanguageModel:
                     return found
         raise CharRNNError(f"only {len(found)} new document(s) of the {n} asked for in "
                            f"{attempts * n} samples: the model mostly repeats its training "
-                           "list; a higher --temperature or a longer --prime may help")
+                           "list; a higher `temperature` or a longer `prime` may help")
 
     def novelty(self, texts: Sequence[str], max_n: int = 20) -> Novelty:
         """How much of `texts` is found in the training text: for L = 1..max_n the share
@@ -174,16 +174,16 @@ class LanguageModel:
         """Total log-probability in nats of `text` following `prime`; for a model of
         documents, `complete=True` adds that the document ends there (what a document
         beam's score counts)."""
-        ids = self.vocab.encode(text, "text")
+        ids = self.codec.encode(text)
         if complete:
             if self.vocab.end_id is None:
-                raise ConfigError("complete=True needs a model trained on --documents")
+                raise ConfigError("complete needs a model trained on `documents`", field="complete")
             ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
         return logprob(self.decoder, self.codec.prime(prime), ids)
 
     def explain(self, text: str, top: int = 5) -> Surprise:
         """How surprised the model is by each character of `text` (read from the start of
-        a text), in bits, and its `top` predictions there (see `surprise.py`)."""
+        a text), in bits, and its `top` predictions there (see `charrnn.insight.surprise`)."""
         if top < 1:
             raise setting_error(f"top must be >= 1, not {top}")
         breaks = {"lines": "\n", "paragraphs": "\n\n"}
