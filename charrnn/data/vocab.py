@@ -25,6 +25,7 @@ import torch
 from charrnn.errors import CheckpointError, VocabError
 
 UNICODE_SIZE = 0x110000
+_PIECE = 1 << 22  # ids recoded at a time
 
 
 def code_points(text: str) -> torch.Tensor:
@@ -218,3 +219,34 @@ def vocab_from_dict(data: Any) -> Vocab:
     if ends:
         vocab.counts, vocab.end_id = [*vocab.counts, *end_count], len(vocab.chars)
     return vocab
+
+
+def symbol_keys(vocab: Vocab) -> list[str | None]:
+    """What each id stands for, the same in any vocabulary: its character (a byte's
+    stand-in at byte level), or None for the end of a document."""
+    return [*vocab.chars, *([None] if vocab.end_id is not None else [])]
+
+
+def merged(parent: Vocab, corpus: Vocab) -> Vocab:
+    """The vocabulary a model fine-tuned from `parent` on `corpus` speaks: every
+    character of either, matched by character (never by id), with the corpus's counts
+    (0 for a character only the parent knew). No end symbol: a model of documents adds
+    its own. Both must be of one level."""
+    if parent.level != corpus.level:
+        raise VocabError(f"a {parent.level}-level model cannot learn a {corpus.level}-level "
+                         "corpus; leave `level` out to read the corpus as the model does")
+    counts = dict(zip(corpus.chars, corpus.counts, strict=False))
+    if parent.level == "byte":
+        return ByteVocab([counts.get(c, 0) for c in parent.chars])
+    chars = sorted(set(parent.chars) | set(corpus.chars))
+    return Vocab(chars, [counts.get(c, 0) for c in chars])
+
+
+def recoded(ids: torch.Tensor, source: Vocab, target: Vocab) -> torch.Tensor:
+    """Ids of `source` as the same symbols' ids in `target` (which holds them all), in
+    the narrowest type that fits `target`; in pieces, so memory stays flat."""
+    table = torch.tensor([target.index[c] for c in source.chars], dtype=target.dtype)
+    out = torch.empty(ids.numel(), dtype=target.dtype)
+    for start in range(0, ids.numel(), _PIECE):
+        out[start : start + _PIECE] = table[ids[start : start + _PIECE].long()]
+    return out

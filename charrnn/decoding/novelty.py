@@ -14,6 +14,7 @@ longest span copied, with where it occurs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from charrnn.data.cache import PreparedCorpus, cache_root, prepare
 from charrnn.data.documents import Documents, find_documents, split_documents
 from charrnn.data.split import split_ids
 from charrnn.data.substrings import SubstringIndex
-from charrnn.data.vocab import Vocab
+from charrnn.data.vocab import Vocab, merged, recoded, vocab_from_dict
 from charrnn.errors import CharRNNError
 
 MARKS = ("train", "val", "new")
@@ -78,6 +79,10 @@ def _training_corpus(meta: dict[str, Any]) -> tuple[PreparedCorpus, DataConfig]:
     if prepared.sha256 != corpus.get("sha256"):
         raise CharRNNError(f"{source} has changed since training, so the model's text "
                            "cannot be checked against it")
+    speaks = merged(vocab_from_dict(meta.get("vocab")), prepared.vocab)
+    if speaks.chars != prepared.vocab.chars:  # a fine-tuned model's merged vocabulary
+        prepared = dataclasses.replace(prepared, vocab=speaks,
+                                       ids=recoded(prepared.ids, prepared.vocab, speaks))
     return prepared, data
 
 
@@ -109,7 +114,7 @@ def novelty(meta: dict[str, Any], vocab: Vocab, texts: list[str], max_n: int = 2
     train, held = _training_and_held_out(meta)
     key = json.dumps([meta.get("corpus", {}).get("sha256"), meta.get("data"),
                       meta.get("train", {}).get("val_frac"), meta.get("train", {}).get("seed"),
-                      meta.get("validation", "split")])
+                      meta.get("validation", "split"), vocab.to_dict().get("chars")])
     index = SubstringIndex.cached(train, cache_root() / "substrings", key)
     queries = [vocab.encode(t, "text").numpy() for t in texts if t]
     if not queries:

@@ -194,6 +194,8 @@ class TrainProgress:
                else ""),
             highlight=False, soft_wrap=True,
         )
+        if info.parent is not None and info.resumed_from is None:
+            self.console.print(_parent_line(info.parent), highlight=False, soft_wrap=True)
         self.total_steps = info.total_steps
         self.progress.start()
         self.task = self.progress.add_task(
@@ -232,6 +234,11 @@ class TrainProgress:
         if math.isfinite(result.best_val_loss):
             table.add_row("best validation", f"{_loss_text(result.best_val_loss)} "
                                               f"at step {result.best_step}")
+        if result.zero_shot_loss is not None and math.isfinite(result.best_val_loss):
+            before, after = result.zero_shot_loss, result.best_val_loss
+            table.add_row(f"gain over {result.parent['name']}",
+                          f"{bits(before):.3f} -> {bits(after):.3f} bpc "
+                          f"({(before - after) / before:.1%} lower than before fine-tuning)")
         table.add_row("checkpoints", f"{result.run_dir}/")
         self.console.print(table)
         self.console.print(f"sample it: charrnn sample --checkpoint {result.run_dir}",
@@ -240,6 +247,17 @@ class TrainProgress:
     def stop(self) -> None:
         """Stop drawing (after an error) so the error line is not overdrawn."""
         self.progress.stop()
+
+
+def _parent_line(parent: dict) -> str:
+    """A fine-tuning run's start: what it starts from, the characters new to that model,
+    and how well that model already does on this text."""
+    new = parent.get("new_symbols") or []
+    shown = ", ".join("end of document" if c is None else repr(c) for c in new[:20])
+    more = f" and {len(new) - 20} more" if len(new) > 20 else ""
+    added = f"{len(new)} new symbol(s): {shown}{more}" if new else "no new characters"
+    return (f"fine-tuning {parent['name']} (its step {parent.get('step')}); {added}; "
+            f"its zero-shot validation: {_loss_text(parent['zero_shot_loss'])}")
 
 
 class ByteBar:
@@ -300,6 +318,7 @@ def run_details(run: dict[str, Any]) -> None:
                  f"(at most {data.get('val_max_chars'):,})"),
         ("corpus", f"{run['corpus']['source']}"),
         ("corpus sha256", f"{run['corpus']['sha256']}"),
+        *([("fine-tuned from", _lineage_text(run["parent"]))] if run.get("parent") else []),
         ("written", f"{run['created']} (format {run['format_version']})"),
     ]
     table.add_column("field", no_wrap=True)
@@ -312,11 +331,12 @@ def run_details(run: dict[str, Any]) -> None:
 def runs_table(runs: list[dict[str, Any]]) -> None:
     """`charrnn list`: one row per run folder."""
     table = Table()
-    for column in ("run", "model", "params", "step", "best val bpc", "trained", "corpus"):
+    for column in ("run", "model", "params", "step", "best val bpc", "trained", "corpus",
+                   "from"):
         table.add_column(column)
     for run in runs:
         if "error" in run:
-            table.add_row(run["run"], Text(run["error"], style="red"), "", "", "", "", "")
+            table.add_row(run["run"], Text(run["error"], style="red"), "", "", "", "", "", "")
             continue
         model = run["model"] or {}
         table.add_row(
@@ -325,8 +345,18 @@ def runs_table(runs: list[dict[str, Any]]) -> None:
             f"{run['parameters']:,}", f"{run['step']:,}", _bpc_text(run["best_val_bpc"]),
             format_duration(run["training_seconds"] or 0),
             Text(Path(run["corpus"]["source"] or "?").name),
+            Text((run.get("parent") or {}).get("name") or "-"),
         )
     stdout_console().print(table)
+
+
+def _lineage_text(parent: dict[str, Any]) -> str:
+    """A fine-tuned run's parent: its name, step, weights checksum and zero-shot loss."""
+    zero_shot = parent.get("zero_shot_loss")
+    return (f"{parent.get('name')} at step {parent.get('step')} (weights sha256 "
+            f"{str(parent.get('sha256'))[:16]}...; zero-shot validation "
+            f"{_bpc_text(bits(zero_shot) if isinstance(zero_shot, (int, float)) else None)} "
+            "bpc)")
 
 
 def beam_table(prime: str, results: list[tuple[str, float, float]]) -> None:

@@ -28,7 +28,7 @@ from charrnn.interface.options import (
 
 # train's parameters that are not config fields: the plan takes them by name
 _NOT_SETTINGS = {"ctx", "corpus", "size", "out", "resume", "overwrite", "val_file", "threads",
-                 "device", "precision"}
+                 "device", "precision", "init_from"}
 
 
 @one_line_errors
@@ -84,6 +84,13 @@ def train(
         help="Model size preset (layers, units, dropout, lr, weight decay); the flags below "
              "override its values. Default: the size that fits the --time budget on this "
              "machine (medium for --steps or --epochs runs).",
+        rich_help_panel=MODEL, show_default=False)] = None,
+    init_from: Annotated[str | None, typer.Option(
+        help="Fine-tune: start from this model's weights (a run folder, a checkpoint, or "
+             "a model that ships with charrnn: english). Its architecture and level are "
+             "kept, its vocabulary is merged with the corpus's by character, and the "
+             "learning rate, warm-up, dropout and weight average are chosen for "
+             "fine-tuning (flags given override them).",
         rich_help_panel=MODEL, show_default=False)] = None,
     model: Annotated[Literal["lstm", "gru", "rnn"], typer.Option(
         help="Recurrent cell.", rich_help_panel=MODEL)] = DEFAULT_MODEL.model,
@@ -185,7 +192,7 @@ def train(
     ranks = join_job(device, precision)
     plan = plan_job(ranks, corpus, size=size, out=out, resume=resume, overwrite=overwrite,
                     val_file=val_file, threads=threads, device=device, precision=precision,
-                    **_explicit(ctx))
+                    init_from=init_from, **_explicit(ctx))
     progress = display.TrainProgress() if ranks.is_main else display.RankLine(ranks.rank)
     try:
         with display.PrepareProgress(shown=ranks.is_main) as preparing:

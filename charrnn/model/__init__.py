@@ -4,4 +4,6 @@
     restarts.py    the same layers stepped so the state can restart mid-window (packing)
     checkpoint.py  the on-disk format: tensors in safetensors, everything else in JSON
     runs.py        run folders: which files make a run, the newest, the next free name
+    shipped.py     the models that ship with charrnn (shipped/), found by name
+    transplant.py  a parent's weights carried into a child's vocabulary, row by symbol
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from charrnn.errors import CheckpointError
-from charrnn.model import checkpoint
+from charrnn.model import checkpoint, shipped
 from charrnn.model.checkpoint import weights_of
 from charrnn.units import bits
 
@@ -70,12 +70,14 @@ def _newest(root: Path) -> Path:
 
 
 def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
-    """A checkpoint file from a file, a run folder, or (None) the most recent run under root.
-
-    A run folder means its best checkpoint (lowest validation loss), else its latest.
+    """A checkpoint file from a file, a run folder, the name of a model that ships with
+    charrnn (where no file or folder has that name), or (None) the most recent run under
+    root. A run folder means its best checkpoint (lowest validation loss), else its latest.
     """
     if path is None:
         return checkpoint_files(_newest(root))[0]
+    if not Path(path).exists() and shipped.path_of(str(path)) is not None:
+        return shipped.path_of(str(path))
     path = Path(path)
     if path.is_dir():
         files = checkpoint_files(path)
@@ -83,7 +85,8 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
             raise CheckpointError(f"no checkpoint in run folder {path}")
         return files[0]
     if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"checkpoint not found: {path} (models that ship with "
+                              f"charrnn: {', '.join(shipped.names()) or 'none'})")
     return path
 
 
@@ -133,6 +136,7 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "corpus": {"source": corpus.get("source"), "sha256": corpus.get("sha256"),
                    "symbols": corpus.get("symbols")},
         "created": meta.get("created"),
+        "parent": meta.get("parent"),
     }
 
 

@@ -2,7 +2,8 @@
 
     plan.py         what the user asked for -> configs, run folder, resume source
     launch.py       a plan carried out: corpus, validation file, loop (`charrnn.train`)
-    presets.py      model size presets, and the size a time budget buys
+    presets.py      model size presets, the size a time budget buys, fine-tuning's settings
+    parent.py       fine-tuning: the model a run starts from, its lineage, merged vocabulary
     loop.py         the training loop, in named phases
     step.py         one teacher-forced step, and the optimiser it updates
     sources.py      what the loop reads: stream or document batches, and validation

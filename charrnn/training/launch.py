@@ -20,6 +20,7 @@ from charrnn.model import runs
 from charrnn.training.device import resolve_device, use_threads
 from charrnn.training.distributed import Ranks, join_job
 from charrnn.training.loop import train_model
+from charrnn.training.parent import adopt
 from charrnn.training.plan import RunPlan, plan_run
 from charrnn.training.report import Reporter, SilentReporter, TrainResult
 
@@ -29,7 +30,7 @@ def train(corpus: str | Path | None = None, *, reporter: Reporter | None = None,
           device: str = "auto", precision: str = "auto", **options: Any) -> TrainResult:
     """What `charrnn train CORPUS --opt ...` does, from Python: the same plan (presets for
     a budget, resume, the run folder), the same loop. `options` are plan_run's (`size`,
-    `out`, `resume`, `overwrite`, `val_file`) and any config field (`time="2m"`,
+    `out`, `resume`, `overwrite`, `val_file`, `init_from`) and any config field (`time="2m"`,
     `hidden_size=256`, ...). `reporter` hears progress; by default nothing is printed.
     The caller's thread count and random streams are as they were afterwards."""
     with threads_kept():
@@ -94,6 +95,8 @@ def start(plan: RunPlan, corpus: PreparedCorpus | None = None, *,
     ranks = ranks or Ranks()
     report = reporter or SilentReporter()
     corpus = corpus or prepare_corpus(plan, ranks=ranks)
+    if plan.speaks is not None:  # a fine-tuning run reads its corpus in a merged vocabulary
+        corpus = adopt(corpus, plan.speaks)
     validation = validation_ids(plan, corpus, report, ranks)
     if plan.replaces_run and ranks.is_main:
         runs.clear(plan.run_dir)
@@ -101,7 +104,8 @@ def start(plan: RunPlan, corpus: PreparedCorpus | None = None, *,
     return train_model(corpus, plan.model, plan.train, plan.run_dir, reporter=report,
                        validation=validation, validation_file=plan.val_file,
                        resume=plan.resume, should_stop=should_stop,
-                       device=plan.device, precision=plan.precision, ranks=ranks)
+                       device=plan.device, precision=plan.precision, ranks=ranks,
+                       parent=plan.parent)
 
 
 def validation_ids(plan: RunPlan, corpus: PreparedCorpus, report: Reporter,

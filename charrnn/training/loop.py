@@ -40,6 +40,7 @@ from charrnn.training.averaging import WeightAverage
 from charrnn.training.device import resolve_device, resolve_precision, to_device
 from charrnn.training.distributed import Ranks
 from charrnn.training.metrics import MetricsLog
+from charrnn.training.parent import Parent
 from charrnn.training.progress import Progress, Scores, finite
 from charrnn.training.report import Reporter, RunInfo, SilentReporter, StepStats, TrainResult
 from charrnn.training.resumable import check_resumable
@@ -81,6 +82,7 @@ def train_model(
     device: str = "auto",
     precision: str = "auto",
     ranks: Ranks | None = None,
+    parent: Parent | None = None,
 ) -> TrainResult:
     """Train a model on `corpus` (see `data/cache.py:prepare`), writing checkpoints into
     `run_dir`. `validation` (ids) replaces the corpus's own held-out part; the checkpoint
@@ -89,7 +91,9 @@ def train_model(
     whole run. When `should_stop()` turns true, the current step finishes, `latest` is
     written, and the result says `interrupted`. `device` and `precision`: see
     `device.py`; `ranks`: this process's place in a distributed job (`distributed.py`),
-    where `batch_size` counts each process's streams and only rank 0 writes files."""
+    where `batch_size` counts each process's streams and only rank 0 writes files.
+    `parent`: the model a fine-tuning run starts from (`parent.py`); the corpus is then
+    already in the merged vocabulary."""
     # -- settings checked, device chosen, a crashed write's leftovers removed ------------
     ranks = ranks or Ranks()
     report = reporter or SilentReporter()
@@ -114,7 +118,8 @@ def train_model(
 
     # -- model: the network, its optimiser and average, the state each stream carries ----
     mconf = dataclasses.replace(model_config, vocab_size=len(text.vocab))
-    net = build_network(mconf, cfg, dev, ranks)
+    net = build_network(mconf, cfg, dev, ranks,
+                        parent.weights_for(text.vocab) if parent is not None else None)
     state = net.model.initial_state(cfg.batch_size)
 
     # -- restore: a resumed run continues exactly where it stopped ----------------------
@@ -124,7 +129,11 @@ def train_model(
     # -- loop: announce the run, then step until a stop rule ends it; finish -----------
     run = Run(corpus, text, cfg, net, batcher, run_dir, dev, dtype, ranks, report,
               should_stop or (lambda: False), progress,
-              held_out="split" if validation is None else str(validation_file or "file"))
+              held_out="split" if validation is None else str(validation_file or "file"),
+              lineage=resume.meta.get("parent") if resume is not None else None)
+    if parent is not None:  # what the parent scores on this text before any step
+        run.lineage = {**parent.lineage(), "zero_shot_loss": run.validation_loss(),
+                       "new_symbols": parent.new_characters(text.vocab)}
     report.on_start(run.describe(resume is not None))
     run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None,
                              warn=report.on_message) if ranks.is_main else None
@@ -149,10 +158,13 @@ def seed_generators(seed: int, dev: torch.device) -> None:
 
 
 def build_network(config: ModelConfig, cfg: TrainConfig, dev: torch.device,
-                  ranks: Ranks) -> Network:
-    """A fresh model on `dev`, wrapped for a distributed job, with its optimiser and (with
-    --ema) its weight average."""
-    model = CharRNN(config).to(dev)
+                  ranks: Ranks, weights: dict[str, torch.Tensor] | None = None) -> Network:
+    """A model on `dev` (fresh, or holding `weights`), wrapped for a distributed job, with
+    its optimiser and (with `ema`) its weight average."""
+    model = CharRNN(config)
+    if weights is not None:
+        model.load_state_dict(weights)
+    model = model.to(dev)
     model.train()
     forward: nn.Module = model
     if ranks.active:
@@ -200,6 +212,7 @@ class Run:
     should_stop: Callable[[], bool]
     progress: Progress
     held_out: str = "split"  # "split" (the corpus's own) or the --val-file's path
+    lineage: dict | None = None  # the model a fine-tuning run started from
     metrics: MetricsLog | None = None  # rank 0's metrics.jsonl
     state: State = ()  # what every stream carries into its next window
 
@@ -279,14 +292,18 @@ class Run:
     def evaluate_and_save(self) -> None:
         """Score the whole validation text, write `latest` (and `best` on a new best)."""
         started, progress = time.perf_counter(), self.progress
-        nats, total = self.ranks.sum(list(self.text.validation.sums(self.net.evaluated)))
-        improved = progress.scores.record(nats / total, progress.step)
+        improved = progress.scores.record(self.validation_loss(), progress.step)
         self.save(runs.LATEST, with_training_state=True)
         if improved:
             self.save(runs.BEST, with_training_state=False)
         progress.eval_seconds = time.perf_counter() - started
         progress.evaluated_at = progress.step
         self.report.on_eval(progress.step, progress.scores.val_loss, improved)
+
+    def validation_loss(self) -> float:
+        """The evaluated weights' loss on the whole validation text, over all processes."""
+        nats, total = self.ranks.sum(list(self.text.validation.sums(self.net.evaluated)))
+        return nats / total
 
     def save(self, name: str, with_training_state: bool) -> None:
         """Write a checkpoint: the whole training state for `latest`, or only the evaluated
@@ -315,6 +332,7 @@ class Run:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": progress.scores.to_meta(), "processes": self.ranks.world,
             "validation": self.held_out,
+            **({"parent": self.lineage} if self.lineage is not None else {}),
         }
 
     def log(self, evaluated: bool) -> None:
@@ -346,6 +364,7 @@ class Run:
             val_loss=scores.val_loss, best_val_loss=scores.best_loss,
             best_step=scores.best_step, parameters=self.net.model.num_parameters,
             interrupted=ending == "interrupted", stopped_early=ending == "patience",
+            parent=self.lineage,
         )
 
     def describe(self, resumed: bool) -> RunInfo:
@@ -361,5 +380,5 @@ class Run:
             precision="bf16" if self.dtype == torch.bfloat16 else "fp32",
             processes=self.ranks.world,
             streams=(self.rows.start, self.rows.stop, cfg.batch_size * self.ranks.world),
-            documents=text.documents, padding=text.padding,
+            documents=text.documents, padding=text.padding, parent=self.lineage,
         )

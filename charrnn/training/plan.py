@@ -13,6 +13,9 @@ rules, each written here once:
   unless `resume` (continue it) or `overwrite` (replace it once training starts).
 - resume: settings not given come from the run itself; stop rules always come from the
   caller (they count the whole run); a contradiction is refused before any work.
+- init_from: a new run that starts from another model's weights (`parent.py`): its
+  architecture and level come from that model, and the fine-tuning preset
+  (`presets.finetune_settings`) replaces the size a budget would buy.
 
 Planning reads files but writes none, so a refusal leaves everything on disk as it was.
 """
@@ -32,9 +35,11 @@ from charrnn.config import (
     parse_duration,
 )
 from charrnn.data.builtin import BUILTIN_CAP_BYTES, BUILTIN_NAME, builtin_corpus_file
+from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.model import checkpoint, runs
-from charrnn.training.presets import preset, settings_for
+from charrnn.training.parent import Parent, inherited, load_parent
+from charrnn.training.presets import finetune_settings, preset, settings_for
 from charrnn.training.resumable import check_settings
 
 _CONFIGS = (DataConfig, ModelConfig, TrainConfig)
@@ -58,6 +63,17 @@ class RunPlan:
     val_file: Path | None = None
     device: str = "auto"  # see device.py
     precision: str = "auto"
+    parent: Parent | None = None  # the model a fine-tuning run starts from
+
+    @property
+    def speaks(self) -> Vocab | None:
+        """The vocabulary the corpus is read in when it is not its own: a fine-tuning
+        run's, merged from its parent's (and kept by the run when it is resumed)."""
+        if self.parent is not None:
+            return self.parent.vocab
+        if self.resume is not None and self.resume.meta.get("parent") is not None:
+            return vocab_from_dict(self.resume.meta.get("vocab"))
+        return None
 
     @property
     def source(self) -> Path:
@@ -68,19 +84,22 @@ class RunPlan:
 def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
              out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
              val_file: str | Path | None = None, threads: int | None = None,
-             device: str = "auto", precision: str = "auto", **settings: Any) -> RunPlan:
+             device: str = "auto", precision: str = "auto",
+             init_from: str | Path | None = None, **settings: Any) -> RunPlan:
     """Plan a run on `corpus` (None: the built-in corpus); see the module doc for the
     rules. `threads` (default: torch's) scales the budget when choosing a size."""
     given = normalise(settings)
+    if init_from is not None and resume:
+        raise ConfigError("init_from starts a new run from another model; a resumed run "
+                          "continues from its own checkpoint: leave out one of them",
+                          field="init_from")
     name = Path(corpus).stem if corpus is not None else BUILTIN_NAME
     run_dir = Path(out) if out is not None else runs.default_run_dir(name, resume)
     previous = _previous_run(run_dir, resume, overwrite)
-    chosen = preset(size) if size is not None else {}
-    if size is None and previous is None:
-        size, chosen = settings_for(TrainConfig(**_stops(given)).budgeted.time_limit,
-                                    threads or _torch_threads(), _corpus_chars(corpus))
-    inherited = inherit(previous.meta) if previous is not None else {}
-    options = {**inherited, **chosen, **given}  # explicit beats preset beats the run's own
+    parent = load_parent(init_from) if init_from is not None else None
+    size, chosen = _preset(size, previous, parent, given, threads, corpus)
+    kept = inherit(previous.meta) if previous is not None else {}
+    options = {**kept, **chosen, **given}  # explicit beats preset beats the run's own
     data, model, train = (_config(cls, options) for cls in _CONFIGS)
     if previous is not None:
         check_settings(previous, model, train)
@@ -88,7 +107,27 @@ def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
                    data=data, model=model, train=train, run_dir=run_dir, resume=previous,
                    replaces_run=previous is None and runs.has_run(run_dir), size=size,
                    val_file=Path(val_file) if val_file is not None else None,
-                   device=device, precision=precision)
+                   device=device, precision=precision, parent=parent)
+
+
+def _preset(size: str | None, previous: checkpoint.Checkpoint | None, parent: Parent | None,
+            given: dict[str, Any], threads: int | None,
+            corpus: str | Path | None) -> tuple[str | None, dict[str, Any]]:
+    """The preset's name and settings: the size asked for; for a new run without one,
+    what its budget buys for its corpus; for a fine-tuning run, the parent's
+    architecture and the fine-tuning settings for its corpus."""
+    if parent is not None:
+        if size is not None:
+            raise ConfigError(f"size {size!r} contradicts `init_from`: a fine-tuned model "
+                              "keeps its parent's size; leave one out", field="size")
+        chosen = finetune_settings(_corpus_chars(corpus))
+        return "fine-tune", {**chosen, **inherited(parent, given)}
+    if size is not None:
+        return size, preset(size)
+    if previous is not None:
+        return None, {}
+    return settings_for(TrainConfig(**_stops(given)).budgeted.time_limit,
+                        threads or _torch_threads(), _corpus_chars(corpus))
 
 
 def normalise(settings: dict[str, Any]) -> dict[str, Any]:

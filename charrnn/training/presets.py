@@ -83,11 +83,11 @@ def settings_for(seconds: float | None, threads: int,
                  corpus_chars: int | None) -> tuple[str, dict[str, Any]]:
     """The preset a budget buys for a corpus of `corpus_chars` characters (None: size
     unknown), with its settings: `size_for_budget`, or for a small corpus with a time
-    budget the regularised rows above."""
+    budget the regularised rows above, evaluated about once an epoch."""
     if seconds is not None and corpus_chars is not None and corpus_chars < SMALL_CORPUS:
         _, name, changes = next(row for row in _SMALL_CORPUS_BY_BUDGET
                                 if _scaled(seconds, threads) <= row[0])
-        return name, {**preset(name), **changes}
+        return name, {**preset(name), **changes, **evaluations_for(corpus_chars)}
     name = size_for_budget(seconds, threads)
     return name, preset(name)
 
@@ -102,3 +102,26 @@ def preset(size: str) -> dict[str, Any]:
     if size not in SIZES:
         raise setting_error(f"size must be one of {', '.join(SIZES)}, not {size!r}")
     return dict(SIZES[size])
+
+
+# Fine-tuning (`init_from`): the parent already spells and knows English, so the run
+# only has to move it toward the new text, gently enough not to forget, and the new
+# text is usually small enough to be read many times over in minutes.
+FINETUNE = {"lr": 2e-3, "warmup_steps": 50, "min_lr_frac": 0.1, "dropout": 0.2,
+            "ema": 0.998, "weight_decay": 0.0}
+
+
+def finetune_settings(corpus_chars: int | None) -> dict[str, Any]:
+    """The settings of a fine-tuning run on a corpus of about `corpus_chars` characters:
+    `FINETUNE`, evaluated about once an epoch (a small text's best comes early)."""
+    return {**FINETUNE, **evaluations_for(corpus_chars)}
+
+
+def evaluations_for(corpus_chars: int | None) -> dict[str, Any]:
+    """How often a run on a corpus of `corpus_chars` characters evaluates: once per
+    epoch of the default window where an epoch is shorter than the default 500 steps
+    (at least every 10 steps), so that a small text's early best is seen."""
+    if corpus_chars is None:
+        return {}
+    per_epoch = corpus_chars // (_T.batch_size * _T.seq_len)
+    return {"eval_every": max(10, per_epoch)} if per_epoch < _T.eval_every else {}

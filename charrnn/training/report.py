@@ -31,6 +31,7 @@ class RunInfo:
     streams: tuple[int, int, int] = (0, 1, 1)  # this process's rows [a, b) of n streams
     documents: tuple[int, int] | None = None  # training and validation documents
     padding: float | None = None  # share of the document batches that is padding
+    parent: dict | None = None  # a fine-tuning run's lineage (training/parent.py)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ class TrainResult:
     parameters: int
     interrupted: bool = False  # stopped early on request; `latest` holds where it stopped
     stopped_early: bool = False  # by --patience
+    parent: dict | None = None  # a fine-tuning run's lineage, its zero-shot loss included
+
+    @property
+    def zero_shot_loss(self) -> float | None:
+        """The parent's loss on this run's validation text before any step."""
+        return (self.parent or {}).get("zero_shot_loss")
 
 
 class Reporter(Protocol):

@@ -40,6 +40,5 @@ def check_settings(ckpt: checkpoint.Checkpoint, model_config: ModelConfig,
     for name, value in [*wanted.items(), *train_config.to_dict().items()]:
         before = saved.get(name, saved_train.get(name))
         if name not in _CHANGEABLE and value != before:
-            flag = "--" + name.replace("_", "-")
-            raise CheckpointError(f"{flag} {value} contradicts the run being resumed "
-                                  f"({before}); leave it out or start a new run")
+            raise CheckpointError(f"{name} {value} contradicts the run being resumed "
+                                  f"({before}); leave it out or start a new run", field=name)
