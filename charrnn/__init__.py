@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 
 def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
-    """Load a trained model: a checkpoint file, a run folder, or (None) the newest run.
+    """Load a trained model: a checkpoint file, a run folder, the name of a model that
+    ships with charrnn ("english"), or (None) the newest run.
     `weights` "fp16" or "int8" trades exactness for faster decoding. The caller's random
     stream goes on untouched."""
     import torch
@@ -54,8 +55,9 @@ def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
 
 def train(corpus=None, **options: Any) -> TrainResult:
     """Train as `charrnn train CORPUS` does, with its options as keywords: `time="2m"`,
-    `size`, `steps`, `out`, `resume=True`, `hidden_size=256`, ... (any config field),
-    and `reporter` to hear progress. See `charrnn.training.launch.train`."""
+    `size`, `steps`, `out`, `resume=True`, `init_from="english"` (fine-tune a model),
+    `hidden_size=256`, ... (any config field), and `reporter` to hear progress. See
+    `charrnn.training.launch.train`."""
     from charrnn.training.launch import train as _train
 
     return _train(corpus, **options)

@@ -24,6 +24,7 @@ FAST = ["--steps", "20", "--hidden-size", "24", "--embed-size", "8", "--batch-si
         "--seq-len", "16", "--eval-every", "10"]
 
 
+ARCHITECTURE = {"--hidden-size", "24", "--embed-size", "8"}  # left out of a fine-tune's FAST
 FAST_PY = {"steps": 20, "hidden_size": 24, "embed_size": 8, "batch_size": 4, "seq_len": 16,
            "eval_every": 10}  # charrnn.train(...) examples: the same, as keywords
 
@@ -153,6 +154,8 @@ def test_every_command_and_python_block_runs(page, workbench, shared_corpus, mon
             serve_and_curl(args, curl_lines(text))
             continue
         extra = FAST if args[0] == "train" else []
+        if "--init-from" in args:  # the architecture is the parent's
+            extra = [flag for flag in FAST if flag not in ARCHITECTURE]
         if args[:2] == ["corpus", "get"]:
             if not shared_corpus.exists():
                 continue  # nothing to serve; test_download covers the failure paths
@@ -160,8 +163,12 @@ def test_every_command_and_python_block_runs(page, workbench, shared_corpus, mon
         result = runner.invoke(app, args + extra, input=TYPED.get(args[0]))
         assert result.exit_code == 0, (page, args, result.output)
     real_train = charrnn.train
-    monkeypatch.setattr(charrnn, "train",
-                        lambda corpus=None, **options: real_train(corpus, **{**options, **FAST_PY}))
+    def fast_train(corpus=None, **options):
+        fast = {k: v for k, v in FAST_PY.items()
+                if "init_from" not in options or k not in ("hidden_size", "embed_size")}
+        return real_train(corpus, **{**options, **fast})
+
+    monkeypatch.setattr(charrnn, "train", fast_train)
     for block in blocks(text, "python"):
         exec(compile(block, page, "exec"), {})
 

@@ -74,10 +74,10 @@ def test_library_refuses_contradicting_settings(corpus_file, tmp_path, tiny_othe
     corpus = prepared(corpus_file)
     train_model(corpus, model_config("lstm"), config(N), tmp_path / "run")
     ckpt = latest(tmp_path / "run")
-    with pytest.raises(CheckpointError, match="--hidden-size 32 contradicts"):
+    with pytest.raises(CheckpointError, match="hidden_size 32 contradicts"):
         train_model(corpus, ModelConfig(model="lstm", hidden_size=32, embed_size=8, num_layers=2,
                                   dropout=0.3), config(2 * N), tmp_path / "run", resume=ckpt)
-    with pytest.raises(CheckpointError, match="--batch-size 8 contradicts"):
+    with pytest.raises(CheckpointError, match="batch_size 8 contradicts"):
         train_model(corpus, model_config("lstm"), TrainConfig(batch_size=8, seq_len=16, steps=2 * N,
                                                         eval_every=5, seed=7),
               tmp_path / "run", resume=ckpt)

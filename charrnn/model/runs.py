@@ -90,6 +90,13 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
     return path
 
 
+def run_name(path: Path) -> str:
+    """What a checkpoint file is called: a shipped model's name, else its run folder's."""
+    if path.parent == shipped.FOLDER:
+        return path.name.removesuffix(checkpoint.SUFFIX)
+    return path.parent.name
+
+
 def newest_run(root: Path = DEFAULT_ROOT) -> Path:
     """The folder of the most recently written run under root."""
     return _newest(root)

@@ -110,7 +110,7 @@ def _model_info(lm: LanguageModel, show_paths: bool = False) -> dict[str, Any]:
         info = {**info, "checkpoint": Path(info["checkpoint"]).name,
                 "run": Path(info["run"]).name,
                 "corpus": {**info["corpus"], "source": _file_name(info["corpus"]["source"])}}
-    name = lm.path.parent.name if lm.path is not None else "model"
+    name = runs.run_name(lm.path) if lm.path is not None else "model"
     return {"name": name, **info, "weights": lm.weights,
             "documents": lm.documents,
             "parameters": info.get("parameters", lm.model.num_parameters)}
