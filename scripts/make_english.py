@@ -1,6 +1,7 @@
 """Make `english`, the model that ships with charrnn, from public-domain books.
 
-The books are in `corpora/english/books.tar.xz` (Project Gutenberg texts with the licence
+The books go in `corpora/english/books.tar.xz` (not committed; Project Gutenberg texts,
+the licence
 header and footer stripped; `corpora/english/SOURCES.md` gives each one's origin). Every
 book's sha256 is checked against the list below before anything is trained. Ten books
 are learned; two, by authors not among the ten, are held out whole: the run validates on
