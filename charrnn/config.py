@@ -16,7 +16,8 @@ from charrnn.errors import CheckpointError, ConfigError
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
-DOCUMENTS = ("lines", "paragraphs")
+DOCUMENTS = ("lines", "paragraphs", "files")
+LABEL_FROM = ("dirname", "filename")  # where a file's label comes from (--label-from)
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
@@ -131,9 +132,17 @@ class DataConfig(_JSONConfig):
     level: str = "char"
     keep_newlines: bool = False
     val_max_chars: int = 1_000_000
-    documents: str | None = None  # "lines" or "paragraphs": a list of texts, not one text
+    documents: str | None = None  # "lines", "paragraphs" or "files": a list of texts
+    label_from: str | None = None  # many files: a label per file from its folder or name
+    weights: tuple[str, ...] = ()  # many files: "PATTERN=WEIGHT", how often files are drawn
+    strict: bool = False  # many files: refuse an unreadable file instead of skipping it
 
-    legacy: ClassVar[dict[str, Any]] = {"documents": None}
+    legacy: ClassVar[dict[str, Any]] = {"documents": None, "label_from": None, "weights": (),
+                                        "strict": False}
+
+    def __post_init__(self) -> None:
+        if isinstance(self.weights, list):  # as JSON gives it back
+            object.__setattr__(self, "weights", tuple(self.weights))
 
     def validate(self) -> DataConfig:
         _check(self.level in LEVELS,
@@ -145,6 +154,12 @@ class DataConfig(_JSONConfig):
                "val_max_chars must be >= 2")
         _check(self.documents is None or self.documents in DOCUMENTS,
                f"documents must be one of {', '.join(DOCUMENTS)}, not {self.documents!r}")
+        _check(self.label_from is None or self.label_from in LABEL_FROM,
+               f"label_from must be one of {', '.join(LABEL_FROM)}, not {self.label_from!r}")
+        _check(isinstance(self.weights, tuple) and all(isinstance(w, str) and "=" in w
+                                                       for w in self.weights),
+               "weights must each look like PATTERN=WEIGHT, e.g. 'letters/*=3'")
+        _check(isinstance(self.strict, bool), "strict must be true or false")
         return self
 
 

@@ -15,8 +15,9 @@ from charrnn.data.documents import find_documents
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
+from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
-from charrnn.decoding.decoder import Decoder, logprob
+from charrnn.decoding.decoder import Decoder, Opening, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
@@ -51,7 +52,7 @@ class LanguageModel:
         self.meta = meta or {}
         self.path = path
         self.weights = weights
-        self.decoder = Decoder(model, vocab.counts, weights, vocab.end_id)
+        self.decoder = Decoder(model, vocab.counts, weights, opening=opening_of(vocab, self.meta))
         self.codec = TextCodec(vocab)
         self._known: KnownDocuments | None = None  # a documents model's lists, when asked
 
@@ -75,55 +76,71 @@ class LanguageModel:
         return cls(model, vocab, ckpt.meta, ckpt.path, weights)
 
     @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels a model of labelled files learned (`label_from`), else ()."""
+        return self.vocab.labels
+
+    @property
+    def default_label(self) -> str | None:
+        """The label used when none is asked for: the one most training files carry."""
+        i = self.decoder.opening.default_label
+        return None if i is None else self.vocab.labels[i - self.vocab.end_id - 1]
+
+    @property
     def documents(self) -> str | None:
         """"lines" or "paragraphs" for a model of documents (`--documents`), else None."""
         return (self.meta.get("data") or {}).get("documents")
 
     def stream(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
-               repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()
-               ) -> Iterator[str]:
+               repetition_penalty: float = 1.0, stop: str | Sequence[str] = (),
+               label: str | None = None) -> Iterator[str]:
         """The continuation piece by piece, as it is generated (see `sample`).
 
         Bad options and unknown prime characters raise here, before the first piece.
         """
         steps = self._steps(1, length, SampleConfig(temperature, top_k, top_p,
-                                                    repetition_penalty), prime, seed, stop)
+                                                    repetition_penalty), prime, seed, stop,
+                            label)
         return self.codec.pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
 
     def _steps(self, n: int, length: int, cfg: SampleConfig, prime: str,
-               seed: int | None, stop: str | Sequence[str]) -> Iterator[np.ndarray]:
+               seed: int | None, stop: str | Sequence[str],
+               label: str | None = None) -> Iterator[np.ndarray]:
         """`sample_from` the prime (which checks the options, once)."""
-        ids = self.codec.prime(prime)
+        ids = self.codec.prime(prime, label=label)
         stops = self.codec.stops(stop)
         return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
                            stops)
 
     def sample(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
-               repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()) -> str:
+               repetition_penalty: float = 1.0, stop: str | Sequence[str] = (),
+               label: str | None = None) -> str:
         """Up to `length` characters following `prime`; temperature 0 is greedy decoding.
 
         top_k / top_p restrict each draw to the k most likely characters / the smallest
         set holding probability top_p; repetition_penalty > 1 makes characters already in
-        the prime or the text rarer; the text ends right after any `stop` string.
+        the prime or the text rarer; the text ends right after any `stop` string. A model
+        of labelled files writes in `label`'s style (default: `default_label`).
         """
         return "".join(self.stream(length, temperature, prime, seed, top_k, top_p,
-                                   repetition_penalty, stop))
+                                   repetition_penalty, stop, label))
 
     def samples(self, n: int, length: int, temperature: float = 1.0, prime: str = "",
                 seed: int | None = None, top_k: int | None = None,
                 top_p: float | None = None, repetition_penalty: float = 1.0,
-                stop: str | Sequence[str] = ()) -> list[str]:
+                stop: str | Sequence[str] = (), label: str | None = None) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
         steps = list(self._steps(n, length, SampleConfig(temperature, top_k, top_p,
-                                                         repetition_penalty), prime, seed, stop))
+                                                         repetition_penalty), prime, seed, stop,
+                                 label))
         return texts_of(self.codec, steps, n)
 
-    def session(self, prime: str = "") -> Session:
+    def session(self, prime: str = "", label: str | None = None) -> Session:
         """A stateful text to write with the model: feed, predict, sample, suggest, beam,
-        fork, undo (see `charrnn.decoding.session`)."""
-        return Session(self.decoder, self.codec, prime)
+        fork, undo (see `charrnn.decoding.session`); `label` as for `sample`."""
+        return Session(self.decoder, self.codec, prime, label)
 
     def marks(self, documents: Sequence[str]) -> list[str]:
         """Each document marked "train" (a copy of a training document), "val" (of a
@@ -158,7 +175,7 @@ class LanguageModel:
 
     def beam(self, length: int, width: int | None = None, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
-             no_repeat_ngram: int = 0) -> list[tuple[str, float]]:
+             no_repeat_ngram: int = 0, label: str | None = None) -> list[tuple[str, float]]:
         """The n_best most likely continuations found by beam search: (text, log-prob nats),
         best first by log-prob / length^length_penalty. A beam ending with a `stop` string
         is finished there; no_repeat_ngram N forbids repeating any character N-gram. The
@@ -166,20 +183,43 @@ class LanguageModel:
         if width is None:
             width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
-        results = beam_search(self.decoder, self.codec.prime(prime), length, cfg,
+        results = beam_search(self.decoder, self.codec.prime(prime, label=label), length, cfg,
                               self.codec.stops(stop))
         return [(self.vocab.decode(ids), score) for ids, score in results]
 
-    def logprob(self, text: str, prime: str = "", complete: bool = False) -> float:
-        """Total log-probability in nats of `text` following `prime`; for a model of
-        documents, `complete=True` adds that the document ends there (what a document
-        beam's score counts)."""
+    def logprob(self, text: str, prime: str = "", complete: bool = False,
+                label: str | None = None) -> float:
+        """Total log-probability in nats of `text` following `prime` (under `label`, for
+        a model of labelled files); for a model of documents, `complete=True` adds that
+        the document ends there (what a document beam's score counts)."""
         ids = self.codec.encode(text)
         if complete:
             if self.vocab.end_id is None:
                 raise ConfigError("complete needs a model trained on `documents`", field="complete")
             ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
-        return logprob(self.decoder, self.codec.prime(prime), ids)
+        return logprob(self.decoder, self.codec.prime(prime, label=label), ids)
+
+    def classify(self, text: str) -> Classification:
+        """Which label most likely wrote `text`: each label's exact log-probability of it
+        (read as the start of a text of that label), its prior (its share of the
+        training files) and its posterior (see `charrnn.decoding.classify`)."""
+        return classify(self.decoder, self.codec.encode(text), self._label_ids(),
+                        self._priors())
+
+    def classify_file(self, path: str | Path, max_chars: int | None = None) -> Classification:
+        """`classify` a file's text (or its first `max_chars` characters), read as the
+        training corpus was read."""
+        text, _ = self.read_file(path, max_chars or 2**62)
+        return self.classify(text)
+
+    def _label_ids(self) -> dict[str, int]:
+        return {name: self.vocab.label_id(name) for name in self.vocab.labels}
+
+    def _priors(self) -> dict[str, float]:
+        counts = self.vocab.counts[len(self.vocab) - len(self.vocab.labels):]
+        total = sum(counts) or 1
+        return {name: max(c, 1) / total for name, c in zip(self.vocab.labels, counts,
+                                                           strict=True)}
 
     def explain(self, text: str, top: int = 5) -> Surprise:
         """How surprised the model is by each character of `text` (read from the start of
@@ -244,6 +284,20 @@ class LanguageModel:
         chunks = (self.vocab.encode(t, str(path)) for t in texts)
         return text_loss(self.decoder, chunks if max_chars is None else
                          _first(chunks, max_chars))
+
+
+def opening_of(vocab: Vocab, meta: dict[str, Any]) -> Opening:
+    """What the model reads before a text (see `decoding.decoder.Opening`): its end
+    symbol, its labels (the default: the one most training files carry), and whether its
+    files were learned as one stream."""
+    if vocab.end_id is None:
+        return Opening()
+    label_counts = vocab.counts[vocab.end_id + 1:]
+    default = (vocab.end_id + 1 + max(range(len(label_counts)), key=label_counts.__getitem__)
+               if label_counts else None)
+    many = "files" in (meta.get("corpus") or {})
+    stream = (meta.get("data") or {}).get("documents") is None
+    return Opening(vocab.end_id, len(vocab.labels), default, after_end=many and stream)
 
 
 def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -31,6 +31,9 @@ from charrnn.config import DataConfig
 from charrnn.data.reading import check_file, iter_bytes, iter_symbols, iter_text
 from charrnn.data.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
 from charrnn.errors import CorpusError
+
+if TYPE_CHECKING:
+    from charrnn.data.collection import FileTable
 
 CACHE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
@@ -57,11 +60,13 @@ class PreparedCorpus:
     cached: bool  # True when an existing cache was opened
     seconds: float  # time spent hashing and preparing or opening
     size_bytes: int
+    files: FileTable | None = None  # a corpus of many files: where each lies (collection.py)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "sha256": self.sha256,
                 "symbols": self.ids.numel(), "level": self.data.level,
-                "encoding": self.data.encoding}
+                "encoding": self.data.encoding,
+                **(self.files.describe() if self.files is not None else {})}
 
 
 def _noop(phase: str, done: int, total: int) -> None: ...
@@ -76,7 +81,7 @@ def file_sha256(path: Path, progress: Progress = _noop) -> str:
     return digest.hexdigest()
 
 
-def _key(sha256: str, data: DataConfig) -> str:
+def cache_key(sha256: str, data: DataConfig) -> str:
     newlines = "keepnl" if data.keep_newlines else "nl"
     encoding = "raw" if data.level == "byte" else data.encoding.lower().replace("_", "-")
     return f"{sha256[:32]}-{data.level}-{encoding}-{newlines}-v{CACHE_VERSION}"
@@ -125,11 +130,12 @@ def _write_ids(path: Path, data: DataConfig, vocab: Vocab, target: Path,
     return count
 
 
-def _open(ids_path: Path, count: int, dtype: torch.dtype) -> torch.Tensor:
-    return torch.from_file(str(ids_path), shared=False, size=count, dtype=dtype)
+def open_ids(ids_path: Path, count: int, dtype: str) -> torch.Tensor:
+    """A cache entry's ids, memory-mapped (`dtype` as its metadata names it)."""
+    return torch.from_file(str(ids_path), shared=False, size=count, dtype=_DTYPES[dtype])
 
 
-def _read_meta(meta_path: Path, ids_path: Path) -> dict[str, Any] | None:
+def read_meta(meta_path: Path, ids_path: Path) -> dict[str, Any] | None:
     """A complete cache entry's metadata, or None if it is missing or damaged."""
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -151,9 +157,9 @@ def prepare(path: str | Path, data: DataConfig | None = None, name: str | None =
     started = time.perf_counter()
     sha = file_sha256(path, progress)
     root = cache_root()
-    key = _key(sha, data)
+    key = cache_key(sha, data)
     ids_path, meta_path = root / f"{key}.ids", root / f"{key}.json"
-    meta = _read_meta(meta_path, ids_path)
+    meta = read_meta(meta_path, ids_path)
     cached = meta is not None
     if meta is None:
         vocab = _count(path, data, progress)
@@ -166,7 +172,7 @@ def prepare(path: str | Path, data: DataConfig | None = None, name: str | None =
             raise CorpusError(f"cannot write the corpus cache in {root}: "
                               f"{exc.strerror or exc}") from None
     vocab = vocab_from_dict(meta["vocab"])
-    ids = _open(ids_path, meta["count"], _DTYPES[meta["dtype"]])
+    ids = open_ids(ids_path, meta["count"], meta["dtype"])
     return PreparedCorpus(
         ids=ids, vocab=vocab, name=name or path.stem or "corpus", source=str(path),
         sha256=sha, data=data, cached=cached, seconds=time.perf_counter() - started,

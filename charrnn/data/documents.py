@@ -38,10 +38,15 @@ IGNORE = -1  # the target of a padding position: not scored
 
 @dataclass(frozen=True)
 class Documents:
-    """Where each document lies in a text's ids: start offsets and lengths (int64)."""
+    """Where each document lies in a text's ids: start offsets and lengths (int64).
+    Documents of labelled files also carry `firsts`, the symbol each is read after (its
+    label; else the end symbol), and weighted ones `weights`, how often each is drawn in
+    an epoch (as if repeated; see `drawn`)."""
 
     starts: torch.Tensor
     lengths: torch.Tensor
+    firsts: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.starts.numel()
@@ -51,18 +56,37 @@ class Documents:
         return int(self.lengths.sum())
 
     def pick(self, index: torch.Tensor) -> Documents:
-        return Documents(self.starts[index], self.lengths[index])
+        return Documents(self.starts[index], self.lengths[index],
+                         None if self.firsts is None else self.firsts[index],
+                         None if self.weights is None else self.weights[index])
+
+    def drawn(self, generator: torch.Generator) -> Documents:
+        """The documents of one epoch: each `floor(weight)` times, and once more with
+        probability its fraction (so weight 3 is three times, 0.5 every other epoch)."""
+        if self.weights is None:
+            return self
+        whole = self.weights.floor()
+        extra = torch.rand(len(self), generator=generator, dtype=torch.float64) \
+            < (self.weights - whole)
+        copies = whole.long() + extra.long()
+        if int(copies.sum()) == 0:  # every weight below 1 and none drawn: the heaviest
+            copies[int(self.weights.argmax())] = 1
+        return self.pick(torch.repeat_interleave(torch.arange(len(self)), copies))
 
 
-def find_documents(ids: torch.Tensor, newline: int | None, mode: str) -> Documents:
+def find_documents(ids: torch.Tensor, newline: int | None, mode: str,
+                   breaks_from: int | None = None) -> Documents:
     """The documents of a text of ids (no Python loop over characters). `newline` is the
-    id of "\\n" (None: the text has none, so it is one document)."""
+    id of "\\n" (None: the text has none, so it is one document); ids of `breaks_from`
+    or above (the symbols between the files of a many-file corpus) break a line too."""
     if mode not in MODES:
         raise CorpusError(f"documents must be one of {', '.join(MODES)}, not {mode!r}",
                           field="documents")
     total = ids.numel()
-    breaks = (torch.nonzero(ids == newline).flatten() if newline is not None
-              else torch.zeros(0, dtype=torch.long))
+    breaking = ids == newline if newline is not None else torch.zeros(total, dtype=torch.bool)
+    if breaks_from is not None:
+        breaking |= ids >= breaks_from
+    breaks = torch.nonzero(breaking).flatten()
     starts = torch.cat([torch.zeros(1, dtype=torch.long), breaks + 1])
     ends = torch.cat([breaks, torch.tensor([total])])
     filled = ends > starts  # the lines that hold something
@@ -124,6 +148,9 @@ def packed_batch(ids: torch.Tensor, docs: Documents, row: torch.Tensor, column: 
     last = max(ids.numel() - 1, 0)
     inputs = torch.full((rows * width,), end, dtype=torch.long)
     targets = torch.full((rows * width,), IGNORE, dtype=torch.long)
+    if docs.firsts is not None:  # a labelled document is read after its label
+        opening = step == 0
+        inputs[place[opening]] = docs.firsts[owner[opening]].long()
     reading = step > 0
     inputs[place[reading]] = ids[(start + step - 1)[reading].clamp(max=last)].long()
     inside = step < length
@@ -179,40 +206,42 @@ class DocumentBatcher:
         self._current: tuple[int, torch.Tensor, torch.Tensor] | None = None  # batch, x, y
         self._plan(0)
         self.windows_per_epoch = self._windows  # (epoch 0's; random orders vary by epoch)
-        self.padding = 1.0 - (docs.chars + len(docs)) / float(self._places)
+        self.padding = 1.0 - (self._docs.chars + len(self._docs)) / float(self._places)
 
     def restarts(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """Where the state returns to zero inside a window: before every document of a
-        packed row (its first input is the end symbol; so is padding's, harmlessly).
+        packed row (its first input is the end symbol or its label; padding's is the end
+        symbol, harmlessly).
         None for the other orders, whose rows hold one document each."""
-        return inputs == self.end if self.order == "packed" else None
+        return inputs >= self.end if self.order == "packed" else None  # end, or a label
 
     def _batches(self, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]]:
         """Each batch of an epoch: its documents, their rows and columns, and its width."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        docs = self._drawn = self.docs.drawn(generator)
         if self.order == "packed":
-            order = torch.randperm(len(self.docs), generator=generator)
-            symbols = (self.docs.lengths[order] + 1).tolist()
+            order = torch.randperm(len(docs), generator=generator)
+            symbols = (docs.lengths[order] + 1).tolist()
             batches = pack(symbols, self.batch_size, max(symbols))
             return [(order[torch.tensor([d for d, _, _ in b])], torch.tensor([r for _, r, _ in b]),
                      torch.tensor([c for _, _, c in b]),
                      max(c + symbols[d] for d, _, c in b))  # as wide as it is filled
                     for b in batches]
         if self.order == "random":
-            order = torch.randperm(len(self.docs), generator=generator)
+            order = torch.randperm(len(docs), generator=generator)
         else:  # by length, ties in a random order
-            jitter = torch.rand(len(self.docs), generator=generator, dtype=torch.float64)
-            order = torch.argsort(self.docs.lengths.double() + jitter)
+            jitter = torch.rand(len(docs), generator=generator, dtype=torch.float64)
+            order = torch.argsort(docs.lengths.double() + jitter)
         groups = list(order.split(self.batch_size))
         groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
         return [(g, torch.arange(len(g)), torch.zeros(len(g), dtype=torch.long),
-                 int(self.docs.lengths[g].max()) + 1) for g in groups]
+                 int(docs.lengths[g].max()) + 1) for g in groups]
 
     def _plan(self, epoch: int) -> None:
         if self._epoch != epoch:
             batches = self._batches(epoch)
             windows = torch.tensor([-(-width // self.seq_len) for *_, width in batches])
-            self._epoch, self._members = epoch, batches
+            self._epoch, self._members, self._docs = epoch, batches, self._drawn
             self._first_window = torch.cumsum(windows, 0) - windows
             self._windows = int(windows.sum())
             self._places = sum(width * self.batch_size for *_, width in batches)
@@ -228,7 +257,7 @@ class DocumentBatcher:
         offset = pos.window - int(self._first_window[batch])
         if self._current is None or self._current[0] != batch or offset == 0:
             members, row, column, width = self._members[batch]
-            self._current = (batch, *packed_batch(self.ids, self.docs.pick(members), row,
+            self._current = (batch, *packed_batch(self.ids, self._docs.pick(members), row,
                                                   column, self.end, self.batch_size, width))
         _, inputs, targets = self._current
         cut = slice(offset * self.seq_len, (offset + 1) * self.seq_len)

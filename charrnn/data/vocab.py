@@ -10,7 +10,8 @@ Both carry per-symbol counts from the training corpus: they give the distributio
 text's first symbol, which is what an empty prime means (see `charrnn.decoding.decoder`).
 A model of documents (`--documents`) adds one more id after the symbols: the end of a
 document, which is also what a document's first character follows (`documents.py`); it
-decodes to nothing.
+decodes to nothing. A model of labelled texts (`--label-from`) adds one id per label after
+that: what a text of that label is read after (`data/files.py`); they decode to nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Vocab:
     level = "char"
 
     end_id: int | None = None  # the end-of-document id, in a vocabulary of documents
+    labels: tuple[str, ...] = ()  # label names; label k's id is end_id + 1 + k
 
     def __init__(self, chars: Sequence[str], counts: Sequence[int] | None = None):
         if not chars or list(chars) != sorted(set(chars)):
@@ -74,18 +76,35 @@ class Vocab:
         return cls([chr(p) for p in present.tolist()], counts[present].tolist())
 
     def __len__(self) -> int:
-        return len(self.chars) + (self.end_id is not None)
+        return len(self.chars) + (self.end_id is not None) + len(self.labels)
 
-    def with_end(self, documents: int) -> Vocab:
-        """This vocabulary plus the end-of-document id, seen `documents` times."""
-        made = vocab_from_dict({**self.to_dict(), "counts": self.counts[: len(self.chars)]})
-        made.counts = [*made.counts, documents]
+    def with_end(self, documents: int, labels: dict[str, int] | None = None) -> Vocab:
+        """This vocabulary plus the end-of-document id, seen `documents` times, and one
+        id per label (name -> how many texts carry it), in the order given."""
+        made = vocab_from_dict({"level": self.level, "chars": "".join(self.chars),
+                                "counts": self.counts[: len(self.chars)]})
+        made.counts = [*made.counts, documents, *(labels or {}).values()]
         made.end_id = len(made.chars)
+        made.labels = tuple(labels or {})
         return made
 
+    def label_id(self, name: str) -> int:
+        """The id of label `name`; a VocabError says which labels there are."""
+        if name not in self.labels:
+            known = ", ".join(self.labels)
+            raise VocabError(f"label {name!r} is not one the model learned; it knows {known}"
+                             if self.labels else "this model was trained without labels "
+                             "(`label_from`); leave `label` out", field="label")
+        return self.end_id + 1 + self.labels.index(name)
+
+    @property
+    def text_size(self) -> int:
+        """How many ids stand for text: the end symbol and labels come after them."""
+        return len(self.chars)
+
     def symbols(self, ids: Iterable[int] | torch.Tensor) -> list[int]:
-        """The ids that stand for text (the end-of-document id stands for none)."""
-        return [i for i in _ids(ids) if i != self.end_id]
+        """The ids that stand for text (the end-of-document id and labels stand for none)."""
+        return [i for i in _ids(ids) if i < len(self.chars)]
 
     @property
     def dtype(self) -> torch.dtype:
@@ -136,7 +155,8 @@ class Vocab:
                 **self._end_field()}
 
     def _end_field(self) -> dict[str, Any]:
-        return {"end_of_document": True} if self.end_id is not None else {}
+        return {**({"end_of_document": True} if self.end_id is not None else {}),
+                **({"labels": list(self.labels)} if self.labels else {})}
 
 
 class ByteVocab(Vocab):
@@ -188,7 +208,7 @@ class StreamingText:
                       if vocab.level == "byte" else None)
 
     def feed(self, symbol: int) -> str:
-        if symbol == self.vocab.end_id:
+        if symbol >= self.vocab.text_size:  # the end of a document, or a label
             return ""
         if self._utf8 is None:
             return self.vocab.chars[symbol]
@@ -206,7 +226,15 @@ def vocab_from_dict(data: Any) -> Vocab:
     if not isinstance(counts, list) or not all(isinstance(c, int) for c in counts):
         raise CheckpointError("checkpoint vocabulary counts are missing or malformed")
     ends = data.get("end_of_document", False) is True
-    symbols, end_count = (counts[:-1], counts[-1:]) if ends and counts else (counts, [])
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels) \
+            or (labels and not ends) or len(set(labels)) != len(labels):
+        raise CheckpointError("checkpoint vocabulary labels are malformed")
+    extra = int(ends) + len(labels)
+    if len(counts) < extra:
+        raise CheckpointError("checkpoint vocabulary counts are missing or malformed")
+    symbols, end_count = (counts[: len(counts) - extra], counts[len(counts) - extra:]) \
+        if extra else (counts, [])
     try:
         if data.get("level") == "byte":
             vocab = ByteVocab(symbols)
@@ -218,13 +246,16 @@ def vocab_from_dict(data: Any) -> Vocab:
         raise CheckpointError(f"checkpoint vocabulary is invalid: {exc}") from None
     if ends:
         vocab.counts, vocab.end_id = [*vocab.counts, *end_count], len(vocab.chars)
+        vocab.labels = tuple(labels)
     return vocab
 
 
 def symbol_keys(vocab: Vocab) -> list[str | None]:
     """What each id stands for, the same in any vocabulary: its character (a byte's
-    stand-in at byte level), or None for the end of a document."""
-    return [*vocab.chars, *([None] if vocab.end_id is not None else [])]
+    stand-in at byte level), None for the end of a document, "label:NAME" for a label
+    (a character key is one character long, so the two never meet)."""
+    return [*vocab.chars, *([None] if vocab.end_id is not None else []),
+            *(f"label:{name}" for name in vocab.labels)]
 
 
 def merged(parent: Vocab, corpus: Vocab) -> Vocab:

@@ -21,13 +21,17 @@ class TextCodec:
     def __init__(self, vocab: Vocab):
         self.vocab = vocab
 
-    def prime(self, text: str, field: str = "prime") -> torch.Tensor:
+    def prime(self, text: str, field: str = "prime", label: str | None = None) -> torch.Tensor:
         """The ids of a setting's text; a character the model never saw raises a
-        `VocabError` that names the setting."""
+        `VocabError` that names the setting. With `label`, the label's id first (what a
+        text in its style is read after; an unknown one raises, listing the labels)."""
         try:
-            return self.vocab.encode(text, field)
+            ids = self.vocab.encode(text, field)
         except VocabError as exc:
             raise VocabError(str(exc), field=field) from None
+        if label is None:
+            return ids
+        return torch.cat([torch.tensor([self.vocab.label_id(label)]), ids])
 
     def encode(self, text: str) -> torch.Tensor:
         """The ids of text the model reads (fed to a session, scored); an unknown
@@ -36,11 +40,12 @@ class TextCodec:
 
     def stops(self, stop: str | Sequence[str], field: str = "stop") -> list[np.ndarray]:
         """Stop strings as id arrays (empty ones dropped); a model of documents also
-        stops at its end symbol."""
+        stops at its end symbol (and at a label, which it is never meant to write)."""
         stops = [stop] if isinstance(stop, str) else list(stop)
         ids = [self.prime(s, field).numpy() for s in stops if s]
         if self.vocab.end_id is not None:
-            ids.append(np.array([self.vocab.end_id], dtype=np.int64))
+            ids += [np.array([i], dtype=np.int64)
+                    for i in range(self.vocab.end_id, len(self.vocab))]
         return ids
 
     def pieces(self, ids: Iterable[int]) -> Iterator[str]:
@@ -57,5 +62,5 @@ class TextCodec:
         return [self.vocab.decode(i for i in row if i >= 0) for row in rows]
 
     def symbol(self, i: int) -> str:
-        """One id as text; a document's end symbol is ""."""
-        return "" if i == self.vocab.end_id else self.vocab.decode([i])
+        """One id as text; a document's end symbol (and a label) is ""."""
+        return self.vocab.decode([i])

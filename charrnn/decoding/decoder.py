@@ -11,13 +11,18 @@ An empty prime means "the start of a text": the first character's distribution i
 character frequency of the training corpus (stored in the vocabulary), and the model
 takes over from its zero initial state, as at the start of each training stream. A model
 of documents (`--documents`) instead reads its end-of-document id first, from the zero
-state, exactly as each training document began, so every prime starts a document.
+state, exactly as each training document began, so every prime starts a document. A model
+of labelled files reads the label instead (after the end symbol, when its files were one
+stream): a prime that begins with a label id (`TextCodec.prime(label=...)`) is written
+in that label's style, and one that does not, in the most common label's.
 
 With reduced-precision weights (`weights="fp16"` or `"int8"`) whole texts go through the
 same reduced step one character at a time, so scores still match what was sampled.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,16 +38,41 @@ FUSED_FROM = 8  # characters: shorter texts are stepped (see `Decoder.feed`)
 Start = tuple[State, torch.Tensor]  # a model state (one row) and the next log-probabilities
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What a model reads from the zero state before a text's first character."""
+
+    end_id: int | None = None  # a model of documents or files: its end symbol
+    labels: int = 0  # label ids follow the end symbol
+    default_label: int | None = None  # the id read when no label is asked for
+    after_end: bool = False  # files learned as one stream: a label follows an end symbol
+
+    def read(self, prime: torch.Tensor) -> torch.Tensor:
+        """The ids read from the zero state before the first draw after `prime`."""
+        prime = prime.long()
+        if self.end_id is None:
+            return prime
+        if self.labels and not (prime.numel() and self.is_label(int(prime[0]))):
+            prime = torch.cat([torch.tensor([self.default_label]), prime])
+        if self.labels and not self.after_end:
+            return prime
+        return torch.cat([torch.tensor([self.end_id]), prime])
+
+    def is_label(self, i: int) -> bool:
+        return self.end_id is not None and self.end_id < i <= self.end_id + self.labels
+
+
 class Decoder:
     """Next-character log-probabilities from a trained model, without autograd."""
 
     def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32",
-                 end_id: int | None = None):
+                 end_id: int | None = None, opening: Opening | None = None):
         self.model = model.eval()
         self.step_fn = InferenceStep(model, weights)
         counts = torch.tensor(char_counts, dtype=torch.float64)
         self.first_logprobs = torch.log(counts / counts.sum()).to(torch.float32)
-        self.end_id = end_id  # a model of documents: every text starts after this id
+        self.opening = opening or Opening(end_id)
+        self.end_id = self.opening.end_id  # a model of documents: texts start after this id
 
     @property
     def vocab_size(self) -> int:
@@ -76,10 +106,9 @@ class Decoder:
 
     def read_from_zero(self, prime: torch.Tensor) -> torch.Tensor:
         """The ids read from the zero state before the first draw after `prime`: a
-        document's end symbol first (it is read from its start, as in training)."""
-        if self.end_id is None:
-            return prime.long()
-        return torch.cat([torch.tensor([self.end_id]), prime.long()])
+        document's end symbol or label first (it is read from its start, as in
+        training; see `Opening`)."""
+        return self.opening.read(prime)
 
     def start(self, prime: torch.Tensor) -> Start:
         """State after reading `prime`, and the next character's log-probabilities."""

@@ -42,9 +42,11 @@ class Session:
     """See the module doc; made by `LanguageModel.session(prime)` (or from a model's
     `decoder` and `codec`)."""
 
-    def __init__(self, decoder: Decoder, codec: TextCodec, prime: str = ""):
+    def __init__(self, decoder: Decoder, codec: TextCodec, prime: str = "",
+                 label: str | None = None):
         self._decoder, self._codec = decoder, codec
-        ids = codec.prime(prime)
+        self.label = label  # a labelled model writes in this label's style
+        ids = codec.prime(prime, label=label)
         self._origin = _Point(ids, self._decoder.start(ids), 0.0)
         self._point = self._origin
         self._history: list[_Point] = []  # the points before each change, for undo

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from charrnn.data.cache import PreparedCorpus, Progress, encode_validation, prepare
+from charrnn.data.collection import prepare_files
 from charrnn.model import runs
 from charrnn.training.device import resolve_device, use_threads
 from charrnn.training.distributed import Ranks, join_job
@@ -25,7 +26,7 @@ from charrnn.training.plan import RunPlan, plan_run
 from charrnn.training.report import Reporter, SilentReporter, TrainResult
 
 
-def train(corpus: str | Path | None = None, *, reporter: Reporter | None = None,
+def train(corpus: str | Path | list[str | Path] | None = None, *, reporter: Reporter | None = None,
           should_stop: Callable[[], bool] | None = None, threads: int | None = None,
           device: str = "auto", precision: str = "auto", **options: Any) -> TrainResult:
     """What `charrnn train CORPUS --opt ...` does, from Python: the same plan (presets for
@@ -81,11 +82,17 @@ def prepare_corpus(plan: RunPlan, progress: Progress | None = None,
     and the others open it."""
     ranks = ranks or Ranks()
     if ranks.is_main:
-        corpus = prepare(plan.source, plan.data, plan.name, progress)
+        corpus = _prepare(plan, progress)
     ranks.barrier()  # the others find rank 0's cache ready
     if not ranks.is_main:
-        corpus = prepare(plan.source, plan.data, plan.name)
+        corpus = _prepare(plan, None)
     return corpus
+
+
+def _prepare(plan: RunPlan, progress: Progress | None) -> PreparedCorpus:
+    if plan.paths:
+        return prepare_files(list(plan.paths), plan.data, plan.name, progress)
+    return prepare(plan.source, plan.data, plan.name, progress)
 
 
 def start(plan: RunPlan, corpus: PreparedCorpus | None = None, *,

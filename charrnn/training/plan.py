@@ -13,6 +13,9 @@ rules, each written here once:
   unless `resume` (continue it) or `overwrite` (replace it once training starts).
 - resume: settings not given come from the run itself; stop rules always come from the
   caller (they count the whole run); a contradiction is refused before any work.
+- many files: `corpus` may be several paths (folders, files, globs: `data/files.py`);
+  they are read as one corpus of many files, as is a single path that is a folder or
+  glob, or one given `documents` files, `label_from` or `weights`.
 - init_from: a new run that starts from another model's weights (`parent.py`): its
   architecture and level come from that model, and the fine-tuning preset
   (`presets.finetune_settings`) replaces the size a budget would buy.
@@ -23,6 +26,7 @@ Planning reads files but writes none, so a refusal leaves everything on disk as 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from charrnn.config import (
     parse_duration,
 )
 from charrnn.data.builtin import BUILTIN_CAP_BYTES, BUILTIN_NAME, builtin_corpus_file
+from charrnn.data.files import corpus_name, find_files, is_many
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.model import checkpoint, runs
@@ -52,7 +57,7 @@ class RunPlan:
     """Everything a run needs to know before its corpus is read."""
 
     name: str  # what the run folder is named after
-    corpus: Path | None  # the text file to learn; None: the built-in corpus
+    corpus: Path | None  # the text file to learn; None: the built-in corpus (or many files)
     data: DataConfig
     model: ModelConfig
     train: TrainConfig
@@ -64,6 +69,7 @@ class RunPlan:
     device: str = "auto"  # see device.py
     precision: str = "auto"
     parent: Parent | None = None  # the model a fine-tuning run starts from
+    paths: tuple[str, ...] = ()  # a corpus of many files: the paths given (folders, globs)
 
     @property
     def speaks(self) -> Vocab | None:
@@ -81,7 +87,8 @@ class RunPlan:
         return self.corpus if self.corpus is not None else builtin_corpus_file()
 
 
-def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
+def plan_run(corpus: str | Path | Sequence[str | Path] | None = None, *,
+             size: str | None = None,
              out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
              val_file: str | Path | None = None, threads: int | None = None,
              device: str = "auto", precision: str = "auto",
@@ -93,17 +100,25 @@ def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
         raise ConfigError("init_from starts a new run from another model; a resumed run "
                           "continues from its own checkpoint: leave out one of them",
                           field="init_from")
-    name = Path(corpus).stem if corpus is not None else BUILTIN_NAME
+    paths = _paths(corpus)
+    name = corpus_name(list(paths)) if paths else BUILTIN_NAME
     run_dir = Path(out) if out is not None else runs.default_run_dir(name, resume)
     previous = _previous_run(run_dir, resume, overwrite)
     parent = load_parent(init_from) if init_from is not None else None
-    size, chosen = _preset(size, previous, parent, given, threads, corpus)
+    chars = _corpus_chars(paths, _config(DataConfig, given))
+    size, chosen = _preset(size, previous, parent, given, threads, chars)
     kept = inherit(previous.meta) if previous is not None else {}
     options = {**kept, **chosen, **given}  # explicit beats preset beats the run's own
     data, model, train = (_config(cls, options) for cls in _CONFIGS)
     if previous is not None:
         check_settings(previous, model, train)
-    return RunPlan(name=name, corpus=Path(corpus) if corpus is not None else None,
+    many = paths is not None and is_many(list(paths), data)
+    if many and val_file is not None:
+        raise ConfigError("val_file cannot validate a corpus of many files: it holds out "
+                          "whole files of each source itself; leave `val_file` out",
+                          field="val_file")
+    return RunPlan(name=name, corpus=Path(paths[0]) if paths and not many else None,
+                   paths=tuple(str(p) for p in paths) if many else (),
                    data=data, model=model, train=train, run_dir=run_dir, resume=previous,
                    replaces_run=previous is None and runs.has_run(run_dir), size=size,
                    val_file=Path(val_file) if val_file is not None else None,
@@ -112,7 +127,7 @@ def plan_run(corpus: str | Path | None = None, *, size: str | None = None,
 
 def _preset(size: str | None, previous: checkpoint.Checkpoint | None, parent: Parent | None,
             given: dict[str, Any], threads: int | None,
-            corpus: str | Path | None) -> tuple[str | None, dict[str, Any]]:
+            chars: int | None) -> tuple[str | None, dict[str, Any]]:
     """The preset's name and settings: the size asked for; for a new run without one,
     what its budget buys for its corpus; for a fine-tuning run, the parent's
     architecture and the fine-tuning settings for its corpus."""
@@ -120,14 +135,14 @@ def _preset(size: str | None, previous: checkpoint.Checkpoint | None, parent: Pa
         if size is not None:
             raise ConfigError(f"size {size!r} contradicts `init_from`: a fine-tuned model "
                               "keeps its parent's size; leave one out", field="size")
-        chosen = finetune_settings(_corpus_chars(corpus))
+        chosen = finetune_settings(chars)
         return "fine-tune", {**chosen, **inherited(parent, given)}
     if size is not None:
         return size, preset(size)
     if previous is not None:
         return None, {}
     return settings_for(TrainConfig(**_stops(given)).budgeted.time_limit,
-                        threads or _torch_threads(), _corpus_chars(corpus))
+                        threads or _torch_threads(), chars)
 
 
 def normalise(settings: dict[str, Any]) -> dict[str, Any]:
@@ -168,13 +183,27 @@ def _config(cls, options: dict[str, Any]):
     return cls(**{k: v for k, v in options.items() if k in fields}).validate()
 
 
-def _corpus_chars(corpus: str | Path | None) -> int | None:
-    """About how many characters the corpus holds (its size in bytes), for the preset;
-    the built-in corpus is its cap."""
+def _paths(corpus: str | Path | Sequence[str | Path] | None) -> tuple[str | Path, ...] | None:
     if corpus is None:
+        return None
+    if isinstance(corpus, (str, Path)):
+        return (corpus,)
+    paths = tuple(corpus)
+    if not paths:
+        raise ConfigError("corpus is an empty list of paths; give at least one", field="corpus")
+    return paths
+
+
+def _corpus_chars(paths: tuple[str | Path, ...] | None, data: DataConfig) -> int | None:
+    """About how many characters the corpus holds (its size in bytes), for the preset;
+    the built-in corpus is its cap. Many files are found now, so a path that names
+    nothing is refused before any work."""
+    if paths is None:
         return BUILTIN_CAP_BYTES
     try:
-        return Path(corpus).stat().st_size
+        if is_many(list(paths), data):
+            return sum(f.path.stat().st_size for f in find_files(list(paths), data))
+        return Path(paths[0]).stat().st_size
     except OSError:
         return None  # a missing file is refused with its own message when it is read
 

@@ -1,8 +1,9 @@
 """What the loop reads: its training windows, and the text its validation loss is on.
 
 A corpus is one continuous text (streams, `data/streams.py`) or a list of documents
-(`data/documents.py`, `--documents`); the loop asks the same of both: the next window,
-whether it starts afresh, and the validation loss of a model.
+(`data/documents.py`, `--documents`), of one file or of many (`sourced.py`: held out
+and validated per source); the loop asks the same of all: the next window, whether it
+starts afresh, and the validation loss of a model.
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ from charrnn.errors import CorpusError
 from charrnn.model.network import CharRNN
 from charrnn.training.distributed import Ranks
 from charrnn.training.report import Reporter
+from charrnn.training.sourced import (
+    LabelledStreams,
+    SourcedValidation,
+    SourceShare,
+    check_sources,
+    file_units,
+    shares,
+    split_by_source,
+    stream_text,
+)
 from charrnn.training.step import fit_to_text
-from charrnn.training.validation import documents_nll, mean_nll, val_share
+from charrnn.training.validation import documents_nll, mean_nll, scored_count, val_share
 
 
 @dataclass
@@ -33,16 +44,18 @@ class StreamValidation:
     (this process's share of it; see `validation.mean_nll`)."""
 
     ids: torch.Tensor
+    ignore_from: int | None = None  # labels: read, never scored
 
     def sums(self, model: CharRNN) -> tuple[float, int]:
         """Summed nats and the number of characters predicted."""
-        count = self.ids.numel() - 1
-        return mean_nll(model, self.ids) * count, count
+        count = scored_count(self.ids, self.ignore_from)
+        return mean_nll(model, self.ids, ignore_from=self.ignore_from) * count, count
 
     def probe(self, model: CharRNN, size: int = 8192) -> float:
         """Seconds to score it all, estimated from a slice of it."""
         started = time.perf_counter()
-        mean_nll(model, self.ids[: min(size, self.ids.numel())])
+        mean_nll(model, self.ids[: min(size, self.ids.numel())],
+                 ignore_from=self.ignore_from)
         return (time.perf_counter() - started) * max(1.0, self.ids.numel() / size)
 
 
@@ -69,19 +82,22 @@ class TrainingText:
     """The loop's reading: batches, validation, and the figures it announces."""
 
     batcher: StreamBatcher | DocumentBatcher
-    validation: StreamValidation | DocumentValidation
+    validation: StreamValidation | DocumentValidation | SourcedValidation
     vocab: Vocab  # with the end-of-document id for documents
     cfg: TrainConfig  # the window and batch fitted to the text
     train_chars: int
     val_chars: int
     documents: tuple[int, int] | None = None  # (training, validation) documents
     padding: float | None = None  # share of batch positions that are padding
+    sources: tuple[SourceShare, ...] | None = None  # a corpus of many files
 
 
 def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
                   ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
     """Split `corpus` (or take `validation` ids as the held-out text) and batch it; a
     held-out stream is moved to `device` (documents go there batch by batch)."""
+    if corpus.files is not None:
+        return _files(corpus, cfg, ranks, report)
     if corpus.data.documents is not None:
         return _documents(corpus, cfg, validation, ranks, report)
     if validation is None:
@@ -115,17 +131,63 @@ def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tenso
         raise CorpusError(f"no documents to {'train on' if not len(train_docs) else 'validate'}"
                           f" (`documents` {mode}: are they all empty?)")
     vocab = corpus.vocab.with_end(len(docs))
+    batcher, cfg = _document_batcher(corpus.ids, train_docs, vocab, cfg, ranks, report)
+    share = val_docs.pick(torch.arange(ranks.rank, len(val_docs), ranks.world))
+    return TrainingText(
+        batcher=batcher, validation=DocumentValidation(val_ids, share, vocab.end_id),
+        vocab=vocab, cfg=cfg, train_chars=train_docs.chars, val_chars=val_docs.chars,
+        documents=(len(train_docs), len(val_docs)), padding=batcher.padding)
+
+
+def _document_batcher(ids: torch.Tensor, train_docs: Documents, vocab: Vocab,
+                      cfg: TrainConfig, ranks: Ranks, report: Reporter
+                      ) -> tuple[DocumentBatcher, TrainConfig]:
+    """Batches of the training documents, `batch_size` shrunk to how many there are."""
     streams = min(cfg.batch_size * ranks.world, len(train_docs))
     if streams < cfg.batch_size * ranks.world:
         batch = max(1, streams // ranks.world)
         report.on_message(f"{len(train_docs)} training documents fill only {streams} rows: "
                           f"`batch_size` shrunk from {cfg.batch_size} to {batch}")
         cfg = dataclasses.replace(cfg, batch_size=batch)
-    batcher = DocumentBatcher(corpus.ids, train_docs, vocab.end_id,
-                              cfg.batch_size * ranks.world, cfg.seq_len, cfg.seed,
-                              cfg.batch_order)
-    share = val_docs.pick(torch.arange(ranks.rank, len(val_docs), ranks.world))
+    batcher = DocumentBatcher(ids, train_docs, vocab.end_id, cfg.batch_size * ranks.world,
+                              cfg.seq_len, cfg.seed, cfg.batch_order)
+    return batcher, cfg
+
+
+def _files(corpus: PreparedCorpus, cfg: TrainConfig, ranks: Ranks,
+           report: Reporter) -> TrainingText:
+    """A corpus of many files: held out and validated per source, drawn by weight."""
+    table, vocab = corpus.files, corpus.vocab
+    check_sources(table, report)
+    units = file_units(corpus)
+    train, held = split_by_source(units, table, cfg, corpus.data.val_max_chars)
+    if len(train.docs) == 0 or train.docs.chars == 0:
+        raise CorpusError("no training text is left once validation is held out")
+    ignore = vocab.end_id + 1 if vocab.labels else None
+    sources = table.source_index
+    parts: dict[str, StreamValidation | DocumentValidation] = {}
+    for s, name in enumerate(table.source_names):
+        mine = held.of(sources[held.files] == s)
+        if len(mine.docs) == 0 or mine.docs.chars == 0:
+            continue
+        if corpus.data.documents is None:
+            parts[name] = StreamValidation(stream_text(corpus, mine, False, cfg.seed), ignore)
+        else:
+            parts[name] = DocumentValidation(corpus.ids, mine.docs, vocab.end_id)
+    weighted = bool(corpus.data.weights)
+    if corpus.data.documents is None:
+        ids = stream_text(corpus, train, weighted, cfg.seed)
+        cfg = fit_to_text(cfg, ids.numel(), ranks.world, report)
+        batch = cfg.batch_size * ranks.world
+        batcher = (LabelledStreams(ids, batch, cfg.seq_len, ignore) if ignore is not None
+                   else StreamBatcher(ids, batch, cfg.seq_len))
+        documents, padding = None, None
+    else:
+        docs = train.docs if weighted else Documents(train.docs.starts, train.docs.lengths,
+                                                     train.docs.firsts)
+        batcher, cfg = _document_batcher(corpus.ids, docs, vocab, cfg, ranks, report)
+        documents, padding = (len(train.docs), len(held.docs)), batcher.padding
     return TrainingText(
-        batcher=batcher, validation=DocumentValidation(val_ids, share, vocab.end_id),
-        vocab=vocab, cfg=cfg, train_chars=train_docs.chars, val_chars=val_docs.chars,
-        documents=(len(train_docs), len(val_docs)), padding=batcher.padding)
+        batcher=batcher, validation=SourcedValidation(parts), vocab=vocab, cfg=cfg,
+        train_chars=train.docs.chars, val_chars=held.docs.chars, documents=documents,
+        padding=padding, sources=shares(train, held, table))

@@ -20,24 +20,36 @@ from charrnn.model.network import CharRNN, State, select_state
 from charrnn.training.distributed import Ranks
 
 
-def _score(model: CharRNN, x: torch.Tensor, y: torch.Tensor, state: State, chunk: int):
-    """Summed negative log-likelihood of y given x, chunk by chunk, and the final state."""
+def _score(model: CharRNN, x: torch.Tensor, y: torch.Tensor, state: State, chunk: int,
+           ignore_from: int | None = None):
+    """Summed negative log-likelihood of y given x, chunk by chunk, and the final state;
+    targets of id `ignore_from` or above (labels) are not scored."""
     total = 0.0
     for start in range(0, x.shape[1], chunk):
         xs, ys = x[:, start : start + chunk].long(), y[:, start : start + chunk].long()
+        if ignore_from is not None:
+            ys = ys.masked_fill(ys >= ignore_from, IGNORE)
         logits, state = model(xs, state)
-        total += F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), ys.reshape(-1), reduction="sum"
-        ).item()
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ys.reshape(-1),
+                                 ignore_index=IGNORE, reduction="sum").item()
     return total, state
 
 
+def scored_count(ids: torch.Tensor, ignore_from: int | None) -> int:
+    """How many of `ids` after the first are predicted and scored."""
+    targets = ids[1:]
+    return int((targets < ignore_from).sum()) if ignore_from is not None else targets.numel()
+
+
 @torch.inference_mode()
-def mean_nll(model: CharRNN, ids: torch.Tensor, streams: int = 16, chunk: int = 256) -> float:
-    """Mean negative log-likelihood in nats per predicted character of `ids`."""
+def mean_nll(model: CharRNN, ids: torch.Tensor, streams: int = 16, chunk: int = 256,
+             ignore_from: int | None = None) -> float:
+    """Mean negative log-likelihood in nats per predicted character of `ids` (targets of
+    id `ignore_from` or above are neither scored nor counted)."""
     count = ids.numel() - 1
     if count < 1:
         raise ValueError("need at least two characters to measure a loss")
+    scored = scored_count(ids, ignore_from)
     streams = max(1, min(streams, count // chunk or 1))
     row = count // streams
     was_training = model.training
@@ -45,17 +57,17 @@ def mean_nll(model: CharRNN, ids: torch.Tensor, streams: int = 16, chunk: int = 
     try:
         x = ids[: streams * row].view(streams, row)
         y = ids[1 : streams * row + 1].view(streams, row)
-        total, state = _score(model, x, y, model.initial_state(streams), chunk)
+        total, state = _score(model, x, y, model.initial_state(streams), chunk, ignore_from)
         rest = count - streams * row
         if rest:
             last = select_state(state, torch.tensor([streams - 1], device=ids.device))
             tail_x = ids[streams * row : count].view(1, rest)
             tail_y = ids[streams * row + 1 : count + 1].view(1, rest)
-            extra, _ = _score(model, tail_x, tail_y, last, chunk)
+            extra, _ = _score(model, tail_x, tail_y, last, chunk, ignore_from)
             total += extra
     finally:
         model.train(was_training)
-    return total / count
+    return total / max(scored, 1)
 
 
 @torch.inference_mode()

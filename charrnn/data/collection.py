@@ -1,0 +1,190 @@
+"""Many files -> one memory-mapped id file, each file prepared and cached on its own.
+
+Every file is prepared as any corpus is (`cache.prepare`: its encoding, byte-order mark,
+newlines and level), in its own cache entry keyed by its content, so editing one file
+re-reads only that one. The files are then joined into one id file in the vocabulary of
+them all, each between the symbols that say where a text begins and ends::
+
+    <label A> text of file 1 <end> <label B> text of file 2 <end> ...
+
+(`<label X>` only when files are labelled). The joined file is cached too, keyed by the
+files' hashes, names and labels, so a second run only hashes the files. A file that is
+empty, or not text in the corpus's encoding (binary data, say), is skipped and counted,
+or refused with `strict`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charrnn.atomic import atomic_writer, write_atomic
+from charrnn.config import DataConfig
+from charrnn.data.cache import (
+    PreparedCorpus,
+    Progress,
+    cache_key,
+    cache_root,
+    file_sha256,
+    open_ids,
+    prepare,
+    read_meta,
+)
+from charrnn.data.files import CorpusFile, corpus_name, find_files
+from charrnn.data.vocab import ByteVocab, Vocab, recoded, vocab_from_dict
+from charrnn.errors import CorpusError
+
+JOINED_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileTable:
+    """Where each file's text lies in the joined ids, and what it is: its name, source,
+    label and weight. `starts` and `lengths` (int64) leave out the symbols around it."""
+
+    names: tuple[str, ...]
+    sources: tuple[str, ...]
+    labels: tuple[str | None, ...]
+    weights: tuple[float, ...]
+    starts: torch.Tensor
+    lengths: torch.Tensor
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many files
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.sources)))
+
+    @property
+    def source_index(self) -> torch.Tensor:
+        """Each file's source as its place in `source_names`."""
+        place = {name: i for i, name in enumerate(self.source_names)}
+        return torch.tensor([place[s] for s in self.sources], dtype=torch.long)
+
+    def describe(self) -> dict[str, Any]:
+        return {"files": len(self), "sources": list(self.source_names),
+                "skipped": dict(self.skipped)}
+
+
+def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
+                  name: str | None = None, progress: Progress | None = None) -> PreparedCorpus:
+    """The files `paths` name (folders, files, globs: `files.find_files`) as one corpus
+    of memory-mapped ids with its `FileTable`, from the cache or prepared now."""
+    data = (data or DataConfig()).validate()
+    progress = progress or (lambda *_: None)
+    started = time.perf_counter()
+    files = find_files(list(paths), data)
+    shas, empty = _hashes(files, progress)
+    key = _joined_key(files, shas, data)
+    root = cache_root()
+    ids_path, meta_path = root / f"{key}.ids", root / f"{key}.json"
+    meta = read_meta(meta_path, ids_path)
+    cached = meta is not None
+    if meta is None:
+        meta = _join(files, shas, empty, data, ids_path, progress)
+        try:
+            write_atomic(meta_path, json.dumps(meta).encode())
+        except OSError as exc:
+            raise CorpusError(f"cannot write the corpus cache in {root}: "
+                              f"{exc.strerror or exc}") from None
+    weight_of = {f.name: f.weight for f in files}
+    listed = meta["files"]
+    table = FileTable(
+        names=tuple(f["name"] for f in listed), sources=tuple(f["source"] for f in listed),
+        labels=tuple(f["label"] for f in listed),
+        weights=tuple(weight_of.get(f["name"], 1.0) for f in listed),
+        starts=torch.tensor([f["start"] for f in listed], dtype=torch.long),
+        lengths=torch.tensor([f["length"] for f in listed], dtype=torch.long),
+        skipped=meta["skipped"])
+    return PreparedCorpus(
+        ids=open_ids(ids_path, meta["count"], meta["dtype"]),
+        vocab=vocab_from_dict(meta["vocab"]), name=name or corpus_name(list(paths)),
+        source=" ".join(str(p) for p in paths), sha256=key, data=data, cached=cached,
+        seconds=time.perf_counter() - started,
+        size_bytes=sum(f.path.stat().st_size for f in files), files=table)
+
+
+def _hashes(files: list[CorpusFile], progress: Progress) -> tuple[list[str], set[int]]:
+    """Each file's sha256 (the empty ones' are marked)."""
+    shas, empty = [], set()
+    for i, f in enumerate(files):
+        try:
+            if f.path.stat().st_size == 0:
+                empty.add(i)
+            shas.append(file_sha256(f.path))
+        except OSError as exc:
+            raise CorpusError(f"cannot read {f.path}: {exc.strerror or exc}") from None
+        progress("hashing files", i + 1, len(files))
+    return shas, empty
+
+
+def _joined_key(files: list[CorpusFile], shas: list[str], data: DataConfig) -> str:
+    digest = hashlib.sha256(f"joined-v{JOINED_VERSION}".encode())
+    for f, sha in zip(files, shas, strict=True):
+        digest.update(f"{sha}\t{f.name}\t{f.source}\t{f.label or ''}\n".encode())
+    return cache_key(digest.hexdigest(), data) + "-files"
+
+
+def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataConfig,
+          ids_path: Path, progress: Progress) -> dict[str, Any]:
+    """Prepare each file, join them in the vocabulary of them all, and return the joined
+    entry's metadata."""
+    parts, skipped, first_reason = [], Counter(), {}
+    for i, f in enumerate(files):
+        progress("reading files", i + 1, len(files))
+        if i in empty:
+            skipped["empty"] += 1
+            continue
+        try:
+            parts.append((f, prepare(f.path, data, f.name)))
+        except CorpusError as exc:
+            if data.strict:
+                raise CorpusError(f"{exc} (`strict`: every file must be readable text)",
+                                  field=exc.field) from None
+            skipped["not text"] += 1
+            first_reason.setdefault("not text", str(exc))
+    if not parts:
+        what = ", ".join(f"{n} {why}" for why, n in skipped.items())
+        raise CorpusError(f"no readable text among the corpus's {len(files)} file(s) "
+                          f"({what}); {first_reason.get('not text', '')}".rstrip("; "))
+    vocab = _joined_vocab([p for _, p in parts], data,
+                          Counter(f.label for f, _ in parts if f.label is not None))
+    listed, at = [], 0
+    with atomic_writer(ids_path) as handle:
+        for f, part in parts:
+            before = [vocab.label_id(f.label)] if f.label is not None else []
+            body = recoded(part.ids, part.vocab, vocab)
+            pieces = [torch.tensor(before, dtype=vocab.dtype), body,
+                      torch.tensor([vocab.end_id], dtype=vocab.dtype)]
+            for piece in pieces:
+                handle.write(piece.numpy().tobytes())
+            listed.append({"name": f.name, "source": f.source, "label": f.label,
+                           "start": at + len(before), "length": body.numel()})
+            at += len(before) + body.numel() + 1
+    return {"count": at, "dtype": str(vocab.dtype).removeprefix("torch."),
+            "vocab": vocab.to_dict(), "files": listed, "skipped": dict(skipped),
+            "sha256": shas and hashlib.sha256("".join(shas).encode()).hexdigest()}
+
+
+def _joined_vocab(parts: list[PreparedCorpus], data: DataConfig,
+                  labels: Counter) -> Vocab:
+    """Every file's symbols with their summed counts, the end symbol (once per file) and
+    the labels (sorted by name)."""
+    counts: Counter = Counter()
+    for part in parts:
+        counts.update(dict(zip(part.vocab.chars, part.vocab.counts, strict=False)))
+    if data.level == "byte":
+        base = ByteVocab([counts.get(c, 0) for c in ByteVocab().chars])
+    else:
+        chars = sorted(counts)
+        base = Vocab(chars, [counts[c] for c in chars])
+    return base.with_end(len(parts), {name: labels[name] for name in sorted(labels)})
