@@ -18,6 +18,7 @@ SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DOCUMENTS = ("lines", "paragraphs", "files")
 LABEL_FROM = ("dirname", "filename")  # where a file's label comes from (--label-from)
+LABEL_INPUTS = ("vector", "prefix")  # how a label enters the network (network.py)
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
@@ -92,9 +93,12 @@ class ModelConfig(_JSONConfig):
     dropout: float = 0.1
     weight_drop: float = 0.0  # training only: dropout on the recurrent weight matrices
     tie_weights: bool = False
+    label_input: str = "vector"  # labelled files: a learned vector at every step, or prefix
     vocab_size: int = 0  # filled in from the corpus
+    label_count: int = 0  # filled in from the corpus: its labels (the last ids of its vocab)
 
-    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False, "weight_drop": 0.0}
+    legacy: ClassVar[dict[str, Any]] = {"tie_weights": False, "weight_drop": 0.0,
+                                        "label_input": "vector", "label_count": 0}
 
     def validate(self) -> ModelConfig:
         _check(self.model in CELLS,
@@ -109,6 +113,10 @@ class ModelConfig(_JSONConfig):
         _check(_is_number(self.weight_drop) and 0.0 <= self.weight_drop < 1.0,
                f"weight_drop must be in [0, 1), not {self.weight_drop}")
         _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
+        _check(self.label_input in LABEL_INPUTS, f"label_input must be one of "
+               f"{', '.join(LABEL_INPUTS)}, not {self.label_input!r}")
+        _check(_is_int(self.label_count) and 0 <= self.label_count <= max(self.vocab_size - 1, 0),
+               "label_count must be between 0 and `vocab_size` - 1")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,
                f"tie_weights shares the embedding with the output head, so `embed_size` "
@@ -199,13 +207,15 @@ class TrainConfig(_JSONConfig):
     log_every: int = 50
     patience: int | None = None  # evaluations without a new best before stopping
     checkpoint_every: int | None = None  # None: at each evaluation
+    samples: bool = True  # a short sample (per label) at each evaluation
     steps: int | None = None
     epochs: float | None = None
     time_limit: float | None = None
     seed: int = 1234
 
     legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None,
-                                        "ema": 0.0, "bptt_steps": None, "batch_order": "length"}
+                                        "ema": 0.0, "bptt_steps": None, "batch_order": "length",
+                                        "samples": True}
 
     def validate(self) -> TrainConfig:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, "batch_size must be >= 1")
@@ -239,6 +249,7 @@ class TrainConfig(_JSONConfig):
         _check(self.checkpoint_every is None
                or (_is_int(self.checkpoint_every) and self.checkpoint_every >= 1),
                "checkpoint_every must be >= 1")
+        _check(isinstance(self.samples, bool), "samples must be true or false")
         _check(self.batch_order in BATCH_ORDERS, f"batch_order must be one of "
                f"{', '.join(BATCH_ORDERS)}, not {self.batch_order!r}")
         _check(self.lr_schedule in SCHEDULES,

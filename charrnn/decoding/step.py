@@ -14,9 +14,10 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
   in place, at about a microsecond per operation where an eager torch call costs
   several (a sigmoid is 0.5 + 0.5 tanh(x / 2): numpy's tanh is vectorised).
 
-The state layout is the model's ((num_layers, batch, hidden) tensors), so `select_state`
-reorders beams as usual; every call returns fresh state tensors (numpy-backed, no copy)
-and never writes into the ones it was given.
+The state layout is the model's ((num_layers, batch, hidden) tensors, and a labelled
+model's (1, batch, 1) label in force, whose vector's input projection is a second table),
+so `select_state` reorders beams as usual; every call returns fresh state tensors
+(numpy-backed, no copy) and never writes into the ones it was given.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ class InferenceStep:
                                 weight("bias_ih", k) + weight("bias_hh", k), weights)
                         for k in range(1, self.layers)]
         self.head = Product(model.head.weight, model.head.bias)
+        self.labels = model.labels
+        if self.labels:  # a label's vector, projected like a character's (no biases)
+            self.first_label = model.first_label
+            self.label_table = (model.label_embed.weight.float()
+                                @ weight("weight_ih", 0).T).contiguous().numpy()
 
     @property
     def products(self) -> list[Product]:
@@ -115,19 +121,29 @@ class InferenceStep:
         h_out = np.empty_like(h_in)
         c_out = None if c_in is None else np.empty_like(c_in)
         buf = self._buffers_for(idx.shape[0])
+        codes = self._label_codes(idx, state[-1]) if self.labels else None
         x = None
         for k in range(self.layers):
             if self.model == "gru":
-                self._gru(k, idx, x, h_in[k], h_out[k], buf)
+                self._gru(k, idx, x, h_in[k], h_out[k], buf, codes)
             else:
-                gates = self._gates(k, idx, x, h_in[k], buf)
+                gates = self._gates(k, idx, x, h_in[k], buf, codes)
                 if c_out is not None:
                     self._lstm(gates, c_in[k], h_out[k], c_out[k])
                 else:
                     np.tanh(gates, out=h_out[k])
             x = h_out[k]
         logprobs = self._log_softmax(self.head(x, buf.logits), buf.exp)
-        return logprobs, (h_out,) if c_out is None else (h_out, c_out)
+        new = (h_out,) if c_out is None else (h_out, c_out)
+        if codes is not None:
+            new = (*new, codes.astype(np.float32).reshape(1, -1, 1))
+        return logprobs, new
+
+    def _label_codes(self, idx: np.ndarray, carried: np.ndarray) -> np.ndarray:
+        """Each row's label after reading `idx`: a label symbol's, else the one carried."""
+        reading = idx >= self.first_label
+        return np.where(reading, idx - self.first_label + 1,
+                        carried.reshape(-1).astype(np.int64))
 
     def _buffers_for(self, rows: int) -> _Buffers:
         buf = self._buffers.get(rows)
@@ -143,13 +159,16 @@ class InferenceStep:
         return buf
 
     def _gates(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
-               buf: _Buffers) -> np.ndarray:
-        """LSTM/RNN pre-activations of layer k: h W_hh + the character's table row, or
-        [x, h] [W_ih W_hh] + biases."""
+               buf: _Buffers, codes: np.ndarray | None = None) -> np.ndarray:
+        """LSTM/RNN pre-activations of layer k: h W_hh + the character's table row (and
+        its label's), or [x, h] [W_ih W_hh] + biases."""
         if k == 0:
             gates = self.hh[0](h_prev, buf.gates)
             rows = self.table[int(idx[0])] if idx.size == 1 else self.table[idx]  # a view
-            return np.add(gates, rows, out=gates)
+            np.add(gates, rows, out=gates)
+            if codes is not None:
+                np.add(gates, self.label_table[codes], out=gates)
+            return gates
         joined = buf.joined[:, : x.shape[1] + h_prev.shape[1]]
         joined[:, : x.shape[1]] = x
         joined[:, x.shape[1] :] = h_prev
@@ -168,10 +187,12 @@ class InferenceStep:
         np.multiply(h, gates[:, 2 * n : 3 * n], out=h)  # output
 
     def _gru(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
-             h: np.ndarray, buf: _Buffers) -> None:
+             h: np.ndarray, buf: _Buffers, codes: np.ndarray | None = None) -> None:
         n = self.hidden
         if k == 0:
             gi = np.take(self.table, idx, axis=0, out=buf.gates)
+            if codes is not None:
+                np.add(gi, self.label_table[codes], out=gi)
         else:
             gi = self.ih[k - 1](x, buf.gates)
         gh = self.hh[k](h_prev, buf.hidden_gates)

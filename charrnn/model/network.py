@@ -1,8 +1,12 @@
 """One CharRNN module for lstm / gru / rnn, and helpers for its recurrent state.
 
-The state is always a tuple of (num_layers, batch, hidden) tensors: (h, c) for the LSTM,
-(h,) for GRU and RNN, so code that carries, detaches or reorders it never asks which
-cell it is holding.
+The state is always a tuple of tensors with the batch on dimension 1: (h, c) for the
+LSTM, (h,) for GRU and RNN, each (num_layers, batch, hidden), so code that carries,
+detaches or reorders it never asks which cell it is holding. A model of labelled files
+with `label_input` "vector" adds one more, (1, batch, 1): the label each row is writing
+in (1 + its index; 0 for none), set by reading a label's symbol and kept until the next
+one. Its learned vector is added to every character's embedding, so the label speaks at
+every step, not only at the start of a text (`label_input` "prefix": only the symbol).
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ class CharRNN(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:  # one matrix both reads and writes characters
             self.head.weight = self.embed.weight
+        self.labels = config.label_count if config.label_input == "vector" else 0
+        if self.labels:  # row 0: no label yet
+            self.label_embed = nn.Embedding(self.labels + 1, config.embed_size, padding_idx=0)
+            self.first_label = config.vocab_size - self.labels
 
     @property
     def num_parameters(self) -> int:
@@ -80,21 +88,37 @@ class CharRNN(nn.Module):
         weight = self.head.weight
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         count = 2 if self.config.model == "lstm" else 1
-        return tuple(weight.new_zeros(shape) for _ in range(count))
+        labels = (weight.new_zeros((1, batch_size, 1)),) if self.labels else ()
+        return (*(weight.new_zeros(shape) for _ in range(count)), *labels)
 
     def forward(self, ids: torch.Tensor, state: State,
                 restarts: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step.
         `restarts` (batch, time; bool), where given, marks the steps before which the state
         returns to zero: where a packed row's next document begins."""
+        x, labels = self.embed(ids), ()
+        if self.labels:
+            state, codes = state[:-1], self.label_codes(ids, state[-1])
+            x = x + self.label_embed(codes)
+            labels = (codes[:, -1:].T[:, :, None].to(state[0].dtype),)
         if restarts is not None:
-            out, hidden_out = self._recur_restarting(self.embed(ids), state, restarts)
+            out, hidden_out = self._recur_restarting(x, state, restarts)
         else:
             hidden_in = state if self.config.model == "lstm" else state[0]
-            out, hidden_out = self._recur(self.embed(ids), hidden_in)
+            out, hidden_out = self._recur(x, hidden_in)
         logits = self.head(self.drop(out))
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
-        return logits, new_state
+        return logits, (*new_state, *labels)
+
+    def label_codes(self, ids: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
+        """(batch, time) the label in force at each step: that of the last label symbol
+        read up to it (itself included), else the one `carried` in (1, batch, 1)."""
+        is_label = ids >= self.first_label
+        code = (ids - self.first_label + 1) * is_label
+        steps = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+        last = torch.where(is_label, steps, -1).cummax(dim=1).values
+        before = carried[0, :, 0].long()[:, None].expand_as(ids)
+        return torch.where(last >= 0, code.gather(1, last.clamp(min=0)), before)
 
     def _recur(self, x: torch.Tensor, hidden: torch.Tensor | State):
         """The fused RNN; while training with weight_drop, through recurrent matrices with

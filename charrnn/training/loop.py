@@ -19,7 +19,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,10 +39,18 @@ from charrnn.training import state as saved_state
 from charrnn.training.averaging import WeightAverage
 from charrnn.training.device import resolve_device, resolve_precision, to_device
 from charrnn.training.distributed import Ranks
+from charrnn.training.glimpse import glimpses
 from charrnn.training.metrics import MetricsLog
 from charrnn.training.parent import Parent
 from charrnn.training.progress import Progress, Scores, finite
-from charrnn.training.report import Reporter, RunInfo, SilentReporter, StepStats, TrainResult
+from charrnn.training.report import (
+    EvalDetail,
+    Reporter,
+    RunInfo,
+    SilentReporter,
+    StepStats,
+    TrainResult,
+)
 from charrnn.training.resumable import check_resumable
 from charrnn.training.schedule import Budget, learning_rate
 from charrnn.training.sources import TrainingText, training_text
@@ -117,7 +125,8 @@ def train_model(
     cfg, batcher = text.cfg, text.batcher
 
     # -- model: the network, its optimiser and average, the state each stream carries ----
-    mconf = dataclasses.replace(model_config, vocab_size=len(text.vocab))
+    mconf = dataclasses.replace(model_config, vocab_size=len(text.vocab),
+                                label_count=len(text.vocab.labels))
     net = build_network(mconf, cfg, dev, ranks,
                         parent.weights_for(text.vocab) if parent is not None else None)
     state = net.model.initial_state(cfg.batch_size)
@@ -215,6 +224,8 @@ class Run:
     lineage: dict | None = None  # the model a fine-tuning run started from
     metrics: MetricsLog | None = None  # rank 0's metrics.jsonl
     state: State = ()  # what every stream carries into its next window
+    by_source: dict[str, float] = field(default_factory=dict)  # the last evaluation's
+    samples: dict[str, str] = field(default_factory=dict)  # the last evaluation's
 
     def __post_init__(self) -> None:
         self.budget = Budget.of(self.cfg, self.batcher.windows_per_epoch)
@@ -290,15 +301,27 @@ class Run:
         return loss
 
     def evaluate_and_save(self) -> None:
-        """Score the whole validation text, write `latest` (and `best` on a new best)."""
+        """Score the whole validation text (per source too), draw the samples, write
+        `latest` (and `best` on a new best)."""
         started, progress = time.perf_counter(), self.progress
         improved = progress.scores.record(self.validation_loss(), progress.step)
+        self.by_source = dict(getattr(self.text.validation, "last", {}))
+        self.samples = (glimpses(self.net.evaluated, self.text.vocab, self.stream_of_files,
+                                 self.cfg.seed + progress.step)
+                        if self.cfg.samples and self.ranks.is_main else {})
         self.save(runs.LATEST, with_training_state=True)
         if improved:
             self.save(runs.BEST, with_training_state=False)
         progress.eval_seconds = time.perf_counter() - started
         progress.evaluated_at = progress.step
         self.report.on_eval(progress.step, progress.scores.val_loss, improved)
+        if hasattr(self.report, "on_detail") and (self.by_source or self.samples):
+            self.report.on_detail(EvalDetail(progress.step, self.by_source, self.samples))
+
+    @property
+    def stream_of_files(self) -> bool:
+        """Many files learned as one stream: a label is read after an end symbol."""
+        return self.corpus.files is not None and self.corpus.data.documents is None
 
     def validation_loss(self) -> float:
         """The evaluated weights' loss on the whole validation text, over all processes."""
@@ -333,6 +356,7 @@ class Run:
             "metrics": progress.scores.to_meta(), "processes": self.ranks.world,
             "validation": self.held_out,
             **({"parent": self.lineage} if self.lineage is not None else {}),
+            **({"val_by_source": self.by_source} if self.by_source else {}),
         }
 
     def log(self, evaluated: bool) -> None:
@@ -346,7 +370,9 @@ class Run:
             chars=progress.chars, train_loss=loss,
             val_loss=finite(progress.scores.val_loss) if evaluated else None, lr=progress.lr,
             chars_per_sec=round(chars / seconds, 1)
-            if seconds > 0 else None)
+            if seconds > 0 else None,
+            val_by_source=self.by_source if evaluated else None,
+            samples=self.samples if evaluated else None)
 
     def finish(self, ending: str) -> TrainResult:
         """Save where an interrupted run stopped, or evaluate a finished one a last time."""
@@ -381,4 +407,5 @@ class Run:
             processes=self.ranks.world,
             streams=(self.rows.start, self.rows.stop, cfg.batch_size * self.ranks.world),
             documents=text.documents, padding=text.padding, parent=self.lineage,
+            sources=text.sources or (), labels=text.vocab.labels,
         )

@@ -26,6 +26,7 @@ from charrnn.errors import CharRNNError
 from charrnn.model.runs import METRICS
 
 FIELDS = ("step", "elapsed", "chars", "train_loss", "val_loss", "lr", "chars_per_sec")
+EXTRA = ("val_by_source", "samples")  # written only where there are some
 DAMAGED_SUFFIX = ".damaged"  # metrics.jsonl.damaged: the lines a resume set aside
 
 
@@ -102,7 +103,8 @@ class MetricsLog:
         return CharRNNError(f"could not write {self.path}: {exc.strerror or exc}")
 
     def append(self, **record: Any) -> None:
-        line = json.dumps({name: record.get(name) for name in FIELDS})
+        line = json.dumps({**{name: record.get(name) for name in FIELDS},
+                           **{name: record[name] for name in EXTRA if record.get(name)}})
         try:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")

@@ -48,7 +48,8 @@ from charrnn.training.presets import finetune_settings, preset, settings_for
 from charrnn.training.resumable import check_settings
 
 _CONFIGS = (DataConfig, ModelConfig, TrainConfig)
-SETTINGS = frozenset(f.name for cls in _CONFIGS for f in dataclasses.fields(cls)) - {"vocab_size"}
+SETTINGS = (frozenset(f.name for cls in _CONFIGS for f in dataclasses.fields(cls))
+            - {"vocab_size", "label_count"})
 ALIASES = {"time": "time_limit"}  # the CLI's --time
 
 

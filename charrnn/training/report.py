@@ -32,6 +32,8 @@ class RunInfo:
     documents: tuple[int, int] | None = None  # training and validation documents
     padding: float | None = None  # share of the document batches that is padding
     parent: dict | None = None  # a fine-tuning run's lineage (training/parent.py)
+    sources: tuple = ()  # a corpus of many files: each source's `sourced.SourceShare`
+    labels: tuple[str, ...] = ()  # a model of labelled files: its labels
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,20 @@ class TrainResult:
         return (self.parent or {}).get("zero_shot_loss")
 
 
+@dataclass(frozen=True)
+class EvalDetail:
+    """What an evaluation found beyond its loss: each source's loss (nats per symbol; a
+    corpus of many files) and a short sample (per label; "" for an unlabelled model)."""
+
+    step: int
+    by_source: dict[str, float]
+    samples: dict[str, str]
+
+
 class Reporter(Protocol):
+    """What training tells. A reporter may also have `on_detail(EvalDetail)` (after each
+    evaluation); one without it is not told."""
+
     def on_start(self, info: RunInfo) -> None: ...
     def on_step(self, stats: StepStats) -> None: ...
     def on_eval(self, step: int, val_loss: float, improved: bool) -> None: ...
@@ -76,6 +91,8 @@ class Reporter(Protocol):
 
 class SilentReporter:
     """A Reporter that ignores everything (the default for library use)."""
+
+    def on_detail(self, detail: EvalDetail) -> None: ...
 
     def on_start(self, info: RunInfo) -> None: ...
     def on_step(self, stats: StepStats) -> None: ...

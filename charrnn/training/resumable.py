@@ -35,7 +35,8 @@ def check_settings(ckpt: checkpoint.Checkpoint, model_config: ModelConfig,
     checkpoint cadence may change)."""
     meta = ckpt.meta
     saved = ModelConfig.from_dict(meta.get("model")).to_dict()
-    wanted = {**model_config.to_dict(), "vocab_size": saved["vocab_size"]}
+    wanted = {**model_config.to_dict(), "vocab_size": saved["vocab_size"],
+              "label_count": saved["label_count"]}
     saved_train = TrainConfig.from_dict(meta.get("train")).to_dict()
     for name, value in [*wanted.items(), *train_config.to_dict().items()]:
         before = saved.get(name, saved_train.get(name))

@@ -17,6 +17,7 @@ an end symbol (the next file's label) is not scored: a label is given, never gue
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import torch
@@ -115,14 +116,15 @@ def split_by_source(units: Units, table: FileTable, cfg: TrainConfig,
     tail (see the module doc). Seeded, so a resumed run holds out the same."""
     sources = table.source_index
     cap = max(2, val_max_chars // max(len(table.source_names), 1))
-    generator = torch.Generator().manual_seed(cfg.seed)
     held_file = torch.zeros(len(table), dtype=torch.bool)
     cut_file = torch.zeros(len(table), dtype=torch.bool)  # one-file sources, cut below
     train, held = [], []
     for s in range(len(table.source_names)):
         members = torch.nonzero(sources == s).flatten()
         members = members[torch.isin(members, units.files)]  # files with some text
-        if len(members) >= 2:
+        if len(members) >= 2:  # seeded by source, so a source alone holds out the same
+            generator = torch.Generator().manual_seed(
+                cfg.seed * 1_000_003 + zlib.crc32(table.source_names[s].encode()))
             order = members[torch.randperm(len(members), generator=generator)]
             count = min(max(1, round(len(members) * cfg.val_frac)), len(members) - 1)
             fits = torch.cumsum(table.lengths[order[:count]] + 1, 0) <= cap

@@ -1,0 +1,151 @@
+"""A folder of two authors: classification, label-steered samples, per-source loss.
+
+Two public-domain novels (Austen's Pride and Prejudice, Dickens's A Tale of Two Cities;
+`corpora/english/SOURCES.md`): the first 300,000 characters of each, cut into 30 files
+of 10,000 in a folder per author, are the training folder. With `--label-from dirname`
+a model learns both for 5 minutes on this machine (each `--label-input` asked for), and
+a model of each author alone learns its folder for the same time. Then, once, at the end:
+
+- classify: paragraphs of at least 200 characters from the rest of each book (text no
+  run read: the test set) are each assigned the label with the highest posterior;
+  the share assigned to their author (goal >= 97%);
+- steered samples: 40 samples of 300 characters per label (temperature 0.8); the share
+  that score higher under their own label than under the other (goal >= 90%);
+- per-source loss: each source's validation loss (its held-out files, the same ones
+  for the folder and for the author alone) beside the author-alone model's; the folder
+  model's must be within 3% (goal).
+
+    python bench/folders.py --books DIR                # DIR holds the two novels' .txt
+    python bench/folders.py --books DIR --label-input vector prefix --minutes 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOKS = {"austen": "austen-pride-and-prejudice.txt",
+         "dickens": "dickens-a-tale-of-two-cities.txt"}
+TRAIN_CHARS, FILE_CHARS, TEST_FROM = 300_000, 10_000, 400_000
+LN2 = 0.6931471805599453
+
+
+def book_texts(books: Path) -> dict[str, str]:
+    """Each author's novel, from a folder of .txt files or the books archive."""
+    if books.is_dir():
+        return {a: (books / name).read_text(encoding="utf-8") for a, name in BOOKS.items()}
+    with tarfile.open(books) as archive:
+        return {a: archive.extractfile(name).read().decode("utf-8")
+                for a, name in BOOKS.items()}
+
+
+def write_folder(texts: dict[str, str], root: Path) -> None:
+    for author, text in texts.items():
+        (root / author).mkdir(parents=True)
+        for i in range(TRAIN_CHARS // FILE_CHARS):
+            piece = text[i * FILE_CHARS : (i + 1) * FILE_CHARS]
+            (root / author / f"part{i:02d}.txt").write_text(piece, encoding="utf-8")
+
+
+def paragraphs(text: str) -> list[str]:
+    """The test paragraphs: after TEST_FROM, separated by blank lines, >= 200 chars."""
+    found = [p.strip() for p in re.split(r"\n\s*\n", text[TEST_FROM:])]
+    return [p for p in found if len(p) >= 200]
+
+
+def train(paths: list[str], out: Path, minutes: float, **options) -> dict:
+    import charrnn
+
+    result = charrnn.train(paths, out=out, time=f"{minutes}m", **options)
+    from charrnn.model import checkpoint, runs
+
+    meta = checkpoint.load(out / runs.BEST).meta
+    return {"result": result, "by_source": meta.get("val_by_source") or {}}
+
+
+def measure(lm, tests: dict[str, list[str]], samples: int) -> dict:
+    """Classification accuracy and steered-sample share, on the test paragraphs."""
+    right = total = skipped = 0
+    for author, paras in tests.items():
+        for p in paras:
+            if lm.vocab.unknown(p):
+                skipped += 1
+                continue
+            total += 1
+            right += lm.classify(p).label == author
+    steered = count = 0
+    for label in lm.labels:
+        other = next(x for x in lm.labels if x != label)
+        for text in lm.samples(samples, 300, temperature=0.8, seed=7, label=label):
+            if text:
+                count += 1
+                steered += lm.logprob(text, label=label) > lm.logprob(text, label=other)
+    return {"accuracy": right / total, "tested": total, "skipped": skipped,
+            "steered": steered / count, "samples": count}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--books", type=Path,
+                        default=ROOT / "corpora" / "english" / "books.tar.xz")
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--label-input", nargs="+", default=["vector"],
+                        choices=["vector", "prefix"])
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--no-alone", action="store_true",
+                        help="skip the author-alone models (and the per-source goal)")
+    args = parser.parse_args()
+    if not args.books.exists():
+        sys.exit(f"{args.books} not found: build it as corpora/english/SOURCES.md says, "
+                 "or pass --books with a folder holding " + ", ".join(BOOKS.values()))
+    import charrnn
+
+    texts = book_texts(args.books)
+    tests = {a: paragraphs(t) for a, t in texts.items()}
+    random.seed(0)
+    work = Path(tempfile.mkdtemp(prefix="charrnn-folders-"))
+    write_folder(texts, work / "folder")
+    print(f"folder: {len(texts)} authors x {TRAIN_CHARS // FILE_CHARS} files of "
+          f"{FILE_CHARS:,} characters; test paragraphs: "
+          + ", ".join(f"{a} {len(p)}" for a, p in tests.items()), flush=True)
+    alone = {}
+    if not args.no_alone:
+        for author in texts:
+            run = train([str(work / "folder" / author)], work / f"alone-{author}",
+                         args.minutes)
+            alone[author] = run["by_source"].get(author, run["result"].best_val_loss)
+            print(f"{author} alone: best validation {alone[author] / LN2:.4f} bits/char "
+                  f"({run['result'].steps} steps)", flush=True)
+    goals_met = True
+    for how in args.label_input:
+        out = work / f"folder-{how}"
+        run = train([str(work / "folder")], out, args.minutes, label_from="dirname",
+                    label_input=how)
+        lm = charrnn.load(out)
+        found = measure(lm, tests, args.samples)
+        print(f"\nlabel input {how}: {run['result'].steps} steps, best validation "
+              f"{run['result'].best_val_loss / LN2:.4f} bits/char")
+        print(f"  classify: {found['accuracy']:.1%} of {found['tested']} paragraphs right "
+              f"(goal >= 97%; {found['skipped']} skipped: characters the model never saw)")
+        print(f"  steered samples: {found['steered']:.1%} of {found['samples']} score higher "
+              "under their own label (goal >= 90%)")
+        goals_met &= found["accuracy"] >= 0.97 and found["steered"] >= 0.90
+        for author, loss in sorted(run["by_source"].items()):
+            line = f"  {author}: validation {loss / LN2:.4f} bits/char"
+            if author in alone:
+                gap = loss / alone[author] - 1
+                line += (f", alone {alone[author] / LN2:.4f}: {gap:+.1%} "
+                         f"(goal within 3%: {'met' if gap <= 0.03 else 'missed'})")
+                goals_met &= gap <= 0.03
+            print(line, flush=True)
+    print(f"\ngoals {'met' if goals_met else 'missed'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""A short sample at each evaluation, so a person sees the model learn (as textgenrnn
+shows): one per label for a model of labelled files, else one.
+
+Drawn with a private generator from the evaluated weights, in eval mode, so training's
+random streams and its mode are as they were: a run with samples is the same run as one
+without.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from charrnn.data.vocab import Vocab
+from charrnn.model.network import CharRNN
+
+LENGTH = 200
+TEMPERATURE = 0.8
+
+
+@torch.inference_mode()
+def glimpses(model: CharRNN, vocab: Vocab, stream: bool, seed: int) -> dict[str, str]:
+    """label (or "") -> a sample of up to LENGTH characters from the start of a text.
+    `stream`: files were learned as one stream (a label is read after an end symbol)."""
+    was_training = model.training
+    model.eval()
+    try:
+        if not vocab.labels:
+            return {"": _sample(model, vocab, _opening(vocab, None, stream), seed)}
+        return {name: _sample(model, vocab, _opening(vocab, name, stream), seed)
+                for name in vocab.labels}
+    finally:
+        model.train(was_training)
+
+
+def _opening(vocab: Vocab, label: str | None, stream: bool) -> list[int]:
+    """What a text is read after (see `decoding.decoder.Opening`)."""
+    if vocab.end_id is None:
+        return []
+    if label is None:
+        return [vocab.end_id]
+    return ([vocab.end_id] if stream else []) + [vocab.label_id(label)]
+
+
+def _sample(model: CharRNN, vocab: Vocab, opening: list[int], seed: int) -> str:
+    generator = torch.Generator().manual_seed(seed)
+    device = model.head.weight.device
+    state = model.initial_state(1)
+    if opening:
+        logits, state = model(torch.tensor([opening], device=device), state)
+        logits = logits[0, -1]
+    else:  # a stream's first character: as frequent as in the corpus
+        logits = torch.log(torch.tensor(vocab.counts, dtype=torch.float32, device=device))
+    drawn: list[int] = []
+    for _ in range(LENGTH):
+        probs = torch.softmax(logits.float() / TEMPERATURE, dim=-1).cpu()
+        if vocab.end_id is not None:
+            probs[vocab.end_id + 1 :] = 0  # a label is never drawn
+        i = int(torch.multinomial(probs, 1, generator=generator))
+        if i >= vocab.text_size:  # the end of a text ends the sample
+            break
+        drawn.append(i)
+        logits, state = model(torch.tensor([[i]], device=device), state)
+        logits = logits[0, -1]
+    return vocab.decode(drawn)
