@@ -136,3 +136,39 @@ def test_continue_streams_and_can_be_stopped_while_it_waits(lm, charrnn_server, 
                                                      "waiting": 0}:
             assert time.monotonic() < deadline
             time.sleep(0.02)
+
+
+def test_a_labelled_models_page_offers_its_styles_and_writes_in_the_one_picked(
+        lm, charrnn_server, browser, tmp_path):
+    import json
+
+    import charrnn
+
+    for name, line in (("alice", "the roses are red.\n"), ("bob", "NO TIME AT SIX!\n")):
+        (tmp_path / "letters" / name).mkdir(parents=True)
+        for i in range(2):
+            (tmp_path / "letters" / name / f"{i}.txt").write_text(line * 30)
+    charrnn.train(str(tmp_path / "letters"), label_from="dirname", steps=40, hidden_size=32,
+                  embed_size=8, batch_size=4, seq_len=16, lr=1e-2, out=tmp_path / "run")
+    labelled = charrnn.load(tmp_path / "run")
+    with charrnn_server(lm) as url:  # a model without labels: no picker
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("document.getElementById('model').textContent"
+                               ".includes('parameters')")
+        assert not page.is_visible("#label-picker")
+    with charrnn_server(labelled) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("document.getElementById('model').textContent"
+                               ".includes('parameters')")
+        assert page.is_visible("#label-picker")
+        shown = page.eval_on_selector_all("#label option", "els => els.map(e => e.value)")
+        assert shown == ["alice", "bob"]
+        page.select_option("#label", "bob")
+        sent = []
+        page.on("request", lambda r: sent.append(r) if "/v1/sample" in r.url else None)
+        page.click("#continue")
+        page.wait_for_function("document.getElementById('status').textContent === 'done'",
+                               timeout=20_000)
+        assert json.loads(sent[0].post_data)["label"] == "bob"

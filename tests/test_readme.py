@@ -115,6 +115,12 @@ def workbench(server, shared_corpus, tiny_text):
     Path("code.py").write_text(tiny_text(10), encoding="utf-8")  # spelled by the models
     Path("corpora/names.txt").write_text("emma\nmarie\nmarco\nolivia\nava\nmartha\n" * 20,
                                          encoding="utf-8")
+    for name, line in (("alice", "the roses are red and the cat sat on the mat.\n"),
+                       ("bob", "NO TIME! THE TRAIN LEAVES AT SIX.\n")):  # a folder of texts
+        Path("corpora/letters", name).mkdir(parents=True)
+        for i in range(3):
+            Path("corpora/letters", name, f"letter{i}.txt").write_text(line * (8 + i),
+                                                                      encoding="utf-8")
     result = CliRunner().invoke(app, ["train", str(corpus), "--out",
                                       "checkpoints/tinyshakespeare", *FAST])
     assert result.exit_code == 0, result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, setting_error
 from charrnn.data.documents import find_documents
+from charrnn.data.files import find_files
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
@@ -211,6 +213,41 @@ class LanguageModel:
         training corpus was read."""
         text, _ = self.read_file(path, max_chars or 2**62)
         return self.classify(text)
+
+    def evaluate_files(self, paths: Sequence[str | Path]) -> dict[str, TextLoss]:
+        """Loss on many files (folders, files, globs, found as training found them), per
+        source and in all (key ""): each file read as the training corpus was, from the
+        start of a text under its label, its end counted (a model of documents lines or
+        paragraphs: each of its documents)."""
+        data = DataConfig.from_dict(self.meta["data"]) if self.meta.get("data") else \
+            DataConfig(level=self.vocab.level)
+        files = find_files(list(paths), dataclasses.replace(data, weights=()))
+        sums: dict[str, list[float]] = {}
+        for f in files:
+            label = f.label if self.vocab.labels else None
+            text = "".join(self._read(f.path))
+            pieces = self.split_documents(text) if self.documents in ("lines", "paragraphs") \
+                else [text]
+            for piece in pieces:
+                nats, count = self._text_nats(piece, label)
+                for key in (f.source, ""):
+                    got = sums.setdefault(key, [0.0, 0, 0])
+                    got[0], got[1], got[2] = got[0] + nats, got[1] + count, got[2] + 1
+        ends = self.vocab.end_id is not None
+        return {key: TextLoss(nats, count, docs if ends else 0)
+                for key, (nats, count, docs) in sorted(sums.items())}
+
+    def _text_nats(self, text: str, label: str | None, chunk: int = 4096) -> tuple[float, int]:
+        """-log p of a text read from the start under `label` (its end symbol counted for
+        a model that has one), in chunks; and the symbols scored."""
+        ids = self.codec.encode(text)
+        if self.vocab.end_id is not None:
+            ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
+        position, total = self.decoder.start(self.codec.prime("", label=label)), 0.0
+        for start in range(0, ids.numel(), chunk):
+            position, nats = self.decoder.advance_text(position, ids[start : start + chunk])
+            total -= nats
+        return total, ids.numel()
 
     def _label_ids(self) -> dict[str, int]:
         return {name: self.vocab.label_id(name) for name in self.vocab.labels}

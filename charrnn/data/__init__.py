@@ -4,6 +4,9 @@
     builtin.py    the built-in corpus (Python's standard library) and its fair held-out files
     vocab.py      symbols <-> ids, at character or byte level, with corpus counts
     cache.py      a corpus -> memory-mapped ids, prepared once, keyed by content hash
+    files.py      many files in: folders, globs, and each file's name, source, label, weight
+    collection.py many files -> one memory-mapped id file, each file cached on its own
+    sources.py    many files cut as training reads them: held out per source, weighted
     split.py      training text and validation text
     streams.py    the truncated-BPTT batcher: B contiguous streams read T at a time
     documents.py  a list of texts (--documents): cut, held out, batched by length

@@ -56,6 +56,7 @@ class FileTable:
     starts: torch.Tensor
     lengths: torch.Tensor
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many files
+    paths: tuple[str, ...] = ()  # the folders, files and globs the corpus was given as
 
     def __len__(self) -> int:
         return len(self.names)
@@ -72,7 +73,7 @@ class FileTable:
 
     def describe(self) -> dict[str, Any]:
         return {"files": len(self), "sources": list(self.source_names),
-                "skipped": dict(self.skipped)}
+                "skipped": dict(self.skipped), "paths": list(self.paths)}
 
 
 def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
@@ -96,6 +97,9 @@ def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
         except OSError as exc:
             raise CorpusError(f"cannot write the corpus cache in {root}: "
                               f"{exc.strerror or exc}") from None
+    if data.strict and meta["skipped"]:
+        raise CorpusError(f"{meta['first_skipped']} (`strict`: every file must be readable, "
+                          "non-empty text)", field="strict")
     weight_of = {f.name: f.weight for f in files}
     listed = meta["files"]
     table = FileTable(
@@ -104,7 +108,7 @@ def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
         weights=tuple(weight_of.get(f["name"], 1.0) for f in listed),
         starts=torch.tensor([f["start"] for f in listed], dtype=torch.long),
         lengths=torch.tensor([f["length"] for f in listed], dtype=torch.long),
-        skipped=meta["skipped"])
+        skipped=meta["skipped"], paths=tuple(str(p) for p in paths))
     return PreparedCorpus(
         ids=open_ids(ids_path, meta["count"], meta["dtype"]),
         vocab=vocab_from_dict(meta["vocab"]), name=name or corpus_name(list(paths)),
@@ -138,26 +142,27 @@ def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataC
           ids_path: Path, progress: Progress) -> dict[str, Any]:
     """Prepare each file, join them in the vocabulary of them all, and return the joined
     entry's metadata."""
-    parts, skipped, first_reason = [], Counter(), {}
+    parts, skipped, reasons = [], Counter(), []
     for i, f in enumerate(files):
         progress("reading files", i + 1, len(files))
         if i in empty:
             skipped["empty"] += 1
+            reasons.append(f"{f.path} is empty")
             continue
         try:
             parts.append((f, prepare(f.path, data, f.name)))
         except CorpusError as exc:
-            if data.strict:
-                raise CorpusError(f"{exc} (`strict`: every file must be readable text)",
-                                  field=exc.field) from None
             skipped["not text"] += 1
-            first_reason.setdefault("not text", str(exc))
+            reasons.append(str(exc))
     if not parts:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
         raise CorpusError(f"no readable text among the corpus's {len(files)} file(s) "
-                          f"({what}); {first_reason.get('not text', '')}".rstrip("; "))
-    vocab = _joined_vocab([p for _, p in parts], data,
-                          Counter(f.label for f, _ in parts if f.label is not None))
+                          f"({what}); {reasons[0]}")
+    kept = Counter(f.label for f, _ in parts if f.label is not None)
+    for label in sorted({f.label for f in files if f.label is not None} - set(kept)):
+        raise CorpusError(f"label {label!r} has no readable file left (its files are empty "
+                          "or not text); fix or remove them", field="label_from")
+    vocab = _joined_vocab([p for _, p in parts], data, kept)
     listed, at = [], 0
     with atomic_writer(ids_path) as handle:
         for f, part in parts:
@@ -172,6 +177,7 @@ def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataC
             at += len(before) + body.numel() + 1
     return {"count": at, "dtype": str(vocab.dtype).removeprefix("torch."),
             "vocab": vocab.to_dict(), "files": listed, "skipped": dict(skipped),
+            "first_skipped": reasons[0] if reasons else None,
             "sha256": shas and hashlib.sha256("".join(shas).encode()).hexdigest()}
 
 

@@ -273,10 +273,21 @@ def merged(parent: Vocab, corpus: Vocab) -> Vocab:
     return Vocab(chars, [counts.get(c, 0) for c in chars])
 
 
+def merged_with_ends(model: Vocab, corpus: Vocab) -> Vocab:
+    """`merged`, keeping the corpus's end symbol and labels (a corpus of many files)."""
+    speaks = merged(model, corpus)
+    if corpus.end_id is None:
+        return speaks
+    return speaks.with_end(corpus.counts[corpus.end_id],
+                           dict(zip(corpus.labels, corpus.counts[corpus.end_id + 1 :],
+                                    strict=True)))
+
+
 def recoded(ids: torch.Tensor, source: Vocab, target: Vocab) -> torch.Tensor:
     """Ids of `source` as the same symbols' ids in `target` (which holds them all), in
     the narrowest type that fits `target`; in pieces, so memory stays flat."""
-    table = torch.tensor([target.index[c] for c in source.chars], dtype=target.dtype)
+    place = {key: i for i, key in enumerate(symbol_keys(target))}
+    table = torch.tensor([place[key] for key in symbol_keys(source)], dtype=target.dtype)
     out = torch.empty(ids.numel(), dtype=target.dtype)
     for start in range(0, ids.numel(), _PIECE):
         out[start : start + _PIECE] = table[ids[start : start + _PIECE].long()]

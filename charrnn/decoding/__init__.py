@@ -8,6 +8,7 @@ and data, never training.
     sampling.py         the one sampler: per-request options and generators, any rows
     beam.py             beam search with stops, length penalty and no-repeat n-grams
     scoring.py          the loss of any text, read as one carried stream, or documents
+    classify.py         which label wrote a text: a labelled model as a Bayes classifier
     novelty.py          sampled documents marked as copies (train, val) or new
     session.py          a text written with the model: feed, predict, continue, undo
     batcher.py          many generations at once, one batched step a character (serve)

@@ -75,6 +75,7 @@ class Request:
     seed: int | None = None
     num_samples: int = 1
     stop: Sequence[str] = ()
+    label: str | None = None  # a model of labelled files: write in this label's style
 
 
 class Generation:
@@ -204,7 +205,7 @@ class Batcher:
             raise CharRNNError(f"num_samples must be <= {self.max_batch}, "
                                f"not {request.num_samples}")
         codec = self.lm.codec  # unknown characters raise here, naming the field
-        gen = Generation(request, on_update, codec.prime(request.prime),
+        gen = Generation(request, on_update, codec.prime(request.prime, label=request.label),
                          codec.stops(request.stop))
         with self._lock:
             if self._stopping:

@@ -25,10 +25,12 @@ import torch
 
 from charrnn.config import DataConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus, cache_root, prepare
+from charrnn.data.collection import prepare_files
 from charrnn.data.documents import Documents, find_documents, split_documents
+from charrnn.data.sources import Units, file_units, split_by_source
 from charrnn.data.split import split_ids
 from charrnn.data.substrings import SubstringIndex
-from charrnn.data.vocab import Vocab, merged, recoded, vocab_from_dict
+from charrnn.data.vocab import Vocab, merged_with_ends, recoded, vocab_from_dict
 from charrnn.errors import CharRNNError
 
 MARKS = ("train", "val", "new")
@@ -56,6 +58,10 @@ def known_documents(meta: dict[str, Any]) -> KnownDocuments:
     prepared, data = _training_corpus(meta)
     if data.documents is None:
         raise CharRNNError("this model was not trained on `documents`")
+    if prepared.files is not None:
+        train, val = _file_split(prepared, meta)
+        return KnownDocuments(_texts(prepared.ids, train.docs, prepared.vocab),
+                              _texts(prepared.ids, val.docs, prepared.vocab))
     docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
     held_out = meta.get("validation", "split")
     if held_out != "split":  # the run validated on a --val-file: its documents are "val"
@@ -72,14 +78,24 @@ def _training_corpus(meta: dict[str, Any]) -> tuple[PreparedCorpus, DataConfig]:
     corpus = meta.get("corpus") or {}
     source = corpus.get("source")
     data = DataConfig.from_dict(meta.get("data"))
-    if not source or not Path(source).is_file():
-        raise CharRNNError(f"the training corpus {source} is not there any more, so the "
-                           "model's text cannot be checked against it")
-    prepared = prepare(source, data)
-    if prepared.sha256 != corpus.get("sha256"):
-        raise CharRNNError(f"{source} has changed since training, so the model's text "
-                           "cannot be checked against it")
-    speaks = merged(vocab_from_dict(meta.get("vocab")), prepared.vocab)
+    if "files" in corpus:  # many files: read again as they were found
+        try:
+            prepared = prepare_files(corpus.get("paths") or [], data)
+        except CharRNNError as exc:
+            raise CharRNNError(f"the training files cannot be read again ({exc}), so the "
+                               "model's text cannot be checked against them") from None
+        if prepared.sha256 != corpus.get("sha256"):
+            raise CharRNNError(f"the training files ({source}) have changed since training, "
+                               "so the model's text cannot be checked against them")
+    else:
+        if not source or not Path(source).is_file():
+            raise CharRNNError(f"the training corpus {source} is not there any more, so the "
+                               "model's text cannot be checked against it")
+        prepared = prepare(source, data)
+        if prepared.sha256 != corpus.get("sha256"):
+            raise CharRNNError(f"{source} has changed since training, so the model's text "
+                               "cannot be checked against it")
+    speaks = merged_with_ends(vocab_from_dict(meta.get("vocab")), prepared.vocab)
     if speaks.chars != prepared.vocab.chars:  # a fine-tuned model's merged vocabulary
         prepared = dataclasses.replace(prepared, vocab=speaks,
                                        ids=recoded(prepared.ids, prepared.vocab, speaks))
@@ -169,6 +185,11 @@ def _training_and_held_out(meta: dict[str, Any]) -> tuple[np.ndarray, list[np.nd
     held-out texts (the tail, or each held-out document), cut as training cut them."""
     prepared, data = _training_corpus(meta)
     ids = prepared.ids
+    if prepared.files is not None:
+        train, val = _file_split(prepared, meta)
+        held = [ids[a : a + n].numpy() for a, n in zip(val.docs.starts.tolist(),
+                                                       val.docs.lengths.tolist(), strict=True)]
+        return _joined(ids, train.docs, len(prepared.vocab)), held
     cfg = TrainConfig.from_dict(meta.get("train"))
     from_file = meta.get("validation", "split") != "split"
     if data.documents is None:
@@ -183,6 +204,13 @@ def _training_and_held_out(meta: dict[str, Any]) -> tuple[np.ndarray, list[np.nd
     held = [ids[a : a + n].numpy() for a, n in zip(val_docs.starts.tolist(),
                                                    val_docs.lengths.tolist(), strict=True)]
     return _joined(ids, train_docs, len(prepared.vocab)), held
+
+
+def _file_split(prepared: PreparedCorpus, meta: dict[str, Any]) -> tuple[Units, Units]:
+    """A many-file corpus's training and held-out pieces, cut as training cut them."""
+    cfg = TrainConfig.from_dict(meta.get("train"))
+    return split_by_source(file_units(prepared), prepared.files, cfg.val_frac, cfg.seed,
+                           prepared.data.val_max_chars)
 
 
 def _joined(ids: torch.Tensor, docs: Documents, separator: int) -> np.ndarray:

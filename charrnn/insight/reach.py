@@ -46,7 +46,7 @@ def hidden_gradients(model: CharRNN, rows: torch.Tensor, context: int) -> list[t
     with torch.no_grad():
         _, state = model(rows[:, :context], model.initial_state(windows))
     x, target = rows[:, context : context + max_k + 1], rows[:, context + max_k + 1]
-    hidden = state if model.config.model == "lstm" else state[0]
+    hidden = state[:2] if model.config.model == "lstm" else state[0]  # (not a label's)
     held = []  # the top layer's h after each step, in the graph
     with torch.enable_grad():
         for t in range(x.shape[1]):

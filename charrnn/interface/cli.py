@@ -1,7 +1,7 @@
 """The `charrnn` command: a Typer app whose commands live in their own modules.
 
     train_command.py     charrnn train
-    decode_commands.py   charrnn sample, beam, eval, novelty
+    decode_commands.py   charrnn sample, beam, eval, classify, novelty
     write_command.py     charrnn write: an interactive writing session
     serve_command.py     charrnn serve: the HTTP API and writing page (serve/)
     insight_commands.py  charrnn explain, neurons, gradients: inside the model
@@ -53,12 +53,15 @@ app.command(epilog=examples(
     "charrnn train                                  # built-in corpus: Python's stdlib",
     "charrnn train corpus.txt --time 10m",
     "charrnn train corpus.txt --model gru --hidden-size 256 --steps 2000 --out runs/gru",
+    "charrnn train letters/ --label-from dirname --weight 'drafts/*=0.5'",
+    "charrnn train 'songs/**/*.txt' --documents files",
 ))(train_command.train)
 app.command(epilog=examples(
     'charrnn sample --temperature 0.8 --length 500 --prime "ROMEO:"',
     "charrnn sample --temperature 0 --length 200          # greedy",
     'charrnn sample --top-p 0.9 --repetition-penalty 1.2 --stop "\\n\\n"',
     "charrnn sample --num-samples 4 --length 80 --seed 7 --json",
+    "charrnn sample --label dickens --temperature 0.7   # a model trained with --label-from",
 ))(decode_commands.sample)
 app.command(epilog=examples(
     'charrnn beam --width 8 --length 120 --prime "ROMEO:"',
@@ -92,6 +95,10 @@ app.command("eval", epilog=examples(
     "charrnn eval held_out.txt",
     "charrnn eval held_out.txt --checkpoint checkpoints/tinyshakespeare --json",
 ))(decode_commands.evaluate)
+app.command(epilog=examples(
+    "charrnn classify letter.txt",
+    'charrnn classify "It was the best of times" --checkpoint checkpoints/novels --json',
+))(decode_commands.classify)
 app.command(epilog=examples(
     "charrnn novelty --num-samples 50 --max-n 30",
     "charrnn novelty --file my_story.txt --plot novelty.png",

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from charrnn.config import DataConfig
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
 from charrnn.interface.options import (
@@ -17,6 +18,7 @@ from charrnn.interface.options import (
     DEFAULT_SAMPLE,
     CheckpointOption,
     JsonOption,
+    LabelOption,
     LengthOption,
     PrimeOption,
     StopOption,
@@ -52,6 +54,7 @@ def sample(
         help="Above 1, characters already in the prime or the text become rarer."
     )] = DEFAULT_SAMPLE.repetition_penalty,
     stop: StopOption = None,
+    label: LabelOption = None,
     num_samples: Annotated[int, typer.Option(
         help="Independent samples, generated together in one batch.")] = 1,
     seed: Annotated[int | None, typer.Option(
@@ -71,7 +74,8 @@ def sample(
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
-               "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or []}
+               "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or [],
+               "label": label}
     if lm.documents is not None:
         _sample_documents(lm, num_samples, length, options, new_only, as_json)
         return
@@ -149,6 +153,7 @@ def beam(
     no_repeat_ngram: Annotated[int, typer.Option(
         help="Forbid a beam to repeat any character n-gram of this size (0: off).",
         metavar="N")] = DEFAULT_BEAM.no_repeat_ngram,
+    label: LabelOption = None,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
@@ -158,14 +163,14 @@ def beam(
     lm = load_model(checkpoint, weights)
     width = width if width is not None else max(DEFAULT_BEAM.width, n_best)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
-                      no_repeat_ngram)
+                      no_repeat_ngram, label)
     ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
               for text, lp in results]
     if as_json:
         print(json.dumps({
             "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
             "length_penalty": length_penalty, "no_repeat_ngram": no_repeat_ngram,
-            "stop": stop or [], "weights": weights,
+            "stop": stop or [], "weights": weights, "label": label,
             "results": [{"rank": i, **_generated(lm, text), "score": sc, "logprob": lp}
                         for i, (text, sc, lp) in enumerate(ranked, 1)],
         }, ensure_ascii=False))
@@ -175,8 +180,9 @@ def beam(
 
 @one_line_errors
 def evaluate(
-    file: Annotated[Path, typer.Argument(help="Text to score, read like the training corpus "
-                                              "(same encoding, newlines and level).")],
+    file: Annotated[list[str], typer.Argument(
+        help="Text to score, read like the training corpus (same encoding, newlines and "
+             "level); or folders, files and quoted globs, scored per source.")],
     checkpoint: CheckpointOption = None,
     weights: WeightsOption = "fp32",
     max_chars: Annotated[int | None, typer.Option(
@@ -184,23 +190,76 @@ def evaluate(
         metavar="N", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Loss of a model on a whole file: nats and bits per character, and perplexity."""
+    """Loss of a model on a whole file: nats and bits per character, and perplexity; on
+    many files (a folder), per source (each file under its label) and in all."""
+    from charrnn.data.files import is_many
     from charrnn.data.reading import check_file
-    check_file(file, "text")
+
     lm = load_model(checkpoint, weights)
-    total = file.stat().st_size
-    with display.ByteBar(f"evaluating {file.name}") as bar:
-        loss = lm.evaluate_file(file, on_bytes=lambda done: bar.update(done, total),
+    if is_many(file, DataConfig()):
+        if max_chars is not None:
+            raise ConfigError("max_chars scores one file; leave it out for many files",
+                              field="max_chars")
+        _evaluate_files(lm, file, weights, as_json)
+        return
+    path = check_file(file[0], "text")
+    total = path.stat().st_size
+    with display.ByteBar(f"evaluating {path.name}") as bar:
+        loss = lm.evaluate_file(path, on_bytes=lambda done: bar.update(done, total),
                                 max_chars=max_chars)
     if as_json:
-        print(json.dumps({"file": str(file), "checkpoint": str(lm.path), "weights": weights,
+        print(json.dumps({"file": str(path), "checkpoint": str(lm.path), "weights": weights,
                           **loss.to_dict()}))
         return
+    print(f"{path}: {_loss_line(lm, loss)}")
+
+
+def _loss_line(lm, loss) -> str:
     unit = "bytes" if lm.vocab.level == "byte" else "characters"
     documents = (f" in {loss.documents:,} documents ({loss.nats_per_document:.3f} nats per "
                  f"document, end symbols counted)" if loss.documents else "")
-    print(f"{file}: {loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
-          f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}{documents}")
+    return (f"{loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
+            f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}{documents}")
+
+
+def _evaluate_files(lm, paths: list[str], weights: str, as_json: bool) -> None:
+    losses = lm.evaluate_files(paths)
+    if as_json:
+        print(json.dumps({"files": paths, "checkpoint": str(lm.path), "weights": weights,
+                          "all": losses[""].to_dict(),
+                          "sources": {k: v.to_dict() for k, v in losses.items() if k}}))
+        return
+    for name, loss in losses.items():
+        if name:
+            print(f"{name}: {_loss_line(lm, loss)}")
+    print(f"all: {_loss_line(lm, losses[''])}")
+
+
+@one_line_errors
+def classify(
+    text: Annotated[str, typer.Argument(
+        help="A file to classify (read like the training corpus), or the text itself.")],
+    checkpoint: CheckpointOption = None,
+    max_chars: Annotated[int | None, typer.Option(
+        help="Classify only the file's first N characters.", metavar="N",
+        show_default=False)] = None,
+    weights: WeightsOption = "fp32",
+    as_json: JsonOption = False,
+) -> None:
+    """Which label most likely wrote a text: each label's exact log-probability of it,
+    its prior (its share of the training files) and its posterior, the most likely first.
+    The model is the classifier: a model trained with --label-from."""
+    lm = load_model(checkpoint, weights)
+    path = Path(text)
+    if path.is_file():
+        result, what = lm.classify_file(path, max_chars), str(path)
+    else:
+        result, what = lm.classify(text[:max_chars] if max_chars else text), None
+    if as_json:
+        print(json.dumps({"checkpoint": str(lm.path), "file": what, **result.to_dict()},
+                         ensure_ascii=False))
+        return
+    display.classification(result, what)
 
 
 @one_line_errors

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from charrnn.config import format_duration
 from charrnn.errors import in_terms
-from charrnn.training.report import RunInfo, SilentReporter, StepStats, TrainResult
+from charrnn.training.report import EvalDetail, RunInfo, SilentReporter, StepStats, TrainResult
 from charrnn.units import bits
 
 if TYPE_CHECKING:
@@ -48,9 +48,12 @@ def stdout_console() -> Console:
     return console
 
 
+_FLAGS = {"weights": "--weight"}  # settings whose flag is not their field name
+
+
 def option_name(field: str) -> str:
     """A setting's field name as its command-line option: max_chars -> --max-chars."""
-    return "--" + field.replace("_", "-")
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def error(message: str) -> None:
@@ -196,6 +199,9 @@ class TrainProgress:
         )
         if info.parent is not None and info.resumed_from is None:
             self.console.print(_parent_line(info.parent), highlight=False, soft_wrap=True)
+        if info.sources:
+            self.console.print(_sources_line(info.sources, info.labels), highlight=False,
+                               soft_wrap=True)
         self.total_steps = info.total_steps
         self.progress.start()
         self.task = self.progress.add_task(
@@ -216,6 +222,17 @@ class TrainProgress:
             f"step {step}: validation {_loss_text(val_loss)}{mark}", highlight=False
         )
 
+    def on_detail(self, detail: EvalDetail) -> None:
+        """Each source's validation loss, and the samples, under the evaluation line."""
+        console = self.progress.console
+        if detail.by_source:
+            console.print("  by source: " + _by_source(detail.by_source), highlight=False,
+                          soft_wrap=True)
+        for label, text in detail.samples.items():
+            name = f" [{label}]" if label else ""
+            console.print(Text(f"  sample{name}: " + text.replace("\n", " \u21b5 "),
+                               style="dim"), soft_wrap=True)
+
     def on_message(self, text: str) -> None:
         target = self.progress.console if self.task is not None else self.console
         target.print(Text(f"warning: {in_terms(text, option_name)}", style="yellow"),
@@ -234,6 +251,8 @@ class TrainProgress:
         if math.isfinite(result.best_val_loss):
             table.add_row("best validation", f"{_loss_text(result.best_val_loss)} "
                                               f"at step {result.best_step}")
+        if result.by_source:
+            table.add_row("final by source", _by_source(result.by_source))
         if result.zero_shot_loss is not None and math.isfinite(result.best_val_loss):
             before, after = result.zero_shot_loss, result.best_val_loss
             table.add_row(f"gain over {result.parent['name']}",
@@ -247,6 +266,35 @@ class TrainProgress:
     def stop(self) -> None:
         """Stop drawing (after an error) so the error line is not overdrawn."""
         self.progress.stop()
+
+
+def classification(result, what: str | None) -> None:
+    """Each label's log-probability of a text, prior and posterior, the likeliest first."""
+    table = Table(title=f"{what or 'text'}: most likely {result.label} "
+                        f"({result.posteriors[result.label]:.1%})",
+                  title_justify="left")
+    for column in ("label", "log-prob (nats)", "bits/char", "prior", "posterior"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    found = result.to_dict()
+    for row in found["labels"]:
+        table.add_row(row["label"], f"{row['logprob']:.2f}",
+                      f"{-row['logprob'] / max(result.chars, 1) / math.log(2):.3f}",
+                      f"{row['prior']:.1%}", f"{row['posterior']:.1%}")
+    stdout_console().print(table)
+
+
+def _by_source(losses: dict[str, float]) -> str:
+    return ", ".join(f"{name} {bits(loss):.3f}" for name, loss in losses.items()) + " bits/char"
+
+
+def _sources_line(sources: tuple, labels: tuple[str, ...]) -> str:
+    """Each source's share of training and its files, and the labels learned."""
+    shown = ", ".join(
+        f"{s.name} {s.share:.0%} ({s.files} file{'s' * (s.files != 1)}, "
+        + (f"{s.held_files} held out)" if s.held_files else "its end held out)")
+        for s in sources)
+    learned = f"; labels: {', '.join(labels)}" if labels else ""
+    return f"sources: {shown}{learned}"
 
 
 def _parent_line(parent: dict) -> str:
@@ -316,7 +364,14 @@ def run_details(run: dict[str, Any]) -> None:
                   f"grad clip {train.get('grad_clip')}"),
         ("data", f"encoding {data.get('encoding')}, validation {train.get('val_frac')} "
                  f"(at most {data.get('val_max_chars'):,})"),
-        ("corpus", f"{run['corpus']['source']}"),
+        ("corpus", f"{run['corpus']['source']}" + (
+            f" ({run['corpus']['files']:,} files; sources: "
+            f"{', '.join(run['corpus']['sources'] or [])})" if "files" in run["corpus"] else "")),
+        *([("labels", ", ".join(run["labels"]) + f" (learned as a {model.get('label_input')})")]
+          if run.get("labels") else []),
+        *([("latest bpc by source", ", ".join(f"{k} {_bpc_text(v)}" for k, v in
+                                              run["latest_val_bpc_by_source"].items()))]
+          if run.get("latest_val_bpc_by_source") else []),
         ("corpus sha256", f"{run['corpus']['sha256']}"),
         *([("fine-tuned from", _lineage_text(run["parent"]))] if run.get("parent") else []),
         ("written", f"{run['created']} (format {run['format_version']})"),

@@ -29,6 +29,9 @@ CheckpointOption = Annotated[Path | None, typer.Option(
 LengthOption = Annotated[int, typer.Option(help="Characters to generate after the prime.")]
 PrimeOption = Annotated[str, typer.Option(
     help="Text to continue (printed first). Empty: start as at the beginning of a text.")]
+LabelOption = Annotated[str | None, typer.Option(
+    help="A model of labelled files: write in this label's style (charrnn info lists "
+         "them). Default: the label most of its training files carry.", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 WeightsOption = Annotated[Literal["fp32", "fp16", "int8"], typer.Option(
     help="Precision of the decoding weights: fp32 is exact; fp16 and int8 are faster and "

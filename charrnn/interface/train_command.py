@@ -34,9 +34,11 @@ _NOT_SETTINGS = {"ctx", "corpus", "size", "out", "resume", "overwrite", "val_fil
 @one_line_errors
 def train(
     ctx: typer.Context,
-    corpus: Annotated[Path | None, typer.Argument(
-        help="UTF-8 text file to learn. Default: the Python standard library's source "
-             "(offline, deterministic).", show_default=False)] = None,
+    corpus: Annotated[list[str] | None, typer.Argument(
+        help="UTF-8 text file to learn; or folders, files and quoted globs ('poems/*.txt', "
+             "'**' for any depth) to learn as one corpus of many files. Default: the "
+             "Python standard library's source (offline, deterministic).",
+        show_default=False)] = None,
     encoding: Annotated[str, typer.Option(
         help="Text encoding of the corpus (a byte-order mark is dropped).",
         rich_help_panel=DATA)] = DEFAULT_DATA.encoding,
@@ -46,11 +48,31 @@ def train(
     keep_newlines: Annotated[bool, typer.Option(
         help="Keep \\r\\n and \\r as they are instead of turning them into \\n.",
         rich_help_panel=DATA)] = DEFAULT_DATA.keep_newlines,
-    documents: Annotated[Literal["lines", "paragraphs"] | None, typer.Option(
+    documents: Annotated[Literal["lines", "paragraphs", "files"] | None, typer.Option(
         help="Learn a list of texts instead of one text: every non-empty line is one "
-             "(lines), or texts are separated by blank lines (paragraphs). Each is learned "
-             "from the start, ends with an end symbol, and is sampled whole.",
+             "(lines), texts are separated by blank lines (paragraphs), or each file is one "
+             "(files). Each is learned from the start, ends with an end symbol, and is "
+             "sampled whole. Without it, many files are learned as one stream, each ended "
+             "by an end symbol the model learns.",
         rich_help_panel=DATA, show_default=False)] = None,
+    label_from: Annotated[Literal["dirname", "filename"] | None, typer.Option(
+        help="Many files: give each file a label, the name of its folder (dirname) or its "
+             "own name without extension (filename); the model learns each label's style "
+             "(sample --label) and can tell them apart (charrnn classify).",
+        rich_help_panel=DATA, show_default=False)] = None,
+    label_input: Annotated[Literal["vector", "prefix"], typer.Option(
+        help="How a label enters the network: a learned vector added at every step "
+             "(vector), or only a symbol read before the text (prefix). vector measured "
+             "better (docs/folders.md).", rich_help_panel=MODEL)] = DEFAULT_MODEL.label_input,
+    weights: Annotated[list[str] | None, typer.Option(
+        "--weight", metavar="PATTERN=WEIGHT",
+        help="Many files: draw the files whose name (or source) matches PATTERN this many "
+             "times as often, e.g. 'letters/*=3' or 'drafts/*=0.5' (repeatable; the last "
+             "match wins). The start line shows each source's share.",
+        rich_help_panel=DATA, show_default=False)] = None,
+    strict: Annotated[bool, typer.Option(
+        help="Many files: refuse a file that is not text in --encoding (binary, say) "
+             "instead of skipping it.", rich_help_panel=DATA)] = DEFAULT_DATA.strict,
     batch_order: Annotated[Literal["length", "random", "packed"], typer.Option(
         help="With --documents: batches of documents of similar length (little padding), "
              "of documents drawn at random each epoch (more padding, batches not all "
@@ -154,6 +176,9 @@ def train(
     log_every: Annotated[int, typer.Option(
         help="Append a line to the run's metrics.jsonl every N steps (and at evaluations).",
         rich_help_panel=OUTPUT)] = DEFAULT_TRAIN.log_every,
+    samples: Annotated[bool, typer.Option(
+        help="Print a short sample (one per label) at each evaluation and keep it in "
+             "metrics.jsonl.", rich_help_panel=OUTPUT)] = DEFAULT_TRAIN.samples,
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Also write latest every N steps. Default: at each evaluation.",
         rich_help_panel=OUTPUT, show_default=False)] = None,
@@ -190,7 +215,7 @@ def train(
 
     use_threads(threads)
     ranks = join_job(device, precision)
-    plan = plan_job(ranks, corpus, size=size, out=out, resume=resume, overwrite=overwrite,
+    plan = plan_job(ranks, _corpus(corpus), size=size, out=out, resume=resume, overwrite=overwrite,
                     val_file=val_file, threads=threads, device=device, precision=precision,
                     init_from=init_from, **_explicit(ctx))
     progress = display.TrainProgress() if ranks.is_main else display.RankLine(ranks.rank)
@@ -205,7 +230,7 @@ def train(
         shutdown(ranks)
     if result.interrupted:
         if ranks.is_main:
-            again = ["train", *([str(corpus)] if corpus else []), "--out", str(plan.run_dir),
+            again = ["train", *(corpus or []), "--out", str(plan.run_dir),
                      "--resume", *_stop_flags(ctx)]
             display.info(f"stopped at step {result.steps}; {plan.run_dir / runs.LATEST} holds "
                          f"it. Resume with: {resume_command(again, ranks.world)}")
@@ -227,6 +252,13 @@ def resume_command(args: list[str], world: int) -> str:
             f"{shlex.join(['-m', 'charrnn', *args])}")
 
 
+def _corpus(paths: list[str] | None) -> str | list[str] | None:
+    """One path as one path (a file is read as before), several as a list."""
+    if not paths:
+        return None
+    return paths[0] if len(paths) == 1 else list(paths)
+
+
 def _stop_flags(ctx: typer.Context) -> list[str]:
     """The stop rules given, as flags for the resume hint."""
     flags = []
@@ -239,6 +271,7 @@ def _stop_flags(ctx: typer.Context) -> list[str]:
 def _explicit(ctx: typer.Context) -> dict[str, Any]:
     """The settings given on the command line (not left at their default), by name: the
     plan reads the rest from the presets, the run being resumed, or the defaults."""
-    return {name: value for name, value in ctx.params.items()
+    return {name: tuple(value) if isinstance(value, list) else value
+            for name, value in ctx.params.items()
             if name not in _NOT_SETTINGS
             and ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}

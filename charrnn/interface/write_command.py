@@ -25,6 +25,7 @@ from charrnn.interface import display
 from charrnn.interface.options import (
     DEFAULT_SAMPLE,
     CheckpointOption,
+    LabelOption,
     PrimeOption,
     WeightsOption,
     one_line_errors,
@@ -39,6 +40,8 @@ HELP = """commands (the story so far is kept between lines):
   /stop S | off      end each continuation right after S (\\n escapes work)
   /beam [W]          continue with the likeliest continuation a beam of W finds (8)
   /suggest [K]       K continuations side by side (5); pick one by number
+  /label [NAME]      a model of labelled files: write on in NAME's style (the text so far
+                     is read again under it; /undo starts afresh); alone: list the labels
   /undo [N]          take back the last N changes      /reset       back to the prime
   /show              the whole text so far             /save FILE   write it to FILE
   /help              this list                         /quit        leave (or Ctrl-D)"""
@@ -62,14 +65,17 @@ class Settings:
 class Writer:
     """The loop of `charrnn write`: read a line, feed it or run it as a command."""
 
-    def __init__(self, lm, prime: str, settings: Settings, out=sys.stdout):
-        self.lm, self.session, self.settings, self.out = lm, lm.session(prime), settings, out
+    def __init__(self, lm, prime: str, settings: Settings, out=sys.stdout,
+                 label: str | None = None):
+        self.lm, self.settings, self.out = lm, settings, out
+        self.session = lm.session(prime, label=label)
         self.saved: set[Path] = set()  # files this session wrote, which /save may replace
         self.commands: dict[str, Callable[[str], None]] = {
             "temperature": self._temperature, "top-p": self._top_p, "top-k": self._top_k,
             "length": self._length, "stop": self._stop, "beam": self._beam,
             "suggest": self._suggest, "undo": self._undo, "reset": self._reset,
             "show": self._show, "save": self._save, "help": self._help,
+            "label": self._label,
         }
 
     def run(self, read: Callable[[str], str] = input) -> None:
@@ -174,6 +180,16 @@ class Writer:
         self.session.feed(options[int(choice) - 1])
         self._show("")
 
+    def _label(self, arg: str) -> None:
+        labels = self.lm.labels
+        if not arg:
+            current = self.session.label or self.lm.default_label
+            self.say(f"  labels: {', '.join(labels)}; writing as {current}" if labels else
+                     "  this model was trained without labels (--label-from)")
+            return
+        self.session = self.lm.session(self.session.text, label=arg)
+        self.say(f"  writing as {arg} from here (the text so far is read again under it)")
+
     def _undo(self, arg: str) -> None:
         taken = self.session.undo(_number(arg or "1", int, "/undo [N]"))
         self.say(f"  undid {taken}; the text now ends: {self._tail()!r}")
@@ -223,6 +239,7 @@ def write(
         help="Starting temperature (/temperature changes it).")] = DEFAULT_SAMPLE.temperature,
     length: Annotated[int, typer.Option(
         help="Characters per continuation (/length changes it).")] = 200,
+    label: LabelOption = None,
     weights: WeightsOption = "fp32",
 ) -> None:
     """Write with the model: type text, and it continues the story (/help in the session)."""
@@ -241,7 +258,7 @@ def write(
     settings = Settings(temperature=temperature, length=length)
     if length < 1:
         raise CharRNNError(f"--length must be >= 1, not {length}")
-    writer = Writer(lm, prime, settings)
+    writer = Writer(lm, prime, settings, label=label)
     writer.check(settings)
     writer.say("charrnn write: type text and press Enter to continue it; /help for commands")
     writer.run()

@@ -141,7 +141,12 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "best_step": metrics.get("best_step"),
         "training_seconds": meta.get("elapsed_seconds"),
         "corpus": {"source": corpus.get("source"), "sha256": corpus.get("sha256"),
-                   "symbols": corpus.get("symbols")},
+                   "symbols": corpus.get("symbols"),
+                   **({"files": corpus["files"], "sources": corpus.get("sources"),
+                       "skipped": corpus.get("skipped")} if "files" in corpus else {})},
+        "labels": vocab.get("labels", []),
+        "latest_val_bpc_by_source": {k: _bpc(v) for k, v in
+                                     (meta.get("val_by_source") or {}).items()},
         "created": meta.get("created"),
         "parent": meta.get("parent"),
     }

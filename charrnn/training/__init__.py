@@ -7,6 +7,8 @@
     loop.py         the training loop, in named phases
     step.py         one teacher-forced step, and the optimiser it updates
     sources.py      what the loop reads: stream or document batches, and validation
+    sourced.py      many files: held out per source, drawn by weight, validated per source
+    glimpse.py      a short sample (per label) at each evaluation
     progress.py     what the loop carries from step to step
     schedule.py     the run's budget and the learning rate that follows it
     validation.py   the exact validation loss, shared between processes

@@ -171,8 +171,9 @@ def build_network(config: ModelConfig, cfg: TrainConfig, dev: torch.device,
     """A model on `dev` (fresh, or holding `weights`), wrapped for a distributed job, with
     its optimiser and (with `ema`) its weight average."""
     model = CharRNN(config)
-    if weights is not None:
-        model.load_state_dict(weights)
+    if weights is not None:  # a parent's; label vectors are the child's own, fresh
+        kept = {k: v for k, v in weights.items() if not k.startswith("label_embed")}
+        model.load_state_dict({**model.state_dict(), **kept})
     model = model.to(dev)
     model.train()
     forward: nn.Module = model
@@ -390,7 +391,7 @@ class Run:
             val_loss=scores.val_loss, best_val_loss=scores.best_loss,
             best_step=scores.best_step, parameters=self.net.model.num_parameters,
             interrupted=ending == "interrupted", stopped_early=ending == "patience",
-            parent=self.lineage,
+            parent=self.lineage, by_source=self.by_source or None,
         )
 
     def describe(self, resumed: bool) -> RunInfo:

@@ -22,7 +22,7 @@ import torch
 
 from charrnn.config import ModelConfig
 from charrnn.data.cache import PreparedCorpus
-from charrnn.data.vocab import Vocab, merged, recoded, symbol_keys, vocab_from_dict
+from charrnn.data.vocab import Vocab, merged_with_ends, recoded, symbol_keys, vocab_from_dict
 from charrnn.errors import CheckpointError, ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -94,7 +94,7 @@ def inherited(parent: Parent, given: dict[str, Any]) -> dict[str, Any]:
 
 def adopt(corpus: PreparedCorpus, vocab: Vocab) -> PreparedCorpus:
     """The corpus in the vocabulary merged from `vocab` and its own, ids recoded."""
-    speaks = merged(vocab, corpus.vocab)
+    speaks = merged_with_ends(vocab, corpus.vocab)  # many files: their end and labels too
     if speaks.chars == corpus.vocab.chars:
         return dataclasses.replace(corpus, vocab=speaks)
     return dataclasses.replace(corpus, vocab=speaks,

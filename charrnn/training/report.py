@@ -61,6 +61,7 @@ class TrainResult:
     interrupted: bool = False  # stopped early on request; `latest` holds where it stopped
     stopped_early: bool = False  # by --patience
     parent: dict | None = None  # a fine-tuning run's lineage, its zero-shot loss included
+    by_source: dict[str, float] | None = None  # many files: the last evaluation's per source
 
     @property
     def zero_shot_loss(self) -> float | None:

@@ -17,6 +17,7 @@ import torch
 from charrnn.config import TrainConfig
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import DocumentBatcher, Documents, find_documents, split_documents
+from charrnn.data.sources import SourceShare, file_units, shares, split_by_source, stream_text
 from charrnn.data.split import split_ids
 from charrnn.data.streams import StreamBatcher
 from charrnn.data.vocab import Vocab
@@ -24,16 +25,7 @@ from charrnn.errors import CorpusError
 from charrnn.model.network import CharRNN
 from charrnn.training.distributed import Ranks
 from charrnn.training.report import Reporter
-from charrnn.training.sourced import (
-    LabelledStreams,
-    SourcedValidation,
-    SourceShare,
-    check_sources,
-    file_units,
-    shares,
-    split_by_source,
-    stream_text,
-)
+from charrnn.training.sourced import LabelledStreams, SourcedValidation, check_sources
 from charrnn.training.step import fit_to_text
 from charrnn.training.validation import documents_nll, mean_nll, scored_count, val_share
 
@@ -160,7 +152,8 @@ def _files(corpus: PreparedCorpus, cfg: TrainConfig, ranks: Ranks,
     table, vocab = corpus.files, corpus.vocab
     check_sources(table, report)
     units = file_units(corpus)
-    train, held = split_by_source(units, table, cfg, corpus.data.val_max_chars)
+    train, held = split_by_source(units, table, cfg.val_frac, cfg.seed,
+                                  corpus.data.val_max_chars)
     if len(train.docs) == 0 or train.docs.chars == 0:
         raise CorpusError("no training text is left once validation is held out")
     ignore = vocab.end_id + 1 if vocab.labels else None

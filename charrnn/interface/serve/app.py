@@ -112,7 +112,8 @@ def _model_info(lm: LanguageModel, show_paths: bool = False) -> dict[str, Any]:
                 "corpus": {**info["corpus"], "source": _file_name(info["corpus"]["source"])}}
     name = runs.run_name(lm.path) if lm.path is not None else "model"
     return {"name": name, **info, "weights": lm.weights,
-            "documents": lm.documents,
+            "documents": lm.documents, "labels": list(lm.labels),
+            "default_label": lm.default_label,
             "parameters": info.get("parameters", lm.model.num_parameters)}
 
 
@@ -300,6 +301,13 @@ async def logprob(request: Request) -> Response:
                          "bits_per_char": -per / 0.6931471805599453})
 
 
+async def classify(request: Request) -> Response:
+    service: Service = request.app.state.service
+    text = fields.classify_request(fields.json_object(await request.body()), service.config)
+    found = await service.run_side(service.side.classify, text)
+    return _JSON(found.to_dict())
+
+
 async def model(request: Request) -> Response:
     return _JSON(request.app.state.service.info)
 
@@ -358,6 +366,7 @@ def create_app(lm: LanguageModel, config: ServeConfig, warm: bool = True) -> Sta
             Route("/v1/model", model), Route("/v1/sample", sample, methods=["POST"]),
             Route("/v1/beam", beam, methods=["POST"]),
             Route("/v1/logprob", logprob, methods=["POST"]),
+            Route("/v1/classify", classify, methods=["POST"]),
         ],
         exception_handlers={FieldError: _field_error, HTTPException: _http_error,
                             Exception: _bug},

@@ -180,6 +180,7 @@ def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Re
         seed=f.integer("seed", None, 0, 2**63 - 1),
         num_samples=f.integer("num_samples", 1, 1, limits.samples_limit),
         stop=f.texts("stop", 100),
+        label=label_field(f),
     )
     stream = f.boolean("stream", False)
     f.done()  # (prime and stop are encoded once, by the batcher, which names the field)
@@ -198,9 +199,24 @@ def beam_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, 
         "stop": f.texts("stop", 100),
         "length_penalty": f.number("length_penalty", 0.0, -10.0, 10.0),
         "no_repeat_ngram": f.integer("no_repeat_ngram", 0, 0, 1000),
+        "label": label_field(f),
     }
     f.done()  # (prime and stop are encoded once, by the library, which names the field)
     return options
+
+
+def label_field(f: Fields) -> str | None:
+    """The optional `label` of a model of labelled files (an unknown one is refused by
+    the library, which lists the labels)."""
+    return f.text("label", "", 200) or None
+
+
+def classify_request(data: Mapping[str, Any], limits: ServeConfig) -> str:
+    """POST /v1/classify: the text to classify."""
+    f = Fields(data)
+    text = f.text("text", MISSING, limits.max_prime)
+    f.done()
+    return text
 
 
 def logprob_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, Any]:
@@ -208,7 +224,7 @@ def logprob_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[st
     f = Fields(data)
     options = {"text": f.text("text", MISSING, limits.max_prime),
                "prime": f.text("prime", "", limits.max_prime),
-               "complete": f.boolean("complete", False)}
+               "complete": f.boolean("complete", False), "label": label_field(f)}
     f.done()
     if options["complete"] and lm.vocab.end_id is None:
         raise FieldError("complete", "complete needs a model trained on --documents")
@@ -284,12 +300,13 @@ def generate_query(params: Mapping[str, str], lm,
     temperature = _query_number(f, "temperature", 0.7, float, 0.0, 100.0)
     checked(SampleConfig(temperature))
     seed = _query_number(f, "seed", None, int, 0, 2**63 - 1)
+    label = label_field(f)
     f.done()
     respelled = respell(lm.vocab, start)  # spellable now: encoded once, by the batcher
     stops = [s for s in (".", "!", "?") if lm.vocab.lookup(s).min() >= 0]
     return Request(prime=respelled.text, length=min(140, limits.max_length),
                    options=SampleConfig(temperature),
-                   seed=seed, num_samples=n, stop=stops), respelled
+                   seed=seed, num_samples=n, stop=stops, label=label), respelled
 
 
 def _query_number(f: Fields, name: str, default, kind, low, high):

@@ -1,0 +1,172 @@
+"""A corpus of many files, cut the way training reads it: whole files held out per source,
+files drawn by weight, each text after its label and ended by the end symbol.
+
+Held out: in each source of two or more files, a seeded `val_frac` of its files (at least
+one, never all; seeded by the source's name, so a source alone holds out the same files);
+a source of one file holds out that file's last `val_frac` (of its documents, with
+`documents` lines or paragraphs). So every source is validated, and none is only
+validated.
+
+Drawn: with `documents`, each epoch draws every document `weight` times (`Documents.
+drawn`); as one stream, the training text is the files one after another, a file of
+weight 3 three times (in three rounds through the files, so its copies are apart).
+
+Training (`training/sourced.py`) and novelty (`decoding/novelty.py`) both cut here, so a
+model's held-out files are known again from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import torch
+
+from charrnn.data.cache import PreparedCorpus
+from charrnn.data.collection import FileTable
+from charrnn.data.documents import Documents, find_documents, split_documents
+from charrnn.data.vocab import Vocab
+from charrnn.errors import CorpusError
+
+
+@dataclass(frozen=True)
+class Units:
+    """Pieces of the corpus (whole files, a file's head or tail, or documents) and the
+    file each belongs to."""
+
+    docs: Documents
+    files: torch.Tensor
+
+    def of(self, mask: torch.Tensor) -> Units:
+        index = torch.nonzero(mask).flatten()
+        return Units(self.docs.pick(index), self.files[index])
+
+
+@dataclass(frozen=True)
+class SourceShare:
+    """What the start line says of a source."""
+
+    name: str
+    share: float  # of the characters a training epoch draws
+    files: int  # files it holds (all of them, held-out ones included)
+    held_files: int  # of them held out whole (0: a one-file source's tail is held out)
+
+
+def file_units(corpus: PreparedCorpus) -> Units:
+    """The corpus's files as units (one stream, or `documents` files), or its documents
+    (lines, paragraphs) with the file each lies in."""
+    table, vocab, mode = corpus.files, corpus.vocab, corpus.data.documents
+    firsts = first_symbols(table, vocab)
+    weights = torch.tensor(table.weights, dtype=torch.float64)
+    if mode in (None, "files"):
+        files = torch.arange(len(table))
+    else:
+        found = find_documents(corpus.ids, vocab.index.get("\n"), mode,
+                               breaks_from=vocab.end_id)
+        files = torch.searchsorted(table.starts, found.starts, right=True) - 1
+    starts = table.starts if mode in (None, "files") else found.starts
+    lengths = table.lengths if mode in (None, "files") else found.lengths
+    return Units(Documents(starts, lengths, firsts[files], weights[files]), files)
+
+
+def first_symbols(table: FileTable, vocab: Vocab) -> torch.Tensor:
+    """The symbol each file's text is read after: its label's, or the end symbol."""
+    return torch.tensor([vocab.label_id(label) if label is not None else vocab.end_id
+                         for label in table.labels], dtype=torch.long)
+
+
+def split_by_source(units: Units, table: FileTable, val_frac: float, seed: int,
+                    val_max_chars: int) -> tuple[Units, Units]:
+    """(training units, held-out units): whole files per source, or a one-file source's
+    tail (see the module doc). Seeded, so a resumed run holds out the same."""
+    sources = table.source_index
+    cap = max(2, val_max_chars // max(len(table.source_names), 1))
+    held_file = torch.zeros(len(table), dtype=torch.bool)
+    cut_file = torch.zeros(len(table), dtype=torch.bool)  # one-file sources, cut below
+    train, held = [], []
+    for s in range(len(table.source_names)):
+        members = torch.nonzero(sources == s).flatten()
+        members = members[torch.isin(members, units.files)]  # files with some text
+        if len(members) >= 2:  # seeded by source, so a source alone holds out the same
+            generator = torch.Generator().manual_seed(
+                seed * 1_000_003 + zlib.crc32(table.source_names[s].encode()))
+            order = members[torch.randperm(len(members), generator=generator)]
+            count = min(max(1, round(len(members) * val_frac)), len(members) - 1)
+            fits = torch.cumsum(table.lengths[order[:count]] + 1, 0) <= cap
+            held_file[order[: max(1, int(fits.sum()))]] = True
+        elif len(members) == 1:
+            cut_file[members[0]] = True
+            mine = units.of(units.files == members[0])
+            kept, tail = split_documents(mine.docs, val_frac, seed, cap)
+            train.append(_like(kept, mine))
+            held.append(_like(tail, mine))
+    whole = ~cut_file[units.files]
+    train.insert(0, units.of(whole & ~held_file[units.files]))
+    held.insert(0, units.of(whole & held_file[units.files]))
+    return _joined(train), _joined(held)
+
+
+def _like(docs: Documents, mine: Units) -> Units:
+    """Documents cut from one file's units, carrying that file's first symbol, weight
+    and index."""
+    n = len(docs)
+    return Units(Documents(docs.starts, docs.lengths, mine.docs.firsts[:1].repeat(n),
+                           mine.docs.weights[:1].repeat(n)), mine.files[:1].repeat(n))
+
+
+def _joined(parts: list[Units]) -> Units:
+    docs = [p.docs for p in parts]
+    return Units(Documents(torch.cat([d.starts for d in docs]),
+                           torch.cat([d.lengths for d in docs]),
+                           torch.cat([d.firsts for d in docs]),
+                           torch.cat([d.weights for d in docs])),
+                 torch.cat([p.files for p in parts]))
+
+
+def stream_text(corpus: PreparedCorpus, units: Units, rounds: bool,
+                seed: int) -> torch.Tensor:
+    """The units as one text, each after its label (when labelled) and ended by the end
+    symbol where its file ends; with `rounds`, as many times as its weight."""
+    table, vocab = corpus.files, corpus.vocab
+    ends = table.starts + table.lengths
+    order = _weighted_order(units.docs.weights, seed) if rounds else torch.arange(len(units.docs))
+    pieces = []
+    labelled = bool(vocab.labels)
+    end = torch.tensor([vocab.end_id], dtype=corpus.ids.dtype)
+    for i in order.tolist():
+        start, length = int(units.docs.starts[i]), int(units.docs.lengths[i])
+        if labelled:
+            pieces.append(units.docs.firsts[i : i + 1].to(corpus.ids.dtype))
+        pieces.append(corpus.ids[start : start + length])
+        if start + length == int(ends[units.files[i]]):
+            pieces.append(end)
+    if not pieces:
+        raise CorpusError("there is no training text (are the files all empty?)")
+    return torch.cat(pieces)
+
+
+def _weighted_order(weights: torch.Tensor, seed: int) -> torch.Tensor:
+    """Unit indices in rounds through the units: round r takes those whose weight is
+    above r (a fractional last copy is taken with that probability, seeded)."""
+    generator = torch.Generator().manual_seed(seed)
+    whole = weights.floor()
+    copies = whole.long() + (torch.rand(len(weights), generator=generator,
+                                        dtype=torch.float64) < weights - whole).long()
+    if int(copies.sum()) == 0:  # every weight below 1 and none drawn: each once
+        copies[:] = 1
+    return torch.cat([torch.nonzero(copies > r).flatten()
+                      for r in range(int(copies.max()))])
+
+
+def shares(units: Units, held: Units, table: FileTable) -> tuple[SourceShare, ...]:
+    """Each source's share of a training epoch (characters times weight) and its files."""
+    sources = table.source_index
+    drawn = units.docs.lengths.double() * units.docs.weights
+    per_source = torch.zeros(len(table.source_names), dtype=torch.float64)
+    per_source.index_add_(0, sources[units.files], drawn)
+    total = float(per_source.sum()) or 1.0
+    held_whole = set(held.files.tolist()) - set(units.files.tolist())
+    return tuple(SourceShare(name, float(per_source[s]) / total,
+                             int((sources == s).sum()),
+                             sum(1 for f in held_whole if int(sources[f]) == s))
+                 for s, name in enumerate(table.source_names))

@@ -1,0 +1,400 @@
+"""A folder of texts: many files in, per-file documents, weighted sources, validation per
+source, labels that steer generation, and classification by the same model."""
+
+import json
+import random
+
+import pytest
+import torch
+
+import charrnn
+from charrnn.config import DataConfig, TrainConfig
+from charrnn.data.collection import prepare_files
+from charrnn.data.documents import IGNORE
+from charrnn.data.files import find_files
+from charrnn.errors import CharRNNError
+from charrnn.model import checkpoint, runs
+
+ALICE = ["dear bob, the garden is green and the roses are red.\n",
+         "the cat sat on the mat and the rain fell on the roof.\n",
+         "we went to see the sea and the sun was warm.\n"]
+BOB = ["ZIP! ZAP! THE ENGINE ROARS AT NOON.\n", "GEARS GRIND; STEAM HISSES; WHEELS TURN.\n",
+       "NO TIME, ALICE! THE TRAIN LEAVES AT SIX.\n"]
+SMALL = {"hidden_size": 48, "embed_size": 16, "batch_size": 8, "seq_len": 32, "lr": 1e-2,
+         "weight_decay": 0.0, "dropout": 0.0}
+
+
+def write_letters(root, files=4, lines=30, seed=0):
+    """letters/alice/*.txt and letters/bob/*.txt: two plainly different styles."""
+    rng = random.Random(seed)
+    for name, pool in (("alice", ALICE), ("bob", BOB)):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(files):
+            text = "".join(rng.choice(pool) for _ in range(lines))
+            (root / name / f"letter{i}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def letters_run(tmp_path_factory):
+    """A model of the two correspondents, labelled by folder (a few seconds)."""
+    root = tmp_path_factory.mktemp("letters")
+    folder = write_letters(root / "letters")
+    result = charrnn.train(str(folder), label_from="dirname", steps=150, eval_every=50,
+                           out=root / "run", **SMALL)
+    return folder, result, charrnn.load(root / "run")
+
+
+# --- many files in ------------------------------------------------------------------------
+
+def test_a_folder_glob_and_paths_find_their_files_and_skip_hidden_ones(tmp_path):
+    folder = write_letters(tmp_path / "letters", files=2)
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("hidden")
+    (folder / ".notes.txt").write_text("hidden")
+    found = find_files([str(folder)], DataConfig())
+    assert [f.name for f in found] == ["alice/letter0.txt", "alice/letter1.txt",
+                                        "bob/letter0.txt", "bob/letter1.txt"]
+    assert [f.source for f in found] == ["alice", "alice", "bob", "bob"]
+    globbed = find_files([str(folder / "*" / "letter1.txt")], DataConfig())
+    assert [f.path.parent.name for f in globbed] == ["alice", "bob"]
+    deep = find_files([str(folder / "**" / "*.txt")], DataConfig(label_from="filename"))
+    assert {f.label for f in deep} == {"letter0", "letter1"}
+    several = find_files([str(folder / "bob"), str(folder / "alice" / "letter0.txt")],
+                         DataConfig(label_from="dirname"))
+    assert [f.label for f in several] == ["bob", "bob", "alice"]
+
+
+def test_files_are_joined_between_their_label_and_the_end_symbol(tmp_path):
+    folder = write_letters(tmp_path / "letters", files=2, lines=3)
+    corpus = prepare_files([str(folder)], DataConfig(label_from="dirname"))
+    vocab, table = corpus.vocab, corpus.files
+    assert vocab.labels == ("alice", "bob")
+    for i, name in enumerate(table.names):
+        start, length = int(table.starts[i]), int(table.lengths[i])
+        label = name.split("/")[0]
+        assert int(corpus.ids[start - 1]) == vocab.label_id(label)
+        assert int(corpus.ids[start + length]) == vocab.end_id
+        text = (folder / name).read_text(encoding="utf-8")
+        assert vocab.decode(corpus.ids[start : start + length].long()) == text
+
+
+def test_binary_and_empty_files_are_skipped_and_counted_or_refused_when_strict(tmp_path):
+    folder = write_letters(tmp_path / "letters", files=2, lines=3)
+    (folder / "bob" / "photo.jpg").write_bytes(bytes(range(256)) * 8)
+    (folder / "bob" / "empty.txt").write_text("")
+    corpus = prepare_files([str(folder)], DataConfig())
+    assert corpus.files.skipped == {"not text": 1, "empty": 1}
+    assert len(corpus.files) == 4
+    with pytest.raises(CharRNNError, match="(photo.jpg|empty.txt).*strict"):
+        prepare_files([str(folder)], DataConfig(strict=True))
+
+
+def test_editing_one_file_reads_only_that_file_again(tmp_path, monkeypatch):
+    from charrnn.data import cache
+
+    folder = write_letters(tmp_path / "letters", files=3, lines=3)
+    first = prepare_files([str(folder)], DataConfig())
+    decoded = []
+    real = cache._count
+    monkeypatch.setattr(cache, "_count", lambda path, *a: decoded.append(path.name)
+                        or real(path, *a))
+    again = prepare_files([str(folder)], DataConfig())
+    assert again.cached and not first.cached and decoded == []  # only hashed
+    (folder / "bob" / "letter1.txt").write_text("NEW WORDS.\n", encoding="utf-8")
+    edited = prepare_files([str(folder)], DataConfig())
+    assert not edited.cached and decoded == ["letter1.txt"]
+    assert "NEW WORDS" in edited.vocab.decode(edited.ids.long())
+
+
+# --- training on a folder -----------------------------------------------------------------
+
+def test_a_labelled_folder_trains_validates_per_source_and_samples_while_it_learns(letters_run):
+    folder, result, lm = letters_run
+    assert set(result.by_source) == {"alice", "bob"}
+    lines = [json.loads(line) for line in (result.run_dir / runs.METRICS).read_text().splitlines()]
+    evaluated = [line for line in lines if line["val_loss"] is not None]
+    assert evaluated and all(set(line["val_by_source"]) == {"alice", "bob"} for line in evaluated)
+    assert all(set(line["samples"]) == {"alice", "bob"} for line in evaluated)
+    meta = checkpoint.load(result.run_dir / runs.BEST).meta
+    assert meta["corpus"]["files"] == 8 and meta["corpus"]["sources"] == ["alice", "bob"]
+    pooled = sum(meta["val_by_source"].values()) / 2
+    assert meta["metrics"]["best_val_loss"] == pytest.approx(pooled, rel=0.5)
+
+
+def test_each_source_keeps_training_files_and_holds_out_whole_ones(tmp_path):
+    from charrnn.data.sources import file_units, split_by_source
+
+    folder = write_letters(tmp_path / "letters", files=5, lines=3)
+    (tmp_path / "letters" / "carol").mkdir()
+    (tmp_path / "letters" / "carol" / "only.txt").write_text("one long letter. " * 40)
+    corpus = prepare_files([str(folder)], DataConfig(label_from="dirname"))
+    units = file_units(corpus)
+    train, held = split_by_source(units, corpus.files, 0.2, 1234, 10**6)
+    names = corpus.files.names
+    held_names = {names[i] for i in held.files.tolist()}
+    train_names = {names[i] for i in train.files.tolist()}
+    for source in ("alice", "bob"):
+        assert sum(n.startswith(source) for n in held_names) == 1
+        assert sum(n.startswith(source) for n in train_names) == 4
+        assert not (held_names & train_names) - {"carol/only.txt"}
+    assert "carol/only.txt" in held_names and "carol/only.txt" in train_names  # its tail
+    again = split_by_source(units, corpus.files, 0.2, 1234, 10**6)[1]
+    assert torch.equal(again.files, held.files)  # seeded
+
+
+def test_the_start_line_shows_each_sources_share_and_the_labels(tmp_path, cli):
+    folder = write_letters(tmp_path / "letters", files=3, lines=5)
+    result = cli("train", str(folder), "--label-from", "dirname", "--weight", "alice=3",
+                 "--steps", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size",
+                 "2", "--seq-len", "16", "--eval-every", "2", "--no-samples", "--out",
+                 str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    import re
+
+    shown = re.search(r"sources: alice (\d+)% \(3 files, 1 held out\), bob (\d+)%", result.output)
+    assert shown and int(shown[1]) > 70 and int(shown[1]) + int(shown[2]) == 100
+    assert "labels: alice, bob" in result.output
+    assert "by source: alice" in result.output
+    assert "sample [" not in result.output
+    lines = (tmp_path / "run" / runs.METRICS).read_text().splitlines()
+    assert all("samples" not in json.loads(line) for line in lines)
+
+
+def shares(batcher, files_of, sources, draws=2000):
+    """Each source's share of the scored targets over `draws` windows."""
+    counts = torch.zeros(len(sources))
+    for _ in range(draws):
+        x, y, _ = batcher.next()
+        counts += torch.bincount(files_of(x, y), minlength=len(sources))[: len(sources)]
+    return (counts / counts.sum()).tolist()
+
+
+@pytest.mark.parametrize("documents", [None, "files"])
+def test_weights_three_one_one_give_batch_shares_within_five_percent(tmp_path, documents):
+    from charrnn.training.distributed import Ranks
+    from charrnn.training.report import SilentReporter
+    from charrnn.training.sources import training_text
+
+    for source, letter in (("a", "a"), ("b", "b"), ("c", "c")):
+        (tmp_path / "three" / source).mkdir(parents=True)
+        for i in range(6):
+            (tmp_path / "three" / source / f"{i}.txt").write_text(letter * 300)
+    corpus = prepare_files([str(tmp_path / "three")],
+                           DataConfig(documents=documents, weights=("a=3",)))
+    cfg = TrainConfig(batch_size=4, seq_len=32, val_frac=0.2, seed=3)
+    text = training_text(corpus, cfg, None, Ranks(), SilentReporter(), torch.device("cpu"))
+    letters = [corpus.vocab.index[c] for c in "abc"]
+
+    def which(x, y):
+        kept = y[y != IGNORE]
+        kept = kept[kept < corpus.vocab.text_size]
+        return torch.tensor([letters.index(int(i)) for i in kept])
+
+    got = shares(text.batcher, which, "abc")
+    for share, wanted in zip(got, (0.6, 0.2, 0.2), strict=True):
+        assert abs(share - wanted) <= 0.05, got
+
+
+def test_per_file_documents_a_files_loss_does_not_depend_on_its_neighbours(tmp_path):
+    from charrnn.data.documents import document_batch
+
+    folder = write_letters(tmp_path / "letters", files=2, lines=4)
+    result = charrnn.train(str(folder), documents="files", label_from="dirname", steps=10,
+                           out=tmp_path / "run", **SMALL)
+    lm = charrnn.load(result.run_dir)
+    corpus = prepare_files([str(folder)], DataConfig(documents="files", label_from="dirname"))
+    from charrnn.data.sources import file_units
+
+    docs = file_units(corpus).docs
+
+    def first_row_loss(index):
+        x, y = document_batch(corpus.ids, docs.pick(torch.tensor(index)), lm.vocab.end_id)
+        with torch.no_grad():
+            logits, _ = lm.model(x, lm.model.initial_state(x.shape[0]))
+        return float(torch.nn.functional.cross_entropy(logits[0], y[0], ignore_index=IGNORE,
+                                                       reduction="sum"))
+
+    alone = first_row_loss([0])
+    for others in ([1], [2, 3], [3, 1, 2]):
+        assert first_row_loss([0, *others]) == pytest.approx(alone, rel=1e-5)
+    # and it is what the library scores that file as: read after its label, end included
+    text = (folder / corpus.files.names[0]).read_text(encoding="utf-8")
+    assert -lm.logprob(text, complete=True, label="alice") == pytest.approx(alone, rel=1e-4)
+
+
+def test_a_multi_source_run_resumes_bit_for_bit(tmp_path):
+    folder = write_letters(tmp_path / "letters", files=3, lines=5)
+    options = dict(label_from="dirname", weights=["bob=2"], lr_schedule="constant",
+                   eval_every=4, **SMALL)
+    charrnn.train(str(folder), steps=12, out=tmp_path / "straight", **options)
+    charrnn.train(str(folder), steps=6, out=tmp_path / "resumed", **options)
+    charrnn.train(str(folder), steps=12, out=tmp_path / "resumed", resume=True, **options)
+    a = checkpoint.load(tmp_path / "straight" / runs.LATEST)
+    b = checkpoint.load(tmp_path / "resumed" / runs.LATEST)
+    for name in a.tensors:
+        if name.startswith(("model.", "optim.", "hidden.")):
+            assert torch.equal(a.tensors[name], b.tensors[name]), name
+
+
+# --- labels steer generation, and classify ------------------------------------------------
+
+def test_a_label_steers_the_sample_toward_its_style(letters_run):
+    _, _, lm = letters_run
+    alice = lm.samples(8, 60, temperature=0.5, seed=1, label="alice")
+    bob = lm.samples(8, 60, temperature=0.5, seed=1, label="bob")
+    lower = sum(c.islower() for t in alice for c in t)
+    upper = sum(c.isupper() for t in bob for c in t)
+    assert lower > 5 * sum(c.isupper() for t in alice for c in t)
+    assert upper > 5 * sum(c.islower() for t in bob for c in t)
+    for text in bob:
+        if text:
+            assert lm.logprob(text, label="bob") > lm.logprob(text, label="alice")
+
+
+def test_fused_and_stepped_decoding_agree_for_a_labelled_model(letters_run):
+    _, _, lm = letters_run
+    text = "THE ENGINE ROARS"
+    whole = lm.logprob(text, label="bob")
+    session = lm.session(label="bob")
+    stepped = 0.0
+    for char in text:
+        stepped += float(torch.log(torch.tensor(session.distribution()[char])))
+        session.feed(char)
+    assert whole == pytest.approx(stepped, abs=1e-3)
+    (beam_text, beam_score), = lm.beam(12, width=4, label="alice")
+    assert beam_score == pytest.approx(lm.logprob(beam_text, label="alice"), abs=1e-3)
+
+
+def test_classify_gives_each_label_its_exact_logprob_and_a_posterior(letters_run):
+    _, _, lm = letters_run
+    found = lm.classify("the cat sat on the mat.")
+    assert found.label == "alice"
+    assert sum(found.posteriors.values()) == pytest.approx(1.0)
+    for name in lm.labels:
+        assert found.logprobs[name] == pytest.approx(
+            lm.logprob("the cat sat on the mat.", label=name), abs=1e-3)
+    assert lm.classify("GEARS GRIND AT NOON!").label == "bob"
+
+
+def test_the_cli_samples_with_a_label_and_classifies(letters_run, cli, tmp_path):
+    folder, result, _ = letters_run
+    run = str(result.run_dir)
+    sampled = cli("sample", "--checkpoint", run, "--label", "bob", "--length", "40",
+                  "--seed", "1", "--temperature", "0.3", "--json")
+    assert sampled.exit_code == 0, sampled.output
+    assert json.loads(sampled.stdout)["label"] == "bob"
+    beamed = cli("beam", "--checkpoint", run, "--label", "alice", "--length", "20", "--json")
+    assert beamed.exit_code == 0 and json.loads(beamed.stdout)["label"] == "alice"
+    letter = tmp_path / "note.txt"
+    letter.write_text("NO TIME! THE TRAIN LEAVES AT NOON.\n", encoding="utf-8")
+    found = cli("classify", str(letter), "--checkpoint", run, "--json")
+    assert found.exit_code == 0, found.output
+    body = json.loads(found.stdout)
+    assert body["label"] == "bob" and body["file"] == str(letter)
+    assert [row["label"] for row in body["labels"]][0] == "bob"
+    table = cli("classify", "the roses are red", "--checkpoint", run)
+    assert "most likely alice" in table.stdout
+    evaluated = cli("eval", str(folder), "--checkpoint", run, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert set(json.loads(evaluated.stdout)["sources"]) == {"alice", "bob"}
+
+
+def test_label_mistakes_are_one_line(letters_run, trained_run, cli, one_error_line):
+    _, result, _ = letters_run
+    unknown = cli("sample", "--checkpoint", str(result.run_dir), "--label", "carol")
+    one_error_line(unknown)
+    assert "alice, bob" in unknown.stderr
+    one_error_line(cli("sample", "--checkpoint", str(trained_run), "--label", "alice"))
+    one_error_line(cli("classify", "some text", "--checkpoint", str(trained_run)))
+
+
+def test_bad_folders_are_one_line_and_lose_nothing(tmp_path, cli, one_error_line):
+    (tmp_path / "empty").mkdir()
+    one_error_line(cli("train", str(tmp_path / "empty")))
+    (tmp_path / "binary").mkdir()
+    (tmp_path / "binary" / "a.bin").write_bytes(bytes(range(256)) * 4)
+    one_error_line(cli("train", str(tmp_path / "binary")))
+    one_error_line(cli("train", str(tmp_path / "nothing" / "*.txt")))
+    folder = write_letters(tmp_path / "letters", files=2, lines=2)
+    one_error_line(cli("train", str(folder), "--weight", "carol/*=2"))
+    one_error_line(cli("train", str(folder), "--weight", "alice=lots"))
+    (tmp_path / "odd" / "tab\there").mkdir(parents=True)
+    (tmp_path / "odd" / "tab\there" / "a.txt").write_text("text")
+    one_error_line(cli("train", str(tmp_path / "odd"), "--label-from", "dirname"))
+    one_error_line(cli("train", str(folder), "--val-file", str(folder / "bob" / "letter0.txt")))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+# --- the server, the writing session and the page ----------------------------------------
+
+def test_the_server_writes_in_a_label_and_classifies(letters_run, charrnn_server):
+    import httpx
+
+    _, _, lm = letters_run
+    with charrnn_server(lm) as url:
+        info = httpx.get(url + "/v1/model", timeout=30).json()
+        body = {"length": 40, "seed": 3, "temperature": 0.5, "label": "bob"}
+        sampled = httpx.post(url + "/v1/sample", json=body, timeout=30)
+        beamed = httpx.post(url + "/v1/beam", json={"length": 10, "label": "alice"}, timeout=30)
+        scored = httpx.post(url + "/v1/logprob", json={"text": "ZIP", "label": "bob"},
+                            timeout=30)
+        found = httpx.post(url + "/v1/classify", json={"text": "GEARS GRIND AT NOON"},
+                           timeout=30)
+        generated = httpx.get(url + "/generate", params={"start_text": "", "seed": 2,
+                                                        "label": "bob"}, timeout=30)
+        unknown = httpx.post(url + "/v1/sample", json={"label": "carol"}, timeout=30)
+        typo = httpx.post(url + "/v1/classify", json={"txt": "x"}, timeout=30)
+    assert info["labels"] == ["alice", "bob"] and info["default_label"] in ("alice", "bob")
+    assert sampled.json()["samples"] == lm.samples(1, 40, seed=3, temperature=0.5, label="bob")
+    assert beamed.json()["results"][0]["text"] == lm.beam(10, label="alice")[0][0]
+    assert scored.json()["logprob"] == pytest.approx(lm.logprob("ZIP", label="bob"), abs=1e-4)
+    expected = lm.classify("GEARS GRIND AT NOON")
+    assert found.json()["label"] == expected.label == "bob"
+    for row in found.json()["labels"]:
+        assert row["logprob"] == pytest.approx(expected.logprobs[row["label"]], abs=1e-4)
+    assert generated.status_code == 200
+    assert unknown.status_code == 400 and unknown.json()["field"] == "label"
+    assert "alice, bob" in unknown.json()["error"]
+    assert typo.status_code == 400
+
+
+def test_write_takes_a_label_and_switches_it(letters_run, tmp_path):
+    import sys
+
+    pexpect = pytest.importorskip("pexpect", reason="pexpect drives the pseudo-terminal")
+    _, result, _ = letters_run
+    child = pexpect.spawn(sys.executable, ["-m", "charrnn", "write", "--checkpoint",
+                                           str(result.run_dir), "--label", "bob", "--length",
+                                           "30", "--temperature", "0"],
+                          cwd=str(tmp_path), encoding="utf-8", timeout=60,
+                          dimensions=(40, 200))
+    try:
+        child.expect("> ")
+        child.sendline("/label")
+        child.expect("labels: alice, bob; writing as bob")
+        child.expect("> ")
+        child.sendline("THE")
+        child.expect("\r\n> ")
+        assert sum(c.isupper() for c in child.before) > 20
+        child.sendline("/label alice")
+        child.expect("writing as alice from here")
+        child.sendline("/label carol")
+        child.expect("error: .*it knows alice, bob")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+
+
+def test_marks_and_novelty_know_a_folders_training_and_held_out_files(tmp_path):
+    folder = write_letters(tmp_path / "letters", files=4, lines=4)
+    charrnn.train(str(folder), documents="files", label_from="dirname", steps=6,
+                  val_frac=0.25, out=tmp_path / "run", **SMALL)
+    lm = charrnn.load(tmp_path / "run")
+    texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*/*.txt"))]
+    marks = lm.marks(texts)
+    assert marks.count("val") == 2 and marks.count("train") == 6  # a file of each held out
+    assert lm.marks(["not a letter at all"]) == ["new"]
+    report = lm.novelty(["the cat sat on the mat and the rain fell"], max_n=8)
+    assert report.to_dict()["generated"][7] == 1.0
