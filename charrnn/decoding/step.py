@@ -99,7 +99,6 @@ class InferenceStep:
             self.first_label = model.first_label
             self.label_table = (model.label_embed.weight.float()
                                 @ weight("weight_ih", 0).T).contiguous().numpy()
-            self.label_bias = model.label_bias.weight.detach().float().contiguous().numpy()
 
     @property
     def products(self) -> list[Product]:
@@ -134,10 +133,7 @@ class InferenceStep:
                 else:
                     np.tanh(gates, out=h_out[k])
             x = h_out[k]
-        logits = self.head(x, buf.logits)
-        if codes is not None:
-            np.add(logits, self.label_bias[codes], out=logits)
-        logprobs = self._log_softmax(logits, buf.exp)
+        logprobs = self._log_softmax(self.head(x, buf.logits), buf.exp)
         new = (h_out,) if c_out is None else (h_out, c_out)
         if codes is not None:
             new = (*new, codes.astype(np.float32).reshape(1, -1, 1))

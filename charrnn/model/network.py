@@ -77,8 +77,6 @@ class CharRNN(nn.Module):
         self.labels = config.label_count if config.label_input == "vector" else 0
         if self.labels:  # row 0: no label yet
             self.label_embed = nn.Embedding(self.labels + 1, config.embed_size, padding_idx=0)
-            self.label_bias = nn.Embedding(self.labels + 1, config.vocab_size, padding_idx=0)
-            nn.init.zeros_(self.label_bias.weight)
             self.first_label = config.vocab_size - self.labels
 
     @property
@@ -109,8 +107,6 @@ class CharRNN(nn.Module):
             hidden_in = state if self.config.model == "lstm" else state[0]
             out, hidden_out = self._recur(x, hidden_in)
         logits = self.head(self.drop(out))
-        if self.labels:  # each label's own leaning over the characters it writes
-            logits = logits + self.label_bias(codes)
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, (*new_state, *labels)
 
