@@ -20,7 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-WORDS = ["the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "he", "I", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "one", "all", "we", "their"]
+WORDS = ("the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was",
+         "with", "be", "by", "on", "not", "he", "I", "this", "are", "or", "his", "from",
+         "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there",
+         "one", "all", "we", "their")
 
 PREPARE = """
 import json, resource, sys, time
