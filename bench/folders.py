@@ -6,9 +6,9 @@ of 10,000 in a folder per author, are the training folder; the next 100,000 give
 validation paragraphs, and the rest of each book the test paragraphs (paragraphs of at
 least 200 characters). With `--label-from dirname` a model learns both for 5 minutes on
 this machine (each `--label-input` asked for, with any `--set` options), and a model of
-each author alone learns its folder for the same time. Every setting is compared on
-the validation paragraphs; the test paragraphs are read once, at the end, by the model
-the validation paragraphs chose (`--no-test` leaves them unread):
+each author alone learns its folder for the same time, with the same options. Every
+setting is compared on the validation paragraphs; the test paragraphs are read once, at
+the end, by the model the validation paragraphs chose (`--no-test` leaves them unread):
 
 - classify: each paragraph assigned the label with the highest posterior; the share
   assigned to its author (goal >= 97%);
@@ -128,7 +128,7 @@ def main() -> None:
     if not args.no_alone:
         for author in texts:
             run = train([str(work / "folder" / author)], work / f"alone-{author}",
-                        args.minutes)
+                        args.minutes, **options)  # the same options, without labels
             alone[author] = run["by_source"].get(author, run["result"].best_val_loss)
             print(f"{author} alone: best validation {alone[author] / LN2:.4f} bits/char "
                   f"({run['result'].steps} steps)", flush=True)

@@ -17,7 +17,7 @@ CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DOCUMENTS = ("lines", "paragraphs", "files")
-LABEL_FROM = ("dirname", "filename")  # where a file's label comes from (--label-from)
+LABEL_FROM = ("dirname", "filename", "tab")  # where a text's label comes from (--label-from)
 LABEL_INPUTS = ("vector", "prefix")  # how a label enters the network (network.py)
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
@@ -164,6 +164,9 @@ class DataConfig(_JSONConfig):
                f"documents must be one of {', '.join(DOCUMENTS)}, not {self.documents!r}")
         _check(self.label_from is None or self.label_from in LABEL_FROM,
                f"label_from must be one of {', '.join(LABEL_FROM)}, not {self.label_from!r}")
+        _check(self.label_from != "tab" or self.documents == "lines",
+               "label_from tab reads LABEL<TAB>text lines, each a document: it needs "
+               "`documents` lines")
         _check(isinstance(self.weights, tuple) and all(isinstance(w, str) and "=" in w
                                                        for w in self.weights),
                "weights must each look like PATTERN=WEIGHT, e.g. 'letters/*=3'")

@@ -323,6 +323,11 @@ def test_bad_folders_are_one_line_and_lose_nothing(tmp_path, cli, one_error_line
     (tmp_path / "odd" / "tab\there" / "a.txt").write_text("text")
     one_error_line(cli("train", str(tmp_path / "odd"), "--label-from", "dirname"))
     one_error_line(cli("train", str(folder), "--val-file", str(folder / "bob" / "letter0.txt")))
+    (tmp_path / "letters" / "carol").mkdir()
+    (tmp_path / "letters" / "carol" / "scan.bin").write_bytes(bytes(range(256)) * 4)
+    no_files = cli("train", str(folder), "--label-from", "dirname")
+    one_error_line(no_files)
+    assert "label 'carol' has no readable file" in no_files.stderr
     assert not (tmp_path / "checkpoints").exists()
 
 
@@ -398,3 +403,24 @@ def test_marks_and_novelty_know_a_folders_training_and_held_out_files(tmp_path):
     assert lm.marks(["not a letter at all"]) == ["new"]
     report = lm.novelty(["the cat sat on the mat and the rain fell"], max_n=8)
     assert report.to_dict()["generated"][7] == 1.0
+
+
+def test_label_tab_text_lines_are_documents_of_their_labels(tmp_path, cli, one_error_line):
+    quotes = "".join("happy\twhat a lovely day it is\n" if i % 2 else "grim\tDOOM AND GLOOM!\n"
+                     for i in range(80))
+    (tmp_path / "quotes.tsv").write_text(quotes, encoding="utf-8")
+    result = charrnn.train(str(tmp_path / "quotes.tsv"), documents="lines", label_from="tab",
+                           steps=80, eval_every=40, out=tmp_path / "run", **SMALL)
+    lm = charrnn.load(tmp_path / "run")
+    assert lm.labels == ("grim", "happy") and set(result.by_source) == {"grim", "happy"}
+    happy = "".join(lm.samples(6, 30, temperature=0.3, seed=1, label="happy"))
+    grim = "".join(lm.samples(6, 30, temperature=0.3, seed=1, label="grim"))
+    assert sum(c.islower() for c in happy) > 3 * sum(c.isupper() for c in happy)
+    assert sum(c.isupper() for c in grim) > 3 * sum(c.islower() for c in grim)
+    assert lm.classify("what a lovely day").label == "happy"
+    (tmp_path / "bad.tsv").write_text("happy\tfine\nno tab on this line\n", encoding="utf-8")
+    refused = cli("train", str(tmp_path / "bad.tsv"), "--documents", "lines",
+                  "--label-from", "tab")
+    one_error_line(refused)
+    assert "line 2" in refused.stderr
+    one_error_line(cli("train", str(tmp_path / "quotes.tsv"), "--label-from", "tab"))

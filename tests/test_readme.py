@@ -121,6 +121,8 @@ def workbench(server, shared_corpus, tiny_text):
         for i in range(3):
             Path("corpora/letters", name, f"letter{i}.txt").write_text(line * (8 + i),
                                                                       encoding="utf-8")
+    Path("corpora/quotes.tsv").write_text("happy\twhat a day\ngrim\tDOOM\n" * 20,
+                                          encoding="utf-8")
     result = CliRunner().invoke(app, ["train", str(corpus), "--out",
                                       "checkpoints/tinyshakespeare", *FAST])
     assert result.exit_code == 0, result.output

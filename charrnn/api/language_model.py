@@ -12,8 +12,10 @@ import numpy as np
 import torch
 
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, setting_error
+from charrnn.data.cache import file_sha256
 from charrnn.data.documents import find_documents
 from charrnn.data.files import find_files
+from charrnn.data.labelled_lines import split_by_label
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
@@ -222,6 +224,9 @@ class LanguageModel:
         data = DataConfig.from_dict(self.meta["data"]) if self.meta.get("data") else \
             DataConfig(level=self.vocab.level)
         files = find_files(list(paths), dataclasses.replace(data, weights=()))
+        if data.label_from == "tab":  # each file's lines, a text per label
+            files = [part for f in files
+                     for part, _ in split_by_label(f, file_sha256(f.path), data)]
         sums: dict[str, list[float]] = {}
         for f in files:
             label = f.label if self.vocab.labels else None

@@ -38,6 +38,7 @@ from charrnn.data.cache import (
     read_meta,
 )
 from charrnn.data.files import CorpusFile, corpus_name, find_files
+from charrnn.data.labelled_lines import split_by_label
 from charrnn.data.vocab import ByteVocab, Vocab, recoded, vocab_from_dict
 from charrnn.errors import CorpusError
 
@@ -85,6 +86,8 @@ def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
     started = time.perf_counter()
     files = find_files(list(paths), data)
     shas, empty = _hashes(files, progress)
+    if data.label_from == "tab":  # a file of LABEL<TAB>text lines: a text per label
+        files, shas, empty = _split_by_labels(files, shas, empty, data)
     key = _joined_key(files, shas, data)
     root = cache_root()
     ids_path, meta_path = root / f"{key}.ids", root / f"{key}.json"
@@ -129,6 +132,23 @@ def _hashes(files: list[CorpusFile], progress: Progress) -> tuple[list[str], set
             raise CorpusError(f"cannot read {f.path}: {exc.strerror or exc}") from None
         progress("hashing files", i + 1, len(files))
     return shas, empty
+
+
+def _split_by_labels(files: list[CorpusFile], shas: list[str], empty: set[int],
+                     data: DataConfig) -> tuple[list[CorpusFile], list[str], set[int]]:
+    """Each non-empty file as its texts per label (`labelled_lines.py`); empty ones kept
+    as they are, to be skipped and counted."""
+    split_files, split_shas, still_empty = [], [], set()
+    for i, (f, sha) in enumerate(zip(files, shas, strict=True)):
+        if i in empty:
+            still_empty.add(len(split_files))
+            split_files.append(f)
+            split_shas.append(sha)
+            continue
+        for part, part_sha in split_by_label(f, sha, data):
+            split_files.append(part)
+            split_shas.append(part_sha)
+    return split_files, split_shas, still_empty
 
 
 def _joined_key(files: list[CorpusFile], shas: list[str], data: DataConfig) -> str:

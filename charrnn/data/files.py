@@ -13,7 +13,8 @@ belongs to a *source*: its label when files are labelled, else the folder it is 
 Sources are what validation is reported for and what `--weight` shares are shown for.
 
 - `label_from` "dirname": a file's label is the name of the folder it is in;
-  "filename": its own name without the extension (one file per author, say).
+  "filename": its own name without the extension (one file per author, say); "tab":
+  each line's, a file of LABEL<TAB>text lines (`labelled_lines.py`).
 - `weights` "PATTERN=WEIGHT": files whose name (or source) matches PATTERN are drawn
   WEIGHT times as often (as if repeated; 0.5 is every other epoch); the last pattern a
   file matches wins, and a file no pattern matches weighs 1.

@@ -55,9 +55,10 @@ def train(
              "sampled whole. Without it, many files are learned as one stream, each ended "
              "by an end symbol the model learns.",
         rich_help_panel=DATA, show_default=False)] = None,
-    label_from: Annotated[Literal["dirname", "filename"] | None, typer.Option(
+    label_from: Annotated[Literal["dirname", "filename", "tab"] | None, typer.Option(
         help="Many files: give each file a label, the name of its folder (dirname) or its "
-             "own name without extension (filename); the model learns each label's style "
+             "own name without extension (filename); or, with --documents lines, read "
+             "each line as LABEL<TAB>text (tab). The model learns each label's style "
              "(sample --label) and can tell them apart (charrnn classify).",
         rich_help_panel=DATA, show_default=False)] = None,
     label_input: Annotated[Literal["vector", "prefix"], typer.Option(
