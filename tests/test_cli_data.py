@@ -65,8 +65,9 @@ def test_unusable_files_are_one_line(tmp_path, content, message, cli, fast_flags
     assert message in one_error_line(cli("train", path, *fast_flags))
 
 
-def test_a_directory_is_one_line(tmp_path, cli, fast_flags, one_error_line):
-    assert "is a directory" in one_error_line(cli("train", tmp_path, *fast_flags))
+def test_an_empty_directory_is_one_line(tmp_path, cli, fast_flags, one_error_line):
+    """A folder is a corpus of many files (tests/test_folders.py); one with none is not."""
+    assert "holds no files" in one_error_line(cli("train", tmp_path, *fast_flags))
 
 
 def test_the_progress_display_reports_cache_preparation(corpus_file, cli, fast_flags):

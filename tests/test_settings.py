@@ -35,6 +35,7 @@ CHOICES = {  # option -> the list the library validates it against
     "batch_order": config.BATCH_ORDERS, "model": config.CELLS,
     "lr_schedule": config.SCHEDULES, "size": tuple(presets.SIZES),
     "weights": step.WEIGHTS, "device": device.DEVICES, "precision": device.PRECISIONS,
+    "label_from": config.LABEL_FROM, "label_input": config.LABEL_INPUTS,
 }
 # Options whose command-line default differs from the field's on purpose, and why.
 CHOSEN_ELSEWHERE = {

@@ -33,9 +33,10 @@ from charrnn.data.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, voca
 from charrnn.errors import CorpusError
 
 if TYPE_CHECKING:
-    from charrnn.data.collection import FileTable
+    from charrnn.data.files import FileTable
 
 CACHE_VERSION = 1
+_DENSE_FROM = 1 << 18  # code points in a chunk: from here on counted in a dense table
 Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
 _DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
 
@@ -108,12 +109,29 @@ def _count(path: Path, data: DataConfig, progress: Progress) -> Vocab:
         if counts.sum() == 0:
             raise CorpusError(f"corpus holds no bytes: {path}")
         return ByteVocab(counts.tolist())
-    counts = torch.zeros(UNICODE_SIZE, dtype=torch.int64)
+    found: dict[int, int] = {}
     for text in _blocks(path, data, progress, "counting"):
-        counts += torch.bincount(code_points(text), minlength=UNICODE_SIZE)
-    if counts.sum() == 0:
+        for point, count in _present(code_points(text)):
+            found[point] = found.get(point, 0) + count
+    if not found:
         raise CorpusError(f"corpus holds no text (only a byte-order mark?): {path}")
-    return Vocab.from_counts(counts)
+    points = sorted(found)
+    return Vocab([chr(p) for p in points], [found[p] for p in points])
+
+
+def _present(points: torch.Tensor) -> list[tuple[int, int]]:
+    """(code point, count) of each code point in a chunk. A big chunk is counted in a
+    table of every code point (one pass); a small one by sorting it, so that a folder of
+    small files never allocates that 9 MB table per file (freed tables a file at a time,
+    between the small objects kept for every file, are memory the process never gets
+    back: `bench/many_files.py`)."""
+    if points.numel() >= _DENSE_FROM:
+        dense = torch.bincount(points, minlength=UNICODE_SIZE)
+        present = torch.nonzero(dense).flatten()
+        values, counts = present, dense[present]
+    else:
+        values, counts = torch.unique(points, return_counts=True)
+    return list(zip(values.tolist(), counts.tolist(), strict=True))
 
 
 def _write_ids(path: Path, data: DataConfig, vocab: Vocab, target: Path,

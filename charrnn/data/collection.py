@@ -19,7 +19,6 @@ import hashlib
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,44 +36,12 @@ from charrnn.data.cache import (
     prepare,
     read_meta,
 )
-from charrnn.data.files import CorpusFile, corpus_name, find_files
+from charrnn.data.files import CorpusFile, FileTable, corpus_name, find_files
 from charrnn.data.labelled_lines import split_by_label
 from charrnn.data.vocab import ByteVocab, Vocab, recoded, vocab_from_dict
 from charrnn.errors import CorpusError
 
 JOINED_VERSION = 1
-
-
-@dataclass(frozen=True)
-class FileTable:
-    """Where each file's text lies in the joined ids, and what it is: its name, source,
-    label and weight. `starts` and `lengths` (int64) leave out the symbols around it."""
-
-    names: tuple[str, ...]
-    sources: tuple[str, ...]
-    labels: tuple[str | None, ...]
-    weights: tuple[float, ...]
-    starts: torch.Tensor
-    lengths: torch.Tensor
-    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many files
-    paths: tuple[str, ...] = ()  # the folders, files and globs the corpus was given as
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    @property
-    def source_names(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.sources)))
-
-    @property
-    def source_index(self) -> torch.Tensor:
-        """Each file's source as its place in `source_names`."""
-        place = {name: i for i, name in enumerate(self.source_names)}
-        return torch.tensor([place[s] for s in self.sources], dtype=torch.long)
-
-    def describe(self) -> dict[str, Any]:
-        return {"files": len(self), "sources": list(self.source_names),
-                "skipped": dict(self.skipped), "paths": list(self.paths)}
 
 
 def prepare_files(paths: list[str | Path], data: DataConfig | None = None,

@@ -26,8 +26,11 @@ import fnmatch
 import glob
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from charrnn.config import DataConfig
 from charrnn.errors import CorpusError
@@ -45,6 +48,38 @@ class CorpusFile:
     source: str  # what it is validated and weighted as part of: its label, or folder
     label: str | None
     weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class FileTable:
+    """Where each file's text lies in the joined ids, and what it is: its name, source,
+    label and weight. `starts` and `lengths` (int64) leave out the symbols around it."""
+
+    names: tuple[str, ...]
+    sources: tuple[str, ...]
+    labels: tuple[str | None, ...]
+    weights: tuple[float, ...]
+    starts: torch.Tensor
+    lengths: torch.Tensor
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many files
+    paths: tuple[str, ...] = ()  # the folders, files and globs the corpus was given as
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.sources)))
+
+    @property
+    def source_index(self) -> torch.Tensor:
+        """Each file's source as its place in `source_names`."""
+        place = {name: i for i, name in enumerate(self.source_names)}
+        return torch.tensor([place[s] for s in self.sources], dtype=torch.long)
+
+    def describe(self) -> dict[str, Any]:
+        return {"files": len(self), "sources": list(self.source_names),
+                "skipped": dict(self.skipped), "paths": list(self.paths)}
 
 
 def is_many(paths: list[str | Path], data: DataConfig) -> bool:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 
 from charrnn.data.cache import PreparedCorpus
-from charrnn.data.collection import FileTable
 from charrnn.data.documents import Documents, find_documents, split_documents
+from charrnn.data.files import FileTable
 from charrnn.data.vocab import Vocab
 from charrnn.errors import CorpusError
 

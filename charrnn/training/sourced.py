@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from charrnn.data.collection import FileTable
 from charrnn.data.documents import IGNORE
+from charrnn.data.files import FileTable
 from charrnn.data.streams import StreamBatcher
 from charrnn.model.network import CharRNN
 from charrnn.training.report import Reporter
