@@ -424,3 +424,14 @@ def test_label_tab_text_lines_are_documents_of_their_labels(tmp_path, cli, one_e
     one_error_line(refused)
     assert "line 2" in refused.stderr
     one_error_line(cli("train", str(tmp_path / "quotes.tsv"), "--label-from", "tab"))
+
+
+def test_a_labelled_folder_fine_tunes_from_the_shipped_model(tmp_path):
+    folder = write_letters(tmp_path / "letters", files=2, lines=4)
+    result = charrnn.train(str(folder), label_from="dirname", init_from="english", steps=3,
+                           eval_every=3, batch_size=4, seq_len=32, out=tmp_path / "run")
+    assert result.parent["new_symbols"] == [None, "label:alice", "label:bob"]
+    lm = charrnn.load(tmp_path / "run")
+    assert lm.labels == ("alice", "bob")
+    assert lm.model.config.hidden_size == 512  # the parent's architecture
+    assert isinstance(lm.sample(20, seed=1, label="bob"), str)
