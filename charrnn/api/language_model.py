@@ -21,7 +21,7 @@ from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
-from charrnn.decoding.decoder import Decoder, Opening, logprob
+from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
@@ -31,6 +31,7 @@ from charrnn.insight.surprise import Surprise, pieces_of, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
+from charrnn.model.opening import Opening, opening_for
 
 
 class LanguageModel:
@@ -234,25 +235,17 @@ class LanguageModel:
             pieces = self.split_documents(text) if self.documents in ("lines", "paragraphs") \
                 else [text]
             for piece in pieces:
-                nats, count = self._text_nats(piece, label)
+                ids = self.codec.encode(piece)
+                if self.vocab.end_id is not None:
+                    ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
+                loss = text_loss(self.decoder, [ids], prime=self.codec.prime("", label=label))
+                nats, count = loss.nats, loss.chars
                 for key in (f.source, ""):
                     got = sums.setdefault(key, [0.0, 0, 0])
                     got[0], got[1], got[2] = got[0] + nats, got[1] + count, got[2] + 1
         ends = self.vocab.end_id is not None
         return {key: TextLoss(nats, count, docs if ends else 0)
                 for key, (nats, count, docs) in sorted(sums.items())}
-
-    def _text_nats(self, text: str, label: str | None, chunk: int = 4096) -> tuple[float, int]:
-        """-log p of a text read from the start under `label` (its end symbol counted for
-        a model that has one), in chunks; and the symbols scored."""
-        ids = self.codec.encode(text)
-        if self.vocab.end_id is not None:
-            ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
-        position, total = self.decoder.start(self.codec.prime("", label=label)), 0.0
-        for start in range(0, ids.numel(), chunk):
-            position, nats = self.decoder.advance_text(position, ids[start : start + chunk])
-            total -= nats
-        return total, ids.numel()
 
     def _label_ids(self) -> dict[str, int]:
         return {name: self.vocab.label_id(name) for name in self.vocab.labels}
@@ -329,17 +322,10 @@ class LanguageModel:
 
 
 def opening_of(vocab: Vocab, meta: dict[str, Any]) -> Opening:
-    """What the model reads before a text (see `decoding.decoder.Opening`): its end
-    symbol, its labels (the default: the one most training files carry), and whether its
-    files were learned as one stream."""
-    if vocab.end_id is None:
-        return Opening()
-    label_counts = vocab.counts[vocab.end_id + 1:]
-    default = (vocab.end_id + 1 + max(range(len(label_counts)), key=label_counts.__getitem__)
-               if label_counts else None)
+    """What the model reads before a text (`model.opening`): files learned as one stream
+    read their label after an end symbol."""
     many = "files" in (meta.get("corpus") or {})
-    stream = (meta.get("data") or {}).get("documents") is None
-    return Opening(vocab.end_id, len(vocab.labels), default, after_end=many and stream)
+    return opening_for(vocab, many and (meta.get("data") or {}).get("documents") is None)
 
 
 def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]:

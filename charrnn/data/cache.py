@@ -166,14 +166,14 @@ def read_meta(meta_path: Path, ids_path: Path) -> dict[str, Any] | None:
 
 
 def prepare(path: str | Path, data: DataConfig | None = None, name: str | None = None,
-            progress: Progress | None = None) -> PreparedCorpus:
+            progress: Progress | None = None, sha256: str | None = None) -> PreparedCorpus:
     """The corpus at `path` as memory-mapped ids, from the cache or prepared now;
-    `progress` hears each phase's bytes."""
+    `progress` hears each phase's bytes; `sha256`, the file's when already known."""
     progress = progress or _noop
     data = (data or DataConfig()).validate()
     path = check_file(path)
     started = time.perf_counter()
-    sha = file_sha256(path, progress)
+    sha = sha256 or file_sha256(path, progress)
     root = cache_root()
     key = cache_key(sha, data)
     ids_path, meta_path = root / f"{key}.ids", root / f"{key}.json"

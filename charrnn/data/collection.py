@@ -137,7 +137,7 @@ def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataC
             reasons.append(f"{f.path} is empty")
             continue
         try:
-            parts.append((f, prepare(f.path, data, f.name)))
+            parts.append((f, prepare(f.path, data, f.name, sha256=shas[i])))
         except CorpusError as exc:
             skipped["not text"] += 1
             reasons.append(str(exc))

@@ -63,7 +63,7 @@ class Documents:
     def drawn(self, generator: torch.Generator) -> Documents:
         """The documents of one epoch: each `floor(weight)` times, and once more with
         probability its fraction (so weight 3 is three times, 0.5 every other epoch)."""
-        if self.weights is None:
+        if self.weights is None or bool((self.weights == 1).all()):
             return self
         whole = self.weights.floor()
         extra = torch.rand(len(self), generator=generator, dtype=torch.float64) \

@@ -24,7 +24,8 @@ VERSION = 1
 
 
 def split_by_label(file: CorpusFile, sha: str, data: DataConfig) -> list[tuple[CorpusFile, str]]:
-    """The file as one text per label, each a `CorpusFile` with its own content hash."""
+    """The file as one text per label, each a `CorpusFile` with a key of its own (the
+    file's hash and the label: what the text is made from)."""
     folder = cache_root() / "labelled" / f"{sha[:32]}-{data.encoding.lower()}-v{VERSION}"
     index = folder / "labels.json"
     try:

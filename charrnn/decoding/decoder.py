@@ -22,8 +22,6 @@ same reduced step one character at a time, so scores still match what was sample
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,35 +29,12 @@ import torch.nn.functional as F
 from charrnn.config import setting_error
 from charrnn.decoding.step import InferenceStep
 from charrnn.model.network import CharRNN, State, select_state
+from charrnn.model.opening import Opening
 
 FUSED_FROM = 8  # characters: shorter texts are stepped (see `Decoder.feed`)
 
 
 Start = tuple[State, torch.Tensor]  # a model state (one row) and the next log-probabilities
-
-
-@dataclass(frozen=True)
-class Opening:
-    """What a model reads from the zero state before a text's first character."""
-
-    end_id: int | None = None  # a model of documents or files: its end symbol
-    labels: int = 0  # label ids follow the end symbol
-    default_label: int | None = None  # the id read when no label is asked for
-    after_end: bool = False  # files learned as one stream: a label follows an end symbol
-
-    def read(self, prime: torch.Tensor) -> torch.Tensor:
-        """The ids read from the zero state before the first draw after `prime`."""
-        prime = prime.long()
-        if self.end_id is None:
-            return prime
-        if self.labels and not (prime.numel() and self.is_label(int(prime[0]))):
-            prime = torch.cat([torch.tensor([self.default_label]), prime])
-        if self.labels and not self.after_end:
-            return prime
-        return torch.cat([torch.tensor([self.end_id]), prime])
-
-    def is_label(self, i: int) -> bool:
-        return self.end_id is not None and self.end_id < i <= self.end_id + self.labels
 
 
 class Decoder:

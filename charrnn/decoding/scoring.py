@@ -52,11 +52,13 @@ class TextLoss:
 
 
 def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 4096,
-              on_chars: Callable[[int], None] | None = None) -> TextLoss:
+              on_chars: Callable[[int], None] | None = None,
+              prime: torch.Tensor | None = None) -> TextLoss:
     """Score a text given as consecutive id chunks, one stream with its state carried from
     chunk to chunk, so the result is exact however the text is cut. The first character
-    is scored like any start of a text (see `decoder.py`); `on_chars` hears progress."""
-    state, pending = decoder.start(torch.zeros(0, dtype=torch.long))
+    is scored like any start of a text (see `decoder.py`), after `prime` (a label, say)
+    when given; `on_chars` hears progress."""
+    state, pending = decoder.start(prime if prime is not None else torch.zeros(0, dtype=torch.long))
     total, count = 0.0, 0
     for chunk in chunks:
         for start in range(0, chunk.numel(), piece):

@@ -2,6 +2,7 @@
 
     network.py     CharRNN (embedding -> LSTM/GRU/RNN -> head) and its state helpers
     restarts.py    the same layers stepped so the state can restart mid-window (packing)
+    opening.py     what a text is read after: nothing, the end symbol, or a label
     checkpoint.py  the on-disk format: tensors in safetensors, everything else in JSON
     runs.py        run folders: which files make a run, the newest, the next free name
     shipped.py     the models that ship with charrnn (shipped/), found by name

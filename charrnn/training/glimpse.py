@@ -12,6 +12,7 @@ import torch
 
 from charrnn.data.vocab import Vocab
 from charrnn.model.network import CharRNN
+from charrnn.model.opening import opening_for
 
 LENGTH = 200
 TEMPERATURE = 0.8
@@ -24,21 +25,14 @@ def glimpses(model: CharRNN, vocab: Vocab, stream: bool, seed: int) -> dict[str,
     was_training = model.training
     model.eval()
     try:
+        opening = opening_for(vocab, stream)
         if not vocab.labels:
-            return {"": _sample(model, vocab, _opening(vocab, None, stream), seed)}
-        return {name: _sample(model, vocab, _opening(vocab, name, stream), seed)
+            return {"": _sample(model, vocab, opening.read(torch.zeros(0)).tolist(), seed)}
+        return {name: _sample(model, vocab,
+                              opening.read(torch.tensor([vocab.label_id(name)])).tolist(), seed)
                 for name in vocab.labels}
     finally:
         model.train(was_training)
-
-
-def _opening(vocab: Vocab, label: str | None, stream: bool) -> list[int]:
-    """What a text is read after (see `decoding.decoder.Opening`)."""
-    if vocab.end_id is None:
-        return []
-    if label is None:
-        return [vocab.end_id]
-    return ([vocab.end_id] if stream else []) + [vocab.label_id(label)]
 
 
 def _sample(model: CharRNN, vocab: Vocab, opening: list[int], seed: int) -> str:

@@ -176,9 +176,7 @@ def _files(corpus: PreparedCorpus, cfg: TrainConfig, ranks: Ranks,
                    else StreamBatcher(ids, batch, cfg.seq_len))
         documents, padding = None, None
     else:
-        docs = train.docs if weighted else Documents(train.docs.starts, train.docs.lengths,
-                                                     train.docs.firsts)
-        batcher, cfg = _document_batcher(corpus.ids, docs, vocab, cfg, ranks, report)
+        batcher, cfg = _document_batcher(corpus.ids, train.docs, vocab, cfg, ranks, report)
         documents, padding = (len(train.docs), len(held.docs)), batcher.padding
     return TrainingText(
         batcher=batcher, validation=SourcedValidation(parts), vocab=vocab, cfg=cfg,
