@@ -75,7 +75,7 @@ def test_a_second_ctrl_c_stops_at_once_without_damage(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path):
-    """Killed 24 times: at random moments, and every third time the instant a checkpoint
+    """Killed 9 times: at random moments, and every third time the instant a checkpoint
     write has begun (its temporary file appears): latest always loads and --resume always
     carries on."""
     run = tmp_path / "run"
@@ -84,7 +84,7 @@ def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path):
             "--batch-size", "2", "--seq-len", "8", "--eval-every", "100000"]
     rng = random.Random(20261123)
     steps, mid_write = [], 0
-    for attempt in range(24):
+    for attempt in range(9):
         proc = start(*args)
         if attempt % 3 == 2:
             deadline = time.monotonic() + 10
@@ -99,12 +99,12 @@ def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path):
         if (run / runs.LATEST).exists():
             steps.append(checkpoint.load(run / runs.LATEST).meta["step"])
     assert steps == sorted(steps) and steps[-1] > 0
-    assert mid_write >= 8, "kills meant to land during a checkpoint write did not"
+    assert mid_write >= 3, "kills meant to land during a checkpoint write did not"
     done = subprocess.run([sys.executable, "-m", "charrnn", "train", *map(str, resume),
                            "--steps", str(steps[-1] + 3)], capture_output=True, text=True,
                           env=os.environ)
     assert done.returncode == 0, done.stderr
     assert checkpoint.load(run / runs.LATEST).meta["step"] == steps[-1] + 3
     assert leftovers(run) == []
-    print(f"\n24 kills survived, {mid_write} of them during a checkpoint write; "
+    print(f"\n9 kills survived, {mid_write} of them during a checkpoint write; "
           f"steps reached {steps}")
