@@ -6,6 +6,7 @@
     serve_command.py     charrnn serve: the HTTP API and writing page (serve/)
     insight_commands.py  charrnn explain, neurons, gradients: inside the model
     run_commands.py      charrnn info, list, plot, corpus list, corpus get
+    export_command.py    charrnn export: a web page, a JavaScript module, an ONNX graph
     options.py           option types and the one-line error wrapper they share
 
 Commands parse options, call the library and print; they hold no policy of their own.
@@ -22,6 +23,7 @@ import typer
 from charrnn import tune_for_speed
 from charrnn.interface import (
     decode_commands,
+    export_command,
     insight_commands,
     run_commands,
     serve_command,
@@ -103,6 +105,12 @@ app.command(epilog=examples(
     "charrnn novelty --num-samples 50 --max-n 30",
     "charrnn novelty --file my_story.txt --plot novelty.png",
 ))(decode_commands.novelty)
+app.command(epilog=examples(
+    "charrnn export checkpoints/tinyshakespeare --out story.html",
+    "charrnn export english --format web --weights fp16 --out english.html --force",
+    "charrnn export checkpoints/novels --format js --out novels.js",
+    "charrnn export checkpoints/novels --format onnx --out novels.onnx",
+))(export_command.export)
 app.command(epilog=examples(
     "charrnn info", "charrnn info checkpoints/tinyshakespeare --json",
 ))(run_commands.info)

@@ -31,6 +31,7 @@ from charrnn.api.language_model import LanguageModel
 from charrnn.config import ServeConfig
 from charrnn.decoding.batcher import Batcher, Busy, Generation
 from charrnn.errors import CharRNNError
+from charrnn.interface.pages import shared_script
 from charrnn.interface.serve import fields
 from charrnn.interface.serve.fields import FieldError
 from charrnn.interface.serve.guards import Guard
@@ -374,5 +375,13 @@ def create_app(lm: LanguageModel, config: ServeConfig, warm: bool = True) -> Sta
         lifespan=lifespan,
     )
     app.state.service = service
-    app.state.page = resources.files(__package__).joinpath("page.html").read_text("utf-8")
+    app.state.page = writing_page()
     return app
+
+
+def writing_page() -> str:
+    """page.html with the style and the suggestion script it shares with an exported
+    page."""
+    page = resources.files(__package__).joinpath("page.html").read_text("utf-8")
+    return (page.replace("/*WRITING_STYLE*/", shared_script("writing.css"))
+                .replace("/*SUGGESTIONS*/", shared_script("suggestions.js")))

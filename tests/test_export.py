@@ -1,0 +1,241 @@
+"""`charrnn export`: the JavaScript step and sampler equal the Python decoder's (in Node
+and in headless Chromium), the page writes offline, and bad requests are one line."""
+
+import itertools
+import json
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from charrnn.api.language_model import LanguageModel
+from charrnn.config import ModelConfig
+from charrnn.data.vocab import ByteVocab, Vocab
+from charrnn.export import export
+from charrnn.model.network import CharRNN
+
+TEXT = ("It was the best of times, it was the worst of times; ROMEO: O that I were a glove "
+        "upon that hand! — café, naïve, 🌹.\n")
+NODE = shutil.which("node")
+
+
+def random_lm(cell="lstm", layers=1, level="char", documents=False, labels=(),
+              after_end=False, hidden=24, seed=0):
+    """A model of random weights (the step's arithmetic is what is tested, not what it
+    learned), sharpened so that its distributions are far from uniform."""
+    vocab = ByteVocab() if level == "byte" else Vocab.from_text(TEXT)
+    vocab.counts = [1 + (i * 7) % 13 for i in range(len(vocab.counts))]
+    if documents or labels:
+        vocab = vocab.with_end(5, {name: 3 + k for k, name in enumerate(labels)})
+    config = ModelConfig(model=cell, num_layers=layers, hidden_size=hidden, embed_size=12,
+                         vocab_size=len(vocab), label_count=len(labels))
+    torch.manual_seed(seed)
+    model = CharRNN(config)
+    with torch.no_grad():
+        model.head.weight.mul_(6.0)
+        if labels:
+            model.label_embed.weight.mul_(3.0)
+    meta = ({"corpus": {"files": 2}, "data": {"documents": None}} if after_end else {})
+    return LanguageModel(model, vocab, meta)
+
+
+def node(script: str, *args: str) -> str:
+    if NODE is None:
+        pytest.skip("needs Node.js (node) to run the exported JavaScript")
+    done = subprocess.run([NODE, "-e", script, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def reference(lm, text: str, label=None) -> np.ndarray:
+    """The Python decoder's log-probabilities before each character of `text` (and
+    after the last), read from the start of a text."""
+    ids = lm.codec.encode(text)
+    state, first = lm.decoder.start(lm.codec.prime("", label=label))
+    out, _ = lm.decoder.feed(ids[None, :], state)
+    return torch.cat([first, out[0]]).numpy().astype(np.float32)
+
+
+VARIANTS = [dict(cell=c, layers=n, level=lv, documents=d)
+            for c, n, lv, d in itertools.product(("lstm", "gru", "rnn"), (1, 2),
+                                                 ("char", "byte"), (False, True))]
+VARIANTS += [dict(cell="lstm", layers=2, labels=("austen", "dickens")),
+             dict(cell="gru", layers=1, labels=("a", "b", "c"), after_end=True)]
+
+_COMPARE = """
+const fs = require("fs");
+const cases = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+const worst = [];
+for (const c of cases) {
+  for (const kernel of ["auto", "js"]) {
+    const m = require(c.module).model({kernel});
+    m.reset(c.label === null ? undefined : c.label);
+    const ref = new Float32Array(fs.readFileSync(c.reference).buffer.slice(0));
+    const v = m.manifest.vocab_size;
+    let diff = 0, at = 0;
+    const step = (logprobs) => {
+      for (let i = 0; i < v; i++) diff = Math.max(diff, Math.abs(logprobs[i] - ref[at * v + i]));
+      at++;
+    };
+    step(m.logprobs());
+    for (const id of m.vocab.encode(c.text)) { m.feedIds([id]); step(m.logprobs()); }
+    worst.push({name: c.name, kernel: m.net.kernel.name, diff, positions: at});
+  }
+}
+console.log(JSON.stringify(worst));
+"""
+
+
+def test_the_javascript_step_equals_the_python_decoder_for_every_kind_of_model(tmp_path):
+    """LSTM, GRU and RNN, one and two layers, char and byte level, stream and documents,
+    labelled files: log-probabilities within 1e-4 over 2,000 characters, through the
+    WebAssembly SIMD kernel and through the plain JavaScript loop."""
+    cases = []
+    for k, variant in enumerate(VARIANTS):
+        lm = random_lm(**variant, seed=k)
+        label = lm.labels[-1] if lm.labels else None
+        text = (TEXT * 20)[:2000]
+        module = tmp_path / f"m{k}.js"
+        export(lm, "js", module)
+        ref = tmp_path / f"ref{k}.f32"
+        ref.write_bytes(reference(lm, text, label).tobytes())
+        cases.append({"name": json.dumps(variant), "module": str(module),
+                      "reference": str(ref), "text": text, "label": label})
+    spec = tmp_path / "cases.json"
+    spec.write_text(json.dumps(cases))
+    found = json.loads(node(_COMPARE, str(spec)))
+    assert len(found) == 2 * len(VARIANTS)
+    assert {row["kernel"] for row in found} == {"wasm-simd", "js"}
+    for row in found:
+        assert row["positions"] > 1500, row
+        assert row["diff"] < 1e-4, row
+
+
+_SAMPLE = """
+const c = JSON.parse(process.argv[1]);
+const m = require(c.module).model();
+m.reset(c.label === null ? undefined : c.label);
+if (c.prime) m.feed(c.prime);
+let at = 0;
+const text = m.sample(Object.assign({}, c.options, {random: () => c.uniforms[at++]}));
+console.log(JSON.stringify({text, stopped: m.stopped, prime: m.text}));
+"""
+
+
+@pytest.mark.parametrize("options", [
+    {"temperature": 0.8}, {"temperature": 1.3, "top_k": 5}, {"top_p": 0.7},
+    {"temperature": 0.9, "repetition_penalty": 1.4}, {"temperature": 0.0},
+    {"temperature": 1.0, "stop": ["e"]},
+])
+def test_sampling_with_the_same_uniform_draws_writes_the_same_text(tmp_path, options):
+    for k, variant in enumerate([dict(cell="lstm", layers=2), dict(cell="gru", documents=True),
+                                 dict(cell="rnn", labels=("x", "y"))]):
+        lm = random_lm(**variant, seed=10 + k)
+        label = lm.labels[0] if lm.labels else None
+        prime = "" if variant.get("documents") else "It was "
+        module = tmp_path / f"m{k}.js"
+        export(lm, "js", module, force=True)
+        expected = lm.sample(300, prime=prime, seed=5, label=label, **options)
+        uniforms = np.random.default_rng(5).random(300).tolist()
+        js_options = {"length": 300, **{_camel(k): v for k, v in options.items()}}
+        got = json.loads(node(_SAMPLE, json.dumps({
+            "module": str(module), "label": label, "prime": prime, "options": js_options,
+            "uniforms": uniforms})))
+        assert got["text"] == expected, variant
+        assert got["prime"] == prime + expected
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+_BYTES = """
+const c = JSON.parse(process.argv[1]);
+const m = require(c.module).model();
+const whole = c.rows.map((row) => m.vocab.decode(row));
+const streamed = c.rows.map((row) => {
+  const s = m.vocab.stream();
+  return row.map((i) => s.feed(i)).join("") + s.flush();
+});
+console.log(JSON.stringify({whole, streamed}));
+"""
+
+
+def test_a_byte_level_model_shows_undecodable_bytes_as_python_prints_them(tmp_path):
+    lm = random_lm(level="byte", documents=True)
+    module = tmp_path / "bytes.js"
+    export(lm, "js", module)
+    rows = [list("café".encode()), [0xFF, 0x41], [0xE2, 0x82], [0xE2, 0x82, 0xAC, 0xC3],
+            [0xED, 0xA0, 0x80, 0x42], [0xF0, 0x9F, 0x8C, 0xB9, 0x80], [0xC0, 0xAF]]
+    got = json.loads(node(_BYTES, json.dumps({"module": str(module), "rows": rows})))
+    expected = [lm.vocab.display(lm.vocab.decode(row)) for row in rows]
+    assert got["whole"] == expected
+    assert got["streamed"] == expected
+
+
+def wait_for(page, selector: str, words: str, seconds: float = 20.0) -> None:
+    """Until the element's text holds `words` (polled from here: the page's security
+    policy forbids the string evaluation Playwright's own waiting uses)."""
+    deadline = time.monotonic() + seconds
+    while words not in (page.text_content(selector) or ""):
+        assert time.monotonic() < deadline, page.text_content(selector)
+        time.sleep(0.05)
+
+
+def test_the_page_writes_offline_in_chromium_as_python_reads(tmp_path, offline_page):
+    """The exported page in headless Chromium with every request off the file refused:
+    its step equals Python's, a seeded "continue" writes the same text twice in the
+    style picked, and Tab offers a suggestion that Enter takes."""
+    lm = random_lm(cell="lstm", layers=2, labels=("austen", "dickens"), seed=3)
+    path = tmp_path / "story.html"
+    export(lm, "web", path)
+    text = (TEXT * 3)[:300]
+    ref = reference(lm, text, "dickens")
+    with offline_page(path) as page:
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        wait_for(page, "#model", "step")
+        assert "wasm-simd step" in page.text_content("#model")
+        assert page.is_visible("#label-picker")
+        diff = page.evaluate("""([text, ref]) => {
+            const m = charrnnModel.model();
+            m.reset("dickens");
+            const v = charrnnModel.manifest.vocab_size;
+            let worst = 0, at = 0;
+            const step = (lp) => {
+                for (let i = 0; i < v; i++) {
+                    worst = Math.max(worst, Math.abs(lp[i] - ref[at * v + i]));
+                }
+                at++;
+            };
+            step(m.logprobs());
+            for (const id of m.vocab.encode(text)) { m.feedIds([id]); step(m.logprobs()); }
+            return worst;
+        }""", [text, ref.ravel().tolist()])
+        assert diff < 1e-4
+        page.select_option("#label", "dickens")
+        page.fill("#seed", "11")
+        page.fill("#length", "80")
+        written = []
+        for _ in range(2):
+            page.click("#clear")
+            page.click("#continue")
+            wait_for(page, "#status", "done")
+            written.append(page.input_value("#text"))
+        assert written[0] == written[1] and 0 < len(written[0]) <= 80
+        assert lm.logprob(written[0], label="dickens") > lm.logprob(written[0], label="austen")
+        page.click("#clear")
+        page.type("#text", "It was ")
+        page.keyboard.press("Tab")
+        wait_for(page, "#status", "suggestion 1")
+        offered = page.evaluate("() => { const t = document.getElementById('text'); "
+                                "return t.value.slice(t.selectionStart, t.selectionEnd); }")
+        assert offered
+        page.keyboard.press("Enter")
+        assert page.input_value("#text") == "It was " + offered
+        assert all(url.startswith("file:") for url in requests), requests
