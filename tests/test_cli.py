@@ -176,6 +176,7 @@ def test_module_entry_point_exit_codes(trained_run):
     (["train", "x.txt", "--batch-order", "shuffled"], "Invalid value for '--batch-order'"),
     (["sample", "--length", "many"], "Invalid value for '--length'"),
     (["smaple"], "No such command 'smaple'"),
+    (["export", "--format", "pdf"], "Invalid value for '--format'"),
 ])
 def test_usage_errors_are_one_line_too(args, message):
     result = subprocess.run([sys.executable, "-m", "charrnn", *args], capture_output=True,

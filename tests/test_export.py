@@ -14,6 +14,7 @@ import torch
 from charrnn.api.language_model import LanguageModel
 from charrnn.config import ModelConfig
 from charrnn.data.vocab import ByteVocab, Vocab
+from charrnn.errors import ConfigError
 from charrnn.export import export
 from charrnn.model.network import CharRNN
 
@@ -239,3 +240,122 @@ def test_the_page_writes_offline_in_chromium_as_python_reads(tmp_path, offline_p
         page.keyboard.press("Enter")
         assert page.input_value("#text") == "It was " + offered
         assert all(url.startswith("file:") for url in requests), requests
+
+
+# --- ONNX ------------------------------------------------------------------------------------
+
+def test_the_onnx_graph_equals_the_python_decoder_and_loads_back(tmp_path):
+    """Every kind of model: the graph, run by onnxruntime through `charrnn.load`, gives
+    the log-probabilities of the checkpoint within 1e-5 at every character."""
+    import charrnn
+
+    for k, variant in enumerate(VARIANTS):
+        lm = random_lm(**variant, seed=k)
+        label = lm.labels[0] if lm.labels else None
+        path = tmp_path / f"m{k}.onnx"
+        export(lm, "onnx", path)
+        back = charrnn.load(path)
+        assert back.decoder.step_fn.weights == "onnx"  # every step through onnxruntime
+        text = (TEXT * 5)[:500]
+        assert np.abs(reference(back, text, label) - reference(lm, text, label)).max() < 1e-5
+        assert back.logprob(text, label=label) == pytest.approx(
+            lm.logprob(text, label=label), abs=1e-3)
+
+
+def test_onnxruntime_alone_runs_the_graph_from_its_metadata(tmp_path):
+    """What a program in another language does: read the metadata, encode the text, feed
+    the opening and then each id from zero state, and read log-probabilities."""
+    import onnxruntime
+
+    lm = random_lm(cell="lstm", layers=2, labels=("austen", "dickens"), seed=4)
+    path = tmp_path / "m.onnx"
+    export(lm, "onnx", path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = json.loads(session.get_modelmeta().custom_metadata_map["charrnn"])
+    chars, opening = meta["vocab"]["chars"], meta["opening"]
+    layers, hidden = meta["model"]["num_layers"], meta["model"]["hidden_size"]
+    state = {"h": np.zeros((layers, 1, hidden), np.float32),
+             "c": np.zeros((layers, 1, hidden), np.float32),
+             "label": np.zeros((1, 1, 1), np.float32)}
+    dickens = opening["end_id"] + 1 + meta["vocab"]["labels"].index("dickens")
+    text = "It was the best of times"
+    total = 0.0
+    for i, next_id in zip([dickens] + [chars.index(c) for c in text[:-1]],
+                          [chars.index(c) for c in text], strict=True):
+        logprobs, *new = session.run(None, {"ids": np.array([i], np.int64), **state})
+        state = dict(zip(["h", "c", "label"], new, strict=True))
+        total += float(logprobs[0, next_id])
+    assert total == pytest.approx(lm.logprob(text, label="dickens"), abs=1e-4)
+
+
+def test_the_cli_exports_and_evaluates_the_onnx_file_as_the_checkpoint(trained_run, cli,
+                                                                        tmp_path):
+    out = tmp_path / "play.onnx"
+    done = cli("export", trained_run, "--format", "onnx", "--out", out)
+    assert done.exit_code == 0, done.output
+    assert f"wrote {out}" in done.stdout
+    text = tmp_path / "held_out.txt"
+    text.write_text("ROMEO:\nGood night, good night! Parting is such sweet sorrow.\n")
+    scores = []
+    for model in (trained_run, out):
+        run = cli("eval", text, "--checkpoint", model, "--json")
+        assert run.exit_code == 0, run.output
+        scores.append(json.loads(run.stdout)["nats_per_char"])
+    assert scores[0] == pytest.approx(scores[1], abs=1e-5)
+
+
+def test_smaller_weights_state_their_size_and_cost(trained_run, cli, tmp_path):
+    sizes = {}
+    for weights in ("fp32", "fp16", "int8"):
+        out = tmp_path / f"play-{weights}.html"
+        done = cli("export", trained_run, "--out", out, "--weights", weights)
+        assert done.exit_code == 0, done.output
+        sizes[weights] = out.stat().st_size
+        assert "MB" in done.stdout
+        if weights != "fp32":
+            assert f"{weights} weights cost" in done.stdout and "bits/char" in done.stdout
+    assert sizes["int8"] < sizes["fp16"] < sizes["fp32"]
+    module = tmp_path / "play-fp16.js"
+    assert cli("export", trained_run, "--format", "js", "--out", module,
+               "--weights", "fp16").exit_code == 0
+    found = node("const m = require(process.argv[1]).model(); m.feed('ROMEO:');"
+                 "console.log(m.logprob('\\nGood night'))", str(module))
+    import charrnn
+
+    exact = charrnn.load(trained_run).logprob("\nGood night", prime="ROMEO:")
+    assert float(found) == pytest.approx(exact, abs=0.05)
+
+
+def test_bad_exports_are_one_line_and_write_nothing(trained_run, cli, one_error_line,
+                                                    tmp_path, monkeypatch):
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"\x00" * 64)
+    one_error_line(cli("export", damaged, "--out", tmp_path / "a.html"))
+    with pytest.raises(ConfigError, match="format must be one of web, js, onnx"):
+        export(charrnn_load(trained_run), "pdf", tmp_path / "a.pdf")
+    one_error_line(cli("export", trained_run, "--out", tmp_path / "missing" / "a.html"))
+    one_error_line(cli("export", trained_run, "--format", "onnx", "--weights", "int8",
+                       "--out", tmp_path / "a.onnx"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.safetensors"]
+    kept = tmp_path / "story.html"
+    kept.write_text("my own page")
+    one_error_line(cli("export", trained_run, "--out", kept))
+    assert kept.read_text() == "my own page"
+
+    def broken(bundle):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("charrnn.export.javascript.page_source", broken)
+    with pytest.raises(RuntimeError):
+        export(charrnn_load(trained_run), "web", kept, force=True)
+    assert kept.read_text() == "my own page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.safetensors", "story.html"]
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07 not a graph")
+    assert "cannot load" in one_error_line(cli("eval", kept, "--checkpoint", corrupt))
+
+
+def charrnn_load(path):
+    import charrnn
+
+    return charrnn.load(path)

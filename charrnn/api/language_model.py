@@ -51,13 +51,14 @@ class LanguageModel:
     """
 
     def __init__(self, model: CharRNN, vocab: Vocab, meta: dict[str, Any] | None = None,
-                 path: Path | None = None, weights: str = "fp32"):
+                 path: Path | None = None, weights: str = "fp32", step_fn=None):
         self.model = model.eval()
         self.vocab = vocab
         self.meta = meta or {}
         self.path = path
         self.weights = weights
-        self.decoder = Decoder(model, vocab.counts, weights, opening=opening_of(vocab, self.meta))
+        self.decoder = Decoder(model, vocab.counts, weights, opening=opening_of(vocab, self.meta),
+                               step_fn=step_fn)
         self.codec = TextCodec(vocab)
         self._known: KnownDocuments | None = None  # a documents model's lists, when asked
 
@@ -340,6 +341,11 @@ def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]
 def load(path: str | Path | None = None, root: str | Path = runs.DEFAULT_ROOT,
          weights: str = "fp32") -> LanguageModel:
     """Load a checkpoint file, a run folder's best checkpoint, or (None) the newest run's;
-    `weights` picks the decoding precision (see `LanguageModel`)."""
+    `weights` picks the decoding precision (see `LanguageModel`). An exported ONNX graph
+    (a `.onnx` file) loads too, every step run by onnxruntime."""
+    if path is not None and Path(path).suffix == ".onnx" and Path(path).is_file():
+        from charrnn.export.onnx_model import load_onnx
+
+        return load_onnx(path, weights)
     ckpt = checkpoint.load(runs.resolve(path, Path(root)))
     return LanguageModel.from_checkpoint(ckpt, weights)

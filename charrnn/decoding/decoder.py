@@ -41,9 +41,11 @@ class Decoder:
     """Next-character log-probabilities from a trained model, without autograd."""
 
     def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32",
-                 end_id: int | None = None, opening: Opening | None = None):
+                 end_id: int | None = None, opening: Opening | None = None,
+                 step_fn=None):
         self.model = model.eval()
-        self.step_fn = InferenceStep(model, weights)
+        # the step: the model's own, or another runtime's (an exported ONNX graph)
+        self.step_fn = step_fn if step_fn is not None else InferenceStep(model, weights)
         counts = torch.tensor(char_counts, dtype=torch.float64)
         self.first_logprobs = torch.log(counts / counts.sum()).to(torch.float32)
         self.opening = opening or Opening(end_id)

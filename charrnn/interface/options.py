@@ -74,6 +74,10 @@ def load_model(checkpoint: Path | None, weights: str = "fp32"):
     from charrnn.model import checkpoint as ckpt
     from charrnn.model import runs
 
+    if checkpoint is not None and checkpoint.suffix == ".onnx" and checkpoint.is_file():
+        from charrnn.export.onnx_model import load_onnx
+
+        return load_onnx(checkpoint, weights)
     path = runs.resolve(checkpoint)
     if checkpoint is None:
         display.info(f"using checkpoint {path}")
