@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,8 +152,10 @@ def test_the_pages_show_every_command():
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_command_and_python_block_runs(page, workbench, shared_corpus, monkeypatch):
-    """Downloads go to the local server; training commands get fast settings appended."""
+def test_every_command_and_python_block_runs(page, workbench, shared_corpus, monkeypatch,
+                                            offline_page):
+    """Downloads go to the local server; training commands get fast settings appended.
+    JavaScript examples run in Node, and exported pages are opened in Chromium."""
     text = text_of(page)
     runner = CliRunner()
     for args in charrnn_commands(text):
@@ -179,6 +182,40 @@ def test_every_command_and_python_block_runs(page, workbench, shared_corpus, mon
     monkeypatch.setattr(charrnn, "train", fast_train)
     for block in blocks(text, "python"):
         exec(compile(block, page, "exec"), {})
+    for block in blocks(text, "js"):
+        run_node(block, page)
+    for path in exported_pages(text):
+        writes_offline(path, offline_page)
+
+
+def run_node(block: str, page: str) -> None:
+    """A JavaScript example, run by Node in the page's folder of files."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs Node.js (node) to run the documented JavaScript")
+    done = subprocess.run([node, "-e", block], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (page, block, done.stderr)
+
+
+def exported_pages(text: str) -> list[Path]:
+    """The web pages a page's `charrnn export` commands write."""
+    found = []
+    for args in charrnn_commands(text):
+        if args[0] == "export" and (args[args.index("--format") + 1] if "--format" in args
+                                    else "web") == "web":
+            found.append(Path(args[args.index("--out") + 1]).resolve())
+    return found
+
+
+def writes_offline(path: Path, offline_page) -> None:
+    """An exported page, opened offline in headless Chromium, writes when asked."""
+    with offline_page(path) as page:
+        page.click("#continue")
+        deadline = time.monotonic() + 30
+        while not (page.text_content("#status") or "").startswith("done"):
+            assert time.monotonic() < deadline, page.text_content("#status")
+            time.sleep(0.05)
+        assert page.input_value("#text")
 
 
 def test_the_readme_is_a_front_door():
