@@ -219,6 +219,17 @@ def test_the_page_writes_offline_in_chromium_as_python_reads(tmp_path, offline_p
             return worst;
         }""", [text, ref.ravel().tolist()])
         assert diff < 1e-4
+        uniforms = np.random.default_rng(9).random(200).tolist()
+        drawn = page.evaluate("""(uniforms) => {
+            const m = charrnnModel.model();
+            m.reset("austen");
+            m.feed("It was ");
+            let at = 0;
+            return m.sample({length: 200, temperature: 0.9, topK: 12,
+                             random: () => uniforms[at++]});
+        }""", uniforms)
+        assert drawn == lm.sample(200, prime="It was ", temperature=0.9, top_k=12, seed=9,
+                                  label="austen")
         page.select_option("#label", "dickens")
         page.fill("#seed", "11")
         page.fill("#length", "80")
@@ -359,3 +370,20 @@ def charrnn_load(path):
     import charrnn
 
     return charrnn.load(path)
+
+
+def test_a_byte_level_page_shows_bytes_as_python_prints_them(tmp_path, offline_page):
+    lm = random_lm(level="byte", seed=6)
+    path = tmp_path / "bytes.html"
+    export(lm, "web", path)
+    rows = [[0xFF, 0x41], [0xE2, 0x82], [0xF0, 0x9F, 0x8C, 0xB9, 0x80], list("ñ".encode())]
+    with offline_page(path) as page:
+        shown = page.evaluate("(rows) => rows.map((r) => charrnnModel.model().vocab.decode(r))",
+                              rows)
+        written = page.evaluate("""() => {
+            const m = charrnnModel.model();
+            m.sample({length: 300, temperature: 1.5, seed: 4});
+            return m.text;
+        }""")
+    assert shown == [lm.vocab.display(lm.vocab.decode(row)) for row in rows]
+    assert "\ufffd" in written  # a random byte model writes invalid UTF-8; shown as �
