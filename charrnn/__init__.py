@@ -42,14 +42,21 @@ if TYPE_CHECKING:
 
 def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     """Load a trained model: a checkpoint file, a run folder, the name of a model that
-    ships with charrnn ("english"), or (None) the newest run.
+    ships with charrnn ("english"), (None) the newest run, or a graph that `charrnn
+    export` wrote (model.onnx, every step run by onnxruntime).
     `weights` "fp16" or "int8" trades exactness for faster decoding. The caller's random
     stream goes on untouched."""
+    from pathlib import Path
+
     import torch
 
     from charrnn.api.language_model import load as _load
 
     with torch.random.fork_rng(devices=[]):  # the network is made with random weights first
+        if path is not None and str(path).endswith(".onnx") and Path(path).is_file():
+            from charrnn.export.onnx_model import load_onnx  # every step in onnxruntime
+
+            return load_onnx(path, weights)
         return _load(path, root, weights)
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "charrnn"
 # a layer may import its own modules and those of lower layers; training and decoding are
 # side by side and never import each other; insight reads the decoder; the API composes
-# decoding and insight; the interface sits on top
+# decoding and insight; export takes a LanguageModel elsewhere; the interface sits on top
 LAYERS = {"data": 1, "model": 2, "training": 3, "decoding": 3, "insight": 4, "api": 5,
-          "interface": 6}
+          "export": 6, "interface": 7}
 GROUND = {"config", "errors", "atomic", "units"}  # beside __init__: every layer may use them
 
 

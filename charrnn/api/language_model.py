@@ -341,11 +341,6 @@ def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]
 def load(path: str | Path | None = None, root: str | Path = runs.DEFAULT_ROOT,
          weights: str = "fp32") -> LanguageModel:
     """Load a checkpoint file, a run folder's best checkpoint, or (None) the newest run's;
-    `weights` picks the decoding precision (see `LanguageModel`). An exported ONNX graph
-    (a `.onnx` file) loads too, every step run by onnxruntime."""
-    if path is not None and Path(path).suffix == ".onnx" and Path(path).is_file():
-        from charrnn.export.onnx_model import load_onnx
-
-        return load_onnx(path, weights)
+    `weights` picks the decoding precision (see `LanguageModel`)."""
     ckpt = checkpoint.load(runs.resolve(path, Path(root)))
     return LanguageModel.from_checkpoint(ckpt, weights)

@@ -1,9 +1,13 @@
-"""A trained model taken where Python and PyTorch are not: a JavaScript module, one
-self-contained web page, or an ONNX graph.
+"""Export: a trained model taken where Python and PyTorch are not: a JavaScript module,
+one self-contained web page, or an ONNX graph. Above the API (it reads a LanguageModel),
+below the interface.
 
     bundle.py       the model as a manifest and weight bytes (fp32, fp16 or int8)
     runtime.js      the inference step, sampler and session in plain JavaScript
     javascript.py   the module (`js`) and the page (`web`) around the runtime
+    wasm_kernel.py  the runtime's matrix-vector product, as WebAssembly SIMD bytes
+    page.html       the exported writing page; writing.css and suggestions.js are what
+                    it shares with the served page (`interface/serve`)
     onnx_graph.py   the one-step ONNX graph (`onnx`)
     onnx_model.py   an exported graph loaded back, for scoring with `charrnn eval`
 """

@@ -18,7 +18,6 @@ import numpy as np
 
 from charrnn.export.bundle import Bundle
 from charrnn.export.wasm_kernel import module_bytes
-from charrnn.interface.pages import shared_script
 
 _MODULE = """/* {name}: a charrnn model ({cell} {layers}x{hidden}, {weights} weights), exported by
  * `charrnn export`. In Node: const m = require("./this-file.js").model(); in a page:
@@ -36,6 +35,12 @@ _MODULE = """/* {name}: a charrnn model ({cell} {layers}x{hidden}, {weights} wei
   else root.charrnnModel = api;
 }})(typeof self !== "undefined" ? self : this);
 """
+
+
+def writing_page_part(name: str) -> str:
+    """What the served writing page and an exported one share (writing.css, the look;
+    suggestions.js, Tab's inline suggestions), as text to inline."""
+    return resources.files("charrnn.export").joinpath(name).read_text("utf-8")
 
 
 def runtime_source() -> str:
@@ -79,6 +84,6 @@ def page_source(bundle: Bundle) -> str:
     page = resources.files("charrnn.export").joinpath("page.html").read_text("utf-8")
     module = module_source(bundle).replace("</script", "<\\/script")
     return (page.replace("{{title}}", html.escape(bundle.manifest["name"]))
-                .replace("/*WRITING_STYLE*/", shared_script("writing.css"))
-                .replace("/*SUGGESTIONS*/", shared_script("suggestions.js"))
+                .replace("/*WRITING_STYLE*/", writing_page_part("writing.css"))
+                .replace("/*SUGGESTIONS*/", writing_page_part("suggestions.js"))
                 .replace("/*{{module}}*/", module))

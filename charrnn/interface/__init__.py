@@ -10,6 +10,7 @@
     pages/               self-contained HTML pages filled with figures
     pictures.py          text coloured character by character, as a PNG
     run_commands.py      charrnn info, list, plot, corpus list / get
+    export_command.py    charrnn export: a web page, a JavaScript module, an ONNX graph
     options.py           the option types the commands share, and one-line errors
     display.py           progress, tables, errors (the only module that imports Rich)
     plot.py              training curves of one or more runs to a PNG (matplotlib)

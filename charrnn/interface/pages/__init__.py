@@ -5,8 +5,6 @@
     neurons.html   the text coloured by any ranked cell, picked from a list
     text.css       the style the pages of coloured text share
     text.js        their character spans and hover tooltips
-    suggestions.js the writing pages' inline suggestions (served and exported pages)
-    writing.css    the writing pages' look
 """
 
 from __future__ import annotations
@@ -26,8 +24,3 @@ def render(name: str, data: dict[str, Any]) -> str:
     script = files.joinpath("text.js").read_text("utf-8")
     return (template.replace("/*STYLE*/", style).replace("/*SCRIPT*/", script)
             .replace("/*DATA*/", payload))
-
-
-def shared_script(name: str) -> str:
-    """A script or style several pages inline (e.g. suggestions.js), as text."""
-    return resources.files(__package__).joinpath(name).read_text("utf-8")

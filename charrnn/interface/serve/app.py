@@ -31,7 +31,7 @@ from charrnn.api.language_model import LanguageModel
 from charrnn.config import ServeConfig
 from charrnn.decoding.batcher import Batcher, Busy, Generation
 from charrnn.errors import CharRNNError
-from charrnn.interface.pages import shared_script
+from charrnn.export.javascript import writing_page_part
 from charrnn.interface.serve import fields
 from charrnn.interface.serve.fields import FieldError
 from charrnn.interface.serve.guards import Guard
@@ -383,5 +383,5 @@ def writing_page() -> str:
     """page.html with the style and the suggestion script it shares with an exported
     page."""
     page = resources.files(__package__).joinpath("page.html").read_text("utf-8")
-    return (page.replace("/*WRITING_STYLE*/", shared_script("writing.css"))
-                .replace("/*SUGGESTIONS*/", shared_script("suggestions.js")))
+    return (page.replace("/*WRITING_STYLE*/", writing_page_part("writing.css"))
+                .replace("/*SUGGESTIONS*/", writing_page_part("suggestions.js")))
