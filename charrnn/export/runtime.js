@@ -426,18 +426,65 @@ function charrnnRuntime() {
     return logits.length - 1;
   }
 
-  /** A seeded generator of uniforms in [0, 1) (mulberry32 of 53 bits), or Math.random. */
+  /** Uniforms in [0, 1): numpy's `default_rng(seed).random()`, so a seed draws what it
+   * draws in `charrnn sample --seed` (without one, Math.random). */
   function uniforms(seed) {
     if (seed === undefined || seed === null) return Math.random;
-    let a = seed >>> 0, b = Math.floor(seed / 4294967296) >>> 0 ^ 0x9e3779b9;
-    const next = () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a ^ b;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return (t ^ (t >>> 14)) >>> 0;
+    if (!(Number.isSafeInteger(seed) && seed >= 0)) {
+      throw new Error("seed must be a whole number >= 0");
+    }
+    return pcg64Uniforms(seed);
+  }
+
+  /** numpy's PCG64 (XSL-RR 128/64) seeded through its SeedSequence, and its doubles:
+   * the top 53 bits of each 64-bit output. */
+  function pcg64Uniforms(seed) {
+    const M32 = 0xffffffffn, M64 = (1n << 64n) - 1n, M128 = (1n << 128n) - 1n;
+    const mul32 = (a, b) => Number((BigInt(a) * BigInt(b)) & M32);
+    // numpy's SeedSequence(seed): a pool of four 32-bit words, then 8 words of state
+    const words = [];
+    let rest = BigInt(seed);
+    do { words.push(Number(rest & M32)); rest >>= 32n; } while (rest > 0n);
+    let hashConst = 0x43b0d7e5;
+    const hashmix = (value) => {
+      value = (value ^ hashConst) >>> 0;
+      hashConst = mul32(hashConst, 0x931e8875);
+      value = mul32(value, hashConst);
+      return (value ^ (value >>> 16)) >>> 0;
     };
-    return () => ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
+    const mix = (x, y) => {
+      const r = (mul32(0xca01f9dd, x) - mul32(0x4973f715, y)) >>> 0;
+      return (r ^ (r >>> 16)) >>> 0;
+    };
+    const pool = [0, 0, 0, 0].map((_, i) => hashmix(i < words.length ? words[i] : 0));
+    for (let s = 0; s < 4; s++) {
+      for (let d = 0; d < 4; d++) if (s !== d) pool[d] = mix(pool[d], hashmix(pool[s]));
+    }
+    for (let s = 4; s < words.length; s++) {
+      for (let d = 0; d < 4; d++) pool[d] = mix(pool[d], hashmix(words[s]));
+    }
+    let hc = 0x8b51f9dd;
+    const state32 = [];
+    for (let i = 0; i < 8; i++) {
+      let v = (pool[i % 4] ^ hc) >>> 0;
+      hc = mul32(hc, 0x58f38ded);
+      v = mul32(v, hc);
+      state32.push((v ^ (v >>> 16)) >>> 0);
+    }
+    const u64 = (k) => (BigInt(state32[2 * k + 1]) << 32n) | BigInt(state32[2 * k]);
+    const initstate = (u64(0) << 64n) | u64(1), initseq = (u64(2) << 64n) | u64(3);
+    const MULT = 0x2360ED051FC65DA44385DF649FCCF645n;
+    const inc = ((initseq << 1n) | 1n) & M128;
+    let state = 0n;
+    const step = () => { state = (state * MULT + inc) & M128; };
+    step(); state = (state + initstate) & M128; step();
+    return () => {
+      step();
+      const hi = state >> 64n, lo = state & M64;
+      const value = hi ^ lo, rot = state >> 122n;
+      const out = ((value >> rot) | (value << ((64n - rot) & 63n))) & M64;
+      return Number(out >> 11n) / 9007199254740992;
+    };
   }
 
   const DEFAULTS = { length: 200, temperature: 1, topK: null, topP: null,
