@@ -392,3 +392,11 @@ def test_a_byte_level_page_shows_bytes_as_python_prints_them(tmp_path, offline_p
         }""")
     assert shown == [lm.vocab.display(lm.vocab.decode(row)) for row in rows]
     assert "\ufffd" in written  # a random byte model writes invalid UTF-8; shown as �
+
+
+def test_the_file_is_named_after_the_model_by_default(trained_run, cli, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for fmt, suffix in (("web", "html"), ("js", "js"), ("onnx", "onnx")):
+        done = cli("export", trained_run, "--format", fmt)
+        assert done.exit_code == 0, done.output
+        assert (tmp_path / f"{trained_run.name}.{suffix}").is_file()

@@ -203,7 +203,9 @@ def exported_pages(text: str) -> list[Path]:
     for args in charrnn_commands(text):
         if args[0] == "export" and (args[args.index("--format") + 1] if "--format" in args
                                     else "web") == "web":
-            found.append(Path(args[args.index("--out") + 1]).resolve())
+            out = (args[args.index("--out") + 1] if "--out" in args
+                   else f"{Path(args[1]).name}.html")  # the default: the model's name
+            found.append(Path(out).resolve())
     return found
 
 

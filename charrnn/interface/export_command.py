@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 import typer
 
 from charrnn.interface.options import load_model, one_line_errors
+from charrnn.model.runs import run_name
+
+SUFFIXES = {"web": "html", "js": "js", "onnx": "onnx"}
 
 
 @one_line_errors
@@ -19,8 +22,10 @@ def export(
         "--format", help="web: one HTML page that writes in the browser, offline; js: a "
                          "module for Node or a page; onnx: a one-step graph for onnxruntime.")
     ] = "web",
-    out: Annotated[Path, typer.Option(
-        help="The file to write (refused if it exists, unless --force).")] = Path("model.html"),
+    out: Annotated[Path | None, typer.Option(
+        help="The file to write (refused if it exists, unless --force). Default: the "
+             "model's name with the format's suffix (.html, .js, .onnx) in this folder.",
+        show_default=False)] = None,
     weights: Annotated[Literal["fp32", "fp16", "int8"], typer.Option(
         help="Precision of the stored weight matrices (web and js): fp16 and int8 make a "
              "smaller file; the loss they cost is printed.")] = "fp32",
@@ -31,6 +36,8 @@ def export(
     from charrnn.export import export as export_model
 
     lm = load_model(model)
+    if out is None:
+        out = Path(f"{run_name(lm.path)}.{SUFFIXES[format]}")
     done = export_model(lm, format, out, weights, force)
     cost = (f"; {done.weights} weights cost {done.cost_bits:+.5f} bits/char on "
             f"{done.cost_chars:,} characters the model wrote" if done.weights != "fp32" else "")
