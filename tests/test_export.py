@@ -250,6 +250,10 @@ def test_the_page_writes_offline_in_chromium_as_python_reads(tmp_path, offline_p
         page.type("#text", "It was ")
         page.keyboard.press("Tab")
         wait_for(page, "#status", "suggestion 1")
+        page.keyboard.press("Backspace")  # takes the suggestion back, and nothing else
+        assert page.input_value("#text") == "It was "
+        page.keyboard.press("Tab")
+        wait_for(page, "#status", "suggestion 1")
         offered = page.evaluate("() => { const t = document.getElementById('text'); "
                                 "return t.value.slice(t.selectionStart, t.selectionEnd); }")
         assert offered
@@ -400,3 +404,38 @@ def test_the_file_is_named_after_the_model_by_default(trained_run, cli, monkeypa
         done = cli("export", trained_run, "--format", fmt)
         assert done.exit_code == 0, done.output
         assert (tmp_path / f"{trained_run.name}.{suffix}").is_file()
+
+
+_SESSION = """
+const m = require(process.argv[1]).model();
+const out = {};
+m.sample({length: 60, seed: 1});
+m.sample({length: 60, seed: 2, topK: undefined});  // undefined keeps the default
+out.after_two = [m.text, m.score];
+m.reset();
+m.feed("ab");
+m.feed("");
+out.undone = [m.undo(), m.text];
+m.feed("ab");
+m.reset();
+out.reset_undone = [m.undo(), m.text];
+out.nothing = [m.sample({length: 0}), m.undo(), m.text];
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_module_keeps_its_text_and_history_as_a_python_session(tmp_path):
+    """A document's end is read and kept (the next sample starts a new document, as in
+    Python), and only a change can be undone, a reset included."""
+    lm = random_lm(cell="gru", documents=True, seed=21)
+    module = tmp_path / "docs.js"
+    export(lm, "js", module)
+    got = json.loads(node(_SESSION, str(module)))
+    session = lm.session()
+    session.sample(60, seed=1)
+    session.sample(60, seed=2)
+    assert got["after_two"][0] == session.text
+    assert got["after_two"][1] == pytest.approx(session.score, abs=1e-3)
+    assert got["undone"] == [1, ""]
+    assert got["reset_undone"] == [1, "ab"]
+    assert got["nothing"] == ["", 1, ""]  # sampling nothing is no change: undo takes "ab"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ def bundle_of(lm, weights: str = "fp32") -> Bundle:
         chunks.append(raw)
         offset += len(raw)
     manifest = {
-        "format": FORMAT, "version": 1, "name": _name(lm), "weights": weights,
+        "format": FORMAT, "version": 1, "name": model_name(lm), "weights": weights,
         "cell": cfg.model, "layers": cfg.num_layers, "hidden": cfg.hidden_size,
         "embed": cfg.embed_size, "vocab_size": len(vocab), "label_vectors": model.labels,
         "vocab": {"level": vocab.level,
@@ -61,9 +62,15 @@ def bundle_of(lm, weights: str = "fp32") -> Bundle:
     return Bundle(manifest, b"".join(chunks))
 
 
-def _name(lm) -> str:
-    """What a page calls the model: its run folder's name (a shipped model's own)."""
-    return runs.run_name(lm.path) if lm.path is not None else "charrnn model"
+def model_name(lm) -> str:
+    """What a page (and a default file name) calls the model: its run folder's name, a
+    shipped model's own, or an exported graph's file name."""
+    if lm.path is None:
+        return "model"
+    path = Path(lm.path).resolve()
+    if path.suffix == ".onnx":
+        return path.stem
+    return runs.run_name(path) or path.stem
 
 
 def _packed(array: np.ndarray, weights: str) -> tuple[dict[str, Any], bytes]:

@@ -4,13 +4,14 @@ any platform (and onnxruntime-web, mobile runtimes):
     (ids [batch] int64, h [layers, batch, hidden], c (LSTM), label [1, batch, 1] (labelled
     files)) -> (logprobs [batch, vocab], h_out, c_out, label_out)
 
-built from Gather, MatMul, Add, Mul, Sub, Sigmoid, Tanh, Slice, Concat, Unsqueeze, Where,
-Cast and LogSoftmax (opset 17), so no runtime needs an RNN operator of its own. The
-state has the model's layout (`charrnn.model.network`): a run starts from zeros, and a
-text is read one id at a time, its opening first (`charrnn.model.opening`). What a
-program needs to do that (the vocabulary, the opening, the first character's
-distribution for a stream model) is in the model's metadata under "charrnn" as JSON,
-and `onnx_model.py` loads such a file back as a `LanguageModel`.
+built from Gather, MatMul, Add, Sub, Mul, Sigmoid, Tanh, Slice, Squeeze, Unsqueeze,
+Concat, Reshape, Cast, GreaterOrEqual, Where, Identity and LogSoftmax (opset 17), so no
+runtime needs an RNN operator of its own. The state has the model's layout
+(`charrnn.model.network`): a run starts from zeros, and a text is read one id at a time,
+its opening first (`charrnn.model.opening`). What a program needs to do that (the
+vocabulary, the opening, the first character's distribution for a stream model) is in
+the model's metadata under "charrnn" as JSON, and `onnx_model.py` loads such a file back
+as a `LanguageModel`.
 """
 
 from __future__ import annotations

@@ -490,6 +490,13 @@ function charrnnRuntime() {
   const DEFAULTS = { length: 200, temperature: 1, topK: null, topP: null,
                      repetitionPenalty: 1, stop: [], seed: null, random: null };
 
+  /** Sampling options over the defaults; an option given as undefined keeps its default. */
+  function withDefaults(options) {
+    const o = Object.assign({}, DEFAULTS);
+    for (const [key, value] of Object.entries(options || {})) if (value !== undefined) o[key] = value;
+    return o;
+  }
+
   function checkOptions(o) {
     const bad = (what) => { throw new Error(what); };
     if (!Number.isInteger(o.length) || o.length < 0) bad("length must be a whole number >= 0");
@@ -513,18 +520,28 @@ function charrnnRuntime() {
       if (!start) this.reset();
     }
 
-    /** Back to the start of a text (with `label`, in that label's style). */
+    /** Back to the start of a text (with `label`, in that label's style); it can be
+     * undone, as a session's reset. */
     reset(label) {
+      const previous = this._point;
       this.label = label === undefined ? null : label;
       const opening = this._opening();
       let state = this.net.zeroState();
       let logprobs = this.manifest.first_logprobs
         ? Float64Array.from(this.manifest.first_logprobs) : null;
       for (const id of opening) ({ logprobs, state } = this.net.step(id, state));
-      this._point = { ids: { store: [], length: 0 }, state, logprobs, score: 0 };
       // what a repetition penalty counts besides the text: a label asked for by name
-      this._asked = this.label === null || !this.labels.length ? []
-                                                                : [this.vocab.labelId(this.label)];
+      const asked = this.label === null || !this.labels.length ? []
+                                                               : [this.vocab.labelId(this.label)];
+      this._point = { ids: { store: [], length: 0 }, state, logprobs, score: 0,
+                      label: this.label, asked };
+      this._history = this._history || [];
+      if (previous) this._history.push(previous);
+      return this;
+    }
+
+    /** Drop the undo history (a page that never undoes keeps its memory flat). */
+    forget() {
       this._history = [];
       return this;
     }
@@ -559,8 +576,10 @@ function charrnnRuntime() {
           throw new Error(`no symbol ${id} in a vocabulary of ${this.net.vocabSize}`);
         }
       }
-      this._history.push(this._point);
-      this._point = this._advance(this._point, ids);
+      if (ids.length) {
+        this._history.push(this._point);
+        this._point = this._advance(this._point, ids);
+      }
       return this;
     }
 
@@ -570,7 +589,8 @@ function charrnnRuntime() {
         score += logprobs[id];
         ({ logprobs, state } = this.net.step(id, state));
       }
-      return { ids: appended(point.ids, ids), state, logprobs, score };
+      return { ids: appended(point.ids, ids), state, logprobs, score, label: point.label,
+               asked: point.asked };
     }
 
     /** Log-probability in nats of `text` read from here (the position is kept). */
@@ -617,7 +637,7 @@ function charrnnRuntime() {
      * caller that stops early keeps what was written; `stopped` then says why the
      * generation ended: "length", "stop" (a stop string), "end" (a document's end). */
     *stream(options) {
-      const o = Object.assign({}, DEFAULTS, options || {});
+      const o = withDefaults(options);
       checkOptions(o);
       const random = o.random || uniforms(o.seed);
       const stops = (Array.isArray(o.stop) ? o.stop : [o.stop]).filter((s) => s)
@@ -625,18 +645,19 @@ function charrnnRuntime() {
       const ends = this.manifest.end_id === null || this.manifest.end_id === undefined
         ? null : this.manifest.end_id;
       const seen = o.repetitionPenalty !== 1 ? new Uint8Array(this.net.vocabSize) : null;
-      if (seen) for (const i of this._asked.concat(idsOf(this._point))) seen[i] = 1;
+      if (seen) for (const i of this._point.asked.concat(idsOf(this._point))) seen[i] = 1;
       const pieces = this.vocab.stream();
       const made = [];
-      this._history.push(this._point);
+      const before = this._point;
       this.stopped = "length";
       for (let step = 0; step < o.length; step++) {
         const logits = adjust(this._point.logprobs, o, seen);
         const id = draw(logits, o.temperature === 0, o.temperature === 0 ? 0 : random());
-        if (ends !== null && id >= ends) { this.stopped = "end"; break; }
+        if (!made.length) this._history.push(before);  // only a change can be undone
         made.push(id);
         if (seen) seen[id] = 1;
         this._point = this._advance(this._point, [id]);
+        if (ends !== null && id >= ends) { this.stopped = "end"; break; }  // read, as Python
         const piece = pieces.feed(id);
         if (piece) yield piece;
         if (stops.some((s) => endsWith(made, s))) { this.stopped = "stop"; break; }
@@ -658,7 +679,6 @@ function charrnnRuntime() {
     fork() {
       const copy = new Model(this.net, this.vocab, this.manifest, true);
       copy.label = this.label;
-      copy._asked = this._asked;
       copy._point = this._point;
       copy._history = this._history.slice();
       return copy;
@@ -667,7 +687,10 @@ function charrnnRuntime() {
     /** Take back the last `n` feeds or samples; returns how many were taken back. */
     undo(n) {
       let count = 0;
-      for (; count < (n || 1) && this._history.length; count++) this._point = this._history.pop();
+      for (; count < (n === undefined ? 1 : n) && this._history.length; count++) {
+        this._point = this._history.pop();
+      }
+      this.label = this._point.label;
       return count;
     }
   }
@@ -712,5 +735,5 @@ function charrnnRuntime() {
     return new Model(net, new Vocab(manifest.vocab), manifest);
   }
 
-  return { load, uniforms, adjust, draw, checkOptions, DEFAULTS, version: 1 };
+  return { load, uniforms, adjust, draw, checkOptions, withDefaults, DEFAULTS, version: 1 };
 }

@@ -50,6 +50,11 @@ function inlineSuggestions(text, say, ask) {
         return;
       }
       if (["Shift", "Control", "Alt", "Meta"].includes(event.key)) return;
+      if (event.key === "Backspace" || event.key === "Delete") {  // taking it back is the deletion
+        event.preventDefault();
+        dismiss();
+        return;
+      }
       dismiss();
       return;
     }

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 import typer
 
 from charrnn.interface.options import load_model, one_line_errors
-from charrnn.model.runs import run_name
 
 SUFFIXES = {"web": "html", "js": "js", "onnx": "onnx"}
 
@@ -34,10 +33,11 @@ def export(
     """Take a trained model where Python is not: one self-contained web page (no server,
     opens from file://), a JavaScript module, or an ONNX graph."""
     from charrnn.export import export as export_model
+    from charrnn.export.bundle import model_name
 
     lm = load_model(model)
     if out is None:
-        out = Path(f"{run_name(lm.path)}.{SUFFIXES[format]}")
+        out = Path(f"{model_name(lm)}.{SUFFIXES[format]}")
     done = export_model(lm, format, out, weights, force)
     cost = (f"; {done.weights} weights cost {done.cost_bits:+.5f} bits/char on "
             f"{done.cost_chars:,} characters the model wrote" if done.weights != "fp32" else "")
