@@ -2,16 +2,19 @@
 
 Whatever happens (an exception, Ctrl-C, a full disk, a killed process), the target path
 holds either its old content or the complete new content, never a mix; a failed write
-removes its temporary file. A folder sync that fails after the rename (EIO: the new name
-may not survive a power cut) raises OSError like any other failed write.
+removes its temporary file, named `.<target>.charrnn-tmp-<pid>` (a name only this program
+makes, so a sweep of a crashed writer's leftovers never touches a user's file). A folder
+sync that fails after the rename (EIO: the new name may not survive a power cut) raises
+OSError like any other failed write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,7 +51,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """Yield a binary handle whose content replaces `path` only if the block completes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(temporary_name(path.name, os.getpid()))
     try:
         with open(tmp, "wb") as handle:
             yield handle
@@ -61,11 +64,24 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     _fsync_dir(path.parent)
 
 
-def remove_leftovers(folder: Path) -> None:
-    """Delete temporary files that a killed writer left in `folder` (never a real file)."""
-    if folder.is_dir():
-        for leftover in folder.glob(".*.tmp-*"):
-            leftover.unlink(missing_ok=True)
+TEMPORARY_MARK = ".charrnn-tmp-"
+
+
+def temporary_name(target: str, pid: int) -> str:
+    """The name a write of `target` goes to before its rename."""
+    return f".{target}{TEMPORARY_MARK}{pid}"
+
+
+def remove_leftovers(folder: Path, targets: Iterable[str]) -> None:
+    """Delete the temporaries that a killed writer of `targets` (file names) left in
+    `folder`: only names `temporary_name` makes, never another file."""
+    if not folder.is_dir():
+        return
+    for target in targets:
+        prefix = temporary_name(target, 0)[:-1]
+        for leftover in folder.glob(glob.escape(prefix) + "*"):
+            if leftover.name[len(prefix):].isdigit():
+                leftover.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -39,7 +39,7 @@ def finish(proc):
 
 
 def leftovers(run):
-    return sorted(p.name for p in run.glob(".*.tmp-*"))
+    return sorted(p.name for p in run.glob(".*.charrnn-tmp-*"))
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

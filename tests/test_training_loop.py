@@ -101,3 +101,19 @@ def test_too_short_corpus_is_refused(tmp_path, prepared):
     path.write_text("abc")
     with pytest.raises(CorpusError, match="too short"):
         train_model(prepared(path), SMALL, TrainConfig(steps=1), tmp_path / "run")
+
+
+def test_a_run_sweeps_only_its_own_leftovers(corpus_file, tmp_path, cli, fast_flags):
+    """A crashed write's temporary is removed; a user's file that merely looks like a
+    temporary (`.notes.tmp-1`, another program's) is never touched."""
+    mine = [tmp_path / ".notes.tmp-1", tmp_path / ".latest.safetensors.tmp-7",
+            tmp_path / ".x.charrnn-tmp-3", tmp_path / ".latest.safetensors.charrnn-tmp-x"]
+    for path in mine:
+        path.write_text("keep me")
+    crashed = tmp_path / ".latest.safetensors.charrnn-tmp-4242"
+    crashed.write_bytes(b"half a checkpoint")
+    result = cli("train", str(corpus_file), "--out", ".", "--steps", "1",
+                 *fast_flags[2:])
+    assert result.exit_code == 0, result.stderr
+    assert all(path.read_text() == "keep me" for path in mine)
+    assert not crashed.exists()

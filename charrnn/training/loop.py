@@ -116,7 +116,7 @@ def train_model(
         check_resumable(resume, corpus, model_config, cfg, ranks.world)
     run_dir = Path(run_dir)
     if ranks.is_main:
-        remove_leftovers(run_dir)
+        remove_leftovers(run_dir, (runs.LATEST, runs.BEST, runs.METRICS))
     progress = Progress(started=time.perf_counter())
     seed_generators(cfg.seed, dev)
 
