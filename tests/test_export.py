@@ -375,6 +375,113 @@ def test_bad_exports_are_one_line_and_write_nothing(trained_run, cli, one_error_
     assert "cannot load" in one_error_line(cli("eval", kept, "--checkpoint", corrupt))
 
 
+def crafted_onnx(path, change, meta_change=None):
+    """A small export at `path`, its parsed graph handed to `change` (and its charrnn
+    metadata to `meta_change`) before it is written back: a file someone crafted."""
+    import onnx
+
+    export(random_lm(cell="lstm", hidden=4, seed=30), "onnx", path)
+    built = onnx.load(str(path))
+    if meta_change is not None:
+        prop = next(p for p in built.metadata_props if p.key == "charrnn")
+        prop.value = meta_change(json.loads(prop.value))
+    if change is not None:
+        change(built)
+    path.write_bytes(built.SerializeToString())
+    return path
+
+
+def test_an_onnx_file_cannot_carry_a_file_beside_it_into_its_weights(cli, one_error_line,
+                                                                       tmp_path, monkeypatch):
+    """A graph whose weights name a file beside it (external data) is refused, so the
+    file's bytes reach neither the weights nor a page; so is an onnx with known path
+    traversal."""
+    import onnx
+
+    import charrnn
+    from charrnn.errors import CheckpointError
+
+    secret = tmp_path / "secret.txt"
+
+    def point_at_secret(built):
+        tensor = next(t for t in built.graph.initializer if t.name == "embed")
+        secret.write_bytes(b"my password" * (len(tensor.raw_data) // 11 + 1))
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        for key, value in (("location", "secret.txt"), ("length", str(tensor.dims[0] *
+                                                                       tensor.dims[1] * 4))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+
+    evil = crafted_onnx(tmp_path / "evil.onnx", point_at_secret)
+    with pytest.raises(CheckpointError, match="'embed' keeps its data in another file"):
+        charrnn.load(evil)
+    page = tmp_path / "evil.html"
+    assert "another file" in one_error_line(cli("export", evil, "--format", "web",
+                                                "--out", page))
+    assert not page.exists()
+    monkeypatch.setattr(onnx, "__version__", "1.20.1")
+    good = tmp_path / "good.onnx"
+    export(random_lm(hidden=4), "onnx", good)
+    assert "needs onnx >= 1.21" in one_error_line(cli("export", good, "--format", "web"))
+
+
+def test_the_onnx_floor_is_the_one_the_package_asks_for():
+    from pathlib import Path
+
+    from charrnn.export.onnx_model import ONNX_FLOOR
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    floor = "onnx>={}.{}".format(*ONNX_FLOOR)
+    assert pyproject.count(f'"{floor}') == 2  # the onnx extra and the dev extra
+
+
+def _drop(part, name):
+    """A change that takes the entry `name` out of the graph's `part` (input, initializer)."""
+    def change(built):
+        entries = getattr(built.graph, part)
+        kept = [e for e in entries if e.name != name]
+        del entries[:]
+        entries.extend(kept)
+    return change
+
+
+def _model_field(**fields):
+    return lambda meta: json.dumps(meta | {"model": meta["model"] | fields})
+
+
+CRAFTED = {  # the first few end in a traceback on a loader without its checks
+    "no inputs listed": (None, lambda m: json.dumps({k: v for k, v in m.items()
+                                                      if k != "inputs"})),
+    "a larger hidden size": (None, _model_field(hidden_size=5)),
+    "a lost initializer": (_drop("initializer", "head.bias"), None),
+    "data that is a list": (None, lambda m: json.dumps(m | {"data": [1]})),
+    "a missing graph input": (_drop("input", "c"), None),
+    "metadata not JSON": (None, lambda m: "{not json"),
+    "metadata not a dict": (None, lambda m: "[1, 2]"),
+    "no charrnn metadata": (None, lambda m: json.dumps({"format": "other"})),
+    "a model not a dict": (None, lambda m: json.dumps(m | {"model": 3})),
+    "too few counts": (None, lambda m: json.dumps(m | {"vocab": m["vocab"] | {"counts": [1]}})),
+    "a hidden size of 2**40": (None, _model_field(hidden_size=2**40)),
+    "a billion layers": (None, _model_field(num_layers=10**9)),
+    "a negative embedding": (None, _model_field(embed_size=-3)),
+    "sizes in bounds, not in the file": (None, _model_field(hidden_size=8192,
+                                                         num_layers=16)),
+}
+
+
+def test_every_crafted_onnx_file_is_one_line(cli, one_error_line, tmp_path):
+    """Each crafted file is refused with one line that names it, before anything of a
+    size its metadata states is made, and no page is written."""
+    for k, (why, (change, meta_change)) in enumerate(CRAFTED.items()):
+        crafted = crafted_onnx(tmp_path / f"crafted{k}.onnx", change, meta_change)
+        start = time.monotonic()
+        done = cli("export", crafted, "--format", "web", "--out", tmp_path / "page.html")
+        assert f"cannot load {crafted}" in one_error_line(done), why
+        assert time.monotonic() - start < 10, why
+        assert not (tmp_path / "page.html").exists()
+
+
 def charrnn_load(path):
     import charrnn
 
