@@ -262,6 +262,38 @@ def test_the_page_writes_offline_in_chromium_as_python_reads(tmp_path, offline_p
         assert all(url.startswith("file:") for url in requests), requests
 
 
+CRAFTED_NAME = "<!--</script><script>*/\u2028 end"
+CRAFTED_LABEL = "<!--<script>a</script>*/\u2028"
+
+
+def test_a_crafted_name_and_label_leave_the_page_and_module_working(tmp_path, offline_page,
+                                                                      monkeypatch):
+    """A model named, and a label, made of what would end or hide a script (`<!--`,
+    `</script>`, `<script>`, `*/`, U+2028): the page still writes in the style picked in
+    Chromium and shows the name as its title; the module still loads in Node."""
+    monkeypatch.setattr("charrnn.export.bundle.model_name", lambda lm: CRAFTED_NAME)
+    lm = random_lm(cell="gru", labels=(CRAFTED_LABEL, "plain"), seed=12)
+    page, module = tmp_path / "crafted.html", tmp_path / "crafted.js"
+    export(lm, "web", page)
+    export(lm, "js", module)
+    loaded = json.loads(node("const m = require(process.argv[1]);"
+                             "console.log(JSON.stringify([m.manifest.name, "
+                             "m.manifest.vocab.labels, m.model().sample({length: 20, "
+                             "seed: 1})]))", str(module)))
+    assert loaded == [CRAFTED_NAME, [CRAFTED_LABEL, "plain"],
+                      lm.sample(20, seed=1, label=lm.default_label)]
+    with offline_page(page) as view:
+        wait_for(view, "#model", "step")
+        assert view.title().startswith(CRAFTED_NAME)
+        view.select_option("#label", CRAFTED_LABEL)
+        view.fill("#seed", "2")
+        view.fill("#length", "40")
+        view.click("#continue")
+        wait_for(view, "#status", "done")
+        assert view.input_value("#text") == lm.sample(40, seed=2, temperature=0.8,
+                                                      label=CRAFTED_LABEL)
+
+
 # --- ONNX ------------------------------------------------------------------------------------
 
 def test_the_onnx_graph_equals_the_python_decoder_and_loads_back(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from importlib import resources
 
 import numpy as np
@@ -63,18 +64,29 @@ def z85(data: bytes) -> str:
     return np.frombuffer(Z85.encode(), dtype=np.uint8)[digits].tobytes().decode("ascii")
 
 
+def script_safe(text: str) -> str:
+    """Model-derived text (a name, a label, a vocabulary) with every `<` as `\\u003c`
+    (read back as `<` inside a JavaScript string): in a page's <script>, `</script`
+    ends it early and `<!--` then `<script` keep its real end from ending it."""
+    return text.replace("<", "\\u003c")
+
+
 def bundle_json(bundle: Bundle) -> str:
-    """The bundle as one JSON object, safe inside a <script> element."""
-    text = json.dumps({"manifest": bundle.manifest, "weights_z85": z85(bundle.data),
-                       "kernel": base64.b64encode(module_bytes()).decode("ascii")},
-                      ensure_ascii=True, separators=(",", ":"))
-    return text.replace("</", "<\\/")
+    """The bundle as one JSON object, safe inside a <script> element. The manifest is
+    `script_safe` (and ASCII, so U+2028 is escaped too); in the Z85 weights, whose `<`
+    is one character in 85, only a `<` that could open a tag is escaped, to keep the
+    page small."""
+    manifest = json.dumps(bundle.manifest, ensure_ascii=True, separators=(",", ":"))
+    weights = re.sub(r"<(?=[!/A-Za-z])", r"\\u003c", z85(bundle.data))
+    kernel = base64.b64encode(module_bytes()).decode("ascii")
+    return (f'{{"manifest":{script_safe(manifest)},"weights_z85":"{weights}",'
+            f'"kernel":"{kernel}"}}')
 
 
 def module_source(bundle: Bundle) -> str:
     """The JavaScript module of `bundle` (see the module doc)."""
     m = bundle.manifest
-    return _MODULE.format(name=m["name"].replace("*/", "* /"), cell=m["cell"],
+    return _MODULE.format(name=script_safe(m["name"]).replace("*/", "* /"), cell=m["cell"],
                           layers=m["layers"], hidden=m["hidden"], weights=m["weights"],
                           runtime=runtime_source(), bundle=bundle_json(bundle))
 
