@@ -65,6 +65,29 @@ def test_a_folder_glob_and_paths_find_their_files_and_skip_hidden_ones(tmp_path)
     assert [f.label for f in several] == ["bob", "bob", "alice"]
 
 
+def test_globs_and_folders_read_each_real_file_once_and_never_follow_folder_links(tmp_path):
+    """A `loop -> .` link gave a `**` glob 41 copies of every file (held-out files leaked
+    into training); two links never finished. Globs now walk as folders do."""
+    folder = write_letters(tmp_path / "letters", files=2, lines=2)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    real = sorted(str(p.resolve()) for p in folder.glob("*/*.txt"))
+    globbed = find_files([str(folder / "**" / "*.txt")], DataConfig())
+    assert sorted(str(f.path.resolve()) for f in globbed) == real
+    assert globbed[0].name == (folder / "alice" / "letter0.txt").as_posix()  # as matched
+    (folder / "alice" / "back").symlink_to(folder, target_is_directory=True)  # two links
+    (folder / "bob" / "same.txt").symlink_to(folder / "bob" / "letter0.txt")  # one file
+    (folder / "bob" / "gone.txt").symlink_to(folder / "nowhere.txt")  # a broken link
+    for paths in ([str(folder / "**" / "*.txt")], [str(folder)], [str(folder / "*")],
+                  [str(folder), str(folder / "bob" / "same.txt")]):
+        found = find_files(paths, DataConfig(label_from="dirname"))
+        assert sorted(str(f.path.resolve()) for f in found) == real, paths
+    named = find_files([str(folder)], DataConfig())
+    assert [f.name for f in named] == ["alice/letter0.txt", "alice/letter1.txt",
+                                       "bob/letter0.txt", "bob/letter1.txt"]
+    corpus = prepare_files([str(folder / "**" / "*.txt")], DataConfig())
+    assert len(corpus.files) == 4  # nothing held out is also trained on under another name
+
+
 def test_files_are_joined_between_their_label_and_the_end_symbol(tmp_path):
     folder = write_letters(tmp_path / "letters", files=2, lines=3)
     corpus = prepare_files([str(folder)], DataConfig(label_from="dirname"))
@@ -232,9 +255,14 @@ def test_a_multi_source_run_resumes_bit_for_bit(tmp_path):
     charrnn.train(str(folder), steps=12, out=tmp_path / "resumed", resume=True, **options)
     a = checkpoint.load(tmp_path / "straight" / runs.LATEST)
     b = checkpoint.load(tmp_path / "resumed" / runs.LATEST)
+    model = charrnn.load(tmp_path / "straight").model
+    weights = {"model." + name for name in model.state_dict()}
+    adam = {f"optim.{i}.{key}" for i in range(len(list(model.parameters())))
+            for key in ("step", "exp_avg", "exp_avg_sq")}
+    carried = {"hidden.0", "hidden.1", "rng.torch"}  # the LSTM's (h, c) and the generator
+    assert set(a.tensors) == set(b.tensors) == weights | adam | carried
     for name in a.tensors:
-        if name.startswith(("model.", "optim.", "hidden.")):
-            assert torch.equal(a.tensors[name], b.tensors[name]), name
+        assert torch.equal(a.tensors[name], b.tensors[name]), name
 
 
 # --- labels steer generation, and classify ------------------------------------------------
@@ -299,6 +327,18 @@ def test_the_cli_samples_with_a_label_and_classifies(letters_run, cli, tmp_path)
     assert evaluated.exit_code == 0, evaluated.output
     assert set(json.loads(evaluated.stdout)["sources"]) == {"alice", "bob"}
 
+
+def test_classify_reads_a_paragraph_too_long_to_be_a_path_as_the_text(letters_run, cli):
+    """A paragraph on the command line (longer than any file name may be) is classified
+    as the text it is, not refused as a file name."""
+    _, result, lm = letters_run
+    paragraph = "NO TIME! THE TRAIN LEAVES AT NOON, AND THE GEARS GRIND ON. " * 12
+    found = cli("classify", paragraph, "--checkpoint", str(result.run_dir), "--json")
+    assert found.exit_code == 0, found.output
+    body = json.loads(found.stdout)
+    assert body["file"] is None and body["label"] == "bob"
+    assert {row["label"]: row["logprob"] for row in body["labels"]} == pytest.approx(
+        lm.classify(paragraph).logprobs, abs=1e-3)
 
 def test_label_mistakes_are_one_line(letters_run, trained_run, cli, one_error_line):
     _, result, _ = letters_run

@@ -250,8 +250,8 @@ def classify(
     its prior (its share of the training files) and its posterior, the most likely first.
     The model is the classifier: a model trained with --label-from."""
     lm = load_model(checkpoint, weights)
-    path = Path(text)
-    if path.is_file():
+    path = _file_named(text)
+    if path is not None:
         result, what = lm.classify_file(path, max_chars), str(path)
     else:
         result, what = lm.classify(text[:max_chars] if max_chars else text), None
@@ -261,6 +261,15 @@ def classify(
         return
     display.classification(result, what)
 
+
+def _file_named(text: str) -> Path | None:
+    """The file `text` names, or None when it names none: a text that cannot be a path
+    (a paragraph is longer than a file name may be) is the text itself."""
+    try:
+        path = Path(text)
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 @one_line_errors
 def novelty(
