@@ -431,6 +431,35 @@ def test_model_info_names_files_and_shows_paths_only_when_asked(lm, charrnn_serv
     assert located["checkpoint"] == str(lm.path) and located["run"] == str(run)
 
 
+def test_model_info_shows_a_parent_and_weight_patterns_from_the_served_folder(
+        tmp_path, tiny_text, charrnn_server):
+    """A run fine-tuned from a parent named by its absolute path, with weight patterns
+    typed as absolute paths: /v1/model shows both relative to the served run folder and
+    no absolute path at all; --show-paths shows them as typed."""
+    import charrnn
+
+    project = tmp_path / "project"
+    for name, repeats in (("alice", 12), ("bob", 6)):
+        (project / "letters" / name).mkdir(parents=True)
+        (project / "letters" / name / "a.txt").write_text(tiny_text(repeats))
+    small = {"hidden_size": 16, "embed_size": 8, "batch_size": 4, "seq_len": 16,
+             "eval_every": 5, "steps": 5}
+    charrnn.train(str(project / "letters"), out=project / "checkpoints" / "parent", **small)
+    weight = f"{project}/letters/alice/*=2"
+    charrnn.train(str(project / "letters" / "*" / "*.txt"), out=project / "checkpoints" /
+                  "child", init_from=str(project / "checkpoints" / "parent"),
+                  weights=(weight,), **{k: v for k, v in small.items() if "size" not in k})
+    child = charrnn.load(project / "checkpoints" / "child")
+    with charrnn_server(child) as url:
+        named = httpx.get(url + "/v1/model")
+    with charrnn_server(child, show_paths=True) as url:
+        located = httpx.get(url + "/v1/model").json()
+    assert str(tmp_path) not in named.text
+    assert named.json()["parent"]["name"] == "../parent"
+    assert named.json()["data"]["weights"] == ["../../letters/alice/*=2"]
+    assert located["parent"]["name"] == str(project / "checkpoints" / "parent")
+    assert located["data"]["weights"] == [weight]
+
 def test_bodies_over_the_limit_are_refused(lm, charrnn_server):
     with charrnn_server(lm, max_body=1000) as url:
         declared = httpx.post(url + "/v1/sample", content=b" " * 1001)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -108,14 +109,41 @@ def _model_info(lm: LanguageModel, show_paths: bool = False) -> dict[str, Any]:
     except CharRNNError:
         info = {}
     if info and not show_paths:
-        info = {**info, "checkpoint": Path(info["checkpoint"]).name,
-                "run": Path(info["run"]).name,
-                "corpus": {**info["corpus"], "source": _file_name(info["corpus"]["source"])}}
+        info = _located_nowhere(info)
     name = runs.run_name(lm.path) if lm.path is not None else "model"
     return {"name": name, **info, "weights": lm.weights,
             "documents": lm.documents, "labels": list(lm.labels),
             "default_label": lm.default_label,
             "parameters": info.get("parameters", lm.model.num_parameters)}
+
+
+def _located_nowhere(info: dict[str, Any]) -> dict[str, Any]:
+    """`info` with its files named, not located: the checkpoint, run folder and corpus
+    by name; the parent model and the weight patterns, as typed at training (often
+    absolute), relative to the served run folder (`_seen_from`)."""
+    run = Path(info["run"]).resolve()
+    parent, data = info.get("parent"), info.get("data")
+    if isinstance(parent, dict) and isinstance(parent.get("name"), str):
+        parent = {**parent, "name": _seen_from(run, parent["name"])}
+    if isinstance(data, dict) and isinstance(data.get("weights"), list):
+        data = {**data, "weights": [_seen_from(run, pattern) + "=" + weight for pattern, _,
+                                    weight in (str(w).rpartition("=") for w in data["weights"])]}
+    return {**info, "checkpoint": Path(info["checkpoint"]).name, "run": run.name,
+            "corpus": {**info["corpus"], "source": _file_name(info["corpus"]["source"])},
+            "parent": parent, "data": data}
+
+
+def _seen_from(run: Path, typed: str) -> str:
+    """An absolute path typed at training (a parent model, a weight's pattern) relative
+    to the served run folder when it lies in the project that holds the runs (runs sit
+    in <project>/checkpoints/<run>: `../parent`, `../../letters/bob/*`), else by its
+    name; a relative one locates nothing and stays as typed."""
+    path, project = Path(typed), run.parent.parent
+    if not path.is_absolute():
+        return typed
+    if len(project.parts) > 1 and Path(os.path.normpath(path)).is_relative_to(project):
+        return Path(os.path.relpath(path, run)).as_posix()
+    return path.name
 
 
 def _file_name(source: str | None) -> str | None:
