@@ -72,6 +72,31 @@ def setting_error(message: str) -> ConfigError:
     return ConfigError(message, field=first if first.isidentifier() else None)
 
 
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")  # a name, or an IPv4 or IPv6 address
+
+
+def host_and_port(text: str) -> tuple[str, int | None]:
+    """A `Host` header or an allowed host as (lower-case name, port or None):
+    'example.org:8443', 'example.org', '[::1]:8080', '::1' (an IPv6 address has colons
+    of its own, so a port follows one only in brackets). ValueError for anything else."""
+    if text.startswith("["):
+        name, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest or None
+    else:
+        name, port = text.split(":") if text.count(":") == 1 else (text, None)
+    if not _HOST.fullmatch(name) or port is not None and not (
+            port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"not a host name, address or host:port: {text!r}")
+    return name.lower(), None if port is None else int(port)
+
+
+def _is_host(text: str) -> bool:
+    try:
+        return bool(host_and_port(text))
+    except ValueError:
+        return False
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -383,9 +408,9 @@ class ServeConfig(_JSONConfig):
     `max_waiting` more requests may queue before the server answers 503. `api_key` (or
     CHARRNN_API_KEY) makes every request show it in an x-api-key header;
     `cors_origins` are the other sites whose pages may call the server from a browser;
-    `allowed_hosts` are more names clients may address it by (its `Host` header; "*":
-    any). `show_paths` lets `/v1/model` show the checkpoint's and corpus's paths, not
-    only their names.
+    `allowed_hosts` are more names clients may address it by (its `Host` header; with a
+    port, that port only; "*": any). `show_paths` lets `/v1/model` show the
+    checkpoint's and corpus's paths, not only their names.
     """
 
     section = "serve"
@@ -421,9 +446,10 @@ class ServeConfig(_JSONConfig):
             _check(re.fullmatch(r"https?://[^/\s]+", origin) is not None,
                    f"cors_origin must look like https://example.org, not {origin!r}")
         for name in self.allowed_hosts:
-            _check(name == "*" or re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", name) is not None,
-                   f"allowed_host must be a host name or address such as example.org "
-                   f"(no scheme, port or path), or *, not {name!r}")
+            _check(name == "*" or _is_host(name),
+                   f"allowed_host must be a host name or address such as example.org, "
+                   f"with a port (1-65535) to match that port only, such as "
+                   f"example.org:8443 (no scheme or path), or *, not {name!r}")
         return self
 
     @property

@@ -418,6 +418,29 @@ def test_a_rebound_host_name_is_refused_however_the_server_is_bound(lm, charrnn_
     assert own.status_code == 200 and listed.status_code == 200
 
 
+def test_an_allowed_host_with_a_port_matches_that_port_only(lm, charrnn_server):
+    """--allowed-host writer.example.org:8443 answers a Host of that name and port (as a
+    proxy on that port sends it) and no other port; a name without a port answers any
+    port; a port that is no port is refused when the server is set up."""
+    from charrnn.config import ServeConfig
+    from charrnn.errors import ConfigError
+
+    with charrnn_server(lm, allowed_hosts=("writer.example.org:8443", "any.example.org",
+                                           "[::2]:8080")) as url:
+        def status(host: str) -> int:
+            return httpx.get(url + "/health", headers={"host": host}).status_code
+
+        answered = [status(h) for h in ("writer.example.org:8443", "WRITER.example.org:8443",
+                                        "any.example.org", "any.example.org:1234",
+                                        "[::2]:8080")]
+        refused = [status(h) for h in ("writer.example.org:9999", "writer.example.org",
+                                       "writer.example.org:8443x", "[::2]:8081")]
+    assert answered == [200] * 5
+    assert refused == [403] * 4
+    for bad in ("example.org:70000", "example.org:", "example.org:http", "[::1]x"):
+        with pytest.raises(ConfigError, match="allowed_host must be"):
+            ServeConfig(allowed_hosts=(bad,)).validate()
+
 def test_model_info_names_files_and_shows_paths_only_when_asked(lm, charrnn_server):
     with charrnn_server(lm) as url:
         named = httpx.get(url + "/v1/model")
@@ -547,6 +570,7 @@ def test_listening_beyond_this_machine_without_a_key_warns(trained_run):
     (["--max-waiting", "0"], "--max-waiting must be >= 1"),
     (["--api-key", "short"], "--api-key must be at least 8 characters"),
     (["--cors-origin", "evil"], "--cors-origin must look like"),
+    (["--allowed-host", "example.org:70000"], "--allowed-host must be a host name"),
 ])
 def test_bad_serve_options_are_one_line(cli, one_error_line, trained_run, args, message):
     line = one_error_line(cli("serve", "--checkpoint", trained_run, *args))

@@ -37,7 +37,8 @@ def serve(
         show_default=False)] = None,
     allowed_host: Annotated[list[str] | None, typer.Option(
         help="Also answer requests addressed to this host name, e.g. writer.example.org "
-             "behind a proxy (repeatable; * for any). Others are refused, against DNS "
+             "behind a proxy, at any port; with a port (writer.example.org:8443) at that "
+             "port only (repeatable; * for any). Others are refused, against DNS "
              "rebinding; the bound address and, on loopback, localhost are always "
              "answered.", show_default=False)] = None,
     show_paths: Annotated[bool, typer.Option(

@@ -4,9 +4,11 @@ size. An ASGI middleware, so a refused request costs no routing and no body read
 - Every request must be addressed to a name the server is reachable by (its `Host`):
   the address it is bound to, `localhost` and the loopback addresses when it listens on
   this machine, any address literal and this machine's name when it listens on every
-  interface, and each `--allowed-host`. A page whose own name was made to point at the
-  server (DNS rebinding) would otherwise count as same-origin and pass the origin check;
-  its requests carry that name, so they are refused, however the server is bound.
+  interface, and each `--allowed-host` (at any port, or given as host:port at that
+  port only; a `Host` without a port means 80, or 443 over https). A page whose own
+  name was made to point at the server (DNS rebinding) would otherwise count as
+  same-origin and pass the origin check; its requests carry that name, so they are
+  refused, however the server is bound.
 - With an API key, every request shows it in `x-api-key` (the header rnn-writer sends),
   compared in constant time; only the writing page itself (`GET /`, which holds no
   secret and no model output) loads without it, and asks for the key. A missing or
@@ -23,7 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 
-from charrnn.config import ServeConfig
+from charrnn.config import ServeConfig, host_and_port
 from charrnn.interface.serve.fields import FieldError, error_body
 from charrnn.interface.serve.hosts import EVERY_INTERFACE, host_names, is_address
 
@@ -41,7 +43,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if not self._addressed_here(headers.get("host", "")):
+        if not self._addressed_here(headers.get("host", ""), scope):
             return await _refuse(send, 403, "this server does not answer requests addressed "
                                             "to that host name (start it with --allowed-host "
                                             "to add one)")
@@ -64,11 +66,18 @@ class Guard:
                                             f"{self.config.max_body:,} bytes", cors)
         return await self.app(scope, self._bounded(receive, send), _with(send, cors))
 
-    def _addressed_here(self, header: str) -> bool:
+    def _addressed_here(self, header: str, scope) -> bool:
         """Whether the request's `Host` names this server (see the module doc): an
-        address literal cannot be rebound, so a server on every interface takes any."""
-        name = _host_name(header).lower()
-        if self.names is None or name in self.names:
+        address literal cannot be rebound, so a server on every interface takes any. A
+        `Host` without a port is addressed to its scheme's (80 or 443)."""
+        if self.names is None:
+            return True
+        try:
+            name, port = host_and_port(header)
+        except ValueError:
+            return False
+        port = port or (443 if scope.get("scheme") == "https" else 80)
+        if {(name, None), (name, port)} & self.names:
             return True
         return self.any_address and is_address(name)
 
@@ -91,13 +100,6 @@ class Guard:
 class _TooLarge(FieldError):
     def __init__(self, limit: int):
         super().__init__(None, f"the body must be at most {limit:,} bytes", 413)
-
-
-def _host_name(header: str) -> str:
-    """'127.0.0.1:8080' -> '127.0.0.1'; '[::1]:8080' -> '::1'."""
-    if header.startswith("["):
-        return header[1:].split("]", 1)[0]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 def _same_origin(origin: str, headers: dict[str, str], scope) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from charrnn.config import ServeConfig
+from charrnn.config import ServeConfig, host_and_port
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 EVERY_INTERFACE = {"", "0.0.0.0", "::"}
@@ -32,14 +32,17 @@ def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def host_names(config: ServeConfig) -> frozenset[str] | None:
-    """The `Host` names a request may carry (lower case, no port); None: any name."""
+def host_names(config: ServeConfig) -> frozenset[tuple[str, int | None]] | None:
+    """The `Host` names a request may carry, each as (lower-case name, port), where a
+    port of None is any port: an `--allowed-host` given with a port matches that port
+    only (a proxy on it sends it), the others any; None: any name at all."""
     if "*" in config.allowed_hosts:
         return None
     bound = config.host.lower().strip("[]")
-    names = {bound, *(h.lower().strip("[]") for h in config.allowed_hosts)}
+    names = {bound}
     if is_loopback(bound) or bound in EVERY_INTERFACE:
         names |= LOOPBACK_NAMES
     if bound in EVERY_INTERFACE:
         names.add(socket.gethostname().lower())  # (no getfqdn: it may wait on DNS)
-    return frozenset(names)
+    return frozenset({(name, None) for name in names} |
+                     {host_and_port(h) for h in config.allowed_hosts})
