@@ -121,6 +121,20 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, cli, one_error_line):
     assert "cannot load checkpoint" in one_error_line(cli("sample", "--checkpoint", bad))
 
 
+def test_a_folder_that_hides_a_shipped_model_says_so(tmp_path, cli, one_error_line):
+    """An empty folder `english` here hides the model of that name that ships: the line
+    says so and gives that model's file, which then works; the folder is left as it was."""
+    from charrnn.model import shipped
+
+    (tmp_path / "english").mkdir()
+    (tmp_path / "english" / "notes.txt").write_text("mine")
+    line = one_error_line(cli("sample", "--checkpoint", "english", "--length", "5"))
+    assert "no checkpoint in run folder english" in line
+    assert "ships with charrnn" in line and str(shipped.path_of("english")) in line
+    assert cli("sample", "--checkpoint", shipped.path_of("english"), "--length",
+               "5").exit_code == 0
+    assert [p.name for p in (tmp_path / "english").iterdir()] == ["notes.txt"]
+
 def command_words(command, words=()):
     """The words of every command registered under `command`, groups and their commands
     alike: ("train",), ("corpus",), ("corpus", "get"), ..."""

@@ -82,7 +82,10 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
     if path.is_dir():
         files = checkpoint_files(path)
         if not files:
-            raise CheckpointError(f"no checkpoint in run folder {path}")
+            hidden = shipped.path_of(str(path))  # a folder of that name hides it
+            raise CheckpointError(f"no checkpoint in run folder {path}" + (
+                f" (it hides the model {path} that ships with charrnn: rename the "
+                f"folder, or give that model's file, {hidden})" if hidden else ""))
         return files[0]
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path} (models that ship with "
