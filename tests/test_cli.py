@@ -135,6 +135,7 @@ def test_a_folder_that_hides_a_shipped_model_says_so(tmp_path, cli, one_error_li
                "5").exit_code == 0
     assert [p.name for p in (tmp_path / "english").iterdir()] == ["notes.txt"]
 
+
 def command_words(command, words=()):
     """The words of every command registered under `command`, groups and their commands
     alike: ("train",), ("corpus",), ("corpus", "get"), ..."""
