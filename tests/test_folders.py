@@ -340,6 +340,7 @@ def test_classify_reads_a_paragraph_too_long_to_be_a_path_as_the_text(letters_ru
     assert {row["label"]: row["logprob"] for row in body["labels"]} == pytest.approx(
         lm.classify(paragraph).logprobs, abs=1e-3)
 
+
 def test_label_mistakes_are_one_line(letters_run, trained_run, cli, one_error_line):
     _, result, _ = letters_run
     unknown = cli("sample", "--checkpoint", str(result.run_dir), "--label", "carol")

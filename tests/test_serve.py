@@ -441,6 +441,7 @@ def test_an_allowed_host_with_a_port_matches_that_port_only(lm, charrnn_server):
         with pytest.raises(ConfigError, match="allowed_host must be"):
             ServeConfig(allowed_hosts=(bad,)).validate()
 
+
 def test_model_info_names_files_and_shows_paths_only_when_asked(lm, charrnn_server):
     with charrnn_server(lm) as url:
         named = httpx.get(url + "/v1/model")
@@ -482,6 +483,7 @@ def test_model_info_shows_a_parent_and_weight_patterns_from_the_served_folder(
     assert named.json()["data"]["weights"] == ["../../letters/alice/*=2"]
     assert located["parent"]["name"] == str(project / "checkpoints" / "parent")
     assert located["data"]["weights"] == [weight]
+
 
 def test_bodies_over_the_limit_are_refused(lm, charrnn_server):
     with charrnn_server(lm, max_body=1000) as url:
