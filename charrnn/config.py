@@ -22,6 +22,13 @@ LABEL_INPUTS = ("vector", "prefix")  # how a label enters the network (network.p
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
+# Bounds on a model's shape, checked before anything is built (a checkpoint states its
+# shape, so a crafted one could otherwise ask for gigabytes): docs/checkpoints.md.
+MAX_HIDDEN = 8192  # units per layer
+MAX_EMBED = 8192  # embedding size
+MAX_LAYERS = 16  # stacked layers
+MAX_LABELS = 10_000  # labels a model of labelled files may learn
+MAX_VOCAB = 0x110000 + 1 + MAX_LABELS  # every code point, an end symbol and the labels
 
 T = TypeVar("T")
 
@@ -128,20 +135,25 @@ class ModelConfig(_JSONConfig):
     def validate(self) -> ModelConfig:
         _check(self.model in CELLS,
                f"model must be one of {', '.join(CELLS)}, not {self.model!r}")
-        _check(_is_int(self.hidden_size) and self.hidden_size >= 1, "hidden_size must be >= 1")
-        _check(_is_int(self.num_layers) and self.num_layers >= 1, "num_layers must be >= 1")
-        _check(_is_int(self.embed_size) and self.embed_size >= 1, "embed_size must be >= 1")
+        _check(_is_int(self.hidden_size) and 1 <= self.hidden_size <= MAX_HIDDEN,
+               f"hidden_size must be between 1 and {MAX_HIDDEN}, not {self.hidden_size!r}")
+        _check(_is_int(self.num_layers) and 1 <= self.num_layers <= MAX_LAYERS,
+               f"num_layers must be between 1 and {MAX_LAYERS}, not {self.num_layers!r}")
+        _check(_is_int(self.embed_size) and 1 <= self.embed_size <= MAX_EMBED,
+               f"embed_size must be between 1 and {MAX_EMBED}, not {self.embed_size!r}")
         _check(
             _is_number(self.dropout) and 0.0 <= self.dropout < 1.0,
             f"dropout must be in [0, 1), not {self.dropout}",
         )
         _check(_is_number(self.weight_drop) and 0.0 <= self.weight_drop < 1.0,
                f"weight_drop must be in [0, 1), not {self.weight_drop}")
-        _check(_is_int(self.vocab_size) and self.vocab_size >= 0, "vocab_size must be >= 0")
+        _check(_is_int(self.vocab_size) and 0 <= self.vocab_size <= MAX_VOCAB,
+               f"vocab_size must be between 0 and {MAX_VOCAB}")
         _check(self.label_input in LABEL_INPUTS, f"label_input must be one of "
                f"{', '.join(LABEL_INPUTS)}, not {self.label_input!r}")
-        _check(_is_int(self.label_count) and 0 <= self.label_count <= max(self.vocab_size - 1, 0),
-               "label_count must be between 0 and `vocab_size` - 1")
+        _check(_is_int(self.label_count) and 0 <= self.label_count
+               <= min(max(self.vocab_size - 1, 0), MAX_LABELS),
+               f"label_count must be between 0 and `vocab_size` - 1 (at most {MAX_LABELS})")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,
                f"tie_weights shares the embedding with the output head, so `embed_size` "

@@ -107,16 +107,17 @@ def test_bad_metadata_is_refused(trained_run, tmp_path, change, message):
         charrnn.load(bad)
 
 
-def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+def test_failed_write_keeps_the_previous_file(trained_run, tmp_path, monkeypatch):
     target = tmp_path / "latest.safetensors"
-    checkpoint.save(target, {"w": torch.ones(3)}, {"step": 1})
+    saved = checkpoint.load(trained_run / "best.safetensors")
+    checkpoint.save(target, saved.tensors, {**saved.meta, "step": 1})
 
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("charrnn.atomic.os.fsync", no_space)
     with pytest.raises(CheckpointError, match="No space left on device"):
-        checkpoint.save(target, {"w": torch.zeros(3)}, {"step": 2})
+        checkpoint.save(target, saved.tensors, {**saved.meta, "step": 2})
     assert checkpoint.load(target).meta["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.safetensors"]
 
@@ -147,3 +148,67 @@ def test_a_failed_folder_sync_is_reported(tmp_path, monkeypatch):
     assert caught.value.errno == errno.EIO
     with pytest.raises(CheckpointError, match="could not write .*Input/output error"):
         checkpoint.save(tmp_path / "latest.safetensors", {"w": torch.ones(3)}, {"step": 1})
+
+
+def _crafted(trained_run, tmp_path, meta_change=None, tensor_change=None, raw_meta=None):
+    """The trained run's best checkpoint with its JSON and tensors changed, and a valid
+    checksum over the result (so only the contents check can refuse it)."""
+    saved = checkpoint.load(trained_run / "best.safetensors")
+    meta = json.loads(json.dumps(saved.meta))
+    tensors = dict(saved.tensors)
+    (meta_change or (lambda m: None))(meta)
+    (tensor_change or (lambda t: None))(tensors)
+    path = tmp_path / "crafted.safetensors"
+    checkpoint.save(path, tensors, {k: v for k, v in meta.items()
+                                    if k not in ("format", "version", "tensors_sha256")})
+    if raw_meta is not None:  # JSON that json.dumps would not write
+        from safetensors.torch import save as save_tensors
+        path.write_bytes(save_tensors(tensors, metadata={"charrnn": raw_meta}))
+    return path
+
+
+def _nan_weight(tensors):
+    name = next(k for k in tensors if k.startswith("model.rnn.weight_hh"))
+    tensors[name] = tensors[name].clone()
+    tensors[name][0, 0] = float("nan")
+
+
+HOSTILE = {
+    "a huge stated shape": dict(meta_change=lambda m: m["model"].update(hidden_size=20000)),
+    "a shape beyond the bound": dict(meta_change=lambda m: m["model"].update(num_layers=10**6)),
+    "a count of 10**400": dict(meta_change=lambda m: m["vocab"]["counts"].__setitem__(0, 10**400)),
+    "a step of 10**400": dict(meta_change=lambda m: m.update(step=10**400)),
+    "metrics not an object": dict(meta_change=lambda m: m.update(metrics=[1, 2])),
+    "a score that is text": dict(meta_change=lambda m: m["metrics"].update(val_loss="low")),
+    "deeply nested JSON": dict(raw_meta='{"format": "charrnn", "version": 1, "corpus": '
+                               + "[" * 100_000 + "]" * 100_000 + "}"),
+    "a NaN weight": dict(tensor_change=_nan_weight),
+    "a missing tensor": dict(tensor_change=lambda t: t.pop("model.head.bias")),
+    "an extra tensor": dict(tensor_change=lambda t: t.update({"model.extra": torch.ones(2)})),
+    "a tensor of another shape": dict(
+        tensor_change=lambda t: t.update({"model.head.bias": torch.zeros(3)})),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_crafted_checkpoint_is_one_line_before_anything_is_built(
+        trained_run, tmp_path, cli, one_error_line, corpus_file, case):
+    """Every command that reads a model refuses it with one line; a shape of gigabytes
+    around a few kilobytes of tensors is refused before any memory is taken for it."""
+    import resource
+
+    crafted = _crafted(trained_run, tmp_path, **HOSTILE[case])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError):
+        charrnn.load(crafted)
+    for args in (("sample", "--checkpoint", crafted, "--length", "5"), ("info", crafted),
+                 ("train", corpus_file, "--init-from", crafted, "--steps", "1")):
+        assert "cannot load checkpoint" in one_error_line(cli(*args)), args
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 500, f"loading took {grown_mb:.0f} MB more"
+    run = tmp_path / "checkpoints" / "hostile"
+    run.mkdir(parents=True)
+    (run / "best.safetensors").write_bytes(crafted.read_bytes())
+    listed = cli("list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert "cannot load checkpoint" in json.loads(listed.stdout)[0]["error"]

@@ -103,7 +103,8 @@ def test_overwrite_is_planned_but_nothing_is_removed_before_training(corpus_file
     ({"hiden_size": 3}, "unknown setting 'hiden_size'"),
     ({"time": "soon"}, "time must look like"),
     ({"size": "huge"}, "size must be one of"),
-    ({"hidden_size": 0}, "hidden_size must be >= 1"),
+    ({"hidden_size": 0}, "hidden_size must be between 1 and 8192"),
+    ({"hidden_size": 20000}, "hidden_size must be between 1 and 8192"),
 ])
 def test_nonsense_settings_are_one_line(corpus_file, options, message):
     with pytest.raises(ConfigError, match=message):

@@ -26,6 +26,7 @@ import torch
 from charrnn.errors import CheckpointError, VocabError
 
 UNICODE_SIZE = 0x110000
+MAX_COUNT = 2**62  # a symbol's count in a stored vocabulary: int64 holds it, sums too
 _PIECE = 1 << 22  # ids recoded at a time
 _SEARCHED_BELOW = 1 << 16  # characters: shorter texts are looked up without the table
 
@@ -236,7 +237,8 @@ def vocab_from_dict(data: Any) -> Vocab:
     if not isinstance(data, dict):
         raise CheckpointError("checkpoint vocabulary is missing or malformed")
     counts = data.get("counts")
-    if not isinstance(counts, list) or not all(isinstance(c, int) for c in counts):
+    if not isinstance(counts, list) or not all(isinstance(c, int) and 0 <= c <= MAX_COUNT
+                                               for c in counts):
         raise CheckpointError("checkpoint vocabulary counts are missing or malformed")
     ends = data.get("end_of_document", False) is True
     labels = data.get("labels", [])

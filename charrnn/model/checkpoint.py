@@ -23,6 +23,7 @@ from safetensors.torch import save as save_tensors
 
 from charrnn.atomic import write_atomic
 from charrnn.errors import CheckpointError
+from charrnn.model.contents import check_contents
 
 FORMAT_NAME = "charrnn"
 FORMAT_VERSION = 1
@@ -84,7 +85,9 @@ def _refuse(path: Path, why: str) -> CheckpointError:
 
 
 def load(path: str | Path) -> Checkpoint:
-    """Read and verify a checkpoint; any problem is one CheckpointError line."""
+    """Read and verify a checkpoint, its contents included (`contents.py`: the shape it
+    states is its tensors' shape, within bounds, every number in range) before anything
+    is built from it; any problem is one CheckpointError line."""
     path = Path(path)
     try:
         blob = path.read_bytes()
@@ -102,7 +105,7 @@ def load(path: str | Path) -> Checkpoint:
     try:
         header = json.loads(blob[8 : 8 + header_len])
         document = json.loads(header["__metadata__"][_META_KEY])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise _refuse(path, "not a charrnn checkpoint (no charrnn metadata)") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _refuse(path, "not a charrnn checkpoint")
@@ -120,4 +123,11 @@ def load(path: str | Path) -> Checkpoint:
         raise _refuse(path, f"truncated or corrupt tensor data ({exc})") from None
     if _tensor_digest(tensors) != document.get("tensors_sha256"):
         raise _refuse(path, "tensor checksum mismatch (the file is corrupt or truncated)")
+    stored = {MODEL: weights_of(tensors, MODEL)}
+    if any(name.startswith(AVERAGE) for name in tensors):
+        stored[AVERAGE] = weights_of(tensors, AVERAGE)
+    try:
+        check_contents(document, stored)
+    except CheckpointError as exc:
+        raise _refuse(path, str(exc)) from None
     return Checkpoint(path=path, meta=document, tensors=tensors)
