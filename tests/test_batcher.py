@@ -132,6 +132,40 @@ def test_a_request_whose_draw_fails_fails_alone(lm, failing_draws, caplog):
     assert "Traceback" in caplog.text
 
 
+def test_a_request_whose_join_fails_fails_alone_beside_queued_and_running_ones(
+        lm, monkeypatch, caplog):
+    """A long prime whose rows cannot join the batch fails that request only: the long
+    primes queued behind it and the request already running still end with their
+    texts (none is dropped and left waiting, none failed with it)."""
+    from charrnn.decoding import batcher as module
+
+    real = module.Draws
+
+    def draws(options, seed, *args, **kwargs):
+        if seed == 666:
+            raise RuntimeError("a join that fails")
+        return real(options, seed, *args, **kwargs)
+
+    monkeypatch.setattr(module, "Draws", draws)
+    long_prime = "ROMEO:\nO that I were a glove upon that hand,\n" * 3
+    batcher = Batcher(lm, prime_budget=10_000)
+    try:
+        running = batcher.submit(Request(prime="ROMEO:", length=400, seed=1))
+        bad = batcher.submit(Request(prime=long_prime, length=40, seed=666))
+        queued = [batcher.submit(Request(prime=long_prime, length=40, seed=s))
+                  for s in (2, 3)]
+        assert bad.done.wait(30) and bad.internal and "prime" in bad.error
+        for gen, seed in zip(queued, (2, 3), strict=True):
+            assert gen.done.wait(30) and gen.error is None
+            assert [lm.vocab.decode(r) for r in gen.rows] == lm.samples(
+                1, 40, prime=long_prime, seed=seed)
+        assert running.done.wait(30) and running.error is None
+        assert len(running.rows[0]) == 400
+    finally:
+        batcher.close()
+    assert "RuntimeError: a join that fails" in caplog.text
+
+
 def test_a_callback_that_raises_fails_its_request_and_never_the_worker(lm, caplog):
     def explode(gen):
         raise ValueError("the caller's bug")

@@ -313,30 +313,34 @@ class Batcher:
             self._priming.append(_Priming(gen))
 
     def _read_primes(self) -> None:
-        """Spend this turn's prime budget, first come first served, a piece at a time."""
+        """Spend this turn's prime budget, first come first served, a piece at a time.
+        The reader is taken off the list while its piece is read and put back only if
+        more remains, so a failure (in reading or in joining) ends that request alone
+        and never takes another off the list."""
         spent = 0
         while self._priming and spent < self.prime_budget:
-            item = self._priming[0]
+            item = self._priming.pop(0)
             chunk, item.rest = item.rest[:PRIME_PIECE], item.rest[PRIME_PIECE:]
             spent += max(chunk.numel(), 1)
             try:
-                self._read_piece(item, chunk)
+                if self._read_piece(item, chunk):
+                    self._priming.insert(0, item)
             except Exception:
-                self._priming.pop(0)
                 _fail_one(item.gen, "its prime could not be read")
 
-    def _read_piece(self, item: _Priming, chunk: torch.Tensor) -> None:
+    def _read_piece(self, item: _Priming, chunk: torch.Tensor) -> bool:
+        """Read one piece of a prime; whether more remains (else the request joins)."""
         if item.start is None:
             item.start = self.decoder.start(chunk)
         else:
             item.start, _ = self.decoder.advance_text(item.start, chunk)
         if item.rest.numel():
-            return
-        self._priming.pop(0)
+            return True
         if item.gen.cancelled or item.gen.request.length == 0:
             item.gen.finish()
         else:
             self._join(item.gen, item.start, item.gen.prime)
+        return False
 
     def _join(self, gen: Generation, start, context: torch.Tensor,
               forcing: Sequence[int] = ()) -> None:
