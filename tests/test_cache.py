@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -117,3 +118,56 @@ def test_prepare_refuses_bad_files(tmp_path):
     bom_only.write_bytes(b"\xef\xbb\xbf")
     with pytest.raises(CorpusError, match="holds no text"):
         prepare(bom_only)
+
+
+@pytest.mark.parametrize("level", ["char", "byte"])
+def test_a_file_that_changes_while_it_is_prepared_is_never_cached(tmp_path, monkeypatch,
+                                                                  level):
+    """A character that appears between the count and the encoding must not be stored as
+    a wrong id under the first hash: one clear error, no entry; the next run is right."""
+    from charrnn.data import cache
+
+    path = tmp_path / "log.txt"
+    path.write_text("abc abc\n" * 20)
+    real = cache._count
+
+    def count_then_append(*args):
+        vocab = real(*args)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("new words: xyz\n")  # written while the file is prepared
+        return vocab
+
+    monkeypatch.setattr(cache, "_count", count_then_append)
+    with pytest.raises(CorpusError, match="changed while it was being prepared"):
+        prepare(path, DataConfig(level=level))
+    assert not list(cache_root().glob("*.json")) and not list(cache_root().glob("*.ids"))
+    monkeypatch.setattr(cache, "_count", real)
+    corpus = prepare(path, DataConfig(level=level))
+    assert not corpus.cached
+    assert corpus.vocab.decode(corpus.ids.long()) == path.read_text()
+
+
+def test_a_file_of_a_folder_that_changes_after_it_is_hashed_is_refused_not_skipped(
+        tmp_path, monkeypatch):
+    """Between hashing a folder's files and preparing each, a file grows: that is one
+    error (not a file skipped as unreadable) and no entry, of it or of the join, is kept."""
+    from charrnn.data import collection
+
+    (tmp_path / "notes").mkdir()
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "notes" / name).write_text(f"{name} abc\n" * 5)
+    real = collection.prepare
+
+    def appended_first(path, *args, **kwargs):
+        if path.name == "b.txt" and "zzz" not in path.read_text():
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write("zzz\n")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(collection, "prepare", appended_first)
+    with pytest.raises(CorpusError, match="b.txt changed while it was being prepared"):
+        collection.prepare_files([str(tmp_path / "notes")])
+    entries = [json.loads(p.read_text()) for p in cache_root().glob("*.json")]
+    assert [e["source"] for e in entries] == [str(tmp_path / "notes" / "a.txt")]
+    corpus = collection.prepare_files([str(tmp_path / "notes")])
+    assert "zzz" in corpus.vocab.decode(corpus.ids.long())

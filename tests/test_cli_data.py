@@ -75,3 +75,31 @@ def test_the_progress_display_reports_cache_preparation(corpus_file, cli, fast_f
     assert "cache prepared in" in first.stderr
     second = cli("train", corpus_file, *fast_flags)
     assert "cache found, ready in" in second.stderr
+
+
+def test_training_inside_its_own_corpus_folder_reads_only_the_texts(tmp_path, cli, fast_flags,
+                                                                     one_error_line,
+                                                                     tiny_text):
+    """`charrnn train .` writes checkpoints/ (and here the cache, CHARRNN_CACHE=./cache)
+    inside the folder it reads: the next run leaves them out and says so, so --resume
+    finds its corpus unchanged; a run folder given as the corpus, or as `--out` for the
+    corpus folder itself, is one line that names the conflict."""
+    for name in ("act1.txt", "act2.txt"):
+        (tmp_path / name).write_text(tiny_text(12), encoding="utf-8")
+    first = cli("train", ".", *fast_flags)
+    assert first.exit_code == 0, first.output
+    run = next((tmp_path / "checkpoints").iterdir())
+    steps = fast_flags.index("--steps") + 1
+    more = [*fast_flags[:steps], "40", *fast_flags[steps + 1:]]
+    resumed = cli("train", ".", *more, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    sources = next(line for line in resumed.stderr.splitlines() if line.startswith("sources"))
+    assert "left out: cache (the corpus cache), checkpoints (where charrnn keeps its " \
+           "runs)" in sources
+    meta = charrnn.load(run).meta
+    assert meta["step"] == 40 and meta["corpus"]["files"] == 2
+    before = sorted(p.name for p in run.iterdir())
+    conflict = one_error_line(cli("train", ".", *fast_flags, "--out", "."))
+    assert "corpus folder . is the run folder" in conflict and "--out" in conflict
+    assert "is a run folder" in one_error_line(cli("train", str(run), *fast_flags))
+    assert sorted(p.name for p in run.iterdir()) == before

@@ -77,7 +77,7 @@ def test_globs_and_folders_read_each_real_file_once_and_never_follow_folder_link
     (folder / "alice" / "back").symlink_to(folder, target_is_directory=True)  # two links
     (folder / "bob" / "same.txt").symlink_to(folder / "bob" / "letter0.txt")  # one file
     (folder / "bob" / "gone.txt").symlink_to(folder / "nowhere.txt")  # a broken link
-    for paths in ([str(folder / "**" / "*.txt")], [str(folder)], [str(folder / "*")],
+    for paths in ([str(folder / "**" / "*.txt")], [str(folder)], [str(folder / "*" / "*")],
                   [str(folder), str(folder / "bob" / "same.txt")]):
         found = find_files(paths, DataConfig(label_from="dirname"))
         assert sorted(str(f.path.resolve()) for f in found) == real, paths
@@ -128,6 +128,36 @@ def test_editing_one_file_reads_only_that_file_again(tmp_path, monkeypatch):
     edited = prepare_files([str(folder)], DataConfig())
     assert not edited.cached and decoded == ["letter1.txt"]
     assert "NEW WORDS" in edited.vocab.decode(edited.ids.long())
+
+
+def test_a_folder_is_prepared_and_joined_with_one_file_mapped_at_a_time(tmp_path,
+                                                                        monkeypatch):
+    """Each file's memory map was kept until the join, so 70,000 files passed Linux's
+    65,530 maps (`vm.max_map_count`); now one is open at a time, counted in the
+    process's own map table while the files are joined."""
+    from pathlib import Path
+
+    from charrnn.data import collection
+    from charrnn.data.cache import cache_root
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"{i:02}.txt").write_text(f"note {i}: the roses are red.\n")
+    mapped, real = [], collection.recoded
+
+    def counting(ids, *args):
+        maps = Path("/proc/self/maps").read_text().splitlines()
+        mapped.append(sum(str(cache_root()) in line for line in maps))
+        return real(ids, *args)
+
+    monkeypatch.setattr(collection, "recoded", counting)
+    corpus = prepare_files([str(folder)], DataConfig(documents="files"))
+    assert len(mapped) == 40 and max(mapped) == 1, mapped
+    assert len(corpus.files) == 40
+    start, length = int(corpus.files.starts[7]), int(corpus.files.lengths[7])
+    assert corpus.vocab.decode(corpus.ids[start : start + length].long()) == \
+        "note 7: the roses are red.\n"
 
 
 # --- training on a folder -----------------------------------------------------------------
@@ -219,6 +249,34 @@ def test_weights_three_one_one_give_batch_shares_within_five_percent(tmp_path, d
         assert abs(share - wanted) <= 0.05, got
 
 
+def test_a_weight_above_its_bound_is_one_line_and_the_bound_draws_as_repeated(
+        tmp_path, cli, one_error_line):
+    """`--weight '*=1e9'` grew to 24 GB: a weight is now at most 100, refused at once
+    above it, and a weight of 100 is drawn as if the file were there 100 times."""
+    from charrnn.data.sources import file_units, stream_text
+
+    folder = write_letters(tmp_path / "letters", files=2, lines=2)
+    with pytest.raises(CharRNNError, match="at most 100"):
+        find_files([str(folder)], DataConfig(weights=("*=1e9",)))
+    refused = cli("train", str(folder), "--weight", "*=1e9")
+    assert "at most 100" in one_error_line(refused)
+    assert not (tmp_path / "checkpoints").exists()
+    once = prepare_files([str(folder)], DataConfig())
+    heavy = prepare_files([str(folder)], DataConfig(weights=("*=100", "bob/*=0.5")))
+    assert [f.weight for f in find_files([str(folder)], heavy.data)] == [100, 100, 0.5, 0.5]
+    drawn = stream_text(heavy, file_units(heavy), True, seed=0)
+
+    def alone(*files):
+        picked = torch.zeros(4, dtype=torch.bool)
+        picked[list(files)] = True
+        return stream_text(once, file_units(once).of(picked), False, seed=0)
+
+    alice, n = alone(0, 1), alone(0, 1).numel()
+    assert torch.equal(drawn[:n], alice) and torch.equal(drawn[-99 * n:], alice.repeat(99))
+    bob = drawn.numel() - 100 * n  # each of bob's files, in the first round half the time
+    assert bob in (0, alone(2).numel(), alone(3).numel(), alone(2, 3).numel())
+
+
 def test_per_file_documents_a_files_loss_does_not_depend_on_its_neighbours(tmp_path):
     from charrnn.data.documents import document_batch
 
@@ -259,7 +317,7 @@ def test_a_multi_source_run_resumes_bit_for_bit(tmp_path):
     weights = {"model." + name for name in model.state_dict()}
     adam = {f"optim.{i}.{key}" for i in range(len(list(model.parameters())))
             for key in ("step", "exp_avg", "exp_avg_sq")}
-    carried = {"hidden.0", "hidden.1", "rng.torch"}  # the LSTM's (h, c) and the generator
+    carried = {f"hidden.{k}" for k in range(len(model.initial_state(1)))} | {"rng.torch"}
     assert set(a.tensors) == set(b.tensors) == weights | adam | carried
     for name in a.tensors:
         assert torch.equal(a.tensors[name], b.tensors[name]), name
@@ -476,3 +534,10 @@ def test_a_labelled_folder_fine_tunes_from_the_shipped_model(tmp_path):
     assert lm.labels == ("alice", "bob")
     assert lm.model.config.hidden_size == 512  # the parent's architecture
     assert isinstance(lm.sample(20, seed=1, label="bob"), str)
+
+
+def test_the_folder_walk_knows_every_file_a_run_folder_holds():
+    """What the walk takes for a run folder (and leaves out) is what runs.py writes."""
+    from charrnn.data.files import RUN_FILES
+
+    assert {runs.LATEST, runs.BEST, runs.METRICS} == RUN_FILES

@@ -6,6 +6,11 @@ count of every symbol (the vocabulary), then the ids written as uint8 where the
 vocabulary fits (int32 otherwise). Training slices its batches straight out of the
 memory map. A second run on the same file only hashes it and opens the map.
 
+A file can change between those reads (an editor saving, a log being written). So the
+counting and encoding passes hash what they read too, and an entry is stored only if
+both hashes are the key's and every symbol encoded was counted; otherwise nothing is
+stored and `FileChanged` says so (an entry under one hash must hold that text's ids).
+
 Cache folder (`cache_root()`)::
 
     <key>.ids    raw ids, native byte order
@@ -39,6 +44,14 @@ CACHE_VERSION = 1
 _DENSE_FROM = 1 << 18  # code points in a chunk: from here on counted in a dense table
 Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
 _DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
+
+
+class FileChanged(CorpusError):
+    """A file that changed while it was prepared: nothing of it was stored."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path} changed while it was being prepared, so nothing of it was "
+                         "cached; run again once it is no longer being written")
 
 
 def cache_root() -> Path:
@@ -88,31 +101,49 @@ def cache_key(sha256: str, data: DataConfig) -> str:
     return f"{sha256[:32]}-{data.level}-{encoding}-{newlines}-v{CACHE_VERSION}"
 
 
-def _blocks(path: Path, data: DataConfig, progress: Progress, phase: str):
-    """(symbol ids source, bytes done) per chunk: code points for char, bytes for byte."""
+def entry_paths(sha256: str, data: DataConfig) -> tuple[Path, Path]:
+    """Where the cache entry of a text with this hash, read with these options, lies:
+    its .ids file and its .json metadata."""
+    root, key = cache_root(), cache_key(sha256, data)
+    return root / f"{key}.ids", root / f"{key}.json"
+
+
+def _blocks(path: Path, data: DataConfig, progress: Progress, phase: str, digest):
+    """The file in chunks (code points for char, bytes for byte), each raw byte also
+    given to `digest`."""
     total, done = path.stat().st_size, 0
     if data.level == "byte":
-        for block in iter_bytes(path):
+        for block in iter_bytes(path, digest=digest):
             done += len(block)
             progress(phase, done, total)
             yield block
     else:
-        yield from iter_text(path, data, on_bytes=lambda n: progress(phase, n, total))
+        yield from iter_text(path, data, on_bytes=lambda n: progress(phase, n, total),
+                             digest=digest)
 
 
-def _count(path: Path, data: DataConfig, progress: Progress) -> Vocab:
+def _unchanged(path: Path, digest, sha256: str) -> None:
+    """Refuse a pass that read other bytes than the key's (see the module doc)."""
+    if digest.hexdigest() != sha256:
+        raise FileChanged(path)
+
+
+def _count(path: Path, data: DataConfig, progress: Progress, sha256: str) -> Vocab:
+    digest = hashlib.sha256()
     if data.level == "byte":
         counts = torch.zeros(256, dtype=torch.int64)
-        for block in _blocks(path, data, progress, "counting"):
+        for block in _blocks(path, data, progress, "counting", digest):
             counts += torch.bincount(torch.frombuffer(bytearray(block), dtype=torch.uint8),
                                      minlength=256)
+        _unchanged(path, digest, sha256)
         if counts.sum() == 0:
             raise CorpusError(f"corpus holds no bytes: {path}")
         return ByteVocab(counts.tolist())
     found: dict[int, int] = {}
-    for text in _blocks(path, data, progress, "counting"):
+    for text in _blocks(path, data, progress, "counting", digest):
         for point, count in _present(code_points(text)):
             found[point] = found.get(point, 0) + count
+    _unchanged(path, digest, sha256)
     if not found:
         raise CorpusError(f"corpus holds no text (only a byte-order mark?): {path}")
     points = sorted(found)
@@ -135,16 +166,22 @@ def _present(points: torch.Tensor) -> list[tuple[int, int]]:
 
 
 def _write_ids(path: Path, data: DataConfig, vocab: Vocab, target: Path,
-               progress: Progress) -> int:
-    count = 0
+               progress: Progress, sha256: str) -> int:
+    """The file's ids into `target`, which is replaced only if the pass read the key's
+    bytes and met no symbol the count did not (a failure leaves no file behind)."""
+    count, digest = 0, hashlib.sha256()
     with atomic_writer(target) as handle:
-        for chunk in _blocks(path, data, progress, "encoding"):
+        for chunk in _blocks(path, data, progress, "encoding", digest):
             if isinstance(chunk, bytes):
                 ids = torch.frombuffer(bytearray(chunk), dtype=torch.uint8)
             else:
-                ids = vocab.lookup(chunk).to(vocab.dtype)
+                ids = vocab.lookup(chunk)
+                if bool((ids < 0).any()):
+                    raise FileChanged(path)
+                ids = ids.to(vocab.dtype)
             handle.write(ids.numpy().tobytes())
             count += ids.numel()
+        _unchanged(path, digest, sha256)
     return count
 
 
@@ -174,20 +211,18 @@ def prepare(path: str | Path, data: DataConfig | None = None, name: str | None =
     path = check_file(path)
     started = time.perf_counter()
     sha = sha256 or file_sha256(path, progress)
-    root = cache_root()
-    key = cache_key(sha, data)
-    ids_path, meta_path = root / f"{key}.ids", root / f"{key}.json"
+    ids_path, meta_path = entry_paths(sha, data)
     meta = read_meta(meta_path, ids_path)
     cached = meta is not None
     if meta is None:
-        vocab = _count(path, data, progress)
+        vocab = _count(path, data, progress, sha)
         try:
-            count = _write_ids(path, data, vocab, ids_path, progress)
+            count = _write_ids(path, data, vocab, ids_path, progress, sha)
             meta = {"count": count, "dtype": str(vocab.dtype).removeprefix("torch."),
                     "vocab": vocab.to_dict(), "sha256": sha, "source": str(path)}
             write_atomic(meta_path, json.dumps(meta).encode())
         except OSError as exc:
-            raise CorpusError(f"cannot write the corpus cache in {root}: "
+            raise CorpusError(f"cannot write the corpus cache in {ids_path.parent}: "
                               f"{exc.strerror or exc}") from None
     vocab = vocab_from_dict(meta["vocab"])
     ids = open_ids(ids_path, meta["count"], meta["dtype"])

@@ -10,7 +10,11 @@ them all, each between the symbols that say where a text begins and ends::
 (`<label X>` only when files are labelled). The joined file is cached too, keyed by the
 files' hashes, names and labels, so a second run only hashes the files. A file that is
 empty, or not text in the corpus's encoding (binary data, say), is skipped and counted,
-or refused with `strict`.
+or refused with `strict`; one that changes while it is read is refused (`FileChanged`).
+
+A file's ids are opened only while it is prepared and while it is joined, one file at a
+time: a folder may hold more files than a process may map at once (`vm.max_map_count`,
+65,530 maps by default on Linux).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import hashlib
 import json
 import time
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +33,18 @@ import torch
 from charrnn.atomic import atomic_writer, write_atomic
 from charrnn.config import DataConfig
 from charrnn.data.cache import (
+    FileChanged,
     PreparedCorpus,
     Progress,
     cache_key,
     cache_root,
+    entry_paths,
     file_sha256,
     open_ids,
     prepare,
     read_meta,
 )
-from charrnn.data.files import CorpusFile, FileTable, corpus_name, find_files
+from charrnn.data.files import CorpusFile, FileTable, corpus_name, found_files
 from charrnn.data.labelled_lines import split_by_label
 from charrnn.data.vocab import ByteVocab, Vocab, recoded, vocab_from_dict
 from charrnn.errors import CorpusError
@@ -45,13 +53,16 @@ JOINED_VERSION = 1
 
 
 def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
-                  name: str | None = None, progress: Progress | None = None) -> PreparedCorpus:
-    """The files `paths` name (folders, files, globs: `files.find_files`) as one corpus
-    of memory-mapped ids with its `FileTable`, from the cache or prepared now."""
+                  name: str | None = None, progress: Progress | None = None,
+                  leave_out: Mapping[Path, str] | None = None) -> PreparedCorpus:
+    """The files `paths` name (folders, files, globs: `files.found_files`, which leaves
+    out charrnn's own folders and `leave_out`) as one corpus of memory-mapped ids with
+    its `FileTable`, from the cache or prepared now."""
     data = (data or DataConfig()).validate()
     progress = progress or (lambda *_: None)
     started = time.perf_counter()
-    files = find_files(list(paths), data)
+    found = found_files(list(paths), data, leave_out)
+    files = found.files
     shas, empty = _hashes(files, progress)
     if data.label_from == "tab":  # a file of LABEL<TAB>text lines: a text per label
         files, shas, empty = _split_by_labels(files, shas, empty, data)
@@ -78,7 +89,7 @@ def prepare_files(paths: list[str | Path], data: DataConfig | None = None,
         weights=tuple(weight_of.get(f["name"], 1.0) for f in listed),
         starts=torch.tensor([f["start"] for f in listed], dtype=torch.long),
         lengths=torch.tensor([f["length"] for f in listed], dtype=torch.long),
-        skipped=meta["skipped"], paths=tuple(str(p) for p in paths))
+        skipped=meta["skipped"], paths=tuple(str(p) for p in paths), left_out=found.left_out)
     return PreparedCorpus(
         ids=open_ids(ids_path, meta["count"], meta["dtype"]),
         vocab=vocab_from_dict(meta["vocab"]), name=name or corpus_name(list(paths)),
@@ -125,36 +136,40 @@ def _joined_key(files: list[CorpusFile], shas: list[str], data: DataConfig) -> s
     return cache_key(digest.hexdigest(), data) + "-files"
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A prepared file, its ids left in the cache until they are joined."""
+
+    file: CorpusFile
+    vocab: Vocab
+    ids_path: Path
+    count: int
+    dtype: str
+
+    def ids(self) -> torch.Tensor:
+        return open_ids(self.ids_path, self.count, self.dtype)
+
+
 def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataConfig,
           ids_path: Path, progress: Progress) -> dict[str, Any]:
     """Prepare each file, join them in the vocabulary of them all, and return the joined
-    entry's metadata."""
-    parts, skipped, reasons = [], Counter(), []
-    for i, f in enumerate(files):
-        progress("reading files", i + 1, len(files))
-        if i in empty:
-            skipped["empty"] += 1
-            reasons.append(f"{f.path} is empty")
-            continue
-        try:
-            parts.append((f, prepare(f.path, data, f.name, sha256=shas[i])))
-        except CorpusError as exc:
-            skipped["not text"] += 1
-            reasons.append(str(exc))
+    entry's metadata; one file's ids are open at a time (see the module doc)."""
+    parts, skipped, reasons = _prepared(files, shas, empty, data, progress)
     if not parts:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
         raise CorpusError(f"no readable text among the corpus's {len(files)} file(s) "
                           f"({what}); {reasons[0]}")
-    kept = Counter(f.label for f, _ in parts if f.label is not None)
+    kept = Counter(p.file.label for p in parts if p.file.label is not None)
     for label in sorted({f.label for f in files if f.label is not None} - set(kept)):
         raise CorpusError(f"label {label!r} has no readable file left (its files are empty "
                           "or not text); fix or remove them", field="label_from")
-    vocab = _joined_vocab([p for _, p in parts], data, kept)
+    vocab = _joined_vocab([p.vocab for p in parts], data, kept)
     listed, at = [], 0
     with atomic_writer(ids_path) as handle:
-        for f, part in parts:
+        for part in parts:
+            f = part.file
             before = [vocab.label_id(f.label)] if f.label is not None else []
-            body = recoded(part.ids, part.vocab, vocab)
+            body = recoded(part.ids(), part.vocab, vocab)
             pieces = [torch.tensor(before, dtype=vocab.dtype), body,
                       torch.tensor([vocab.end_id], dtype=vocab.dtype)]
             for piece in pieces:
@@ -168,16 +183,41 @@ def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataC
             "sha256": shas and hashlib.sha256("".join(shas).encode()).hexdigest()}
 
 
-def _joined_vocab(parts: list[PreparedCorpus], data: DataConfig,
-                  labels: Counter) -> Vocab:
+def _prepared(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataConfig,
+              progress: Progress) -> tuple[list[_Part], Counter, list[str]]:
+    """Each file prepared into the cache (its map closed again), and those skipped: how
+    many for each reason, and the reasons. A file that changed while it was read is
+    refused, never skipped: the joined entry is keyed by the hash it began with."""
+    parts, skipped, reasons = [], Counter(), []
+    for i, f in enumerate(files):
+        progress("reading files", i + 1, len(files))
+        if i in empty:
+            skipped["empty"] += 1
+            reasons.append(f"{f.path} is empty")
+            continue
+        try:
+            corpus = prepare(f.path, data, f.name, sha256=shas[i])
+        except FileChanged:
+            raise
+        except CorpusError as exc:
+            skipped["not text"] += 1
+            reasons.append(str(exc))
+            continue
+        parts.append(_Part(f, corpus.vocab, entry_paths(shas[i], data)[0],
+                           corpus.ids.numel(), str(corpus.ids.dtype).removeprefix("torch.")))
+        del corpus  # its memory map closes here, not at the join
+    return parts, skipped, reasons
+
+
+def _joined_vocab(vocabs: list[Vocab], data: DataConfig, labels: Counter) -> Vocab:
     """Every file's symbols with their summed counts, the end symbol (once per file) and
     the labels (sorted by name)."""
     counts: Counter = Counter()
-    for part in parts:
-        counts.update(dict(zip(part.vocab.chars, part.vocab.counts, strict=False)))
+    for vocab in vocabs:
+        counts.update(dict(zip(vocab.chars, vocab.counts, strict=False)))
     if data.level == "byte":
         base = ByteVocab([counts.get(c, 0) for c in ByteVocab().chars])
     else:
         chars = sorted(counts)
         base = Vocab(chars, [counts[c] for c in chars])
-    return base.with_end(len(parts), {name: labels[name] for name in sorted(labels)})
+    return base.with_end(len(vocabs), {name: labels[name] for name in sorted(labels)})

@@ -8,6 +8,14 @@ corpus may be any mix of paths:
     file       that file
     glob       every file it matches (`*`, `?`, `[...]`, and `**` for any depth)
 
+A glob is walked as a folder is: from its fixed part down, hidden names skipped, and a
+link to a folder never followed (one `loop -> .` link would otherwise repeat every file
+at every depth); a file linked under two names is read once, by its resolved path.
+Nothing charrnn writes is read back as text: a folder is left out when it is the corpus
+cache, the run folder being written, or any run folder (one that holds a checkpoint or
+metrics.jsonl, `RUN_FILES`); a corpus folder that is one of them is refused. So `charrnn
+train .` learns the same files each time, and `--resume` finds its corpus unchanged.
+
 Each file is named by its path inside the folder it was found in (or as matched), and
 belongs to a *source*: its label when files are labelled, else the folder it is in.
 Sources are what validation is reported for and what `--weight` shares are shown for.
@@ -17,15 +25,16 @@ Sources are what validation is reported for and what `--weight` shares are shown
   each line's, a file of LABEL<TAB>text lines (`labelled_lines.py`).
 - `weights` "PATTERN=WEIGHT": files whose name (or source) matches PATTERN are drawn
   WEIGHT times as often (as if repeated; 0.5 is every other epoch); the last pattern a
-  file matches wins, and a file no pattern matches weighs 1.
+  file matches wins, and a file no pattern matches weighs 1. A weight is above 0 and at
+  most `MAX_WEIGHT` (100): an epoch then holds at most 100 times the files' text.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import glob
 import math
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +42,14 @@ from typing import Any
 import torch
 
 from charrnn.config import DataConfig
+from charrnn.data.cache import cache_root
 from charrnn.errors import CorpusError
 
 _MAGIC = set("*?[")
 MAX_LABEL = 64
+MAX_WEIGHT = 100.0
+# What a run folder holds (`model/runs.py` names them; a test keeps the two the same).
+RUN_FILES = frozenset({"latest.safetensors", "best.safetensors", "metrics.jsonl"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class FileTable:
     lengths: torch.Tensor
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many files
     paths: tuple[str, ...] = ()  # the folders, files and globs the corpus was given as
+    left_out: tuple[str, ...] = ()  # charrnn's own folders met and not read: "path (why)"
 
     def __len__(self) -> int:
         return len(self.names)
@@ -100,49 +114,130 @@ def corpus_name(paths: list[str | Path]) -> str:
     return (fixed.resolve().name if fixed.is_dir() else fixed.stem) or "corpus"
 
 
-def find_files(paths: list[str | Path], data: DataConfig) -> list[CorpusFile]:
-    """Every file the paths name, each with its name, source, label and weight; a path
-    that names nothing, a folder with no files, a weight pattern that matches no file
-    and a label name that cannot be typed are each one clear error."""
+@dataclass(frozen=True)
+class Found:
+    """The files a corpus's paths name, and charrnn's own folders among them that were
+    not read, each as "path (why)"."""
+
+    files: list[CorpusFile]
+    left_out: tuple[str, ...] = ()
+
+
+def find_files(paths: list[str | Path], data: DataConfig,
+               leave_out: Mapping[Path, str] | None = None) -> list[CorpusFile]:
+    """Every file the paths name, each with its name, source, label and weight (see
+    `found_files`)."""
+    return found_files(paths, data, leave_out).files
+
+
+def found_files(paths: list[str | Path], data: DataConfig,
+                leave_out: Mapping[Path, str] | None = None) -> Found:
+    """Every file the paths name, each real file once; `leave_out` names more folders
+    charrnn writes (folder -> what it is, e.g. the run folder) to leave out beside the
+    cache and run folders. A path that names nothing, a folder with no files, a weight
+    pattern that matches no file and a label name that cannot be typed are each one
+    clear error."""
     if not paths:
         raise CorpusError("no corpus paths were given")
-    found: dict[Path, tuple[str, str]] = {}  # path -> (name, folder)
+    outputs = _Outputs(leave_out)
+    found: dict[Path, tuple[Path, str, str]] = {}  # resolved path -> (path, name, folder)
     for given in paths:
-        for path, name, folder in _expand(str(given)):
-            found.setdefault(path, (name, folder))
+        for path, name, folder in _expand(str(given), outputs):
+            found.setdefault(path.resolve(), (path, name, folder))
     files = [_described(path, name, folder, data.label_from)
-             for path, (name, folder) in found.items()]
-    return _weighed(files, data.weights)
+             for path, name, folder in found.values()]
+    return Found(_weighed(files, data.weights),
+                 tuple(f"{where} ({why})" for where, why in outputs.met.items()))
 
 
 def _is_glob(text: str) -> bool:
     return bool(_MAGIC & set(text))
 
 
-def _expand(given: str) -> list[tuple[Path, str, str]]:
+class _Outputs:
+    """The folders charrnn writes, which a walk leaves out (the cache, folders the caller
+    names, any run folder), and those it met."""
+
+    def __init__(self, named: Mapping[Path, str] | None):
+        named = {cache_root(): "the corpus cache", **(named or {})}
+        self.named = {Path(p).resolve(): why for p, why in named.items()}
+        self.met: dict[str, str] = {}  # folder as walked -> what it is
+
+    def why(self, folder: Path, names: list[str]) -> str | None:
+        """What `folder` (holding files `names`) is, if charrnn writes it; else None."""
+        why = self.named.get(folder.resolve())
+        return why or ("a run folder" if RUN_FILES.intersection(names) else None)
+
+
+def _walk(root: Path, outputs: _Outputs, depth: int | None = None) -> Iterator[Path]:
+    """Every file under `root`, in path order, at most `depth` names deep (None: any):
+    hidden names, links to folders and charrnn's own folders left out, so each real
+    folder is read once (`os.walk` never follows a link to a folder)."""
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        why = outputs.why(here, names)
+        if why is not None:
+            if here == root:
+                raise CorpusError(f"corpus folder {root} is {why}, which charrnn writes: it "
+                                  "is not read as text; give the folder of your texts, and "
+                                  "an `out` outside it")
+            outputs.met[str(here)] = why
+            dirs[:] = []
+            continue
+        deeper = depth is None or len(here.relative_to(root).parts) + 2 <= depth
+        dirs[:] = sorted(d for d in dirs if deeper and not d.startswith(".")
+                         and not (here / d).is_symlink())
+        yield from (here / n for n in sorted(names)
+                    if not n.startswith(".") and (here / n).is_file())
+
+
+def _globbed(given: str, outputs: _Outputs) -> list[tuple[Path, str]]:
+    """(path, name as matched) of each file a glob matches, walked from its fixed part
+    as a folder is (see `_walk`)."""
+    parts = given.replace(os.sep, "/").split("/")
+    fixed = next(i for i, part in enumerate(parts) if _is_glob(part))
+    base = "/".join(parts[:fixed]) or ("/" if fixed else "")
+    pattern = [part for part in parts[fixed:] if part not in ("", ".")]
+    root = Path(base or ".")
+    if not root.is_dir():
+        return []
+    depth = None if "**" in pattern else len(pattern)
+    matches = []
+    for path in _walk(root, outputs, depth):
+        inside = path.relative_to(root).parts
+        if _matches(inside, pattern):
+            matches.append((path, Path(base, *inside).as_posix()))
+    return matches
+
+
+def _matches(names: tuple[str, ...], pattern: list[str]) -> bool:
+    """Whether a path's names match a glob's: `**` any number of folders, the rest one
+    name each (`*`, `?`, `[...]`)."""
+    if not pattern:
+        return not names
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_matches(names[i:], rest) for i in range(len(names) + 1))
+    return bool(names) and fnmatch.fnmatchcase(names[0], head) and _matches(names[1:], rest)
+
+
+def _expand(given: str, outputs: _Outputs) -> list[tuple[Path, str, str]]:
     """(path, name, folder) for each file one command-line path names."""
     if _is_glob(given):
-        matches = sorted(m for m in glob.glob(given, recursive=True)
-                         if Path(m).is_file() and not _hidden(Path(m).parts))
+        matches = _globbed(given, outputs)
         if not matches:
             raise CorpusError(f"no file matches {given}")
-        return [(Path(m), Path(m).as_posix(), _folder_name(Path(m).parent)) for m in matches]
+        return [(path, name, _folder_name(path.parent)) for path, name in matches]
     path = Path(given)
     if not path.exists():
         raise CorpusError(f"corpus file not found: {given}")
     if not path.is_dir():
         return [(path, path.name, _folder_name(path.parent))]
-    inside = []
-    for root, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        inside += [Path(root) / n for n in sorted(names) if not n.startswith(".")]
+    inside = list(_walk(path, outputs))
     if not inside:
-        raise CorpusError(f"folder {given} holds no files")
+        raise CorpusError(f"folder {given} holds no files" + (
+            f" (left out: {', '.join(outputs.met)})" if outputs.met else ""))
     return [(p, p.relative_to(path).as_posix(), _folder_name(p.parent, path)) for p in inside]
-
-
-def _hidden(parts: tuple[str, ...]) -> bool:
-    return any(part.startswith(".") and part not in (".", "..") for part in parts)
 
 
 def _folder_name(folder: Path, root: Path | None = None) -> str:
@@ -176,15 +271,18 @@ def check_label(label: str, what: str = "label") -> str:
 
 
 def parse_weight(text: str) -> tuple[str, float]:
-    """'letters/*=3' -> ('letters/*', 3.0); anything else is one clear error."""
+    """'letters/*=3' -> ('letters/*', 3.0); anything else is one clear error. A weight
+    is above 0 and at most MAX_WEIGHT, so that the copies an epoch draws (and the text
+    they make) are bounded before any is made."""
     pattern, _, value = text.rpartition("=")
     try:
         weight = float(value)
     except ValueError:
         weight = math.nan
-    if not pattern or not math.isfinite(weight) or weight <= 0:
-        raise CorpusError(f"weight {text!r} must look like PATTERN=WEIGHT with a positive "
-                          "number, e.g. 'letters/*=3'", field="weights")
+    if not pattern or not math.isfinite(weight) or not 0 < weight <= MAX_WEIGHT:
+        raise CorpusError(f"weight {text!r} must look like PATTERN=WEIGHT with a number "
+                          f"above 0 and at most {MAX_WEIGHT:g}, e.g. 'letters/*=3'",
+                          field="weights")
     return pattern, weight
 
 

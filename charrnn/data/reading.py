@@ -35,9 +35,13 @@ def check_file(path: str | Path, what: str = "corpus") -> Path:
     return path
 
 
-def iter_bytes(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+def iter_bytes(path: Path, chunk_bytes: int = CHUNK_BYTES, digest=None) -> Iterator[bytes]:
+    """The file's bytes in blocks; `digest` (a hashlib object), when given, hears every
+    block, so a pass that reads the file also hashes what it read."""
     with open(path, "rb") as handle:
         while block := handle.read(chunk_bytes):
+            if digest is not None:
+                digest.update(block)
             yield block
 
 
@@ -57,16 +61,16 @@ def _normalise_newlines(text: str, held_cr: bool) -> tuple[str, bool]:
 
 
 def iter_text(path: Path, data: DataConfig, chunk_bytes: int = CHUNK_BYTES,
-              on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
+              on_bytes: Callable[[int], None] | None = None, digest=None) -> Iterator[str]:
     """Decoded text of a file in chunks, with the byte-order mark dropped and newlines
     normalised to \\n (unless data.keep_newlines). Invalid input raises a CorpusError
     naming the byte offset; a file that is mostly NUL bytes is refused as binary.
-    `on_bytes` hears how many bytes have been read so far."""
+    `on_bytes` hears how many bytes have been read so far; `digest` hashes them."""
     decoder = _decoder_for(data.encoding)
     offset = nuls = chars = 0
     held_cr = False
     hint = f"pass `encoding` if it is not {data.encoding}, or `level` byte to learn raw bytes"
-    for block in iter_bytes(path, chunk_bytes):
+    for block in iter_bytes(path, chunk_bytes, digest):
         waiting = len(decoder.getstate()[0])
         try:
             text = decoder.decode(block)

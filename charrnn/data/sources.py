@@ -147,15 +147,18 @@ def stream_text(corpus: PreparedCorpus, units: Units, rounds: bool,
 
 def _weighted_order(weights: torch.Tensor, seed: int) -> torch.Tensor:
     """Unit indices in rounds through the units: round r takes those whose weight is
-    above r (a fractional last copy is taken with that probability, seeded)."""
+    above r (a fractional last copy is taken with that probability, seeded). One sort of
+    the copies by (round, unit), not a pass per round: a unit has at most `MAX_WEIGHT`
+    + 1 copies (`files.parse_weight`), so the order is at most that times the units."""
     generator = torch.Generator().manual_seed(seed)
     whole = weights.floor()
     copies = whole.long() + (torch.rand(len(weights), generator=generator,
                                         dtype=torch.float64) < weights - whole).long()
     if int(copies.sum()) == 0:  # every weight below 1 and none drawn: each once
         copies[:] = 1
-    return torch.cat([torch.nonzero(copies > r).flatten()
-                      for r in range(int(copies.max()))])
+    unit = torch.repeat_interleave(torch.arange(len(copies)), copies)
+    copy = torch.arange(len(unit)) - (torch.cumsum(copies, 0) - copies)[unit]  # its round
+    return unit[torch.argsort(copy * len(copies) + unit)]
 
 
 def shares(units: Units, held: Units, table: FileTable) -> tuple[SourceShare, ...]:

@@ -200,8 +200,8 @@ class TrainProgress:
         if info.parent is not None and info.resumed_from is None:
             self.console.print(_parent_line(info.parent), highlight=False, soft_wrap=True)
         if info.sources:
-            self.console.print(_sources_line(info.sources, info.labels), highlight=False,
-                               soft_wrap=True)
+            self.console.print(_sources_line(info.sources, info.labels, info.left_out),
+                               highlight=False, soft_wrap=True)
         self.total_steps = info.total_steps
         self.progress.start()
         self.task = self.progress.add_task(
@@ -287,14 +287,16 @@ def _by_source(losses: dict[str, float]) -> str:
     return ", ".join(f"{name} {bits(loss):.3f}" for name, loss in losses.items()) + " bits/char"
 
 
-def _sources_line(sources: tuple, labels: tuple[str, ...]) -> str:
-    """Each source's share of training and its files, and the labels learned."""
+def _sources_line(sources: tuple, labels: tuple[str, ...], left_out: tuple[str, ...]) -> str:
+    """Each source's share of training and its files, the labels learned, and the
+    folders of charrnn's own that were not read."""
     shown = ", ".join(
         f"{s.name} {s.share:.0%} ({s.files} file{'s' * (s.files != 1)}, "
         + (f"{s.held_files} held out)" if s.held_files else "its end held out)")
         for s in sources)
     learned = f"; labels: {', '.join(labels)}" if labels else ""
-    return f"sources: {shown}{learned}"
+    unread = f"; left out: {', '.join(left_out)}" if left_out else ""
+    return f"sources: {shown}{learned}{unread}"
 
 
 def _parent_line(parent: dict) -> str:

@@ -68,8 +68,8 @@ def train(
     weights: Annotated[list[str] | None, typer.Option(
         "--weight", metavar="PATTERN=WEIGHT",
         help="Many files: draw the files whose name (or source) matches PATTERN this many "
-             "times as often, e.g. 'letters/*=3' or 'drafts/*=0.5' (repeatable; the last "
-             "match wins). The start line shows each source's share.",
+             "times as often (above 0, at most 100), e.g. 'letters/*=3' or 'drafts/*=0.5' "
+             "(repeatable; the last match wins). The start line shows each source's share.",
         rich_help_panel=DATA, show_default=False)] = None,
     strict: Annotated[bool, typer.Option(
         help="Many files: refuse a file that is not text in --encoding (binary, say) "

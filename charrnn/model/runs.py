@@ -44,6 +44,12 @@ def clear(run: Path) -> None:
         (Path(run) / name).unlink(missing_ok=True)
 
 
+def written_folders(run: Path, root: Path = DEFAULT_ROOT) -> dict[Path, str]:
+    """The folders a run writes, each with what it is: a corpus read from a folder
+    leaves them out (`data/files.py`), as it does the cache and any other run folder."""
+    return {Path(run): "the run folder", Path(root): "where charrnn keeps its runs"}
+
+
 def new_run_dir(name: str, root: Path = DEFAULT_ROOT) -> Path:
     """root/<name>, or <name>-2, -3... : the first that holds no run yet."""
     candidate, n = root / name, 1

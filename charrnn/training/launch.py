@@ -91,7 +91,7 @@ def prepare_corpus(plan: RunPlan, progress: Progress | None = None,
 
 def _prepare(plan: RunPlan, progress: Progress | None) -> PreparedCorpus:
     if plan.paths:
-        return prepare_files(list(plan.paths), plan.data, plan.name, progress)
+        return prepare_files(list(plan.paths), plan.data, plan.name, progress, plan.written)
     return prepare(plan.source, plan.data, plan.name, progress)
 
 

@@ -409,4 +409,5 @@ class Run:
             streams=(self.rows.start, self.rows.stop, cfg.batch_size * self.ranks.world),
             documents=text.documents, padding=text.padding, parent=self.lineage,
             sources=text.sources or (), labels=text.vocab.labels,
+            left_out=self.corpus.files.left_out if self.corpus.files is not None else (),
         )

@@ -15,7 +15,9 @@ rules, each written here once:
   caller (they count the whole run); a contradiction is refused before any work.
 - many files: `corpus` may be several paths (folders, files, globs: `data/files.py`);
   they are read as one corpus of many files, as is a single path that is a folder or
-  glob, or one given `documents` files, `label_from` or `weights`.
+  glob, or one given `documents` files, `label_from` or `weights`. The run folder and
+  `checkpoints/` are left out of them (`runs.written_folders`), as are the cache and
+  every run folder; a corpus folder that is one of them is refused.
 - init_from: a new run that starts from another model's weights (`parent.py`): its
   architecture and level come from that model, and the fine-tuning preset
   (`presets.finetune_settings`) replaces the size a budget would buy.
@@ -83,6 +85,11 @@ class RunPlan:
         return None
 
     @property
+    def written(self) -> dict[Path, str]:
+        """The folders this run writes, which its corpus leaves out (see the module doc)."""
+        return runs.written_folders(self.run_dir)
+
+    @property
     def source(self) -> Path:
         """The file to read (the built-in corpus is written to the cache on first use)."""
         return self.corpus if self.corpus is not None else builtin_corpus_file()
@@ -106,7 +113,7 @@ def plan_run(corpus: str | Path | Sequence[str | Path] | None = None, *,
     run_dir = Path(out) if out is not None else runs.default_run_dir(name, resume)
     previous = _previous_run(run_dir, resume, overwrite)
     parent = load_parent(init_from) if init_from is not None else None
-    chars = _corpus_chars(paths, _config(DataConfig, given))
+    chars = _corpus_chars(paths, _config(DataConfig, given), run_dir)
     size, chosen = _preset(size, previous, parent, given, threads, chars)
     kept = inherit(previous.meta) if previous is not None else {}
     options = {**kept, **chosen, **given}  # explicit beats preset beats the run's own
@@ -195,15 +202,17 @@ def _paths(corpus: str | Path | Sequence[str | Path] | None) -> tuple[str | Path
     return paths
 
 
-def _corpus_chars(paths: tuple[str | Path, ...] | None, data: DataConfig) -> int | None:
+def _corpus_chars(paths: tuple[str | Path, ...] | None, data: DataConfig,
+                  run_dir: Path) -> int | None:
     """About how many characters the corpus holds (its size in bytes), for the preset;
     the built-in corpus is its cap. Many files are found now, so a path that names
-    nothing is refused before any work."""
+    nothing (or a folder the run writes) is refused before any work."""
     if paths is None:
         return BUILTIN_CAP_BYTES
     try:
         if is_many(list(paths), data):
-            return sum(f.path.stat().st_size for f in find_files(list(paths), data))
+            files = find_files(list(paths), data, runs.written_folders(run_dir))
+            return sum(f.path.stat().st_size for f in files)
         return Path(paths[0]).stat().st_size
     except OSError:
         return None  # a missing file is refused with its own message when it is read

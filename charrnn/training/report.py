@@ -34,6 +34,7 @@ class RunInfo:
     parent: dict | None = None  # a fine-tuning run's lineage (training/parent.py)
     sources: tuple = ()  # a corpus of many files: each source's `sourced.SourceShare`
     labels: tuple[str, ...] = ()  # a model of labelled files: its labels
+    left_out: tuple[str, ...] = ()  # charrnn's own folders in the corpus, not read
 
 
 @dataclass(frozen=True)
