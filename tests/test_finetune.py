@@ -2,7 +2,9 @@
 kept at step 0, lineage, an exact resume, and one clear line for each bad request."""
 
 import json
+import math
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +12,7 @@ import torch
 import charrnn
 from charrnn.config import ModelConfig
 from charrnn.data.vocab import Vocab, merged, symbol_keys
+from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
 from charrnn.model.transplant import transplant
@@ -179,6 +182,73 @@ def test_bad_requests_are_one_line_and_keep_what_is_on_disk(parent_run, tmp_path
         assert said in line, (flags, line)
     assert {p: p.read_bytes() for p in parent_run.iterdir()} == before
     assert not (tmp_path / "x").exists()
+
+
+def _parent_changed(parent_run, tmp_path, change):
+    """The parent's best checkpoint with its tensors changed (a valid checksum over them)."""
+    saved = checkpoint.load(parent_run / runs.BEST)
+    tensors = dict(saved.tensors)
+    change(tensors)
+    path = tmp_path / "bad-parent.safetensors"
+    checkpoint.save(path, tensors, {k: v for k, v in saved.meta.items()
+                                    if k not in ("format", "version", "tensors_sha256")})
+    return path
+
+
+def _nan(tensors):
+    tensors["model.head.weight"] = torch.full_like(tensors["model.head.weight"], math.nan)
+
+
+@pytest.mark.parametrize("change", [
+    _nan,
+    lambda t: t.pop("model.embed.weight"),
+    lambda t: t.update({"model.head.bias": torch.zeros(2)}),
+], ids=["nan weights", "a missing tensor", "a wrong shape"])
+def test_overwrite_with_a_bad_parent_keeps_the_earlier_run(
+        parent_run, tmp_path, cli, one_error_line, fast_flags, change):
+    """--overwrite with a parent that cannot be used: one line, and the run it would have
+    replaced keeps its checkpoints and metrics byte for byte."""
+    corpus = tmp_path / "child.txt"
+    corpus.write_text(CHILD_TEXT, encoding="utf-8")
+    assert cli("train", corpus, "--out", "runs/a", *fast_flags).exit_code == 0
+    before = {p.name: p.read_bytes() for p in Path("runs/a").iterdir()}
+    bad = _parent_changed(parent_run, tmp_path, change)
+    line = one_error_line(cli("train", corpus, "--out", "runs/a", "--overwrite",
+                              "--init-from", bad, "--steps", "3"))
+    assert "init_from" in line or "--init-from" in line
+    assert {p.name: p.read_bytes() for p in Path("runs/a").iterdir()} == before
+
+
+def test_a_replacing_run_that_fails_before_its_first_checkpoint_keeps_the_earlier_run(
+        tmp_path, monkeypatch):
+    """The older run is cleared when the new one writes its first checkpoint, not
+    before: a run that fails at its second step leaves it whole; one that gets as far
+    as a checkpoint replaces checkpoints and metrics alike."""
+    corpus = tmp_path / "child.txt"
+    corpus.write_text(CHILD_TEXT, encoding="utf-8")
+    small = dict(hidden_size=16, embed_size=8, batch_size=4, seq_len=16, log_every=1)
+    charrnn.train(corpus, out="runs/a", steps=6, eval_every=3, **small)
+    before = {p.name: p.read_bytes() for p in Path("runs/a").iterdir()}
+    from charrnn.training import loop
+
+    real, calls = loop.train_step, []
+
+    def failing_step(*args, **kwargs):
+        calls.append(1)
+        loss, state = real(*args, **kwargs)
+        return (loss * math.nan if len(calls) == 2 else loss), state
+
+    monkeypatch.setattr(loop, "train_step", failing_step)
+    with pytest.raises(CharRNNError, match="training loss became nan"):
+        charrnn.train(corpus, out="runs/a", overwrite=True, steps=6, eval_every=3, **small)
+    assert {p.name: p.read_bytes() for p in Path("runs/a").iterdir()} == before
+    monkeypatch.setattr(loop, "train_step", real)
+    charrnn.train(corpus, out="runs/a", overwrite=True, steps=4, eval_every=4, seed=7,
+                  **small)
+    steps = [json.loads(line)["step"] for line in
+             Path("runs/a/metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    assert checkpoint.load(Path("runs/a") / runs.LATEST).meta["step"] == 4
 
 
 def test_a_fine_tuning_plan_takes_the_parents_shape_and_the_fine_tuning_settings(

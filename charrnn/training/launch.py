@@ -1,8 +1,9 @@
-"""From a plan to a finished run: read the corpus, encode a validation file, clear a run
-being replaced, train. `charrnn train` and `charrnn.train()` both come through here.
+"""From a plan to a finished run: read the corpus, encode a validation file, train.
+`charrnn train` and `charrnn.train()` both come through here.
 
-Nothing on disk changes until the corpus and the validation file have been read, so a
-bad file never costs an earlier run its checkpoints. `train` gives its caller back the
+A run being replaced (`overwrite`) is cleared by the training loop only when the new run
+writes its first checkpoint, so a bad file, a bad parent or a run that fails early never
+costs an earlier run its checkpoints or its metrics. `train` gives its caller back the
 thread count and the global random generators' states it found: training seeds them.
 """
 
@@ -17,7 +18,6 @@ import torch
 
 from charrnn.data.cache import PreparedCorpus, Progress, encode_validation, prepare
 from charrnn.data.collection import prepare_files
-from charrnn.model import runs
 from charrnn.training.device import resolve_device, use_threads
 from charrnn.training.distributed import Ranks, join_job
 from charrnn.training.loop import train_model
@@ -105,14 +105,11 @@ def start(plan: RunPlan, corpus: PreparedCorpus | None = None, *,
     if plan.speaks is not None:  # a fine-tuning run reads its corpus in a merged vocabulary
         corpus = adopt(corpus, plan.speaks)
     validation = validation_ids(plan, corpus, report, ranks)
-    if plan.replaces_run and ranks.is_main:
-        runs.clear(plan.run_dir)
-    ranks.barrier()
     return train_model(corpus, plan.model, plan.train, plan.run_dir, reporter=report,
                        validation=validation, validation_file=plan.val_file,
                        resume=plan.resume, should_stop=should_stop,
                        device=plan.device, precision=plan.precision, ranks=ranks,
-                       parent=plan.parent)
+                       parent=plan.parent, replaces=plan.replaces_run)
 
 
 def validation_ids(plan: RunPlan, corpus: PreparedCorpus, report: Reporter,

@@ -91,6 +91,7 @@ def train_model(
     precision: str = "auto",
     ranks: Ranks | None = None,
     parent: Parent | None = None,
+    replaces: bool = False,
 ) -> TrainResult:
     """Train a model on `corpus` (see `data/cache.py:prepare`), writing checkpoints into
     `run_dir`. `validation` (ids) replaces the corpus's own held-out part; the checkpoint
@@ -101,7 +102,8 @@ def train_model(
     `device.py`; `ranks`: this process's place in a distributed job (`distributed.py`),
     where `batch_size` counts each process's streams and only rank 0 writes files.
     `parent`: the model a fine-tuning run starts from (`parent.py`); the corpus is then
-    already in the merged vocabulary."""
+    already in the merged vocabulary. `replaces`: `run_dir` holds an older run, which is
+    cleared (checkpoints and metrics) only when this run writes its first checkpoint."""
     # -- settings checked, device chosen, a crashed write's leftovers removed ------------
     ranks = ranks or Ranks()
     report = reporter or SilentReporter()
@@ -139,13 +141,15 @@ def train_model(
     run = Run(corpus, text, cfg, net, batcher, run_dir, dev, dtype, ranks, report,
               should_stop or (lambda: False), progress,
               held_out="split" if validation is None else str(validation_file or "file"),
-              lineage=resume.meta.get("parent") if resume is not None else None)
+              lineage=resume.meta.get("parent") if resume is not None else None,
+              replacing=replaces)
     if parent is not None:  # what the parent scores on this text before any step
         run.lineage = {**parent.lineage(), "zero_shot_loss": run.validation_loss(),
                        "new_symbols": parent.new_characters(text.vocab)}
     report.on_start(run.describe(resume is not None))
     run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None,
-                             warn=report.on_message) if ranks.is_main else None
+                             warn=report.on_message, deferred=replaces
+                             ) if ranks.is_main else None
     if cfg.time_limit:  # room for the last evaluation, timed on a piece of it
         progress.eval_seconds = 1.2 * text.validation.probe(net.model) + 0.2
     ending = run.loop(state)
@@ -223,6 +227,7 @@ class Run:
     progress: Progress
     held_out: str = "split"  # "split" (the corpus's own) or the --val-file's path
     lineage: dict | None = None  # the model a fine-tuning run started from
+    replacing: bool = False  # an older run in run_dir, cleared at this one's first save
     metrics: MetricsLog | None = None  # rank 0's metrics.jsonl
     state: State = ()  # what every stream carries into its next window
     by_source: dict[str, float] = field(default_factory=dict)  # the last evaluation's
@@ -341,7 +346,18 @@ class Run:
         else:
             tensors = checkpoint.model_tensors(net.evaluated)
         if ranks.is_main:
+            self.take_over()
             checkpoint.save(self.run_dir / name, tensors, self.meta())
+
+    def take_over(self) -> None:
+        """Before this run's first checkpoint: clear the older run it replaces, and start
+        its metrics file with the records held until now."""
+        if not self.replacing:
+            return
+        runs.clear(self.run_dir)
+        if self.metrics is not None:
+            self.metrics.start()
+        self.replacing = False
 
     def meta(self) -> dict:
         """The checkpoint's JSON: configs, vocabulary, corpus, position and scores."""

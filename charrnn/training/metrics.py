@@ -58,14 +58,30 @@ class MetricsLog:
     it they are a Python warning, since a library must not print."""
 
     def __init__(self, run_dir: Path, resume_step: int | None,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, deferred: bool = False):
+        """`deferred`: a run replacing an older one keeps its records in memory, and the
+        older run's file as it is, until `start` (its first checkpoint)."""
         self.path = Path(run_dir) / METRICS
+        self.held: list[str] | None = [] if deferred else None
+        if deferred:
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if resume_step is None or not self.path.exists():
                 self.path.write_bytes(b"")
                 return
             self._resume(resume_step, warn or _python_warning)
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def start(self) -> None:
+        """A deferred log replaces the file with the records held so far, and appends
+        from now on."""
+        if self.held is None:
+            return
+        content, self.held = "".join(line + "\n" for line in self.held), None
+        try:
+            write_atomic(self.path, content.encode("utf-8"))
         except OSError as exc:
             raise self._error(exc) from None
 
@@ -105,6 +121,9 @@ class MetricsLog:
     def append(self, **record: Any) -> None:
         line = json.dumps({**{name: record.get(name) for name in FIELDS},
                            **{name: record[name] for name in EXTRA if record.get(name)}})
+        if self.held is not None:
+            self.held.append(line)
+            return
         try:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
