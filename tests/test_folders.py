@@ -363,6 +363,24 @@ def test_classify_gives_each_label_its_exact_logprob_and_a_posterior(letters_run
     assert lm.classify("GEARS GRIND AT NOON!").label == "bob"
 
 
+@pytest.mark.parametrize("cells", [1, 5])
+def test_classify_feeds_at_most_its_budget_of_cells_whatever_the_labels(
+        letters_run, monkeypatch, cells):
+    """However many labels there are, one feed holds at most SCORING_CELLS rows x
+    characters (so /v1/classify's memory is bounded), and the scores do not change."""
+    _, _, lm = letters_run
+    text = "the cat sat on the mat, GEARS GRIND AT NOON!"
+    whole = lm.classify(text).logprobs
+    fed, feed = [], lm.decoder.feed
+    monkeypatch.setattr("charrnn.decoding.classify.SCORING_CELLS", cells)
+    monkeypatch.setattr(lm.decoder, "feed", lambda ids, state: fed.append(ids.numel())
+                        or feed(ids, state))
+    bounded = lm.classify(text).logprobs
+    assert max(fed) <= max(cells, len(lm.labels))  # the openings: one label symbol a row
+    assert sum(fed) >= len(text) * len(lm.labels)
+    assert bounded == pytest.approx(whole, abs=1e-3)
+
+
 def test_the_cli_samples_with_a_label_and_classifies(letters_run, cli, tmp_path):
     folder, result, _ = letters_run
     run = str(result.run_dir)

@@ -6,7 +6,11 @@ prior, Bayes' rule gives each label's posterior:
 
     p(label | text) = p(label) p(text | label) / sum over labels of the same
 
-All labels are read side by side, one row each, in one batched pass over the text.
+Labels are read side by side, one row each, in batched passes over the text. What one
+feed holds is bounded whatever the number of labels: at most SCORING_CELLS (rows x
+characters), and fewer for a large vocabulary (`cells_per_feed`), so its logits never
+exceed LOGIT_BUDGET floats (128 MB); many labels are read in groups, each in shorter
+chunks.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import torch
 from charrnn.decoding.decoder import Decoder
 from charrnn.errors import ConfigError
 
-CHUNK = 4096  # characters read at a time (the log-probabilities of a chunk are kept)
+SCORING_CELLS = 8192  # rows x characters fed at once (their logits are kept)
+LOGIT_BUDGET = 1 << 25  # floats of logits one feed may hold: 128 MB
 
 
 @dataclass(frozen=True)
@@ -62,18 +67,35 @@ def classify(decoder: Decoder, ids: torch.Tensor, labels: dict[str, int],
     if ids.numel() == 0:
         raise ConfigError("text is empty: there is nothing to classify", field="text")
     names = list(labels)
-    openings = torch.stack([decoder.read_from_zero(torch.tensor([labels[n]])) for n in names])
-    state = decoder.model.initial_state(len(names))
-    out, state = decoder.feed(openings, state)
+    cells = cells_per_feed(decoder.model.config.vocab_size)
+    group = min(len(names), cells)  # labels read side by side
+    logprobs: list[float] = []
+    for first in range(0, len(names), group):
+        members = [labels[n] for n in names[first : first + group]]
+        logprobs += label_logprobs(decoder, ids, members, max(1, cells // len(members)))
+    return Classification(ids.numel(), dict(zip(names, logprobs, strict=True)),
+                          {n: priors[n] for n in names})
+
+
+def cells_per_feed(vocab_size: int) -> int:
+    """Rows x characters one feed may hold: SCORING_CELLS, fewer where the vocabulary
+    would make their logits outgrow LOGIT_BUDGET."""
+    return max(1, min(SCORING_CELLS, LOGIT_BUDGET // max(vocab_size, 1)))
+
+
+def label_logprobs(decoder: Decoder, ids: torch.Tensor, label_ids: list[int],
+                   chunk: int) -> list[float]:
+    """log p(text | label) for each label, one row each, `chunk` characters a feed."""
+    openings = torch.stack([decoder.read_from_zero(torch.tensor([i])) for i in label_ids])
+    out, state = decoder.feed(openings, decoder.model.initial_state(len(label_ids)))
     previous = out[:, -1]  # each label's next-character distribution
-    totals = torch.zeros(len(names), dtype=torch.float64)
-    for start in range(0, ids.numel(), CHUNK):
-        chunk = ids[start : start + CHUNK].long()
-        rows = chunk[None, :].expand(len(names), -1).contiguous()
+    totals = torch.zeros(len(label_ids), dtype=torch.float64)
+    for start in range(0, ids.numel(), chunk):
+        piece = ids[start : start + chunk].long()
+        rows = piece[None, :].expand(len(label_ids), -1).contiguous()
         totals += previous.gather(1, rows[:, :1]).double().squeeze(1)
         out, state = decoder.feed(rows, state)
-        if chunk.numel() > 1:
+        if piece.numel() > 1:
             totals += out[:, :-1].gather(2, rows[:, 1:, None]).double().sum(dim=(1, 2))
         previous = out[:, -1]
-    return Classification(ids.numel(), dict(zip(names, totals.tolist(), strict=True)),
-                          {n: priors[n] for n in names})
+    return totals.tolist()
