@@ -104,9 +104,9 @@ def serve_and_curl(args: list[str], curls: list[str]) -> None:
 
 @pytest.fixture
 def workbench(server, shared_corpus, tiny_text):
-    """The folder the pages assume: the corpora and texts they name, and a small model at
-    checkpoints/tinyshakespeare (the run their examples load), so each page runs alone.
-    Returns the download server's URL (`corpus get` goes there)."""
+    """The folder the pages under docs/ assume: the corpora and texts they name, and a
+    small model at checkpoints/tinyshakespeare (the run their examples load), so each page
+    runs alone. Returns the download server's URL (`corpus get` goes there)."""
     corpus = Path("corpora/tinyshakespeare.txt")
     corpus.parent.mkdir()
     every = sorted(set(shared_corpus.read_text(encoding="utf-8"))) if shared_corpus.exists() else []
@@ -151,11 +151,43 @@ def test_the_pages_show_every_command():
     assert shown == set(typer.main.get_command(app).commands)
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.fixture
+def fresh_clone(tmp_path, monkeypatch) -> Path:
+    """The current folder made to hold what a fresh clone holds and nothing else: a copy
+    of the files git tracks, as they are in this working tree."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout (git ls-files) to know what a fresh clone holds")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    clone = tmp_path / "clone"
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():  # deleted in the tree but not yet committed: not there
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    monkeypatch.chdir(clone)
+    return clone
+
+
+def test_the_readme_runs_in_order_on_a_fresh_clone(fresh_clone, server, shakespeare,
+                                                   monkeypatch, offline_page):
+    """The README's commands and examples, top to bottom, in a folder that holds only the
+    clone's files: a file a command names must be in the clone or made by a command before
+    it. Its `corpus get` downloads the real Tiny Shakespeare (from the local server)."""
+    assert not Path("corpora/tinyshakespeare.txt").exists()
+    run_page("README.md", server, shakespeare, monkeypatch, offline_page)
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page != "README.md"])
 def test_every_command_and_python_block_runs(page, workbench, shared_corpus, monkeypatch,
                                             offline_page):
-    """Downloads go to the local server; training commands get fast settings appended.
-    JavaScript examples run in Node, and exported pages are opened in Chromium."""
+    run_page(page, workbench, shared_corpus, monkeypatch, offline_page)
+
+
+def run_page(page: str, download_url: str, shared_corpus: Path, monkeypatch,
+             offline_page) -> None:
+    """A page's commands in order, then its Python blocks: downloads go to the local
+    server; training commands get fast settings appended. JavaScript examples run in Node,
+    and exported pages are opened in Chromium."""
     text = text_of(page)
     runner = CliRunner()
     for args in charrnn_commands(text):
@@ -170,7 +202,7 @@ def test_every_command_and_python_block_runs(page, workbench, shared_corpus, mon
         if args[:2] == ["corpus", "get"]:
             if not shared_corpus.exists():
                 continue  # nothing to serve; test_download covers the failure paths
-            extra = ["--url", f"{workbench}/input.txt"]
+            extra = ["--url", f"{download_url}/input.txt"]
         result = runner.invoke(app, args + extra, input=TYPED.get(args[0]))
         assert result.exit_code == 0, (page, args, result.output)
     real_train = charrnn.train
