@@ -106,3 +106,24 @@ def test_the_page_opens_offline_and_shows_predictions_on_hover(cli, trained_run,
         tip = page.inner_text("#tip")
         assert tip.startswith("t: ") and "expected:" in tip and tip.count("%") == 5
         assert "bits per character" in page.inner_text("#summary")
+
+
+def test_a_text_that_would_end_the_pages_script_still_renders(cli, fast_flags, tmp_path,
+                                                              tiny_text, offline_page):
+    """`</script>` would end the page's data early, and `<!--` then `<script>` would keep
+    it from ending at all: explain and neurons pages of such a text, from a run whose
+    folder (the model's name on the page) is named so too, still render every character."""
+    text = "<!--</script><script>\u2028<!-- <script>\n"
+    corpus = tmp_path / "tags.txt"
+    corpus.write_text(tiny_text(10) + text * 20, encoding="utf-8")
+    run = tmp_path / "<!--<script>\u2028"
+    assert cli("train", corpus, *fast_flags, "--out", run).exit_code == 0
+    for command in ("explain", "neurons"):
+        page_file = tmp_path / f"{command}.html"
+        result = cli(command, text, "--checkpoint", run, "--out", page_file)
+        assert result.exit_code == 0, result.output
+        with offline_page(page_file) as page:
+            assert page.locator("#text span").count() == len(text)
+            assert page.inner_text("#model").startswith("<!--<script>\u2028 (")
+            page.locator("#text span").nth(1).hover()
+            assert "!: " in page.inner_text("#tip")  # explain: "!: ...", neurons: "... after !: "

@@ -65,9 +65,10 @@ def z85(data: bytes) -> str:
 
 
 def script_safe(text: str) -> str:
-    """Model-derived text (a name, a label, a vocabulary) with every `<` as `\\u003c`
-    (read back as `<` inside a JavaScript string): in a page's <script>, `</script`
-    ends it early and `<!--` then `<script` keep its real end from ending it."""
+    """Text for inside a page's <script> (a model's name, labels, a vocabulary; the
+    insight pages' JSON) with every `<` as `\\u003c` (read back as `<` inside a JavaScript
+    or JSON string): there `</script` ends it early and `<!--` then `<script` keep its
+    real end from ending it."""
     return text.replace("<", "\\u003c")
 
 

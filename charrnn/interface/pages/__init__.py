@@ -13,13 +13,15 @@ import json
 from importlib import resources
 from typing import Any
 
+from charrnn.export.javascript import script_safe
+
 
 def render(name: str, data: dict[str, Any]) -> str:
     """The page `name`.html with `data` as its JSON (safe inside a <script>), and the
     style and script that the pages of coloured text share (text.css, text.js)."""
     files = resources.files(__package__)
     template = files.joinpath(f"{name}.html").read_text("utf-8")
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    payload = script_safe(json.dumps(data, ensure_ascii=False))
     style = files.joinpath("text.css").read_text("utf-8")
     script = files.joinpath("text.js").read_text("utf-8")
     return (template.replace("/*STYLE*/", style).replace("/*SCRIPT*/", script)
