@@ -4,6 +4,7 @@ picture of the three cells, and the command's outputs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,6 +103,17 @@ def test_without_a_file_it_reads_the_corpus_when_it_is_here(cli, one_error_line,
     corpus_file.unlink()
     assert "give the text with --file" in one_error_line(
         cli("gradients", "--checkpoint", tmp_path / "run"))
+
+
+def test_a_corpus_of_many_files_is_no_file_however_long_its_name(cli, one_error_line,
+                                                                 tiny_text, fast_flags):
+    """Many files typed one by one are a corpus whose source is their names joined, here
+    longer than a file name may be: it is not a file (no OSError), so --file is asked for."""
+    names = [f"letter-{i:03}.txt" for i in range(30)]
+    for name in names:
+        Path(name).write_text(tiny_text(4), encoding="utf-8")
+    assert cli("train", *names, *fast_flags, "--out", "run").exit_code == 0
+    assert "give the text with --file" in one_error_line(cli("gradients", "--checkpoint", "run"))
 
 
 def test_the_page_opens_offline(cli, trained_run, tmp_path, offline_page):
