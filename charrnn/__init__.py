@@ -46,14 +46,13 @@ def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     export` wrote (model.onnx, every step run by onnxruntime).
     `weights` "fp16" or "int8" trades exactness for faster decoding. The caller's random
     stream goes on untouched."""
-    from pathlib import Path
-
     import torch
 
     from charrnn.api.language_model import load as _load
+    from charrnn.paths import is_file
 
     with torch.random.fork_rng(devices=[]):  # the network is made with random weights first
-        if path is not None and str(path).endswith(".onnx") and Path(path).is_file():
+        if path is not None and str(path).endswith(".onnx") and is_file(path):
             from charrnn.export.onnx_model import load_onnx  # every step in onnxruntime
 
             return load_onnx(path, weights)

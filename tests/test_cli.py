@@ -121,6 +121,25 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, cli, one_error_line):
     assert "cannot load checkpoint" in one_error_line(cli("sample", "--checkpoint", bad))
 
 
+LONG_NAME = "a paragraph, not a file name: " * 12  # 360 characters: longer than a name may be
+
+
+@pytest.mark.parametrize("args", [
+    ("sample", "--checkpoint", LONG_NAME, "--length", "5"),
+    ("info", LONG_NAME),
+    ("explain", "--file", LONG_NAME),
+    ("novelty", "--file", LONG_NAME),
+    ("eval", LONG_NAME),
+    ("train", LONG_NAME, "--steps", "1"),
+])
+def test_a_name_no_file_can_have_is_one_line(trained_run, cli, one_error_line, args):
+    """A path longer than the system allows (ENAMETOOLONG) is "not found", not a
+    traceback, wherever a command takes a file."""
+    if args[0] in ("explain", "novelty", "eval"):
+        args = (*args, "--checkpoint", trained_run)
+    assert "not found" in one_error_line(cli(*args))
+
+
 def test_a_folder_that_hides_a_shipped_model_says_so(tmp_path, cli, one_error_line):
     """An empty folder `english` here hides the model of that name that ships: the line
     says so and gives that model's file, which then works; the folder is left as it was."""

@@ -44,6 +44,7 @@ import torch
 from charrnn.config import DataConfig
 from charrnn.data.cache import cache_root
 from charrnn.errors import CorpusError
+from charrnn.paths import exists, is_dir
 
 _MAGIC = set("*?[")
 MAX_LABEL = 64
@@ -99,7 +100,7 @@ class FileTable:
 def is_many(paths: list[str | Path], data: DataConfig) -> bool:
     """Whether `paths` is read as many files (a folder, a glob, several paths, or any
     option that only files have), not as one text file read as before."""
-    return (len(paths) != 1 or Path(paths[0]).is_dir() or _is_glob(str(paths[0]))
+    return (len(paths) != 1 or is_dir(paths[0]) or _is_glob(str(paths[0]))
             or data.documents == "files" or data.label_from is not None or bool(data.weights))
 
 
@@ -110,8 +111,8 @@ def corpus_name(paths: list[str | Path]) -> str:
     fixed = Path(first[: min((first.index(c) for c in _MAGIC if c in first), default=len(first))]
                  or ".")
     if _is_glob(first) and not first.endswith("/"):
-        fixed = fixed if str(fixed).endswith("/") or fixed.is_dir() else fixed.parent
-    return (fixed.resolve().name if fixed.is_dir() else fixed.stem) or "corpus"
+        fixed = fixed if str(fixed).endswith("/") or is_dir(fixed) else fixed.parent
+    return (fixed.resolve().name if is_dir(fixed) else fixed.stem) or "corpus"
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def _expand(given: str, outputs: _Outputs) -> list[tuple[Path, str, str]]:
             raise CorpusError(f"no file matches {given}")
         return [(path, name, _folder_name(path.parent)) for path, name in matches]
     path = Path(given)
-    if not path.exists():
+    if not exists(path):
         raise CorpusError(f"corpus file not found: {given}")
     if not path.is_dir():
         return [(path, path.name, _folder_name(path.parent))]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from charrnn.config import DataConfig
 from charrnn.errors import CorpusError
+from charrnn.paths import exists
 
 CHUNK_BYTES = 1 << 20
 _MAX_NUL_SHARE = 0.10
@@ -19,9 +20,9 @@ _MAX_NUL_SHARE = 0.10
 
 def check_file(path: str | Path, what: str = "corpus") -> Path:
     """The path, if it names a readable non-empty file; otherwise one clear error."""
-    path = Path(path)
-    if not path.exists():
+    if not exists(path):  # a name no file can have (too long, a NUL) is not found either
         raise CorpusError(f"{what} file not found: {path}")
+    path = Path(path)
     if path.is_dir():
         raise CorpusError(f"{what} path is a directory, not a text file: {path}")
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from charrnn.data.split import split_ids
 from charrnn.data.substrings import SubstringIndex
 from charrnn.data.vocab import Vocab, merged_with_ends, recoded, vocab_from_dict
 from charrnn.errors import CharRNNError
+from charrnn.paths import is_file
 
 MARKS = ("train", "val", "new")
 
@@ -88,7 +88,7 @@ def _training_corpus(meta: dict[str, Any]) -> tuple[PreparedCorpus, DataConfig]:
             raise CharRNNError(f"the training files ({source}) have changed since training, "
                                "so the model's text cannot be checked against them")
     else:
-        if not source or not Path(source).is_file():
+        if not is_file(source):
             raise CharRNNError(f"the training corpus {source} is not there any more, so the "
                                "model's text cannot be checked against it")
         prepared = prepare(source, data)
@@ -227,7 +227,7 @@ def _texts(ids, docs: Documents, vocab: Vocab) -> frozenset[str]:
 
 def _file_documents(path: str, data: DataConfig) -> frozenset[str]:
     """The documents of a --val-file, if it is still there (else none are known)."""
-    if not Path(path).is_file():
+    if not is_file(path):
         return frozenset()
     prepared = prepare(path, data)
     docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)

@@ -26,6 +26,7 @@ from charrnn.interface.options import (
     load_model,
     one_line_errors,
 )
+from charrnn.paths import is_file
 
 
 def _generated(lm, text: str) -> dict[str, str]:
@@ -250,9 +251,8 @@ def classify(
     its prior (its share of the training files) and its posterior, the most likely first.
     The model is the classifier: a model trained with --label-from."""
     lm = load_model(checkpoint, weights)
-    path = _file_named(text)
-    if path is not None:
-        result, what = lm.classify_file(path, max_chars), str(path)
+    if is_file(text):  # a text that cannot be a path (a paragraph) is the text itself
+        result, what = lm.classify_file(Path(text), max_chars), text
     else:
         result, what = lm.classify(text[:max_chars] if max_chars else text), None
     if as_json:
@@ -262,14 +262,6 @@ def classify(
     display.classification(result, what)
 
 
-def _file_named(text: str) -> Path | None:
-    """The file `text` names, or None when it names none: a text that cannot be a path
-    (a paragraph is longer than a file name may be) is the text itself."""
-    try:
-        path = Path(text)
-        return path if path.is_file() else None
-    except (OSError, ValueError):
-        return None
 
 @one_line_errors
 def novelty(

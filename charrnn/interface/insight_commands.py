@@ -14,6 +14,7 @@ from charrnn.atomic import write_atomic
 from charrnn.errors import ConfigError
 from charrnn.interface import display
 from charrnn.interface.options import CheckpointOption, JsonOption, one_line_errors
+from charrnn.paths import is_file
 
 MAX_CHARS = 20_000
 OutOption = Annotated[Path | None, typer.Option(
@@ -162,19 +163,10 @@ def gradients(
 def _measured_text(lm, file: Path | None, max_chars: int) -> str:
     if file is None:
         source = (lm.meta.get("corpus") or {}).get("source")
-        if not _is_file(source):
+        if not is_file(source):
             raise ConfigError("the checkpoint's corpus is not here: give the text with --file")
         file = Path(source)
     return lm.read_file(file, max_chars)[0]
-
-
-def _is_file(source: str | None) -> bool:
-    """Whether a checkpoint's corpus source is a file here. A source that cannot be a path
-    (many files' names joined, longer than a name may be; a NUL) is not a file."""
-    try:
-        return bool(source) and Path(source).is_file()
-    except (OSError, ValueError):
-        return False
 
 
 def _write_reach(out: Path, kind: str, ks: list[int], curves: dict[str, list[float]]) -> None:

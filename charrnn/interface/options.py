@@ -17,6 +17,7 @@ import typer
 from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, TrainConfig
 from charrnn.errors import CharRNNError
 from charrnn.interface import display
+from charrnn.paths import is_file
 
 # every option's default, read from the config dataclasses (the one declaration)
 DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_DATA = ModelConfig(), TrainConfig(), DataConfig()
@@ -74,7 +75,7 @@ def load_model(checkpoint: Path | None, weights: str = "fp32"):
     from charrnn.model import checkpoint as ckpt
     from charrnn.model import runs
 
-    if checkpoint is not None and checkpoint.suffix == ".onnx" and checkpoint.is_file():
+    if checkpoint is not None and checkpoint.suffix == ".onnx" and is_file(checkpoint):
         from charrnn.export.onnx_model import load_onnx
 
         return load_onnx(checkpoint, weights)

@@ -20,6 +20,7 @@ from typing import Any
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint, shipped
 from charrnn.model.checkpoint import weights_of
+from charrnn.paths import exists, is_dir
 from charrnn.units import bits
 
 DEFAULT_ROOT = Path("checkpoints")
@@ -82,8 +83,11 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
     """
     if path is None:
         return checkpoint_files(_newest(root))[0]
-    if not Path(path).exists() and shipped.path_of(str(path)) is not None:
+    if not exists(path) and shipped.path_of(str(path)) is not None:
         return shipped.path_of(str(path))
+    if not exists(path):
+        raise CheckpointError(f"checkpoint not found: {path} (models that ship with "
+                              f"charrnn: {', '.join(shipped.names()) or 'none'})")
     path = Path(path)
     if path.is_dir():
         files = checkpoint_files(path)
@@ -93,9 +97,6 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> Path:
                 f" (it hides the model {path} that ships with charrnn: rename the "
                 f"folder, or give that model's file, {hidden})" if hidden else ""))
         return files[0]
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path} (models that ship with "
-                              f"charrnn: {', '.join(shipped.names()) or 'none'})")
     return path
 
 
@@ -126,7 +127,7 @@ def _parameters(weights: dict, model: dict) -> int:
 def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[str, Any]:
     """A run folder (its latest checkpoint), a checkpoint file, or None (the newest run)."""
     path = Path(path) if path is not None else _newest(root)
-    if path.is_dir() and (path / LATEST).is_file():
+    if is_dir(path) and (path / LATEST).is_file():
         path = path / LATEST
     ckpt = checkpoint.load(resolve(path, root))
     meta = ckpt.meta
