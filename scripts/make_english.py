@@ -174,15 +174,15 @@ SETTINGS = {"size": "large", "dropout": 0.1, "ema": 0.999, "eval_every": 1000,
             "val_max_chars": 200_000, "seed": 1}
 
 
-def read_books(archive: Path) -> dict[str, str]:
-    """Each book's text, checked against its sha256."""
+def read_books(archive: Path, listed: list[tuple] = BOOKS) -> dict[str, str]:
+    """Each listed book's text, checked against its sha256."""
     texts = {}
     with tarfile.open(archive, "r:xz") as tar:
         for member in tar.getmembers():
             if member.isfile():
                 texts[Path(member.name).name] = tar.extractfile(member).read()
     checked = {}
-    for name, *_, sha in BOOKS:
+    for name, _, _, _, sha, *_ in listed:
         blob = texts.get(name)
         if blob is None or hashlib.sha256(blob).hexdigest() != sha:
             sys.exit(f"error: {name} is missing from {archive} or is not the listed text")
@@ -190,11 +190,18 @@ def read_books(archive: Path) -> dict[str, str]:
     return checked
 
 
-def write_corpus(books: dict[str, str]) -> tuple[Path, Path]:
-    """The ten learned books joined by blank lines, and the two held out, as files."""
+def write_corpus(books: dict[str, str], listed: list[tuple] | None = None
+                 ) -> tuple[Path, Path]:
+    """The learned books joined by blank lines, and the validation books, as files. With
+    BOOKS_V2 (`listed`), the books by role: the test books are not written (they are
+    read once, at the end, by `held_out_loss` on their own)."""
     WORK.mkdir(parents=True, exist_ok=True)
-    names = [b[0] for b in BOOKS]
-    joined = {"english.txt": names[:-HELD_OUT], "held-out.txt": names[-HELD_OUT:]}
+    if listed is None:
+        names = [b[0] for b in BOOKS]
+        joined = {"english.txt": names[:-HELD_OUT], "held-out.txt": names[-HELD_OUT:]}
+    else:
+        joined = {"english.txt": [b[0] for b in listed if b[-1] == "train"],
+                  "held-out.txt": [b[0] for b in listed if b[-1] == "validation"]}
     for file, members in joined.items():
         text = "\n\n".join(books[n].rstrip("\n") for n in members) + "\n"
         (WORK / file).write_text(text, encoding="utf-8")
@@ -281,17 +288,29 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run")
     parser.add_argument("--ship-only", action="store_true", help="ship the run's best")
     parser.add_argument("--books", type=Path, default=ARCHIVE)
+    parser.add_argument("--v2", action="store_true",
+                        help="the 46-book list (BOOKS_V2): train on its learned books, "
+                             "validate on its validation books, into --out; no shipping")
+    parser.add_argument("--shape", default=None, help="LAYERSxUNITS, e.g. 2x768")
+    parser.add_argument("--out", type=Path, default=RUN)
     args = parser.parse_args()
     charrnn.tune_for_speed()
-    corpus, held_out = write_corpus(read_books(args.books))
+    listed = BOOKS_V2 if args.v2 else BOOKS
+    corpus, held_out = write_corpus(read_books(args.books, listed),
+                                    listed if args.v2 else None)
+    settings = dict(SETTINGS)
+    if args.shape:
+        layers, units = (int(n) for n in args.shape.lower().split("x"))
+        settings.update(num_layers=layers, hidden_size=units)
     if not args.ship_only:
-        result = charrnn.train(corpus, val_file=held_out, out=RUN, time=args.time,
+        result = charrnn.train(corpus, val_file=held_out, out=args.out, time=args.time,
                                resume=args.resume, overwrite=not args.resume,
-                               reporter=Lines(), **SETTINGS)
+                               reporter=Lines(), **settings)
         print(f"trained {result.steps} steps; best validation "
               f"{result.best_val_loss / LN2:.4f} bits/char at step {result.best_step}")
-    ship(held_out)
-    shutil.rmtree(WORK, ignore_errors=True)
+    if not args.v2:
+        ship(held_out)
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 class Lines:
