@@ -284,3 +284,13 @@ def test_every_relative_link_leads_somewhere(page):
         assert file.is_file(), f"{page}: {target} is not a file"
         if anchor and file.suffix == ".md":
             assert anchor in anchors(file.read_text(encoding="utf-8")), f"{page}: {target}"
+
+
+def test_the_readme_opens_with_what_it_is_and_how_to_install_it():
+    """The first screen says what charrnn is and how to install and run it; the
+    measured figures come after the commands."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    first_screen = "\n".join(lines[:25])
+    assert "pip install torch==2.13.0 && pip install -e ." in first_screen
+    assert "charrnn sample --checkpoint english" in "\n".join(lines[:40])
+    assert lines.index("## What you get") > lines.index("## From Python")
