@@ -255,7 +255,8 @@ class TrainConfig(_JSONConfig):
 
     legacy: ClassVar[dict[str, Any]] = {"weight_decay": 0.0, "log_every": 50, "patience": None,
                                         "ema": 0.0, "bptt_steps": None, "batch_order": "length",
-                                        "samples": True}
+                                        "samples": True, "lr_schedule": "cosine",
+                                        "checkpoint_every": None}
 
     def validate(self) -> TrainConfig:
         _check(_is_int(self.batch_size) and self.batch_size >= 1, "batch_size must be >= 1")

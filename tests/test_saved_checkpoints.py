@@ -19,22 +19,10 @@ EXPECTED = json.loads((SAVED / "expected.json").read_text(encoding="utf-8"))
 OLDEST = "c0f3a1a-lstm.safetensors"
 OLDEST_TIED = "0ce8eca-lstm-tied.safetensors"
 
-# Files today's code cannot load yet, and why (found by this test; to be fixed in charrnn/,
-# then the entry removed: the marks are strict, so a fixed file fails here until it is).
-# Found by patching each obstacle away in turn, outside charrnn/: with all four answered
-# both files reproduce the old samples exactly and the log-probabilities within 2e-6.
-_BEFORE_EF5FEF8 = (
-    "written before ef5fef8 (and before 1ddd88d): charrnn.load says \"tensor checksum "
-    "mismatch (the file is corrupt or truncated)\", its tensors_sha256 being sha256 of the "
-    "safetensors data section, not today's per-tensor digest; behind that, \"checkpoint "
-    "train section lacks field 'lr_schedule'\" (and 'checkpoint_every': TrainConfig.legacy "
-    "lacks both), then tensors named without the 'model.' prefix: \"its tensors do not "
-    "match its model config (model.embed.weight)\"")
-KNOWN_FAILURES: dict[str, str] = {
-    OLDEST: f"c0f3a1a-lstm.safetensors, {_BEFORE_EF5FEF8}; also its vocab has no 'level' "
-            "(before 2d8d997): \"checkpoint vocabulary is missing or malformed\"",
-    "2d8d997-lstm-byte.safetensors": f"2d8d997-lstm-byte.safetensors, {_BEFORE_EF5FEF8}",
-}
+# Files today's code cannot load, and why; empty since the loader upgrades every file
+# written since the first commit (`checkpoint.upgraded`). Strict marks: a fixed file fails
+# here until its entry is removed.
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def cases(names=EXPECTED):

@@ -31,6 +31,10 @@ SUFFIX = ".safetensors"
 _META_KEY = "charrnn"
 MODEL, AVERAGE = "model.", "average."  # tensor-name prefixes: trained and averaged weights
 _MAX_HEADER = 100_000_000
+# How the first files read their corpus, before the data section existed: UTF-8, line
+# ends as they were, the whole validation split (no cap).
+FIRST_DATA = {"encoding": "utf-8", "level": "char", "keep_newlines": True,
+              "val_max_chars": 2**62}
 
 
 @dataclass
@@ -80,6 +84,30 @@ def weights_of(tensors: dict[str, torch.Tensor], prefix: str | None = None
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
+def _first_digest(blob: bytes, header_len: int) -> str:
+    """The checksum files written before the per-tensor digest carry: sha256 of the
+    safetensors data section."""
+    return hashlib.sha256(blob[8 + header_len :]).hexdigest()
+
+
+def upgraded(document: dict[str, Any], tensors: dict[str, torch.Tensor]
+             ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A document and tensors of any file written since the first release, as this
+    version reads them (the format version has stayed 1; fields were added, each with
+    the value older runs behaved by: the configs' `legacy`). Files written before exact
+    resume held only the weights, their names without `model.`; the first ones'
+    vocabulary had no level (characters were the only one) and they had no data section
+    (`FIRST_DATA`)."""
+    if not any(name.startswith((MODEL, AVERAGE)) for name in tensors):
+        tensors = {MODEL + name: t for name, t in tensors.items()}
+    vocab = document.get("vocab")
+    if isinstance(vocab, dict) and "level" not in vocab:
+        document = {**document, "vocab": {**vocab, "level": "char"}}
+    if "data" not in document:  # before data options: UTF-8 read as it was, all validated
+        document = {**document, "data": FIRST_DATA}
+    return document, tensors
+
+
 def _refuse(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"cannot load checkpoint {path}: {why}")
 
@@ -121,8 +149,10 @@ def load(path: str | Path) -> Checkpoint:
         tensors = load_tensors(blob)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise _refuse(path, f"truncated or corrupt tensor data ({exc})") from None
-    if _tensor_digest(tensors) != document.get("tensors_sha256"):
+    if document.get("tensors_sha256") not in (_tensor_digest(tensors),
+                                              _first_digest(blob, header_len)):
         raise _refuse(path, "tensor checksum mismatch (the file is corrupt or truncated)")
+    document, tensors = upgraded(document, tensors)
     stored = {MODEL: weights_of(tensors, MODEL)}
     if any(name.startswith(AVERAGE) for name in tensors):
         stored[AVERAGE] = weights_of(tensors, AVERAGE)

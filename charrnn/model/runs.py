@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from charrnn.config import DataConfig, ModelConfig, TrainConfig
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint, shipped
 from charrnn.model.checkpoint import weights_of
@@ -138,9 +139,9 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "checkpoint": str(ckpt.path),
         "run": str(ckpt.path.parent),
         "format_version": meta.get("version"),
-        "model": meta.get("model"),
-        "train": meta.get("train"),
-        "data": meta.get("data"),
+        "model": ModelConfig.from_dict(meta["model"]).to_dict(),  # older runs' fields filled
+        "train": TrainConfig.from_dict(meta["train"]).to_dict() if "train" in meta else {},
+        "data": DataConfig.from_dict(meta["data"]).to_dict(),
         "level": vocab.get("level"),
         "vocab_size": len(vocab.get("counts", [])),
         "parameters": _parameters(weights_of(ckpt.tensors), meta.get("model") or {}),
