@@ -171,3 +171,41 @@ def test_a_file_of_a_folder_that_changes_after_it_is_hashed_is_refused_not_skipp
     assert [e["source"] for e in entries] == [str(tmp_path / "notes" / "a.txt")]
     corpus = collection.prepare_files([str(tmp_path / "notes")])
     assert "zzz" in corpus.vocab.decode(corpus.ids.long())
+
+
+def _corpus_in(root, kind, **options):
+    """The corpus of `kind` under root, prepared with DataConfig `options`."""
+    from charrnn.data.collection import prepare_files
+
+    if kind == "file":
+        return prepare(root / "a.txt", DataConfig(**options))
+    if kind == "folder":
+        return prepare_files([str(root / "texts")], DataConfig(**options))
+    return prepare_files([str(root / "quotes.tsv")],
+                         DataConfig(documents="lines", label_from="tab", **options))
+
+
+IDS_OPTIONS = [("level", "byte"), ("encoding", "latin-1"), ("keep_newlines", True)]
+
+
+@pytest.mark.parametrize("kind,option,value", [
+    *((kind, *option) for kind in ("file", "folder", "labelled lines") for option in IDS_OPTIONS),
+    ("folder", "label_from", "dirname"), ("folder", "label_from", "filename")])
+def test_every_option_that_changes_the_ids_is_in_every_cache_key(tmp_path, monkeypatch,
+                                                                  kind, option, value):
+    """Prepared after the same text without the option (a warm cache), a corpus is what
+    a cold cache makes of it: `--keep-newlines` reused a split of LABEL<TAB> lines made
+    without it."""
+    body = "happy\tcafé au lait\r\ngrim\tDOOM, then café\r\n".encode()  # latin-1 reads it too
+    (tmp_path / "a.txt").write_bytes(body)
+    (tmp_path / "quotes.tsv").write_bytes(body)
+    for name in ("alice", "bob"):
+        (tmp_path / "texts" / name).mkdir(parents=True)
+        (tmp_path / "texts" / name / "a.txt").write_bytes(body + name.encode())
+    _corpus_in(tmp_path, kind)
+    warm = _corpus_in(tmp_path, kind, **{option: value})
+    monkeypatch.setenv("CHARRNN_CACHE", str(tmp_path / "cold"))
+    cold = _corpus_in(tmp_path, kind, **{option: value})
+    assert warm.vocab.to_dict() == cold.vocab.to_dict()
+    assert torch.equal(warm.ids, cold.ids)
+    assert warm.vocab.decode(warm.ids.long()) == cold.vocab.decode(cold.ids.long())

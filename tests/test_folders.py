@@ -130,11 +130,12 @@ def test_editing_one_file_reads_only_that_file_again(tmp_path, monkeypatch):
     assert "NEW WORDS" in edited.vocab.decode(edited.ids.long())
 
 
-def test_a_folder_is_prepared_and_joined_with_one_file_mapped_at_a_time(tmp_path,
-                                                                        monkeypatch):
+def test_a_folder_keeps_no_memory_map_of_one_file_while_it_reads_the_next(
+        tmp_path, monkeypatch):
     """Each file's memory map was kept until the join, so 70,000 files passed Linux's
-    65,530 maps (`vm.max_map_count`); now one is open at a time, counted in the
-    process's own map table while the files are joined."""
+    65,530 maps (`vm.max_map_count`); now a file's map is closed once it is prepared
+    and the join reads the ids without one: the process's own map table, looked at
+    before each file is prepared and as each is joined, holds no map of the cache."""
     from pathlib import Path
 
     from charrnn.data import collection
@@ -144,16 +145,20 @@ def test_a_folder_is_prepared_and_joined_with_one_file_mapped_at_a_time(tmp_path
     folder.mkdir()
     for i in range(40):
         (folder / f"{i:02}.txt").write_text(f"note {i}: the roses are red.\n")
-    mapped, real = [], collection.recoded
+    mapped = {"preparing": [], "joining": []}
 
-    def counting(ids, *args):
-        maps = Path("/proc/self/maps").read_text().splitlines()
-        mapped.append(sum(str(cache_root()) in line for line in maps))
-        return real(ids, *args)
+    def looking(when, real):
+        def call(*args, **kwargs):
+            maps = Path("/proc/self/maps").read_text().splitlines()
+            mapped[when].append(sum(str(cache_root()) in line for line in maps))
+            return real(*args, **kwargs)
+        return call
 
-    monkeypatch.setattr(collection, "recoded", counting)
+    monkeypatch.setattr(collection, "prepare", looking("preparing", collection.prepare))
+    monkeypatch.setattr(collection, "recoding", looking(  # the table each file is joined by
+        "joining", getattr(collection, "recoding", None)), raising=False)
     corpus = prepare_files([str(folder)], DataConfig(documents="files"))
-    assert len(mapped) == 40 and max(mapped) == 1, mapped
+    assert mapped["preparing"] == [0] * 40 and mapped["joining"] == [0] * 40, mapped
     assert len(corpus.files) == 40
     start, length = int(corpus.files.starts[7]), int(corpus.files.lengths[7])
     assert corpus.vocab.decode(corpus.ids[start : start + length].long()) == \
@@ -541,6 +546,81 @@ def test_label_tab_text_lines_are_documents_of_their_labels(tmp_path, cli, one_e
     one_error_line(refused)
     assert "line 2" in refused.stderr
     one_error_line(cli("train", str(tmp_path / "quotes.tsv"), "--label-from", "tab"))
+
+
+def split_texts(path, measure=None):
+    """Each label's text of a LABEL<TAB>text file, as its split is read back; `measure`
+    (a context manager) is around the split alone."""
+    import contextlib
+
+    from charrnn.data.cache import file_sha256
+    from charrnn.data.files import CorpusFile
+    from charrnn.data.labelled_lines import split_by_label
+    from charrnn.data.reading import iter_text
+
+    data = DataConfig(documents="lines", label_from="tab")
+    sha = file_sha256(path)
+    with measure or contextlib.nullcontext():
+        parts = split_by_label(CorpusFile(path, path.name, "x", None), sha, data)
+    return {f.label: "".join(iter_text(f.path, data)) for f, _ in parts}
+
+
+def test_label_tab_lines_longer_than_a_chunk_are_split_whole(tmp_path, monkeypatch):
+    """Chunks of 7 bytes, lines of thousands, blank lines and blank texts, five labels
+    through two open files: each label's text is its lines, as the whole file says."""
+    from charrnn.data import labelled_lines, reading
+
+    monkeypatch.setattr(labelled_lines, "iter_text", lambda path, data, digest=None:
+                        reading.iter_text(path, data, chunk_bytes=7, digest=digest))
+    monkeypatch.setattr(labelled_lines, "OPEN_FILES", 2)
+    rng = random.Random(3)
+    lines = []
+    for i in range(60):
+        label = ["ann", "bo b", "c.d", "e-f", "g_h"][i % 5]
+        text = "".join(rng.choice("ab é漢😀\t") for _ in range(rng.choice([3, 40, 3000])))
+        lines.append(rng.choice([f"{label}\t{text}", f"{label}\t   ", " \t ", ""]))
+    (tmp_path / "q.tsv").write_text("\r\n".join(lines), encoding="utf-8")
+    whole = (tmp_path / "q.tsv").read_text(encoding="utf-8").replace("\r\n", "\n")
+    wanted = {}
+    for line in whole.split("\n"):
+        label, _, text = line.partition("\t")
+        if line.strip() and text.strip():
+            wanted[label] = wanted.get(label, "") + text + "\n"
+    got = split_texts(tmp_path / "q.tsv")
+    assert got == wanted and list(got) == list(wanted)  # labels in the order of their texts
+    assert not list((tmp_path / "cache" / "labelled").glob("*/*.part"))
+    (tmp_path / "bad.tsv").write_text("ann\tfine\n" + "x" * 5000 + "\tno label\n")
+    with pytest.raises(CharRNNError, match="line 2 of .* no tab in its first 65 char"):
+        split_texts(tmp_path / "bad.tsv")
+
+
+def test_a_label_tab_line_of_many_megabytes_is_split_in_a_chunks_memory(tmp_path):
+    """The split held the whole line and re-split it for every chunk (quadratic time);
+    now a 16 MB line takes a few chunks' memory, and its text is whole."""
+    import contextlib
+    import tracemalloc
+
+    path = tmp_path / "long.tsv"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("short\tone line\nlong\t")
+        for _ in range(16):
+            handle.write("the roses are red. " * 55_000)  # about 1 MB a time
+        handle.write("\nshort\tanother\n")
+    peaks = []
+
+    @contextlib.contextmanager
+    def traced():
+        tracemalloc.start()
+        try:
+            yield
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+
+    got = split_texts(path, traced())
+    assert peaks[0] < 8 << 20, f"{peaks[0] / 2**20:.1f} MB"
+    assert got["short"] == "one line\nanother\n"
+    assert got["long"] == "the roses are red. " * 55_000 * 16 + "\n"
 
 
 def test_a_labelled_folder_fine_tunes_from_the_shipped_model(tmp_path):

@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,6 +188,14 @@ def _write_ids(path: Path, data: DataConfig, vocab: Vocab, target: Path,
 def open_ids(ids_path: Path, count: int, dtype: str) -> torch.Tensor:
     """A cache entry's ids, memory-mapped (`dtype` as its metadata names it)."""
     return torch.from_file(str(ids_path), shared=False, size=count, dtype=_DTYPES[dtype])
+
+
+def read_ids(ids_path: Path, dtype: str, piece: int = 1 << 22) -> Iterator[torch.Tensor]:
+    """A cache entry's ids in pieces of at most `piece` ids, read rather than mapped: for
+    a pass over more entries than a process may map, or a file too big to hold."""
+    size = torch.empty(0, dtype=_DTYPES[dtype]).element_size()
+    for block in iter_bytes(ids_path, piece * size):
+        yield torch.frombuffer(bytearray(block), dtype=_DTYPES[dtype])
 
 
 def read_meta(meta_path: Path, ids_path: Path) -> dict[str, Any] | None:

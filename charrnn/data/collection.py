@@ -12,9 +12,10 @@ files' hashes, names and labels, so a second run only hashes the files. A file t
 empty, or not text in the corpus's encoding (binary data, say), is skipped and counted,
 or refused with `strict`; one that changes while it is read is refused (`FileChanged`).
 
-A file's ids are opened only while it is prepared and while it is joined, one file at a
-time: a folder may hold more files than a process may map at once (`vm.max_map_count`,
-65,530 maps by default on Linux).
+A file's ids are mapped only while it is prepared, one file at a time, and read back
+in pieces to be joined: a folder may hold more files than a process may map at once
+(`vm.max_map_count`, 65,530 maps by default on Linux), and a file of a gigabyte is
+joined in a piece's memory.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ from charrnn.data.cache import (
     file_sha256,
     open_ids,
     prepare,
+    read_ids,
     read_meta,
 )
 from charrnn.data.files import CorpusFile, FileTable, corpus_name, found_files
 from charrnn.data.labelled_lines import split_by_label
-from charrnn.data.vocab import ByteVocab, Vocab, recoded, vocab_from_dict
+from charrnn.data.vocab import ByteVocab, Vocab, recoding, vocab_from_dict
 from charrnn.errors import CorpusError
 
 JOINED_VERSION = 1
@@ -146,14 +148,18 @@ class _Part:
     count: int
     dtype: str
 
-    def ids(self) -> torch.Tensor:
-        return open_ids(self.ids_path, self.count, self.dtype)
+    def write_recoded(self, handle, vocab: Vocab) -> None:
+        """Its ids, as `vocab`'s, onto `handle`: read from the cache a piece at a time
+        (no map, and never the whole file in memory)."""
+        table = recoding(self.vocab, vocab)
+        for ids in read_ids(self.ids_path, self.dtype):
+            handle.write(table[ids.long()].numpy().tobytes())
 
 
 def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataConfig,
           ids_path: Path, progress: Progress) -> dict[str, Any]:
     """Prepare each file, join them in the vocabulary of them all, and return the joined
-    entry's metadata; one file's ids are open at a time (see the module doc)."""
+    entry's metadata; no file's ids are mapped while they are joined (see the module doc)."""
     parts, skipped, reasons = _prepared(files, shas, empty, data, progress)
     if not parts:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
@@ -169,14 +175,12 @@ def _join(files: list[CorpusFile], shas: list[str], empty: set[int], data: DataC
         for part in parts:
             f = part.file
             before = [vocab.label_id(f.label)] if f.label is not None else []
-            body = recoded(part.ids(), part.vocab, vocab)
-            pieces = [torch.tensor(before, dtype=vocab.dtype), body,
-                      torch.tensor([vocab.end_id], dtype=vocab.dtype)]
-            for piece in pieces:
-                handle.write(piece.numpy().tobytes())
+            handle.write(torch.tensor(before, dtype=vocab.dtype).numpy().tobytes())
+            part.write_recoded(handle, vocab)
+            handle.write(torch.tensor([vocab.end_id], dtype=vocab.dtype).numpy().tobytes())
             listed.append({"name": f.name, "source": f.source, "label": f.label,
-                           "start": at + len(before), "length": body.numel()})
-            at += len(before) + body.numel() + 1
+                           "start": at + len(before), "length": part.count})
+            at += len(before) + part.count + 1
     return {"count": at, "dtype": str(vocab.dtype).removeprefix("torch."),
             "vocab": vocab.to_dict(), "files": listed, "skipped": dict(skipped),
             "first_skipped": reasons[0] if reasons else None,

@@ -188,7 +188,8 @@ class ByteVocab(Vocab):
 
     @property
     def dtype(self) -> torch.dtype:
-        return torch.uint8
+        """uint8 for the 256 bytes; int32 once an end symbol or labels follow them."""
+        return torch.uint8 if len(self) <= 256 else torch.int32
 
     def unknown(self, text: str) -> list[str]:
         return []
@@ -298,11 +299,17 @@ def merged_with_ends(model: Vocab, corpus: Vocab) -> Vocab:
                                     strict=True)))
 
 
-def recoded(ids: torch.Tensor, source: Vocab, target: Vocab) -> torch.Tensor:
-    """Ids of `source` as the same symbols' ids in `target` (which holds them all), in
-    the narrowest type that fits `target`; in pieces, so memory stays flat."""
+def recoding(source: Vocab, target: Vocab) -> torch.Tensor:
+    """The table that takes each id of `source` to the same symbol's id in `target`
+    (which holds them all), in the narrowest type that fits `target`."""
     place = {key: i for i, key in enumerate(symbol_keys(target))}
-    table = torch.tensor([place[key] for key in symbol_keys(source)], dtype=target.dtype)
+    return torch.tensor([place[key] for key in symbol_keys(source)], dtype=target.dtype)
+
+
+def recoded(ids: torch.Tensor, source: Vocab, target: Vocab) -> torch.Tensor:
+    """Ids of `source` as the same symbols' ids in `target` (`recoding`); in pieces, so
+    memory stays flat."""
+    table = recoding(source, target)
     out = torch.empty(ids.numel(), dtype=target.dtype)
     for start in range(0, ids.numel(), _PIECE):
         out[start : start + _PIECE] = table[ids[start : start + _PIECE].long()]
