@@ -281,7 +281,7 @@ def parse_weight(text: str) -> tuple[str, float]:
     except ValueError:
         weight = math.nan
     if not pattern or not math.isfinite(weight) or not 0 < weight <= MAX_WEIGHT:
-        raise CorpusError(f"weight {text!r} must look like PATTERN=WEIGHT with a number "
+        raise CorpusError(f"weights {text!r} must look like PATTERN=WEIGHT with a number "
                           f"above 0 and at most {MAX_WEIGHT:g}, e.g. 'letters/*=3'",
                           field="weights")
     return pattern, weight
