@@ -269,12 +269,12 @@ def test_a_weight_above_its_bound_is_one_line_and_the_bound_draws_as_repeated(
     once = prepare_files([str(folder)], DataConfig())
     heavy = prepare_files([str(folder)], DataConfig(weights=("*=100", "bob/*=0.5")))
     assert [f.weight for f in find_files([str(folder)], heavy.data)] == [100, 100, 0.5, 0.5]
-    drawn = stream_text(heavy, file_units(heavy), True, seed=0)
+    drawn = stream_text(heavy, file_units(heavy), True, seed=0).joined()
 
     def alone(*files):
         picked = torch.zeros(4, dtype=torch.bool)
         picked[list(files)] = True
-        return stream_text(once, file_units(once).of(picked), False, seed=0)
+        return stream_text(once, file_units(once).of(picked), False, seed=0).joined()
 
     alice, n = alone(0, 1), alone(0, 1).numel()
     assert torch.equal(drawn[:n], alice) and torch.equal(drawn[-99 * n:], alice.repeat(99))
@@ -639,3 +639,46 @@ def test_the_folder_walk_knows_every_file_a_run_folder_holds():
     from charrnn.data.files import RUN_FILES
 
     assert {runs.LATEST, runs.BEST, runs.METRICS} == RUN_FILES
+
+
+def test_a_weighted_stream_reads_the_drawn_text_without_copying_it(tmp_path):
+    """The training text of a weighted folder is read by position: equal to the files
+    joined in their drawn order (labels, end symbols and all) however it is cut, and a
+    weight of 100 takes no more memory than a weight of 1 (copies are never made)."""
+    import subprocess
+    import sys
+
+    from charrnn.config import DataConfig
+    from charrnn.data.collection import prepare_files
+    from charrnn.data.sources import _weighted_order, file_units, stream_text
+
+    folder = write_letters(tmp_path / "letters")
+    data = DataConfig(label_from="dirname", weights=("alice/*=2.5",))
+    corpus = prepare_files([folder], data)
+    units = file_units(corpus)
+    text = stream_text(corpus, units, True, seed=3)
+    ends = corpus.files.starts + corpus.files.lengths
+    joined = []
+    for i in _weighted_order(units.docs.weights, 3).tolist():
+        start, length = int(units.docs.starts[i]), int(units.docs.lengths[i])
+        joined += [int(units.docs.firsts[i]), *corpus.ids[start : start + length].tolist()]
+        joined += [corpus.vocab.end_id] if start + length == int(ends[units.files[i]]) else []
+    assert text.joined().tolist() == joined
+    cut = torch.tensor([[5, 0, len(joined) - 1], [17, 3, 2]])
+    assert text.read(cut).tolist() == [[joined[j] for j in row] for row in cut.tolist()]
+
+    big = tmp_path / "big"
+    (big / "a").mkdir(parents=True)
+    (big / "a" / "one.txt").write_text("the quick brown fox. " * 150_000)  # 3 MB
+
+    def peak_mb(weight):
+        out = tmp_path / f"r{weight}"
+        code = (f"import resource, charrnn; charrnn.train({str(big)!r}, weights=('*={weight}',), "
+                "steps=1, hidden_size=8, embed_size=4, batch_size=4, seq_len=16, "
+                f"eval_every=10**6, samples=False, out={str(out)!r}); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)
+        return float(done.stdout.split()[-1])
+
+    assert peak_mb(100) - peak_mb(1) < 100  # joined, 100 copies of 3 MB: about 300 MB more

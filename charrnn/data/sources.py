@@ -123,26 +123,56 @@ def _joined(parts: list[Units]) -> Units:
                  torch.cat([p.files for p in parts]))
 
 
-def stream_text(corpus: PreparedCorpus, units: Units, rounds: bool,
-                seed: int) -> torch.Tensor:
+@dataclass(frozen=True)
+class PiecedText:
+    """A text made of pieces of the corpus's ids, each after a head symbol (its label) and
+    before a tail symbol (the end symbol) where it has one, read by position and never
+    joined: a weighted epoch repeats pieces up to MAX_WEIGHT times, and joining them
+    would hold the text that many times over. Reading costs a search over the pieces."""
+
+    ids: torch.Tensor  # the corpus's ids
+    starts: torch.Tensor  # int64, per piece: where its text starts in `ids`
+    lengths: torch.Tensor  # int64: how many ids of text
+    heads: torch.Tensor  # int64: the symbol before its text, or -1
+    tails: torch.Tensor  # int64: the symbol after its text, or -1
+    offsets: torch.Tensor  # int64: where each piece starts in the text, and its end
+
+    def numel(self) -> int:
+        return int(self.offsets[-1])
+
+    def read(self, positions: torch.Tensor) -> torch.Tensor:
+        """The text's ids (int64) at `positions` (any shape, each in [0, numel()))."""
+        piece = torch.searchsorted(self.offsets, positions, right=True) - 1
+        within = positions - self.offsets[piece]
+        head = self.heads[piece]
+        k = within - (head >= 0).long()  # the position in the piece's text
+        length = self.lengths[piece]
+        at = (self.starts[piece] + k.clamp(min=0)).clamp(max=max(self.ids.numel() - 1, 0))
+        text = self.ids[at].long()
+        return torch.where(k < 0, head, torch.where(k >= length, self.tails[piece], text))
+
+    def joined(self) -> torch.Tensor:
+        """The whole text as one tensor of the corpus's dtype (for a text read once)."""
+        return self.read(torch.arange(self.numel())).to(self.ids.dtype)
+
+
+def stream_text(corpus: PreparedCorpus, units: Units, rounds: bool, seed: int) -> PiecedText:
     """The units as one text, each after its label (when labelled) and ended by the end
-    symbol where its file ends; with `rounds`, as many times as its weight."""
+    symbol where its file ends; with `rounds`, as many times as its weight (the order
+    is drawn, the text never copied: `PiecedText`)."""
     table, vocab = corpus.files, corpus.vocab
-    ends = table.starts + table.lengths
     order = _weighted_order(units.docs.weights, seed) if rounds else torch.arange(len(units.docs))
-    pieces = []
-    labelled = bool(vocab.labels)
-    end = torch.tensor([vocab.end_id], dtype=corpus.ids.dtype)
-    for i in order.tolist():
-        start, length = int(units.docs.starts[i]), int(units.docs.lengths[i])
-        if labelled:
-            pieces.append(units.docs.firsts[i : i + 1].to(corpus.ids.dtype))
-        pieces.append(corpus.ids[start : start + length])
-        if start + length == int(ends[units.files[i]]):
-            pieces.append(end)
-    if not pieces:
+    starts, lengths = units.docs.starts[order].long(), units.docs.lengths[order].long()
+    files = units.files[order]
+    heads = (units.docs.firsts[order].long() if vocab.labels
+             else torch.full_like(starts, -1))
+    ends_file = starts + lengths == (table.starts + table.lengths)[files]
+    tails = torch.where(ends_file, torch.full_like(starts, vocab.end_id), -1)
+    sizes = lengths + (heads >= 0).long() + (tails >= 0).long()
+    if int(sizes.sum()) == 0:
         raise CorpusError("there is no training text (are the files all empty?)")
-    return torch.cat(pieces)
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sizes, 0)])
+    return PiecedText(corpus.ids, starts, lengths, heads, tails, offsets)
 
 
 def _weighted_order(weights: torch.Tensor, seed: int) -> torch.Tensor:

@@ -16,10 +16,14 @@ detached) always belongs to the text that follows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from charrnn.errors import CorpusError
+
+if TYPE_CHECKING:
+    from charrnn.data.sources import PiecedText
 
 
 @dataclass
@@ -31,9 +35,10 @@ class StreamPosition:
 
 
 class StreamBatcher:
-    """Windows of `ids` (any integer tensor, e.g. a uint8 memory map) for truncated BPTT."""
+    """Windows of `ids` (any integer tensor, e.g. a uint8 memory map; or a text read by
+    position, `sources.PiecedText`, which is never joined) for truncated BPTT."""
 
-    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int):
+    def __init__(self, ids: torch.Tensor | PiecedText, batch_size: int, seq_len: int):
         usable = ids.numel() - 1  # the last character is only ever a target
         if usable < seq_len:
             raise CorpusError(
@@ -49,8 +54,10 @@ class StreamBatcher:
                 f"`batch_size` {batch_size} x `seq_len` {seq_len}"
             )
         span = batch_size * self.stream_len
-        self.inputs = ids[:span].view(batch_size, self.stream_len)
-        self.targets = ids[1 : span + 1].view(batch_size, self.stream_len)
+        self.pieced = None if isinstance(ids, torch.Tensor) else ids
+        if self.pieced is None:
+            self.inputs = ids[:span].view(batch_size, self.stream_len)
+            self.targets = ids[1 : span + 1].view(batch_size, self.stream_len)
         self.windows_per_epoch = self.stream_len // seq_len
         self.position = StreamPosition()
 
@@ -67,6 +74,10 @@ class StreamBatcher:
         """Inputs and targets of window `index`, both (batch_size, seq_len) int64."""
         start = index * self.seq_len
         end = start + self.seq_len
+        if self.pieced is not None:  # row r reads the text from r * stream_len on
+            rows = torch.arange(self.batch_size)[:, None] * self.stream_len
+            window = self.pieced.read(rows + torch.arange(start, end + 1))
+            return window[:, :-1], window[:, 1:]
         return self.inputs[:, start:end].long(), self.targets[:, start:end].long()
 
     def restarts(self, inputs: torch.Tensor) -> None:

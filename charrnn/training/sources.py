@@ -164,7 +164,8 @@ def _files(corpus: PreparedCorpus, cfg: TrainConfig, ranks: Ranks,
         if len(mine.docs) == 0 or mine.docs.chars == 0:
             continue
         if corpus.data.documents is None:
-            parts[name] = StreamValidation(stream_text(corpus, mine, False, cfg.seed), ignore)
+            parts[name] = StreamValidation(stream_text(corpus, mine, False, cfg.seed).joined(),
+                                           ignore)
         else:
             parts[name] = DocumentValidation(corpus.ids, mine.docs, vocab.end_id)
     weighted = bool(corpus.data.weights)
