@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import torch
 
 from charrnn.atomic import atomic_writer, write_atomic
 from charrnn.config import DataConfig
+from charrnn.data.cache_folder import cache_root
 from charrnn.data.reading import check_file, iter_bytes, iter_symbols, iter_text
 from charrnn.data.vocab import UNICODE_SIZE, ByteVocab, Vocab, code_points, vocab_from_dict
 from charrnn.errors import CorpusError
@@ -52,12 +52,6 @@ class FileChanged(CorpusError):
     def __init__(self, path: Path):
         super().__init__(f"{path} changed while it was being prepared, so nothing of it was "
                          "cached; run again once it is no longer being written")
-
-
-def cache_root() -> Path:
-    """Where prepared corpora live: $CHARRNN_CACHE, else ~/.cache/charrnn."""
-    env = os.environ.get("CHARRNN_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "charrnn"
 
 
 

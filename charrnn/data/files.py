@@ -42,7 +42,7 @@ from typing import Any
 import torch
 
 from charrnn.config import DataConfig
-from charrnn.data.cache import cache_root
+from charrnn.data.cache_folder import cache_root
 from charrnn.errors import CorpusError
 from charrnn.paths import exists, is_dir
 

@@ -16,14 +16,19 @@ detached) always belongs to the text that follows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
 from charrnn.errors import CorpusError
 
-if TYPE_CHECKING:
-    from charrnn.data.sources import PiecedText
+
+class TextByPosition(Protocol):
+    """A text too long to join, read by position (`sources.PiecedText`)."""
+
+    def numel(self) -> int: ...
+
+    def read(self, positions: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass
@@ -36,9 +41,9 @@ class StreamPosition:
 
 class StreamBatcher:
     """Windows of `ids` (any integer tensor, e.g. a uint8 memory map; or a text read by
-    position, `sources.PiecedText`, which is never joined) for truncated BPTT."""
+    position, `TextByPosition`, which is never joined) for truncated BPTT."""
 
-    def __init__(self, ids: torch.Tensor | PiecedText, batch_size: int, seq_len: int):
+    def __init__(self, ids: torch.Tensor | TextByPosition, batch_size: int, seq_len: int):
         usable = ids.numel() - 1  # the last character is only ever a target
         if usable < seq_len:
             raise CorpusError(
