@@ -125,7 +125,7 @@ def _located_nowhere(info: dict[str, Any]) -> dict[str, Any]:
     parent, data = info.get("parent"), info.get("data")
     if isinstance(parent, dict) and isinstance(parent.get("name"), str):
         parent = {**parent, "name": _seen_from(run, parent["name"])}
-    if isinstance(data, dict) and isinstance(data.get("weights"), list):
+    if isinstance(data, dict) and isinstance(data.get("weights"), (list, tuple)):
         data = {**data, "weights": [_seen_from(run, pattern) + "=" + weight for pattern, _,
                                     weight in (str(w).rpartition("=") for w in data["weights"])]}
     return {**info, "checkpoint": Path(info["checkpoint"]).name, "run": run.name,
