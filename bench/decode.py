@@ -35,6 +35,7 @@ one character and to get 5 suggestions of 40 characters, for the 2 x 512 LSTM an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -146,8 +147,8 @@ def fresh_model(lm: LanguageModel, cell: str, hidden: int, layers: int) -> Langu
     config = ModelConfig(model=cell, hidden_size=hidden, num_layers=layers,
                          vocab_size=len(lm.vocab))
     torch.manual_seed(0)
-    meta = {**lm.meta, "model": config.to_dict()}
-    return LanguageModel(CharRNN(config).eval(), lm.vocab, meta)
+    record = dataclasses.replace(lm.record, model=config)
+    return LanguageModel(CharRNN(config).eval(), lm.vocab, record)
 
 
 def models(run_dir: Path) -> dict[str, LanguageModel]:

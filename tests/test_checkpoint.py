@@ -212,3 +212,21 @@ def test_a_crafted_checkpoint_is_one_line_before_anything_is_built(
     listed = cli("list", "--json")
     assert listed.exit_code == 0, listed.output
     assert "cannot load checkpoint" in json.loads(listed.stdout)[0]["error"]
+
+
+def test_the_run_record_is_the_only_reader_of_a_checkpoints_json(trained_run):
+    """Outside the model layer no module reads a checkpoint's document (`.meta`): they
+    ask its typed `RunRecord`, which writes back the document it was read from."""
+    import re
+    from pathlib import Path
+
+    package = Path(charrnn.__file__).parent
+    readers = [str(p.relative_to(package)) for p in package.rglob("*.py")
+               if p.parent.name != "model" and re.search(r"\.meta\b", p.read_text())]
+    assert readers == []
+    saved = checkpoint.load(trained_run / "latest.safetensors")
+    record = saved.record
+    assert record.step == saved.meta["step"] and record.train.seq_len > 0
+    again = {k: v for k, v in saved.meta.items()
+             if k not in ("format", "version", "tensors_sha256")}
+    assert json.loads(json.dumps(record.to_document())) == json.loads(json.dumps(again))

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from charrnn.api.language_model import LanguageModel
-from charrnn.config import ModelConfig
+from charrnn.config import DataConfig, ModelConfig
 from charrnn.data.vocab import ByteVocab, Vocab
 from charrnn.errors import ConfigError
 from charrnn.export import export
 from charrnn.model.network import CharRNN
+from charrnn.model.record import CorpusRecord, RunRecord
 
 TEXT = ("It was the best of times, it was the worst of times; ROMEO: O that I were a glove "
         "upon that hand! — café, naïve, 🌹.\n")
@@ -39,8 +40,9 @@ def random_lm(cell="lstm", layers=1, level="char", documents=False, labels=(),
         model.head.weight.mul_(6.0)
         if labels:
             model.label_embed.weight.mul_(3.0)
-    meta = ({"corpus": {"files": 2}, "data": {"documents": None}} if after_end else {})
-    return LanguageModel(model, vocab, meta)
+    record = RunRecord(config, vocab, DataConfig(level=vocab.level),
+                       corpus=CorpusRecord(files=2 if after_end else None))
+    return LanguageModel(model, vocab, record)
 
 
 def node(script: str, *args: str) -> str:

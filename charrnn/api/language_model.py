@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, setting_error
+from charrnn.config import BeamConfig, DataConfig, SampleConfig, setting_error
 from charrnn.data.cache import file_sha256
 from charrnn.data.documents import find_documents
 from charrnn.data.files import find_files
 from charrnn.data.labelled_lines import split_by_label
 from charrnn.data.reading import check_file, iter_symbols
-from charrnn.data.vocab import Vocab, vocab_from_dict
+from charrnn.data.vocab import Vocab
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
@@ -31,7 +31,8 @@ from charrnn.insight.surprise import Surprise, pieces_of, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
-from charrnn.model.opening import Opening, opening_for
+from charrnn.model.opening import opening_for
+from charrnn.model.record import RunRecord
 
 
 class LanguageModel:
@@ -50,14 +51,15 @@ class LanguageModel:
     `codec` (text to ids and back), which sessions and the batcher use as this does.
     """
 
-    def __init__(self, model: CharRNN, vocab: Vocab, meta: dict[str, Any] | None = None,
+    def __init__(self, model: CharRNN, vocab: Vocab, record: RunRecord | None = None,
                  path: Path | None = None, weights: str = "fp32", step_fn=None):
         self.model = model.eval()
         self.vocab = vocab
-        self.meta = meta or {}
+        self.record = record or RunRecord(model.config, vocab, DataConfig(level=vocab.level))
         self.path = path
         self.weights = weights
-        self.decoder = Decoder(model, vocab.counts, weights, opening=opening_of(vocab, self.meta),
+        self.decoder = Decoder(model, vocab.counts, weights,
+                               opening=opening_for(vocab, self.record.stream_of_files),
                                step_fn=step_fn)
         self.codec = TextCodec(vocab)
         self._known: KnownDocuments | None = None  # a documents model's lists, when asked
@@ -65,13 +67,7 @@ class LanguageModel:
     @classmethod
     def from_checkpoint(cls, ckpt: checkpoint.Checkpoint,
                         weights: str = "fp32") -> LanguageModel:
-        config = ModelConfig.from_dict(ckpt.meta.get("model"))
-        vocab = vocab_from_dict(ckpt.meta.get("vocab"))
-        if config.vocab_size != len(vocab):
-            raise CheckpointError(
-                f"cannot load checkpoint {ckpt.path}: vocabulary has {len(vocab)} characters "
-                f"but the model expects {config.vocab_size}"
-            )
+        config, vocab = ckpt.record.model, ckpt.record.vocab  # checked against each other
         model = CharRNN(config)
         try:
             model.load_state_dict(weights_of(ckpt.tensors), strict=True)
@@ -79,7 +75,13 @@ class LanguageModel:
             raise CheckpointError(
                 f"cannot load checkpoint {ckpt.path}: its tensors do not match its model config"
             ) from None
-        return cls(model, vocab, ckpt.meta, ckpt.path, weights)
+        return cls(model, vocab, ckpt.record, ckpt.path, weights)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The run's record as the checkpoint's JSON document (for scripts that want it;
+        the package reads `record`)."""
+        return self.record.to_document()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -95,7 +97,7 @@ class LanguageModel:
     @property
     def documents(self) -> str | None:
         """"lines" or "paragraphs" for a model of documents (`--documents`), else None."""
-        return (self.meta.get("data") or {}).get("documents")
+        return self.record.documents
 
     def stream(self, length: int, temperature: float = 1.0, prime: str = "",
                seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
@@ -152,7 +154,7 @@ class LanguageModel:
         """Each document marked "train" (a copy of a training document), "val" (of a
         held-out one) or "new"; the corpus is read again the first time (see novelty.py)."""
         if self._known is None:
-            self._known = known_documents(self.meta)
+            self._known = known_documents(self.record)
         return [self._known.mark(d) for d in documents]
 
     def new_documents(self, n: int, length: int = 500, prime: str = "",
@@ -177,7 +179,7 @@ class LanguageModel:
         """How much of `texts` is found in the training text: for L = 1..max_n the share
         of their length-L substrings found there, beside held-out text of the corpus,
         and the longest copied span (what `charrnn novelty` shows)."""
-        return novelty(self.meta, self.vocab, list(texts), max_n)
+        return novelty(self.record, self.vocab, list(texts), max_n)
 
     def beam(self, length: int, width: int | None = None, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
@@ -223,8 +225,7 @@ class LanguageModel:
         source and in all (key ""): each file read as the training corpus was, from the
         start of a text under its label, its end counted (a model of documents lines or
         paragraphs: each of its documents)."""
-        data = DataConfig.from_dict(self.meta["data"]) if self.meta.get("data") else \
-            DataConfig(level=self.vocab.level)
+        data = self.record.data
         files = find_files(list(paths), dataclasses.replace(data, weights=()))
         if data.label_from == "tab":  # each file's lines, a text per label
             files = [part for f in files
@@ -285,9 +286,7 @@ class LanguageModel:
         """A file as text chunks, read as the training corpus was (encoding, newline
         handling, level)."""
         path = check_file(path, "text")
-        saved = self.meta.get("data")
-        data = DataConfig.from_dict(saved) if saved else DataConfig(level=self.vocab.level)
-        return iter_symbols(path, data, on_bytes)
+        return iter_symbols(path, self.record.data, on_bytes)
 
     def split_documents(self, text: str) -> list[str]:
         """A text cut into documents the way the training corpus was."""
@@ -320,13 +319,6 @@ class LanguageModel:
         chunks = (self.vocab.encode(t, str(path)) for t in texts)
         return text_loss(self.decoder, chunks if max_chars is None else
                          _first(chunks, max_chars))
-
-
-def opening_of(vocab: Vocab, meta: dict[str, Any]) -> Opening:
-    """What the model reads before a text (`model.opening`): files learned as one stream
-    read their label after an end symbol."""
-    many = "files" in (meta.get("corpus") or {})
-    return opening_for(vocab, many and (meta.get("data") or {}).get("documents") is None)
 
 
 def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]:

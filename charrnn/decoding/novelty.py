@@ -29,8 +29,9 @@ from charrnn.data.documents import Documents, find_documents, split_documents
 from charrnn.data.sources import Units, file_units, split_by_source
 from charrnn.data.split import split_ids
 from charrnn.data.substrings import SubstringIndex
-from charrnn.data.vocab import Vocab, merged_with_ends, recoded, vocab_from_dict
+from charrnn.data.vocab import Vocab, merged_with_ends, recoded
 from charrnn.errors import CharRNNError
+from charrnn.model.record import RunRecord
 from charrnn.paths import is_file
 
 MARKS = ("train", "val", "new")
@@ -52,39 +53,42 @@ class KnownDocuments:
         return {m: marks.count(m) for m in MARKS}
 
 
-def known_documents(meta: dict[str, Any]) -> KnownDocuments:
+def known_documents(record: RunRecord) -> KnownDocuments:
     """Rebuild a documents model's lists from the corpus its checkpoint names; one clear
     line when the file is gone or changed."""
-    prepared, data = _training_corpus(meta)
+    prepared, data = _training_corpus(record)
     if data.documents is None:
         raise CharRNNError("this model was not trained on `documents`")
     if prepared.files is not None:
-        train, val = _file_split(prepared, meta)
+        train, val = _file_split(prepared, record)
         return KnownDocuments(_texts(prepared.ids, train.docs, prepared.vocab),
                               _texts(prepared.ids, val.docs, prepared.vocab))
     docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
-    held_out = meta.get("validation", "split")
-    if held_out != "split":  # the run validated on a --val-file: its documents are "val"
+    if record.validation != "split":  # it validated on a --val-file: its documents are "val"
         return KnownDocuments(_texts(prepared.ids, docs, prepared.vocab),
-                              _file_documents(held_out, data))
-    cfg = TrainConfig.from_dict(meta.get("train"))
+                              _file_documents(record.validation, data))
+    cfg = _train(record)
     train, val = split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
     return KnownDocuments(_texts(prepared.ids, train, prepared.vocab),
                           _texts(prepared.ids, val, prepared.vocab))
 
 
-def _training_corpus(meta: dict[str, Any]) -> tuple[PreparedCorpus, DataConfig]:
+def _train(record: RunRecord) -> TrainConfig:
+    """The run's training settings (the held-out split follows them)."""
+    return record.train if record.train is not None else TrainConfig()
+
+
+def _training_corpus(record: RunRecord) -> tuple[PreparedCorpus, DataConfig]:
     """The corpus a checkpoint was trained on, read again (from the id cache)."""
-    corpus = meta.get("corpus") or {}
-    source = corpus.get("source")
-    data = DataConfig.from_dict(meta.get("data"))
-    if "files" in corpus:  # many files: read again as they were found
+    corpus, data = record.corpus, record.data
+    source = corpus.source
+    if corpus.many_files:  # many files: read again as they were found
         try:
-            prepared = prepare_files(corpus.get("paths") or [], data)
+            prepared = prepare_files(list(corpus.paths), data)
         except CharRNNError as exc:
             raise CharRNNError(f"the training files cannot be read again ({exc}), so the "
                                "model's text cannot be checked against them") from None
-        if prepared.sha256 != corpus.get("sha256"):
+        if prepared.sha256 != corpus.sha256:
             raise CharRNNError(f"the training files ({source}) have changed since training, "
                                "so the model's text cannot be checked against them")
     else:
@@ -92,10 +96,10 @@ def _training_corpus(meta: dict[str, Any]) -> tuple[PreparedCorpus, DataConfig]:
             raise CharRNNError(f"the training corpus {source} is not there any more, so the "
                                "model's text cannot be checked against it")
         prepared = prepare(source, data)
-        if prepared.sha256 != corpus.get("sha256"):
+        if prepared.sha256 != corpus.sha256:
             raise CharRNNError(f"{source} has changed since training, so the model's text "
                                "cannot be checked against it")
-    speaks = merged_with_ends(vocab_from_dict(meta.get("vocab")), prepared.vocab)
+    speaks = merged_with_ends(record.vocab, prepared.vocab)
     if speaks.chars != prepared.vocab.chars:  # a fine-tuned model's merged vocabulary
         prepared = dataclasses.replace(prepared, vocab=speaks,
                                        ids=recoded(prepared.ids, prepared.vocab, speaks))
@@ -120,17 +124,17 @@ class Novelty:
         return asdict(self)
 
 
-def novelty(meta: dict[str, Any], vocab: Vocab, texts: list[str], max_n: int = 20,
+def novelty(record: RunRecord, vocab: Vocab, texts: list[str], max_n: int = 20,
             cap: int = 256) -> Novelty:
     """The novel-substring curve of `texts` (L = 1..max_n) against a model's training text,
     with held-out text of the same corpus as the baseline."""
     if max_n < 1:
         raise CharRNNError(f"max_n must be >= 1, not {max_n}", field="max_n")
     cap = max(cap, max_n)
-    train, held = _training_and_held_out(meta)
-    key = json.dumps([meta.get("corpus", {}).get("sha256"), meta.get("data"),
-                      meta.get("train", {}).get("val_frac"), meta.get("train", {}).get("seed"),
-                      meta.get("validation", "split"), vocab.to_dict().get("chars")])
+    train, held = _training_and_held_out(record)
+    cfg = _train(record)
+    key = json.dumps([record.corpus.sha256, record.data.to_dict(), cfg.val_frac, cfg.seed,
+                      record.validation, vocab.to_dict().get("chars")])
     index = SubstringIndex.cached(train, cache_root() / "substrings", key)
     queries = [vocab.encode(t, "text").numpy() for t in texts if t]
     if not queries:
@@ -180,18 +184,18 @@ def _share(found: np.ndarray, remaining: np.ndarray, n: int) -> float | None:
     return float((found[counted] >= n).mean()) if counted.any() else None
 
 
-def _training_and_held_out(meta: dict[str, Any]) -> tuple[np.ndarray, list[np.ndarray]]:
+def _training_and_held_out(record: RunRecord) -> tuple[np.ndarray, list[np.ndarray]]:
     """The training text's ids (documents joined by a symbol no text holds), and the
     held-out texts (the tail, or each held-out document), cut as training cut them."""
-    prepared, data = _training_corpus(meta)
+    prepared, data = _training_corpus(record)
     ids = prepared.ids
     if prepared.files is not None:
-        train, val = _file_split(prepared, meta)
+        train, val = _file_split(prepared, record)
         held = [ids[a : a + n].numpy() for a, n in zip(val.docs.starts.tolist(),
                                                        val.docs.lengths.tolist(), strict=True)]
         return _joined(ids, train.docs, len(prepared.vocab)), held
-    cfg = TrainConfig.from_dict(meta.get("train"))
-    from_file = meta.get("validation", "split") != "split"
+    cfg = _train(record)
+    from_file = record.validation != "split"
     if data.documents is None:
         if from_file:
             return ids.numpy(), []
@@ -206,9 +210,9 @@ def _training_and_held_out(meta: dict[str, Any]) -> tuple[np.ndarray, list[np.nd
     return _joined(ids, train_docs, len(prepared.vocab)), held
 
 
-def _file_split(prepared: PreparedCorpus, meta: dict[str, Any]) -> tuple[Units, Units]:
+def _file_split(prepared: PreparedCorpus, record: RunRecord) -> tuple[Units, Units]:
     """A many-file corpus's training and held-out pieces, cut as training cut them."""
-    cfg = TrainConfig.from_dict(meta.get("train"))
+    cfg = _train(record)
     return split_by_source(file_units(prepared), prepared.files, cfg.val_frac, cfg.seed,
                            prepared.data.val_max_chars)
 

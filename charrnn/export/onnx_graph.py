@@ -36,13 +36,13 @@ def _onnx():
 
 def metadata(lm) -> dict:
     """What a program needs beside the graph to read and write text with it."""
-    files = "files" in (lm.meta.get("corpus") or {})
+    files = lm.record.corpus.many_files
     opening = lm.decoder.opening
     return {"format": "charrnn-onnx", "version": 1,
             "model": lm.model.config.to_dict(), "vocab": lm.vocab.to_dict(),
             # how its corpus was read (`charrnn eval` reads a file the same way), and
             # whether it was many files (one's file list is left out)
-            "corpus": {"files": True} if files else {}, "data": lm.meta.get("data") or {},
+            "corpus": {"files": True} if files else {}, "data": lm.record.data.to_dict(),
             "opening": {"end_id": opening.end_id, "after_end": opening.after_end,
                         "default_label_id": opening.default_label},
             "inputs": ["ids", "h", *(["c"] if lm.model.config.model == "lstm" else []),

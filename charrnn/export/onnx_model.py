@@ -11,6 +11,7 @@ anything wrong is one `CheckpointError` line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -18,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from charrnn.config import DOCUMENTS, ModelConfig
+from charrnn.config import DOCUMENTS, DataConfig, ModelConfig
 from charrnn.data.vocab import vocab_from_dict
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.model.network import CharRNN
+from charrnn.model.record import CorpusRecord, RunRecord
 
 # The oldest onnx trusted with a file charrnn did not write (pyproject.toml asks for the
 # same). Every release before 1.21.0 lets a graph's external data reach files outside its
@@ -69,6 +71,9 @@ def load_onnx(path: str | Path, weights: str = "fp32"):
         config, vocab = ModelConfig.from_dict(meta["model"]), vocab_from_dict(meta["vocab"])
         model = _model(built, config, len(vocab))
         step = _step(onnxruntime, built, model, meta["inputs"])
+        many = bool(meta["corpus"])  # files learned as one stream (how many: not exported)
+        record = RunRecord(config, vocab, _data(meta["data"], vocab.level),
+                           corpus=CorpusRecord(files=0 if many else None))
     except OSError as exc:
         raise CheckpointError(f"cannot load {path}: {exc.strerror or exc}") from None
     except CharRNNError as exc:
@@ -76,7 +81,15 @@ def load_onnx(path: str | Path, weights: str = "fp32"):
     except Exception as exc:  # onnx's and onnxruntime's own errors (protobuf, graph)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"cannot load {path}: {first}") from None
-    return LanguageModel(model, vocab, meta, path, step_fn=step)
+    return LanguageModel(model, vocab, record, path, step_fn=step)
+
+
+def _data(saved: dict, level: str) -> DataConfig:
+    """How the model's corpus was read, from the metadata: whole since this release, a
+    part of it (or nothing) in earlier exports, the rest then as the defaults."""
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    return DataConfig.from_dict({**DataConfig(level=level).to_dict(),
+                                 **{k: v for k, v in saved.items() if k in known}})
 
 
 def _packages():

@@ -162,7 +162,7 @@ def gradients(
 
 def _measured_text(lm, file: Path | None, max_chars: int) -> str:
     if file is None:
-        source = (lm.meta.get("corpus") or {}).get("source")
+        source = lm.record.corpus.source
         if not is_file(source):
             raise ConfigError("the checkpoint's corpus is not here: give the text with --file")
         file = Path(source)

@@ -4,6 +4,7 @@
     restarts.py    the same layers stepped so the state can restart mid-window (packing)
     opening.py     what a text is read after: nothing, the end symbol, or a label
     checkpoint.py  the on-disk format: tensors in safetensors, everything else in JSON
+    record.py      RunRecord: the checkpoint's JSON typed (configs, vocabulary, corpus, scores)
     contents.py    what a checkpoint must hold (shapes, bounds, finite weights) before use
     runs.py        run folders: which files make a run, the newest, the next free name
     shipped.py     the models that ship with charrnn (shipped/), found by name

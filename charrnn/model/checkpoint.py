@@ -24,6 +24,7 @@ from safetensors.torch import save as save_tensors
 from charrnn.atomic import write_atomic
 from charrnn.errors import CheckpointError
 from charrnn.model.contents import check_contents
+from charrnn.model.record import RunRecord
 
 FORMAT_NAME = "charrnn"
 FORMAT_VERSION = 1
@@ -39,9 +40,14 @@ FIRST_DATA = {"encoding": "utf-8", "level": "char", "keep_newlines": True,
 
 @dataclass
 class Checkpoint:
+    """A checkpoint as read: its run's `record` (what the package asks), its tensors,
+    and `meta`, the upgraded JSON document itself (for a script that wants the raw
+    document; charrnn's own modules read the record)."""
+
     path: Path
     meta: dict[str, Any]
     tensors: dict[str, torch.Tensor]
+    record: RunRecord
 
 
 def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -54,8 +60,12 @@ def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Save tensors (moved to CPU, made contiguous) and a JSON-able meta dict atomically."""
+def save(path: Path, tensors: dict[str, torch.Tensor], meta: RunRecord | dict[str, Any]
+         ) -> None:
+    """Save tensors (moved to CPU, made contiguous) and the run's record (or a JSON-able
+    document) atomically."""
+    if isinstance(meta, RunRecord):
+        meta = meta.to_document()
     cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     document = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                 "tensors_sha256": _tensor_digest(cpu), **meta}
@@ -160,4 +170,5 @@ def load(path: str | Path) -> Checkpoint:
         check_contents(document, stored)
     except CheckpointError as exc:
         raise _refuse(path, str(exc)) from None
-    return Checkpoint(path=path, meta=document, tensors=tensors)
+    return Checkpoint(path=path, meta=document, tensors=tensors,
+                      record=RunRecord.from_document(document))

@@ -55,6 +55,9 @@ def check_numbers(document: dict[str, Any]) -> None:
         value = document.get(name)
         if value is not None and not (_is_int(value) and 0 <= value <= MAX_COUNT):
             raise CheckpointError(f"its {name} is not a count between 0 and {MAX_COUNT}")
+    for name in ("validation", "created"):
+        if document.get(name) is not None and not isinstance(document[name], str):
+            raise CheckpointError(f"its {name} is not text")
     elapsed = document.get("elapsed_seconds")
     if elapsed is not None and not (_is_finite(elapsed) and elapsed >= 0):
         raise CheckpointError("its elapsed_seconds is not a time")

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from charrnn.config import DataConfig, ModelConfig, TrainConfig
 from charrnn.errors import CheckpointError
 from charrnn.model import checkpoint, shipped
 from charrnn.model.checkpoint import weights_of
@@ -117,10 +116,10 @@ def _bpc(nats: Any) -> float | None:
     return bits(nats) if isinstance(nats, (int, float)) else None
 
 
-def _parameters(weights: dict, model: dict) -> int:
+def _parameters(weights: dict, tied: bool) -> int:
     """Trainable numbers; a head tied to the embedding is stored twice but counted once."""
     total = sum(t.numel() for t in weights.values())
-    if model.get("tie_weights") and "head.weight" in weights:
+    if tied and "head.weight" in weights:
         total -= weights["head.weight"].numel()
     return total
 
@@ -131,35 +130,30 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
     if is_dir(path) and (path / LATEST).is_file():
         path = path / LATEST
     ckpt = checkpoint.load(resolve(path, root))
-    meta = ckpt.meta
-    metrics = meta.get("metrics", {})
-    vocab = meta.get("vocab", {})
-    corpus = meta.get("corpus", {})
+    record, corpus, metrics = ckpt.record, ckpt.record.corpus, ckpt.record.metrics
     return {
         "checkpoint": str(ckpt.path),
         "run": str(ckpt.path.parent),
-        "format_version": meta.get("version"),
-        "model": ModelConfig.from_dict(meta["model"]).to_dict(),  # older runs' fields filled
-        "train": TrainConfig.from_dict(meta["train"]).to_dict() if "train" in meta else {},
-        "data": DataConfig.from_dict(meta["data"]).to_dict(),
-        "level": vocab.get("level"),
-        "vocab_size": len(vocab.get("counts", [])),
-        "parameters": _parameters(weights_of(ckpt.tensors), meta.get("model") or {}),
-        "step": meta.get("step"),
-        "epoch": meta.get("epoch"),
-        "latest_val_bpc": _bpc(metrics.get("val_loss")),
-        "best_val_bpc": _bpc(metrics.get("best_val_loss")),
-        "best_step": metrics.get("best_step"),
-        "training_seconds": meta.get("elapsed_seconds"),
-        "corpus": {"source": corpus.get("source"), "sha256": corpus.get("sha256"),
-                   "symbols": corpus.get("symbols"),
-                   **({"files": corpus["files"], "sources": corpus.get("sources"),
-                       "skipped": corpus.get("skipped")} if "files" in corpus else {})},
-        "labels": vocab.get("labels", []),
-        "latest_val_bpc_by_source": {k: _bpc(v) for k, v in
-                                     (meta.get("val_by_source") or {}).items()},
-        "created": meta.get("created"),
-        "parent": meta.get("parent"),
+        "format_version": record.version,
+        "model": record.model.to_dict(),  # older runs' fields filled in
+        "train": record.train.to_dict() if record.train is not None else {},
+        "data": record.data.to_dict(),
+        "level": record.vocab.level,
+        "vocab_size": len(record.vocab),
+        "parameters": _parameters(weights_of(ckpt.tensors), record.model.tie_weights),
+        "step": record.step,
+        "epoch": record.epoch,
+        "latest_val_bpc": _bpc(metrics.val_loss),
+        "best_val_bpc": _bpc(metrics.best_val_loss),
+        "best_step": metrics.best_step,
+        "training_seconds": record.elapsed_seconds,
+        "corpus": {"source": corpus.source, "sha256": corpus.sha256, "symbols": corpus.symbols,
+                   **({"files": corpus.files, "sources": list(corpus.sources),
+                       "skipped": dict(corpus.skipped)} if corpus.many_files else {})},
+        "labels": list(record.vocab.labels),
+        "latest_val_bpc_by_source": {k: _bpc(v) for k, v in record.val_by_source.items()},
+        "created": record.created,
+        "parent": record.parent.to_dict() if record.parent is not None else None,
     }
 
 

@@ -35,6 +35,7 @@ from charrnn.data.streams import StreamBatcher, StreamPosition
 from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN, State, detach_state
+from charrnn.model.record import CorpusRecord, Lineage, RunRecord
 from charrnn.training import state as saved_state
 from charrnn.training.averaging import WeightAverage
 from charrnn.training.device import resolve_device, resolve_precision, to_device
@@ -141,11 +142,12 @@ def train_model(
     run = Run(corpus, text, cfg, net, batcher, run_dir, dev, dtype, ranks, report,
               should_stop or (lambda: False), progress,
               held_out="split" if validation is None else str(validation_file or "file"),
-              lineage=resume.meta.get("parent") if resume is not None else None,
+              lineage=resume.record.parent if resume is not None else None,
               replacing=replaces)
     if parent is not None:  # what the parent scores on this text before any step
-        run.lineage = {**parent.lineage(), "zero_shot_loss": run.validation_loss(),
-                       "new_symbols": parent.new_characters(text.vocab)}
+        run.lineage = dataclasses.replace(parent.lineage(),
+                                          zero_shot_loss=run.validation_loss(),
+                                          new_symbols=tuple(parent.new_characters(text.vocab)))
     report.on_start(run.describe(resume is not None))
     run.metrics = MetricsLog(run_dir, progress.step if resume is not None else None,
                              warn=report.on_message, deferred=replaces
@@ -197,14 +199,14 @@ def restore(resume: checkpoint.Checkpoint, net: Network, batcher: StreamBatcher,
                                 net.average.model if net.average is not None else None,
                                 ranks.rank)
     rows = ranks.rows(batch_size)
-    meta = resume.meta
-    batcher.position = StreamPosition(meta["epoch"], meta["window"])
-    progress.step, progress.evaluated_at = meta["step"], meta["step"]
+    record = resume.record
+    batcher.position = StreamPosition(record.epoch, record.window)
+    progress.step, progress.evaluated_at = record.step, record.step
     # runs saved before the count was kept: full windows, as they were counted then
-    progress.chars = meta.get("chars_seen", meta["step"] * batch_size * ranks.world
-                              * (meta.get("train") or {}).get("seq_len", 64))
-    progress.scores = Scores.from_meta(meta["metrics"])
-    progress.started -= meta["elapsed_seconds"]
+    progress.chars = (record.chars_seen if record.chars_seen is not None else
+                      record.step * batch_size * ranks.world * record.train.seq_len)
+    progress.scores = Scores.from_record(record.metrics)
+    progress.started -= record.elapsed_seconds
     return tuple(part[:, rows].to(dev) for part in state)
 
 
@@ -226,7 +228,7 @@ class Run:
     should_stop: Callable[[], bool]
     progress: Progress
     held_out: str = "split"  # "split" (the corpus's own) or the --val-file's path
-    lineage: dict | None = None  # the model a fine-tuning run started from
+    lineage: Lineage | None = None  # the model a fine-tuning run started from
     replacing: bool = False  # an older run in run_dir, cleared at this one's first save
     metrics: MetricsLog | None = None  # rank 0's metrics.jsonl
     state: State = ()  # what every stream carries into its next window
@@ -347,7 +349,7 @@ class Run:
             tensors = checkpoint.model_tensors(net.evaluated)
         if ranks.is_main:
             self.take_over()
-            checkpoint.save(self.run_dir / name, tensors, self.meta())
+            checkpoint.save(self.run_dir / name, tensors, self.record())
 
     def take_over(self) -> None:
         """Before this run's first checkpoint: clear the older run it replaces, and start
@@ -359,22 +361,24 @@ class Run:
             self.metrics.start()
         self.replacing = False
 
-    def meta(self) -> dict:
-        """The checkpoint's JSON: configs, vocabulary, corpus, position and scores."""
+    @property
+    def lineage_dict(self) -> dict | None:
+        """The lineage as reporters and `TrainResult` give it."""
+        return self.lineage.to_dict() if self.lineage is not None else None
+
+    def record(self) -> RunRecord:
+        """What the checkpoint says of the run: configs, vocabulary, corpus, position and
+        scores."""
         progress, position = self.progress, self.batcher.position
-        return {
-            "model": self.net.model.config.to_dict(), "train": self.cfg.to_dict(),
-            "data": self.corpus.data.to_dict(), "vocab": self.text.vocab.to_dict(),
-            "corpus": self.corpus.describe(), "step": progress.step,
-            "chars_seen": progress.chars,
-            "epoch": position.epoch, "window": position.window,
-            "elapsed_seconds": progress.elapsed(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "metrics": progress.scores.to_meta(), "processes": self.ranks.world,
-            "validation": self.held_out,
-            **({"parent": self.lineage} if self.lineage is not None else {}),
-            **({"val_by_source": self.by_source} if self.by_source else {}),
-        }
+        return RunRecord(
+            model=self.net.model.config, train=self.cfg, data=self.corpus.data,
+            vocab=self.text.vocab, corpus=CorpusRecord.from_dict(self.corpus.describe()),
+            step=progress.step, chars_seen=progress.chars, epoch=position.epoch,
+            window=position.window, elapsed_seconds=progress.elapsed(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            metrics=progress.scores.to_record(), processes=self.ranks.world,
+            validation=self.held_out, parent=self.lineage,
+            val_by_source=dict(self.by_source))
 
     def log(self, evaluated: bool) -> None:
         """One metrics line: means over the steps since the previous line."""
@@ -407,7 +411,7 @@ class Run:
             val_loss=scores.val_loss, best_val_loss=scores.best_loss,
             best_step=scores.best_step, parameters=self.net.model.num_parameters,
             interrupted=ending == "interrupted", stopped_early=ending == "patience",
-            parent=self.lineage, by_source=self.by_source or None,
+            parent=self.lineage_dict, by_source=self.by_source or None,
         )
 
     def describe(self, resumed: bool) -> RunInfo:
@@ -423,7 +427,7 @@ class Run:
             precision="bf16" if self.dtype == torch.bfloat16 else "fp32",
             processes=self.ranks.world,
             streams=(self.rows.start, self.rows.stop, cfg.batch_size * self.ranks.world),
-            documents=text.documents, padding=text.padding, parent=self.lineage,
+            documents=text.documents, padding=text.padding, parent=self.lineage_dict,
             sources=text.sources or (), labels=text.vocab.labels,
             left_out=self.corpus.files.left_out if self.corpus.files is not None else (),
         )

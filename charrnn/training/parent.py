@@ -22,10 +22,11 @@ import torch
 
 from charrnn.config import ModelConfig
 from charrnn.data.cache import PreparedCorpus
-from charrnn.data.vocab import Vocab, merged_with_ends, recoded, symbol_keys, vocab_from_dict
+from charrnn.data.vocab import Vocab, merged_with_ends, recoded, symbol_keys
 from charrnn.errors import CheckpointError, ConfigError
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
+from charrnn.model.record import Lineage
 from charrnn.model.transplant import new_symbols, transplant
 
 ARCHITECTURE = ("model", "hidden_size", "num_layers", "embed_size", "tie_weights")
@@ -40,22 +41,21 @@ class Parent:
 
     @property
     def vocab(self) -> Vocab:
-        return vocab_from_dict(self.checkpoint.meta.get("vocab"))
+        return self.checkpoint.record.vocab
 
     @property
     def model(self) -> ModelConfig:
-        return ModelConfig.from_dict(self.checkpoint.meta.get("model"))
+        return self.checkpoint.record.model
 
     @property
     def level(self) -> str:
         return self.vocab.level
 
-    def lineage(self) -> dict[str, Any]:
+    def lineage(self) -> Lineage:
         """What the child's checkpoints record of it."""
-        meta = self.checkpoint.meta
-        return {"name": self.name, "checkpoint": self.checkpoint.path.name,
-                "sha256": meta.get("tensors_sha256"), "step": meta.get("step"),
-                "corpus": (meta.get("corpus") or {}).get("name")}
+        record = self.checkpoint.record
+        return Lineage(self.name, self.checkpoint.path.name, record.tensors_sha256,
+                       record.step, record.corpus.name)
 
     def weights_for(self, child: Vocab) -> dict[str, torch.Tensor]:
         """The parent's evaluated weights, carried into the child's vocabulary."""
@@ -74,11 +74,7 @@ def load_parent(name: str | Path) -> Parent:
         found = checkpoint.load(runs.resolve(name))
     except CheckpointError as exc:
         raise CheckpointError(f"init_from: {exc}", field="init_from") from None
-    for key in ("model", "vocab"):
-        if not isinstance(found.meta.get(key), dict):
-            raise CheckpointError(f"init_from: {found.path} has no {key} settings",
-                                  field="init_from")
-    return Parent(str(name), found)
+    return Parent(str(name), found)  # loading checked it whole (`model/contents.py`)
 
 
 def inherited(parent: Parent, given: dict[str, Any]) -> dict[str, Any]:

@@ -42,9 +42,10 @@ from charrnn.config import (
 )
 from charrnn.data.builtin import BUILTIN_CAP_BYTES, BUILTIN_NAME, builtin_corpus_file
 from charrnn.data.files import corpus_name, find_files, is_many
-from charrnn.data.vocab import Vocab, vocab_from_dict
+from charrnn.data.vocab import Vocab
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.model import checkpoint, runs
+from charrnn.model.record import RunRecord
 from charrnn.training.parent import Parent, inherited, load_parent
 from charrnn.training.presets import finetune_settings, preset, settings_for
 from charrnn.training.resumable import check_settings
@@ -80,8 +81,8 @@ class RunPlan:
         run's, merged from its parent's (and kept by the run when it is resumed)."""
         if self.parent is not None:
             return self.parent.vocab
-        if self.resume is not None and self.resume.meta.get("parent") is not None:
-            return vocab_from_dict(self.resume.meta.get("vocab"))
+        if self.resume is not None and self.resume.record.parent is not None:
+            return self.resume.record.vocab
         return None
 
     @property
@@ -115,7 +116,7 @@ def plan_run(corpus: str | Path | Sequence[str | Path] | None = None, *,
     parent = load_parent(init_from) if init_from is not None else None
     chars = _corpus_chars(paths, _config(DataConfig, given), run_dir)
     size, chosen = _preset(size, previous, parent, given, threads, chars)
-    kept = inherit(previous.meta) if previous is not None else {}
+    kept = inherit(previous.record) if previous is not None else {}
     options = {**kept, **chosen, **given}  # explicit beats preset beats the run's own
     data, model, train = (_config(cls, options) for cls in _CONFIGS)
     if previous is not None:
@@ -165,10 +166,11 @@ def normalise(settings: dict[str, Any]) -> dict[str, Any]:
     return named
 
 
-def inherit(meta: dict[str, Any]) -> dict[str, Any]:
+def inherit(record: RunRecord) -> dict[str, Any]:
     """The settings a resumed run keeps from its checkpoint: all but the stop rules."""
-    saved = {**(meta.get("data") or {}), **(meta.get("train") or {}),
-             **(meta.get("model") or {})}
+    saved = {**record.data.to_dict(),
+             **(record.train.to_dict() if record.train is not None else {}),
+             **record.model.to_dict()}
     return {k: v for k, v in saved.items() if k in SETTINGS and k not in STOP_RULES}
 
 

@@ -11,6 +11,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from charrnn.model.record import Losses
+
 
 def finite(value: float) -> float | None:
     """JSON has no inf or nan: those are written as null."""
@@ -37,19 +39,20 @@ class Scores:
             self.stale += 1
         return improved
 
-    def to_meta(self) -> dict:
-        return {"train_loss": finite(self.train_loss), "val_loss": finite(self.val_loss),
-                "best_val_loss": finite(self.best_loss), "best_step": self.best_step,
-                "evals_since_best": self.stale}
+    def to_record(self) -> Losses:
+        """As a checkpoint records them (a loss not measured yet: None)."""
+        return Losses(finite(self.train_loss), finite(self.val_loss), finite(self.best_loss),
+                      self.best_step, self.stale)
 
     @classmethod
-    def from_meta(cls, saved: dict) -> Scores:
-        def value(key: str, missing: float) -> float:
-            return missing if saved.get(key) is None else saved[key]
+    def from_record(cls, saved: Losses) -> Scores:
+        def value(loss: float | None, missing: float) -> float:
+            return missing if loss is None else loss
 
-        return cls(train_loss=value("train_loss", math.nan), val_loss=value("val_loss", math.nan),
-                   best_loss=value("best_val_loss", math.inf), best_step=saved["best_step"],
-                   stale=saved.get("evals_since_best", 0))
+        return cls(train_loss=value(saved.train_loss, math.nan),
+                   val_loss=value(saved.val_loss, math.nan),
+                   best_loss=value(saved.best_val_loss, math.inf),
+                   best_step=saved.best_step or 0, stale=saved.evals_since_best)
 
 
 @dataclass

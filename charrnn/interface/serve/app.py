@@ -60,7 +60,7 @@ class Service:
         self.batcher = Batcher(lm, config.max_batch, config.max_waiting)
         if warm:
             self.batcher.warm_up()
-        self.side = LanguageModel(lm.model, lm.vocab, lm.meta, lm.path, lm.weights)
+        self.side = LanguageModel(lm.model, lm.vocab, lm.record, lm.path, lm.weights)
         self.side_limiter = anyio.CapacityLimiter(1)
         self.side_waiting = 0
         self.info = _finite({**_model_info(lm, config.show_paths), "limits": _limits(config)})
