@@ -5,8 +5,8 @@
     lm = charrnn.load(result.run_dir)                 # or a file, or None: the newest run
     print(lm.sample(200, temperature=0.8, prime="ROMEO:"))
 
-How it is built: seven layers, each a sub-package whose docstring maps its modules.
-Imports run one way, down the list (interface -> api -> insight -> training / decoding
+How it is built: eight layers, each a sub-package whose docstring maps its modules.
+Imports run one way, down the list (interface -> export -> api -> insight -> training / decoding
 -> model -> data); the modules beside this one are the ground floor every layer may use.
 
     data/        a file -> ids: reading, vocabulary, id cache, split, streams, downloads
@@ -15,6 +15,7 @@ Imports run one way, down the list (interface -> api -> insight -> training / de
     decoding/    the engine: inference step, codec, sampler, beam search, scoring
     insight/     inside the network: surprisal, cells ranked by features, gradient reach
     api/         LanguageModel, the one object over a trained model, behind `load`
+    export/      a model where Python is not: a web page, a JavaScript module, ONNX
     interface/   the CLI (Typer), progress and tables (Rich), plots (matplotlib)
 
     config.py    the frozen settings dataclasses: every default and its validation

@@ -22,6 +22,7 @@ LABEL_INPUTS = ("vector", "prefix")  # how a label enters the network (network.p
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
+WEIGHTS = ("fp32", "fp16", "int8")  # precisions of a model's matrices: decoding and export
 # Bounds on a model's shape, checked before anything is built (a checkpoint states its
 # shape, so a crafted one could otherwise ask for gigabytes): docs/checkpoints.md.
 MAX_HIDDEN = 8192  # units per layer
@@ -71,6 +72,12 @@ def _check(condition: bool, message: str) -> None:
     (by its field name: each interface says it in its own terms, see `CharRNNError`)."""
     if not condition:
         raise setting_error(message)
+
+
+def check_weights(weights: str) -> str:
+    """`weights`, if it is one of WEIGHTS; else the one-line error."""
+    _check(weights in WEIGHTS, f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    return weights
 
 
 def setting_error(message: str) -> ConfigError:

@@ -13,6 +13,7 @@ import pytest
 
 from charrnn import config
 from charrnn.config import (
+    WEIGHTS,
     BeamConfig,
     DataConfig,
     ModelConfig,
@@ -20,7 +21,7 @@ from charrnn.config import (
     ServeConfig,
     TrainConfig,
 )
-from charrnn.decoding import step
+from charrnn.export import FORMATS
 from charrnn.interface import decode_commands, serve_command, train_command
 from charrnn.training import device, presets
 
@@ -34,8 +35,9 @@ CHOICES = {  # option -> the list the library validates it against
     "level": config.LEVELS, "documents": config.DOCUMENTS,
     "batch_order": config.BATCH_ORDERS, "model": config.CELLS,
     "lr_schedule": config.SCHEDULES, "size": tuple(presets.SIZES),
-    "weights": step.WEIGHTS, "device": device.DEVICES, "precision": device.PRECISIONS,
+    "weights": WEIGHTS, "device": device.DEVICES, "precision": device.PRECISIONS,
     "label_from": config.LABEL_FROM, "label_input": config.LABEL_INPUTS,
+    "format": FORMATS,
 }
 # Options whose command-line default differs from the field's on purpose, and why.
 CHOSEN_ELSEWHERE = {
@@ -80,9 +82,21 @@ def test_every_option_that_is_a_field_defaults_as_the_field(command, configs):
     assert not drift, drift
 
 
-@pytest.mark.parametrize(("command", "configs"), COMMANDS,
-                         ids=[c.__name__ for c, _ in COMMANDS])
-def test_every_choice_list_is_the_librarys(command, configs):
+def every_command():
+    """The callback of every command the CLI has, sub-commands included."""
+    from charrnn.interface.cli import app
+
+    def walk(typer_app):
+        for info in typer_app.registered_commands:
+            yield info.callback
+        for group in typer_app.registered_groups:
+            yield from walk(group.typer_instance)
+
+    return list(walk(app))
+
+
+@pytest.mark.parametrize("command", every_command(), ids=lambda c: c.__name__)
+def test_every_choice_list_is_the_librarys(command):
     for name, (annotation, _) in options(command).items():
         choices = literal_choices(annotation)
         if choices is not None:

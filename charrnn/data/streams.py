@@ -71,10 +71,6 @@ class StreamBatcher:
         """The largest batch size <= batch_size whose streams hold one full window."""
         return max(1, min(batch_size, (num_ids - 1) // seq_len))
 
-    @property
-    def chars_per_epoch(self) -> int:
-        return self.windows_per_epoch * self.seq_len * self.batch_size
-
     def window(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets of window `index`, both (batch_size, seq_len) int64."""
         start = index * self.seq_len

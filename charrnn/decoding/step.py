@@ -28,11 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from charrnn.config import setting_error
+from charrnn.config import check_weights
 from charrnn.decoding.products import Product, batch_class, choose_routes
 from charrnn.model.network import CharRNN, State
-
-WEIGHTS = ("fp32", "fp16", "int8")
 
 
 @dataclass
@@ -51,8 +49,7 @@ class InferenceStep:
     `self.model` names the cell ("lstm", "gru" or "rnn") as `ModelConfig.model` does."""
 
     def __init__(self, model: CharRNN, weights: str = "fp32"):
-        if weights not in WEIGHTS:
-            raise setting_error(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+        check_weights(weights)
         cfg = model.config
         self.model, self.layers, self.hidden = cfg.model, cfg.num_layers, cfg.hidden_size
         self.weights = weights

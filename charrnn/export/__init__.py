@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charrnn.atomic import atomic_writer
-from charrnn.config import setting_error
+from charrnn.config import check_weights, setting_error
 
 FORMATS = ("web", "js", "onnx")
 
@@ -40,12 +40,11 @@ def export(lm, format: str, out: str | Path, weights: str = "fp32",
            force: bool = False) -> Exported:
     """Write `lm` as `format` ("web", "js" or "onnx") to `out`, all at once or not at all.
     An `out` that exists is refused without `force`; one in a missing folder is refused."""
-    from charrnn.export.bundle import WEIGHTS, bundle_of, weights_cost
+    from charrnn.export.bundle import bundle_of, weights_cost
 
     if format not in FORMATS:
         raise setting_error(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if weights not in WEIGHTS:
-        raise setting_error(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    check_weights(weights)
     if format == "onnx" and weights != "fp32":
         raise setting_error("an ONNX graph keeps fp32 weights; --weights is for web and js")
     out = Path(out)
@@ -59,7 +58,7 @@ def export(lm, format: str, out: str | Path, weights: str = "fp32",
     if format == "onnx":
         from charrnn.export.onnx_graph import onnx_bytes
 
-        data = onnx_bytes(lm, bundle)
+        data = onnx_bytes(lm)
     else:
         from charrnn.export.javascript import module_source, page_source
 

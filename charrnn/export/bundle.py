@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.config import setting_error
+from charrnn.config import check_weights
 from charrnn.model import runs
 from charrnn.model.network import CharRNN
 
-WEIGHTS = ("fp32", "fp16", "int8")
 FORMAT = "charrnn-model"
 
 
@@ -35,8 +34,7 @@ class Bundle:
 
 def bundle_of(lm, weights: str = "fp32") -> Bundle:
     """`lm`'s network and vocabulary as a bundle with its matrices in `weights`."""
-    if weights not in WEIGHTS:
-        raise setting_error(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    check_weights(weights)
     model, vocab, opening = lm.model, lm.vocab, lm.decoder.opening
     cfg = model.config
     tensors, chunks, offset = {}, [], 0

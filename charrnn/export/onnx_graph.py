@@ -78,7 +78,7 @@ class _Graph:
         return out if bias is None else self.op("Add", out, self.const(bias, name + ".bias"))
 
 
-def onnx_bytes(lm, bundle=None) -> bytes:
+def onnx_bytes(lm) -> bytes:
     """`lm`'s step as a serialised ONNX model (see the module doc)."""
     onnx = _onnx()
     helper, TP = onnx.helper, onnx.TensorProto
