@@ -51,8 +51,8 @@ import charrnn
 from charrnn.api.language_model import LanguageModel, load
 from charrnn.config import ModelConfig, TrainConfig, parse_duration
 from charrnn.data.cache import prepare
-from charrnn.decoding.products import batch_class
-from charrnn.decoding.step import InferenceStep
+from charrnn.decoding.inference_step import InferenceStep
+from charrnn.decoding.matmul_routes import batch_class
 from charrnn.model.network import CharRNN
 from charrnn.training.loop import train_model
 from charrnn.training.presets import SIZES

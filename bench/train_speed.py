@@ -4,9 +4,10 @@ For LSTM, GRU and RNN at hidden size 512, 2 layers, batch 64, sequence 128, on t
 Tiny Shakespeare windows (a synthetic play when ../shared is absent), in interleaved
 rounds whose order alternates (medians reported, so a noisy neighbour moves both):
 
-- charrnn: `charrnn.training.step.train_step` on a `CharRNN` with the optimiser `charrnn train`
-  builds (fused AdamW, weight decay on matrices), the state carried between windows, in
-  a process set up the way `charrnn train` sets up its own (`charrnn.allocator`);
+- charrnn: `charrnn.training.train_step.train_step` on a `CharRNN` with the optimiser
+  `charrnn train` builds (fused AdamW, weight decay on matrices), the state carried
+  between windows, in a process set up the way `charrnn train` sets up its own
+  (`charrnn.allocator`);
 - reference: the textbook loop: `nn.Embedding` -> `nn.LSTM`/`GRU`/`RNN` -> `nn.Linear`,
   `torch.optim.Adam`, `clip_grad_norm_`, the state carried and detached, in a process
   as a plain script gets it.
@@ -40,7 +41,7 @@ from charrnn.allocator import retain_freed_memory
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.streams import StreamBatcher
 from charrnn.model.network import CharRNN, detach_state
-from charrnn.training.step import make_optimizer, train_step
+from charrnn.training.train_step import make_optimizer, train_step
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"

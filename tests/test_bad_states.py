@@ -5,7 +5,7 @@ import errno
 import pytest
 import torch
 
-import charrnn.training.step
+import charrnn.training.train_step
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.model import checkpoint, runs
@@ -29,7 +29,7 @@ def run_with_a_good_checkpoint(corpus_file, tmp_path, prepared):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_with_a_good_checkpoint,
                                                            monkeypatch):
     corpus, run, latest, before = run_with_a_good_checkpoint
-    real = charrnn.training.step.F.cross_entropy
+    real = charrnn.training.train_step.F.cross_entropy
     calls = []
 
     def poisoned(*args, **kwargs):
@@ -37,7 +37,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_with_a_good_check
         loss = real(*args, **kwargs)
         return loss * float("nan") if len(calls) >= 3 else loss
 
-    monkeypatch.setattr(charrnn.training.step.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(charrnn.training.train_step.F, "cross_entropy", poisoned)
     with pytest.raises(CharRNNError, match=r"loss became nan at step 8.*last good checkpoint"):
         train_model(corpus, SMALL, cfg(20, checkpoint_every=1), run,
               resume=checkpoint.load(latest))

@@ -6,7 +6,7 @@ import torch
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.model.network import CharRNN
-from charrnn.training.step import forward_cut
+from charrnn.training.train_step import forward_cut
 
 
 def input_gradients(cell: str, bptt_steps: int | None) -> torch.Tensor:

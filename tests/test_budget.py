@@ -112,7 +112,7 @@ def test_schedules_decay_to_the_floor(schedule):
 def test_patience_stops_after_evaluations_without_a_new_best(corpus_file, tmp_path,
                                                              monkeypatch, prepared, recorder):
     losses = iter([3.0, 2.5, 2.6, 2.7, 2.4, 2.3])
-    monkeypatch.setattr(importlib.import_module("charrnn.training.sources"), "mean_nll",
+    monkeypatch.setattr(importlib.import_module("charrnn.training.training_text"), "mean_nll",
                         lambda model, ids, **_: next(losses))
     rec = recorder
     result = train_model(prepared(corpus_file), SMALL,

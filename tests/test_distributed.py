@@ -17,7 +17,7 @@ from charrnn.config import ModelConfig
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN
 from charrnn.training.distributed import Ranks
-from charrnn.training.step import train_step
+from charrnn.training.train_step import train_step
 from charrnn.training.validation import val_share
 
 ROOT = Path(__file__).resolve().parents[1]

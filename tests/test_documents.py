@@ -500,7 +500,7 @@ def test_packed_batches_of_long_uneven_documents_never_give_a_window_without_tar
 
 def test_a_window_of_padding_alone_trains_to_a_loss_of_zero_not_nan():
     from charrnn.model.network import CharRNN
-    from charrnn.training.step import make_optimizer, train_step
+    from charrnn.training.train_step import make_optimizer, train_step
 
     model = CharRNN(ModelConfig(hidden_size=8, embed_size=4, vocab_size=5))
     optimizer = make_optimizer(model, TrainConfig())

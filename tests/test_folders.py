@@ -181,7 +181,7 @@ def test_a_labelled_folder_trains_validates_per_source_and_samples_while_it_lear
 
 
 def test_each_source_keeps_training_files_and_holds_out_whole_ones(tmp_path):
-    from charrnn.data.sources import file_units, split_by_source
+    from charrnn.data.weighted_sources import file_units, split_by_source
 
     folder = write_letters(tmp_path / "letters", files=5, lines=3)
     (tmp_path / "letters" / "carol").mkdir()
@@ -232,7 +232,7 @@ def shares(batcher, files_of, sources, draws=2000):
 def test_weights_three_one_one_give_batch_shares_within_five_percent(tmp_path, documents):
     from charrnn.training.distributed import Ranks
     from charrnn.training.report import SilentReporter
-    from charrnn.training.sources import training_text
+    from charrnn.training.training_text import training_text
 
     for source, letter in (("a", "a"), ("b", "b"), ("c", "c")):
         (tmp_path / "three" / source).mkdir(parents=True)
@@ -258,7 +258,7 @@ def test_a_weight_above_its_bound_is_one_line_and_the_bound_draws_as_repeated(
         tmp_path, cli, one_error_line):
     """`--weight '*=1e9'` grew to 24 GB: a weight is now at most 100, refused at once
     above it, and a weight of 100 is drawn as if the file were there 100 times."""
-    from charrnn.data.sources import file_units, stream_text
+    from charrnn.data.weighted_sources import file_units, stream_text
 
     folder = write_letters(tmp_path / "letters", files=2, lines=2)
     with pytest.raises(CharRNNError, match="at most 100"):
@@ -290,7 +290,7 @@ def test_per_file_documents_a_files_loss_does_not_depend_on_its_neighbours(tmp_p
                            out=tmp_path / "run", **SMALL)
     lm = charrnn.load(result.run_dir)
     corpus = prepare_files([str(folder)], DataConfig(documents="files", label_from="dirname"))
-    from charrnn.data.sources import file_units
+    from charrnn.data.weighted_sources import file_units
 
     docs = file_units(corpus).docs
 
@@ -650,7 +650,7 @@ def test_a_weighted_stream_reads_the_drawn_text_without_copying_it(tmp_path):
 
     from charrnn.config import DataConfig
     from charrnn.data.collection import prepare_files
-    from charrnn.data.sources import _weighted_order, file_units, stream_text
+    from charrnn.data.weighted_sources import _weighted_order, file_units, stream_text
 
     folder = write_letters(tmp_path / "letters")
     data = DataConfig(label_from="dirname", weights=("alice/*=2.5",))

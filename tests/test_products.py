@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from charrnn.decoding import products
-from charrnn.decoding.products import POOLS, Product, batch_class, choose_routes
+from charrnn.decoding import matmul_routes as products
+from charrnn.decoding.matmul_routes import POOLS, Product, batch_class, choose_routes
 
 
 @pytest.mark.parametrize("rows", [1, 3, 8, 64])

@@ -8,8 +8,8 @@ import torch
 
 import charrnn
 from charrnn.config import ModelConfig
-from charrnn.decoding import products as inference
-from charrnn.decoding.step import InferenceStep
+from charrnn.decoding import matmul_routes as inference
+from charrnn.decoding.inference_step import InferenceStep
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN
 

@@ -10,7 +10,7 @@ import torch
 from charrnn.api.language_model import LanguageModel
 from charrnn.config import ModelConfig
 from charrnn.data.vocab import Vocab
-from charrnn.decoding.step import InferenceStep
+from charrnn.decoding.inference_step import InferenceStep
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN
 

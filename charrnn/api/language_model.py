@@ -44,7 +44,7 @@ class LanguageModel:
     surrogate escapes (`lm.vocab.display(text)` makes it printable).
 
     `weights` is the precision of the decoding step: "fp32" (exact, the default), or
-    "fp16" / "int8" for faster, slightly approximate steps (see `charrnn.decoding.step`);
+    "fp16" / "int8" for faster, slightly approximate steps (see `charrnn.decoding.inference_step`);
     `logprob`, `beam` scores and `evaluate` then describe that approximate model.
 
     The engine under it is public: `decoder` (the next-character distribution) and

@@ -7,7 +7,7 @@
     cache.py      a corpus -> memory-mapped ids, prepared once, keyed by content hash
     files.py      many files in: folders, globs, and each file's name, source, label, weight
     collection.py many files -> one memory-mapped id file, each file cached on its own
-    sources.py    many files cut as training reads them: held out per source, weighted
+    weighted_sources.py  many files cut as training reads them: held out per source, weighted
     labelled_lines.py  LABEL<TAB>text lines: a text per label, as if a file per label
     split.py      training text and validation text
     streams.py    the truncated-BPTT batcher: B contiguous streams read T at a time

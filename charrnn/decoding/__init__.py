@@ -1,8 +1,8 @@
 """Decoding: the engine that generates and scores text with a trained model. Imports model
 and data, never training.
 
-    products.py         a step's matrix products, each by the route measured fastest here
-    step.py             the fast one-character inference step (exact fp32, or fp16/int8)
+    matmul_routes.py    a step's matrix products, each by the route measured fastest here
+    inference_step.py   the fast one-character inference step (exact fp32, or fp16/int8)
     decoder.py          the next-character distribution that everything below reads
     codec.py            text to ids and back: primes, stop strings, streamed pieces
     sampling.py         the one sampler: per-request options and generators, any rows

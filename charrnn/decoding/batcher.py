@@ -222,7 +222,7 @@ class Batcher:
 
     def warm_up(self) -> None:
         """Measure the step's routes for every batch size class now, not while the first
-        clients wait (`products.py` times them on first use)."""
+        clients wait (`matmul_routes.py` times them on first use)."""
         rows = 1
         while True:
             size = min(rows, self.max_batch)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.config import setting_error
-from charrnn.decoding.step import InferenceStep
+from charrnn.decoding.inference_step import InferenceStep
 from charrnn.model.network import CharRNN, State, select_state
 from charrnn.model.opening import Opening
 

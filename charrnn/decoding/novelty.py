@@ -26,10 +26,10 @@ from charrnn.config import DataConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus, cache_root, prepare
 from charrnn.data.collection import prepare_files
 from charrnn.data.documents import Documents, find_documents, split_documents
-from charrnn.data.sources import Units, file_units, split_by_source
 from charrnn.data.split import split_ids
 from charrnn.data.substrings import SubstringIndex
 from charrnn.data.vocab import Vocab, merged_with_ends, recoded
+from charrnn.data.weighted_sources import Units, file_units, split_by_source
 from charrnn.errors import CharRNNError
 from charrnn.model.record import RunRecord
 from charrnn.paths import is_file

@@ -35,7 +35,7 @@ ONNX_FLOOR = (1, 21)
 
 
 class OnnxStep:
-    """The decoder's one-character step (`charrnn.decoding.step.InferenceStep`'s
+    """The decoder's one-character step (`charrnn.decoding.inference_step.InferenceStep`'s
     interface) through an onnxruntime session of the exported graph."""
 
     weights = "onnx"  # never "fp32": whole texts are stepped too (`Decoder.feed`)

@@ -1,7 +1,7 @@
 /* charrnn's inference step in plain JavaScript: a model exported by `charrnn export`
  * runs in a browser tab or in Node with no server and no dependency.
  *
- * The step mirrors charrnn/decoding/step.py: layer 0's input product of every symbol
+ * The step mirrors charrnn/decoding/inference_step.py: layer 0's input product of every symbol
  * (embedding x W_ih + biases) is a table built once at load, so the first layer reads
  * a row instead of multiplying; the other products run through `matvec`, a WebAssembly
  * SIMD kernel where the engine has one (see `kernel`), else a plain loop with four

@@ -5,9 +5,9 @@
     presets.py      model size presets, the size a time budget buys, fine-tuning's settings
     parent.py       fine-tuning: the model a run starts from, its lineage, merged vocabulary
     loop.py         the training loop, in named phases
-    step.py         one teacher-forced step, and the optimiser it updates
-    sources.py      what the loop reads: stream or document batches, and validation
-    sourced.py      many files: held out per source, drawn by weight, validated per source
+    train_step.py   one teacher-forced step, and the optimiser it updates
+    training_text.py what the loop reads: stream or document batches, and validation
+    per_source.py   many files: held out per source, drawn by weight, validated per source
     glimpse.py      a short sample (per label) at each evaluation
     progress.py     what the loop carries from step to step
     schedule.py     the run's budget and the learning rate that follows it

@@ -8,7 +8,7 @@
     loop      step; evaluate and checkpoint; log a metrics line; stop by the rules
     finish    a last evaluation (or, when interrupted, a last save), and the result
 
-A step is in `step.py`, the budget and learning rate in `schedule.py`, the validation
+A step is in `train_step.py`, the budget and learning rate in `schedule.py`, the validation
 loss in `validation.py`, the checks before a resume in `resumable.py`. Progress goes out
 through a `Reporter` (`report.py`); nothing here prints.
 """
@@ -54,8 +54,8 @@ from charrnn.training.report import (
 )
 from charrnn.training.resumable import check_resumable
 from charrnn.training.schedule import Budget, learning_rate
-from charrnn.training.sources import TrainingText, training_text
-from charrnn.training.step import make_optimizer, train_step
+from charrnn.training.train_step import make_optimizer, train_step
+from charrnn.training.training_text import TrainingText, training_text
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What the loop reads: its training windows, and the text its validation loss is on.
 
 A corpus is one continuous text (streams, `data/streams.py`) or a list of documents
-(`data/documents.py`, `--documents`), of one file or of many (`sourced.py`: held out
+(`data/documents.py`, `--documents`), of one file or of many (`per_source.py`: held out
 and validated per source); the loop asks the same of all: the next window, whether it
 starts afresh, and the validation loss of a model.
 """
@@ -17,16 +17,22 @@ import torch
 from charrnn.config import TrainConfig
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import DocumentBatcher, Documents, find_documents, split_documents
-from charrnn.data.sources import SourceShare, file_units, shares, split_by_source, stream_text
 from charrnn.data.split import split_ids
 from charrnn.data.streams import StreamBatcher
 from charrnn.data.vocab import Vocab
+from charrnn.data.weighted_sources import (
+    SourceShare,
+    file_units,
+    shares,
+    split_by_source,
+    stream_text,
+)
 from charrnn.errors import CorpusError
 from charrnn.model.network import CharRNN
 from charrnn.training.distributed import Ranks
+from charrnn.training.per_source import LabelledStreams, SourcedValidation, check_sources
 from charrnn.training.report import Reporter
-from charrnn.training.sourced import LabelledStreams, SourcedValidation, check_sources
-from charrnn.training.step import fit_to_text
+from charrnn.training.train_step import fit_to_text
 from charrnn.training.validation import documents_nll, mean_nll, scored_count, val_share
 
 

@@ -1,4 +1,4 @@
-"""A corpus of many files as the loop reads it (cut by `data/sources.py`): labels read
+"""A corpus of many files as the loop reads it (cut by `data/weighted_sources.py`): labels read
 but never scored, and validation reported per source.
 
 As one stream the state runs on from file to file, and what is predicted after an end

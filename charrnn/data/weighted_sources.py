@@ -11,7 +11,7 @@ Drawn: with `documents`, each epoch draws every document `weight` times (`Docume
 drawn`); as one stream, the training text is the files one after another, a file of
 weight 3 three times (in three rounds through the files, so its copies are apart).
 
-Training (`training/sourced.py`) and novelty (`decoding/novelty.py`) both cut here, so a
+Training (`training/per_source.py`) and novelty (`decoding/novelty.py`) both cut here, so a
 model's held-out files are known again from its checkpoint.
 """
 

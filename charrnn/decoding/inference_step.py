@@ -9,7 +9,7 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
   row lookup; each higher LSTM/RNN layer multiplies [x, h] by one concatenated
   [W_ih W_hh]; LSTM gate rows are reordered (i, f, o, g) so the three sigmoid gates are
   one slice;
-- each product runs by the route measured fastest for its batch size (`products.py`);
+- each product runs by the route measured fastest for its batch size (`matmul_routes.py`);
 - everything between the products is numpy on buffers allocated once per batch size,
   in place, at about a microsecond per operation where an eager torch call costs
   several (a sigmoid is 0.5 + 0.5 tanh(x / 2): numpy's tanh is vectorised).
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from charrnn.config import check_weights
-from charrnn.decoding.products import Product, batch_class, choose_routes
+from charrnn.decoding.matmul_routes import Product, batch_class, choose_routes
 from charrnn.model.network import CharRNN, State
 
 
