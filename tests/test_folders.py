@@ -682,3 +682,20 @@ def test_a_weighted_stream_reads_the_drawn_text_without_copying_it(tmp_path):
         return float(done.stdout.split()[-1])
 
     assert peak_mb(100) - peak_mb(1) < 100  # joined, 100 copies of 3 MB: about 300 MB more
+
+
+def test_a_model_of_files_evaluates_a_text_as_one_file(tmp_path, cli):
+    """`lm.evaluate(text)` (and `charrnn eval FILE`) on a `documents` files model scores
+    the text as one file, its end symbol included, as `evaluate_files` does for a file."""
+    folder = write_letters(tmp_path / "letters", files=2, lines=6)
+    charrnn.train(str(folder), documents="files", steps=4, out=tmp_path / "run", **SMALL)
+    lm = charrnn.load(tmp_path / "run")
+    text = (folder / "alice" / "letter0.txt").read_text(encoding="utf-8")
+    alone = tmp_path / "one" / "letter.txt"
+    alone.parent.mkdir()
+    alone.write_text(text, encoding="utf-8")
+    found = lm.evaluate(text)
+    assert found.documents == 1 and found.chars == len(text) + 1
+    assert found.nats == pytest.approx(lm.evaluate_files([alone])[""].nats, abs=1e-4)
+    result = cli("eval", str(alone), "--checkpoint", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output

@@ -299,7 +299,12 @@ class LanguageModel:
     def evaluate(self, text: str) -> TextLoss:
         """Loss on `text` read from its start: nats, bits per character and perplexity. A
         model of documents scores each document of the text from the start, its end
-        symbol included, and also reports nats per document."""
+        symbol included, and also reports nats per document; a model of files reads the
+        text as one file."""
+        if self.documents == "files":  # the text is one file: a text of its own, its end too
+            ids = torch.cat([self.vocab.encode(text, "text"), torch.tensor([self.vocab.end_id])])
+            loss = text_loss(self.decoder, [ids])
+            return TextLoss(loss.nats, loss.chars, 1)
         if self.documents is not None:
             docs = [self.vocab.encode(d, "text") for d in self.split_documents(text)]
             return documents_loss(self.decoder, docs)
