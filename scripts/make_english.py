@@ -64,36 +64,15 @@ BOOKS = [
      "b3392949b56cdfdd67a320492e707a26a9f8deca8c075f5f1ff8ecb752ddf273"),
 ]
 
+HELD_OUT = 2
+
 # (file, title, author, Gutenberg ebook, sha256 of the stripped text, role), the role
 # "train", "validation" or "test": 42 books by 34 authors learned; two validation and two
 # test books held out whole, by four authors with no other book here. The first twelve are
 # BOOKS (the recipe of english-small); corpora/english/SOURCES.md gives each one's origin.
 BOOKS_V2 = [
-    ("austen-pride-and-prejudice.txt", "Pride and Prejudice", "Jane Austen", 1342,
-     "d02c06ecdee0120842aa1274288a07fe68d5316d1e8285853eaf4fc65a0b39a0", "train"),
-    ("bronte-jane-eyre.txt", "Jane Eyre", "Charlotte Brontë", 1260,
-     "27ede6c44cb4cc667a09ff824ae2b4b836d6cd4bd3b4d98cd8031611272993d2", "train"),
-    ("dickens-a-tale-of-two-cities.txt", "A Tale of Two Cities", "Charles Dickens", 98,
-     "5faf3c53a19a8d78a8a30e2740d2b03c2e7306adf86cdf434509e0381badea32", "train"),
-    ("doyle-the-adventures-of-sherlock-holmes.txt", "The Adventures of Sherlock Holmes",
-     "Arthur Conan Doyle", 1661,
-     "efc28bcd78eb3e5a903117fb117819208c6745849ea4862ad7e6ed6b216aa69d", "train"),
-    ("melville-moby-dick.txt", "Moby Dick", "Herman Melville", 2701,
-     "0c5d752a93303520e05972895180669d0b09ddf6f9d453f8da538d76269b6ab0", "train"),
-    ("shelley-frankenstein.txt", "Frankenstein", "Mary Shelley", 84,
-     "441c63b01d9a10f357a6285fd89ad0ea74d2e2331f07c8a6cea2ea9663ca16f7", "train"),
-    ("stoker-dracula.txt", "Dracula", "Bram Stoker", 345,
-     "f8e495da429078d571224e1e684c32310122c8d2cf545a33965d073605368c83", "train"),
-    ("twain-adventures-of-huckleberry-finn.txt", "Adventures of Huckleberry Finn", "Mark Twain",
-     76, "6e4dedb6df6d9a3abbdc1da1358c04161ca802f4f0802b6325aad5bfba4f40dd", "train"),
-    ("twain-the-adventures-of-tom-sawyer.txt", "The Adventures of Tom Sawyer", "Mark Twain", 74,
-     "13f5328ae466575fdf615f01a9c59764a0c42c041c7d739c1c0abeec2b62dc24", "train"),
-    ("wilde-the-picture-of-dorian-gray.txt", "The Picture of Dorian Gray", "Oscar Wilde", 174,
-     "c1b1b7971a4d17fd000d452e24180583c9b1070b8424ed0f63ee967d8397288b", "train"),
-    ("stevenson-treasure-island.txt", "Treasure Island", "Robert Louis Stevenson", 120,
-     "9d3923a2e2ef3429e1d1f7481c452688e0212ac1984629d1771957e83e4a4e60", "validation"),
-    ("wells-the-war-of-the-worlds.txt", "The War of the Worlds", "H. G. Wells", 36,
-     "b3392949b56cdfdd67a320492e707a26a9f8deca8c075f5f1ff8ecb752ddf273", "validation"),
+    *((*book, "train") for book in BOOKS[:-HELD_OUT]),
+    *((*book, "validation") for book in BOOKS[-HELD_OUT:]),
     ("austen-emma.txt", "Emma", "Jane Austen", 158,
      "b1f407ebf45d923e2c2532a1000ce2ee7b4eb5008b63fa9898522b16c70c9c00", "train"),
     ("dickens-great-expectations.txt", "Great Expectations", "Charles Dickens", 1400,
@@ -168,7 +147,6 @@ BOOKS_V2 = [
     ("hardy-far-from-the-madding-crowd.txt", "Far from the Madding Crowd", "Thomas Hardy", 107,
      "5c5c136e4824cded78fe5cee685722d468cc102d4cbeb966c2f0a637e8ff03be", "test"),
 ]
-HELD_OUT = 2
 LN2 = 0.6931471805599453
 SETTINGS = {"size": "large", "dropout": 0.1, "ema": 0.999, "eval_every": 1000,
             "val_max_chars": 200_000, "seed": 1}
