@@ -127,3 +127,18 @@ def test_a_message_names_other_settings_in_each_interfaces_terms(corpus_file, cl
                  "--hidden-size", "64", "--steps", "1")
     line = one_error_line(result)
     assert "--embed-size (32) must equal --hidden-size (64)" in line and "`" not in line
+
+
+def test_every_sampling_signature_defaults_as_the_config():
+    """The Python API's sampling methods take their defaults from SampleConfig, so no
+    signature can drift from `charrnn sample --help`."""
+    from charrnn.api.language_model import LanguageModel
+    from charrnn.decoding.session import Session
+
+    expected = dataclasses.asdict(SampleConfig())
+    methods = [LanguageModel.stream, LanguageModel.sample, LanguageModel.samples,
+               Session.stream, Session.sample, Session.suggest]
+    for method in methods:
+        defaults = {name: p.default for name, p in inspect.signature(method).parameters.items()
+                    if name in expected}
+        assert defaults == expected, method.__qualname__

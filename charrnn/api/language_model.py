@@ -34,6 +34,8 @@ from charrnn.model.network import CharRNN
 from charrnn.model.opening import opening_for
 from charrnn.model.record import RunRecord
 
+SAMPLING = SampleConfig()  # the defaults of every sampling signature here
+
 
 class LanguageModel:
     """A trained model with its vocabulary: sample, beam-search and score text.
@@ -99,10 +101,11 @@ class LanguageModel:
         """"lines" or "paragraphs" for a model of documents (`--documents`), else None."""
         return self.record.documents
 
-    def stream(self, length: int, temperature: float = 1.0, prime: str = "",
-               seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
-               repetition_penalty: float = 1.0, stop: str | Sequence[str] = (),
-               label: str | None = None) -> Iterator[str]:
+    def stream(self, length: int, temperature: float = SAMPLING.temperature,
+               prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
+               top_p: float | None = SAMPLING.top_p,
+               repetition_penalty: float = SAMPLING.repetition_penalty,
+               stop: str | Sequence[str] = (), label: str | None = None) -> Iterator[str]:
         """The continuation piece by piece, as it is generated (see `sample`).
 
         Bad options and unknown prime characters raise here, before the first piece.
@@ -121,10 +124,11 @@ class LanguageModel:
         return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
                            stops)
 
-    def sample(self, length: int, temperature: float = 1.0, prime: str = "",
-               seed: int | None = None, top_k: int | None = None, top_p: float | None = None,
-               repetition_penalty: float = 1.0, stop: str | Sequence[str] = (),
-               label: str | None = None) -> str:
+    def sample(self, length: int, temperature: float = SAMPLING.temperature,
+               prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
+               top_p: float | None = SAMPLING.top_p,
+               repetition_penalty: float = SAMPLING.repetition_penalty,
+               stop: str | Sequence[str] = (), label: str | None = None) -> str:
         """Up to `length` characters following `prime`; temperature 0 is greedy decoding.
 
         top_k / top_p restrict each draw to the k most likely characters / the smallest
@@ -135,9 +139,10 @@ class LanguageModel:
         return "".join(self.stream(length, temperature, prime, seed, top_k, top_p,
                                    repetition_penalty, stop, label))
 
-    def samples(self, n: int, length: int, temperature: float = 1.0, prime: str = "",
-                seed: int | None = None, top_k: int | None = None,
-                top_p: float | None = None, repetition_penalty: float = 1.0,
+    def samples(self, n: int, length: int, temperature: float = SAMPLING.temperature,
+                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
+                top_p: float | None = SAMPLING.top_p,
+                repetition_penalty: float = SAMPLING.repetition_penalty,
                 stop: str | Sequence[str] = (), label: str | None = None) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
         steps = list(self._steps(n, length, SampleConfig(temperature, top_k, top_p,

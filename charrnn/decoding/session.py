@@ -27,6 +27,8 @@ from charrnn.decoding.decoder import Decoder, Start
 from charrnn.decoding.sampling import sample_from
 from charrnn.errors import ConfigError
 
+SAMPLING = SampleConfig()  # the defaults of every sampling signature here
+
 
 @dataclass(frozen=True)
 class _Point:
@@ -93,10 +95,11 @@ class Session:
         return [(self._codec.symbol(i), float(p))
                 for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)]
 
-    def stream(self, length: int, temperature: float = 1.0, seed: int | None = None,
-               top_k: int | None = None, top_p: float | None = None,
-               repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()
-               ) -> Iterator[str]:
+    def stream(self, length: int, temperature: float = SAMPLING.temperature,
+               seed: int | None = None, top_k: int | None = SAMPLING.top_k,
+               top_p: float | None = SAMPLING.top_p,
+               repetition_penalty: float = SAMPLING.repetition_penalty,
+               stop: str | Sequence[str] = ()) -> Iterator[str]:
         """Continue the text piece by piece (options as `LanguageModel.sample`); what was
         generated is kept, also when the caller stops reading early."""
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
@@ -116,17 +119,20 @@ class Session:
             if made:
                 self._move(torch.tensor(made))
 
-    def sample(self, length: int, temperature: float = 1.0, seed: int | None = None,
-               top_k: int | None = None, top_p: float | None = None,
-               repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()) -> str:
+    def sample(self, length: int, temperature: float = SAMPLING.temperature,
+               seed: int | None = None, top_k: int | None = SAMPLING.top_k,
+               top_p: float | None = SAMPLING.top_p,
+               repetition_penalty: float = SAMPLING.repetition_penalty,
+               stop: str | Sequence[str] = ()) -> str:
         """Continue the text by up to `length` characters and keep them; returns them."""
         return "".join(self.stream(length, temperature, seed, top_k, top_p,
                                    repetition_penalty, stop))
 
-    def suggest(self, k: int, length: int, temperature: float = 1.0, seed: int | None = None,
-                top_k: int | None = None, top_p: float | None = None,
-                repetition_penalty: float = 1.0, stop: str | Sequence[str] = ()
-                ) -> list[str]:
+    def suggest(self, k: int, length: int, temperature: float = SAMPLING.temperature,
+                seed: int | None = None, top_k: int | None = SAMPLING.top_k,
+                top_p: float | None = SAMPLING.top_p,
+                repetition_penalty: float = SAMPLING.repetition_penalty,
+                stop: str | Sequence[str] = ()) -> list[str]:
         """`k` independent continuations, generated together (one batched step per
         character); none is kept: `feed` the one you choose."""
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
