@@ -182,6 +182,11 @@ HOSTILE = {
     "a score that is text": dict(meta_change=lambda m: m["metrics"].update(val_loss="low")),
     "deeply nested JSON": dict(raw_meta='{"format": "charrnn", "version": 1, "corpus": '
                                + "[" * 100_000 + "]" * 100_000 + "}"),
+    "a text format not an object": dict(meta_change=lambda m: m.update(text_format=[1])),
+    "a text format of another vocabulary": dict(
+        meta_change=lambda m: m["text_format"].update(end_id=2, labels=["a"])),
+    "a default label that is no label": dict(
+        meta_change=lambda m: m["text_format"].update(default_label=10**9)),
     "a NaN weight": dict(tensor_change=_nan_weight),
     "a missing tensor": dict(tensor_change=lambda t: t.pop("model.head.bias")),
     "an extra tensor": dict(tensor_change=lambda t: t.update({"model.extra": torch.ones(2)})),
@@ -230,3 +235,13 @@ def test_the_run_record_is_the_only_reader_of_a_checkpoints_json(trained_run):
     again = {k: v for k, v in saved.meta.items()
              if k not in ("format", "version", "tensors_sha256")}
     assert json.loads(json.dumps(record.to_document())) == json.loads(json.dumps(again))
+
+
+def test_a_checkpoint_stores_its_text_format_and_one_without_it_makes_the_same(
+        trained_run, tmp_path):
+    """The format a run was trained in is in its checkpoint; a file written before formats
+    were stored gets the one its vocabulary and settings give."""
+    saved = checkpoint.load(trained_run / "best.safetensors")
+    assert saved.meta["text_format"] == saved.record.text_format.to_dict()
+    older = _crafted(trained_run, tmp_path, meta_change=lambda m: m.pop("text_format"))
+    assert checkpoint.load(older).record.text_format == saved.record.text_format

@@ -31,7 +31,6 @@ from charrnn.insight.surprise import Surprise, pieces_of, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
-from charrnn.model.opening import opening_for
 from charrnn.model.record import RunRecord
 
 SAMPLING = SampleConfig()  # the defaults of every sampling signature here
@@ -61,8 +60,7 @@ class LanguageModel:
         self.path = path
         self.weights = weights
         self.decoder = Decoder(model, vocab.counts, weights,
-                               opening=opening_for(vocab, self.record.stream_of_files),
-                               step_fn=step_fn)
+                               text_format=self.record.text_format, step_fn=step_fn)
         self.codec = TextCodec(vocab)
         self._known: KnownDocuments | None = None  # a documents model's lists, when asked
 
@@ -93,8 +91,8 @@ class LanguageModel:
     @property
     def default_label(self) -> str | None:
         """The label used when none is asked for: the one most training files carry."""
-        i = self.decoder.opening.default_label
-        return None if i is None else self.vocab.labels[i - self.vocab.end_id - 1]
+        text_format = self.record.text_format
+        return text_format.label_name(text_format.default_label)
 
     @property
     def documents(self) -> str | None:

@@ -3,6 +3,7 @@
     reading.py    a file as text chunks: encodings, byte-order marks, newlines, clear errors
     builtin.py    the built-in corpus (Python's standard library) and its fair held-out files
     vocab.py      symbols <-> ids, at character or byte level, with corpus counts
+    text_format.py  TextFormat: what a text is (end symbol, labels, opening, documents)
     cache_folder.py  where the prepared corpora are kept ($CHARRNN_CACHE)
     cache.py      a corpus -> memory-mapped ids, prepared once, keyed by content hash
     files.py      many files in: folders, globs, and each file's name, source, label, weight

@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.config import setting_error
+from charrnn.data.text_format import TextFormat
 from charrnn.decoding.inference_step import InferenceStep
 from charrnn.model.network import CharRNN, State, select_state
-from charrnn.model.opening import Opening
 
 FUSED_FROM = 8  # characters: shorter texts are stepped (see `Decoder.feed`)
 
@@ -41,15 +41,14 @@ class Decoder:
     """Next-character log-probabilities from a trained model, without autograd."""
 
     def __init__(self, model: CharRNN, char_counts: list[int], weights: str = "fp32",
-                 end_id: int | None = None, opening: Opening | None = None,
-                 step_fn=None):
+                 text_format: TextFormat | None = None, step_fn=None):
         self.model = model.eval()
         # the step: the model's own, or another runtime's (an exported ONNX graph)
         self.step_fn = step_fn if step_fn is not None else InferenceStep(model, weights)
         counts = torch.tensor(char_counts, dtype=torch.float64)
         self.first_logprobs = torch.log(counts / counts.sum()).to(torch.float32)
-        self.opening = opening or Opening(end_id)
-        self.end_id = self.opening.end_id  # a model of documents: texts start after this id
+        self.text_format = text_format or TextFormat()
+        self.end_id = self.text_format.end_id  # a model of documents: texts start after this id
 
     @property
     def vocab_size(self) -> int:
@@ -84,8 +83,8 @@ class Decoder:
     def read_from_zero(self, prime: torch.Tensor) -> torch.Tensor:
         """The ids read from the zero state before the first draw after `prime`: a
         document's end symbol or label first (it is read from its start, as in
-        training; see `Opening`)."""
-        return self.opening.read(prime)
+        training; see `TextFormat.opening`)."""
+        return self.text_format.opening(prime)
 
     def start(self, prime: torch.Tensor) -> Start:
         """State after reading `prime`, and the next character's log-probabilities."""

@@ -168,7 +168,7 @@ def load(path: str | Path) -> Checkpoint:
         stored[AVERAGE] = weights_of(tensors, AVERAGE)
     try:
         check_contents(document, stored)
+        record = RunRecord.from_document(document)
     except CheckpointError as exc:
         raise _refuse(path, str(exc)) from None
-    return Checkpoint(path=path, meta=document, tensors=tensors,
-                      record=RunRecord.from_document(document))
+    return Checkpoint(path=path, meta=document, tensors=tensors, record=record)

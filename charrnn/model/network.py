@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from charrnn.config import ModelConfig
+from charrnn.data.text_format import label_in_force, label_vectors
 from charrnn.model.restarts import recur_with_restarts
 
 State = tuple[torch.Tensor, ...]
@@ -74,7 +75,7 @@ class CharRNN(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:  # one matrix both reads and writes characters
             self.head.weight = self.embed.weight
-        self.labels = config.label_count if config.label_input == "vector" else 0
+        self.labels = label_vectors(config.label_input, config.label_count)
         if self.labels:  # row 0: no label yet
             self.label_embed = nn.Embedding(self.labels + 1, config.embed_size, padding_idx=0)
             self.first_label = config.vocab_size - self.labels
@@ -98,7 +99,7 @@ class CharRNN(nn.Module):
         returns to zero: where a packed row's next document begins."""
         x, labels = self.embed(ids), ()
         if self.labels:
-            state, codes = state[:-1], self.label_codes(ids, state[-1])
+            state, codes = state[:-1], label_in_force(ids, state[-1], self.first_label)
             x = x + self.label_embed(codes)
             labels = (codes[:, -1:].T[:, :, None].to(state[0].dtype),)
         if restarts is not None:
@@ -109,16 +110,6 @@ class CharRNN(nn.Module):
         logits = self.head(self.drop(out))
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, (*new_state, *labels)
-
-    def label_codes(self, ids: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
-        """(batch, time) the label in force at each step: that of the last label symbol
-        read up to it (itself included), else the one `carried` in (1, batch, 1)."""
-        is_label = ids >= self.first_label
-        code = (ids - self.first_label + 1) * is_label
-        steps = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
-        last = torch.where(is_label, steps, -1).cummax(dim=1).values
-        before = carried[0, :, 0].long()[:, None].expand_as(ids)
-        return torch.where(last >= 0, code.gather(1, last.clamp(min=0)), before)
 
     def _recur(self, x: torch.Tensor, hidden: torch.Tensor | State):
         """The fused RNN; while training with weight_drop, through recurrent matrices with

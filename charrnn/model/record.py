@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from charrnn.config import DataConfig, ModelConfig, TrainConfig
+from charrnn.data.text_format import TextFormat, text_format_of
 from charrnn.data.vocab import Vocab, vocab_from_dict
 
 
@@ -129,22 +130,26 @@ class RunRecord:
     val_by_source: dict[str, float] = field(default_factory=dict)
     version: int = 1  # the format version it was written in
     tensors_sha256: str | None = None
+    text_format: TextFormat | None = None  # None: made from the vocabulary and settings
+
+    def __post_init__(self) -> None:
+        if self.text_format is None:  # a new run's, or one written before it was stored
+            made = text_format_of(self.vocab, self.data.documents, self.corpus.many_files,
+                                  self.model.label_input)
+            object.__setattr__(self, "text_format", made)
 
     @property
     def documents(self) -> str | None:
         """"lines", "paragraphs" or "files" for a model of documents, else None."""
         return self.data.documents
 
-    @property
-    def stream_of_files(self) -> bool:
-        """Many files learned as one stream: a label is read after an end symbol."""
-        return self.corpus.many_files and self.data.documents is None
-
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> RunRecord:
         """From a checked, upgraded document (`checkpoint.load`)."""
+        vocab = vocab_from_dict(doc["vocab"])
+        stored = doc.get("text_format")  # None: written before formats were stored
         return cls(
-            model=ModelConfig.from_dict(doc["model"]), vocab=vocab_from_dict(doc["vocab"]),
+            model=ModelConfig.from_dict(doc["model"]), vocab=vocab,
             data=DataConfig.from_dict(doc["data"]),
             train=TrainConfig.from_dict(doc["train"]) if doc.get("train") else None,
             corpus=CorpusRecord.from_dict(doc.get("corpus") or {}),
@@ -155,7 +160,8 @@ class RunRecord:
             processes=doc.get("processes") or 1, validation=doc.get("validation") or "split",
             parent=Lineage.from_dict(doc["parent"]) if doc.get("parent") else None,
             val_by_source=dict(doc.get("val_by_source") or {}),
-            version=doc.get("version", 1), tensors_sha256=doc.get("tensors_sha256"))
+            version=doc.get("version", 1), tensors_sha256=doc.get("tensors_sha256"),
+            text_format=None if stored is None else TextFormat.from_dict(stored, vocab))
 
     def to_document(self) -> dict[str, Any]:
         """The JSON a checkpoint stores (the format and checksum are added on saving)."""
@@ -164,7 +170,7 @@ class RunRecord:
                "step": self.step, "epoch": self.epoch, "window": self.window,
                "elapsed_seconds": self.elapsed_seconds, "created": self.created,
                "metrics": self.metrics.to_dict(), "processes": self.processes,
-               "validation": self.validation}
+               "validation": self.validation, "text_format": self.text_format.to_dict()}
         if self.train is not None:
             doc["train"] = self.train.to_dict()
         if self.chars_seen is not None:
@@ -174,3 +180,4 @@ class RunRecord:
         if self.val_by_source:
             doc["val_by_source"] = dict(self.val_by_source)
         return doc
+

@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import torch
 
+from charrnn.data.text_format import TextFormat
 from charrnn.data.vocab import Vocab
 from charrnn.model.network import CharRNN
-from charrnn.model.opening import opening_for
 
 LENGTH = 200
 TEMPERATURE = 0.8
 
 
 @torch.inference_mode()
-def glimpses(model: CharRNN, vocab: Vocab, stream: bool, seed: int) -> dict[str, str]:
-    """label (or "") -> a sample of up to LENGTH characters from the start of a text.
-    `stream`: files were learned as one stream (a label is read after an end symbol)."""
+def glimpses(model: CharRNN, vocab: Vocab, text_format: TextFormat, seed: int
+             ) -> dict[str, str]:
+    """label (or "") -> a sample of up to LENGTH characters from the start of a text."""
     was_training = model.training
     model.eval()
     try:
-        opening = opening_for(vocab, stream)
-        if not vocab.labels:
-            return {"": _sample(model, vocab, opening.read(torch.zeros(0)).tolist(), seed)}
-        return {name: _sample(model, vocab,
-                              opening.read(torch.tensor([vocab.label_id(name)])).tolist(), seed)
-                for name in vocab.labels}
+        return {name: _sample(model, vocab, opening, seed)
+                for name, opening in text_format.styles().items()}
     finally:
         model.train(was_training)
 
@@ -47,8 +43,7 @@ def _sample(model: CharRNN, vocab: Vocab, opening: list[int], seed: int) -> str:
     drawn: list[int] = []
     for _ in range(LENGTH):
         probs = torch.softmax(logits.float() / TEMPERATURE, dim=-1).cpu()
-        if vocab.end_id is not None:
-            probs[vocab.end_id + 1 :] = 0  # a label is never drawn
+        probs[vocab.text_size + 1 :] = 0  # a label (after the end symbol) is never drawn
         i = int(torch.multinomial(probs, 1, generator=generator))
         if i >= vocab.text_size:  # the end of a text ends the sample
             break

@@ -32,6 +32,7 @@ from charrnn.config import ModelConfig, TrainConfig, setting_error
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import IGNORE, DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
+from charrnn.data.text_format import TextFormat, text_format_of
 from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN, State, detach_state
@@ -234,6 +235,7 @@ class Run:
     state: State = ()  # what every stream carries into its next window
     by_source: dict[str, float] = field(default_factory=dict)  # the last evaluation's
     samples: dict[str, str] = field(default_factory=dict)  # the last evaluation's
+    _text_format: TextFormat | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.budget = Budget.of(self.cfg, self.batcher.windows_per_epoch)
@@ -314,7 +316,7 @@ class Run:
         started, progress = time.perf_counter(), self.progress
         improved = progress.scores.record(self.validation_loss(), progress.step)
         self.by_source = dict(getattr(self.text.validation, "last", {}))
-        self.samples = (glimpses(self.net.evaluated, self.text.vocab, self.stream_of_files,
+        self.samples = (glimpses(self.net.evaluated, self.text.vocab, self.text_format,
                                  self.cfg.seed + progress.step)
                         if self.cfg.samples and self.ranks.is_main else {})
         self.save(runs.LATEST, with_training_state=True)
@@ -327,9 +329,13 @@ class Run:
             self.report.on_detail(EvalDetail(progress.step, self.by_source, self.samples))
 
     @property
-    def stream_of_files(self) -> bool:
-        """Many files learned as one stream: a label is read after an end symbol."""
-        return self.corpus.files is not None and self.corpus.data.documents is None
+    def text_format(self) -> TextFormat:
+        """What a text is to this run's model, made once from the prepared corpus."""
+        if self._text_format is None:
+            self._text_format = text_format_of(
+                self.text.vocab, self.corpus.data.documents, self.corpus.files is not None,
+                self.net.model.config.label_input)
+        return self._text_format
 
     def validation_loss(self) -> float:
         """The evaluated weights' loss on the whole validation text, over all processes."""
@@ -378,7 +384,7 @@ class Run:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             metrics=progress.scores.to_record(), processes=self.ranks.world,
             validation=self.held_out, parent=self.lineage,
-            val_by_source=dict(self.by_source))
+            val_by_source=dict(self.by_source), text_format=self.text_format)
 
     def log(self, evaluated: bool) -> None:
         """One metrics line: means over the steps since the previous line."""
