@@ -26,7 +26,7 @@ from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, n
 from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
-from charrnn.errors import CharRNNError, CheckpointError, ConfigError
+from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.insight.surprise import Surprise, pieces_of, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -205,9 +205,7 @@ class LanguageModel:
         the document ends there (what a document beam's score counts)."""
         ids = self.codec.encode(text)
         if complete:
-            if self.vocab.end_id is None:
-                raise ConfigError("complete needs a model trained on `documents`", field="complete")
-            ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
+            ids = self.record.text_format.completed(ids)
         return logprob(self.decoder, self.codec.prime(prime, label=label), ids)
 
     def classify(self, text: str) -> Classification:
@@ -266,9 +264,9 @@ class LanguageModel:
         a text), in bits, and its `top` predictions there (see `charrnn.insight.surprise`)."""
         if top < 1:
             raise setting_error(f"top must be >= 1, not {top}")
-        breaks = {"lines": "\n", "paragraphs": "\n\n"}
-        names = [breaks.get(self.documents or "", "") if i == self.vocab.end_id
-                 else self.vocab.display(self.vocab.decode([i])) for i in range(len(self.vocab))]
+        text_format = self.record.text_format
+        names = [text_format.symbol_name(i) or self.vocab.display(self.vocab.decode([i]))
+                 for i in range(len(self.vocab))]
         return surprise(self.decoder, names, pieces_of(self.vocab, text, self.documents), top)
 
     def read_file(self, path: str | Path, max_chars: int) -> tuple[str, bool]:

@@ -70,6 +70,11 @@ class PreparedCorpus:
     size_bytes: int
     files: FileTable | None = None  # a corpus of many files: where each lies (collection.py)
 
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """charrnn's own folders that a corpus of many files did not read."""
+        return self.files.left_out if self.files is not None else ()
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "sha256": self.sha256,
                 "symbols": self.ids.numel(), "level": self.data.level,

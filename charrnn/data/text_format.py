@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from charrnn.data.vocab import Vocab
-from charrnn.errors import CheckpointError
+from charrnn.errors import CheckpointError, ConfigError
 
 DOCUMENTS = ("lines", "paragraphs", "files")
 LABEL_INPUTS = ("vector", "prefix")
@@ -117,6 +117,14 @@ class TextFormat:
     def ended(self, ids: torch.Tensor) -> torch.Tensor:
         """A whole text's ids with its end symbol, where texts have one (it is scored)."""
         return torch.cat([ids, torch.tensor([self.end_id])]) if self.ends else ids
+
+    def completed(self, ids: torch.Tensor) -> torch.Tensor:
+        """A document's ids with the end symbol that completes it (what `complete` asks
+        to score); a model whose texts have no end refuses, naming the setting."""
+        if not self.ends:
+            raise ConfigError("complete needs a model trained on `documents`",
+                              field="complete")
+        return self.ended(ids)
 
     # -- stored ---------------------------------------------------------------------
 

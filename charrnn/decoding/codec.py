@@ -43,10 +43,8 @@ class TextCodec:
         stops at its end symbol (and at a label, which it is never meant to write)."""
         stops = [stop] if isinstance(stop, str) else list(stop)
         ids = [self.prime(s, field).numpy() for s in stops if s]
-        if self.vocab.end_id is not None:
-            ids += [np.array([i], dtype=np.int64)
-                    for i in range(self.vocab.end_id, len(self.vocab))]
-        return ids
+        return ids + [np.array([i], dtype=np.int64)  # the end symbol and labels, if any
+                      for i in range(self.vocab.text_size, len(self.vocab))]
 
     def pieces(self, ids: Iterable[int]) -> Iterator[str]:
         """Text as the ids arrive: each piece as soon as it is whole."""

@@ -130,7 +130,7 @@ def _sample_documents(lm, count: int, length: int, options: dict, new_only: bool
                           zip(documents, marks or [None] * len(documents), strict=True)],
             "counts": counts}, ensure_ascii=False))
         return
-    between = "\n\n" if lm.documents == "paragraphs" else "\n"
+    between = lm.record.text_format.separator
     sys.stdout.write(between.join(lm.vocab.display(doc) for doc in documents) + "\n")
     sys.stdout.flush()
     if marks:

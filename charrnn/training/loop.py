@@ -435,5 +435,5 @@ class Run:
             streams=(self.rows.start, self.rows.stop, cfg.batch_size * self.ranks.world),
             documents=text.documents, padding=text.padding, parent=self.lineage_dict,
             sources=text.sources or (), labels=text.vocab.labels,
-            left_out=self.corpus.files.left_out if self.corpus.files is not None else (),
+            left_out=self.corpus.left_out,
         )
