@@ -71,6 +71,14 @@ class PreparedCorpus:
     files: FileTable | None = None  # a corpus of many files: where each lies (collection.py)
 
     @property
+    def layout(self) -> str:
+        """How the corpus is laid out: "files" (many), "documents" (one file cut into a
+        list of texts) or "stream" (one text)."""
+        if self.files is not None:
+            return "files"
+        return "stream" if self.data.documents is None else "documents"
+
+    @property
     def left_out(self) -> tuple[str, ...]:
         """charrnn's own folders that a corpus of many files did not read."""
         return self.files.left_out if self.files is not None else ()

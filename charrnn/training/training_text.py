@@ -94,10 +94,12 @@ def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Te
                   ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
     """Split `corpus` (or take `validation` ids as the held-out text) and batch it; a
     held-out stream is moved to `device` (documents go there batch by batch)."""
-    if corpus.files is not None:
-        return _files(corpus, cfg, ranks, report)
-    if corpus.data.documents is not None:
-        return _documents(corpus, cfg, validation, ranks, report)
+    read = {"files": _files, "documents": _documents, "stream": _stream}[corpus.layout]
+    return read(corpus, cfg, validation, ranks, report, device)
+
+
+def _stream(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
+            ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
     if validation is None:
         train_ids, val_ids = split_ids(corpus.ids, cfg.val_frac, corpus.data.val_max_chars)
     else:
@@ -110,7 +112,7 @@ def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Te
 
 
 def _documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
-               ranks: Ranks, report: Reporter) -> TrainingText:
+               ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
     mode, newline = corpus.data.documents, corpus.vocab.index.get("\n")
     docs = find_documents(corpus.ids, newline, mode)
     if len(docs) == 1 and validation is None:
@@ -152,8 +154,8 @@ def _document_batcher(ids: torch.Tensor, train_docs: Documents, vocab: Vocab,
     return batcher, cfg
 
 
-def _files(corpus: PreparedCorpus, cfg: TrainConfig, ranks: Ranks,
-           report: Reporter) -> TrainingText:
+def _files(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
+           ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
     """A corpus of many files: held out and validated per source, drawn by weight."""
     table, vocab = corpus.files, corpus.vocab
     check_sources(table, report)
