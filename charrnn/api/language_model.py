@@ -13,7 +13,6 @@ import torch
 
 from charrnn.config import BeamConfig, DataConfig, SampleConfig, setting_error
 from charrnn.data.cache import file_sha256
-from charrnn.data.documents import find_documents
 from charrnn.data.files import find_files
 from charrnn.data.labelled_lines import split_by_label
 from charrnn.data.reading import check_file, iter_symbols
@@ -290,10 +289,10 @@ class LanguageModel:
         return iter_symbols(path, self.record.data, on_bytes)
 
     def split_documents(self, text: str) -> list[str]:
-        """A text cut into documents the way the training corpus was."""
+        """A text cut into documents the way the training corpus was (lines or
+        paragraphs; a model of files or of one stream reads it as one)."""
         ids = self.vocab.lookup(text).long()
-        newline = self.vocab.index.get("\n")
-        found = find_documents(ids, newline, self.documents or "lines")
+        found = self.record.text_format.documents_in(ids, self.vocab.index.get("\n"))
         return [self.vocab.decode(ids[a : a + n])
                 for a, n in zip(found.starts.tolist(), found.lengths.tolist(), strict=True)]
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from charrnn.data.documents import MODES, Documents, find_documents
 from charrnn.data.vocab import Vocab
 from charrnn.errors import CheckpointError, ConfigError
 
@@ -113,6 +114,13 @@ class TextFormat:
     def separator(self) -> str:
         """What stands between two documents where several are shown as one text."""
         return "\n\n" if self.documents == "paragraphs" else "\n"
+
+    def documents_in(self, ids: torch.Tensor, newline: int | None) -> Documents:
+        """Where the documents of a text lie, cut as the training corpus was: lines or
+        paragraphs; a file (or a model of one stream) reads the text as one."""
+        if self.documents in MODES:
+            return find_documents(ids, newline, self.documents)
+        return Documents(torch.zeros(1, dtype=torch.long), torch.tensor([ids.numel()]))
 
     def ended(self, ids: torch.Tensor) -> torch.Tensor:
         """A whole text's ids with its end symbol, where texts have one (it is scored)."""

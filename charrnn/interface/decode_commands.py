@@ -288,7 +288,7 @@ def novelty(
     lm = load_model(checkpoint)
     if file is not None:
         text = check_file(file, "text").read_text(encoding="utf-8")
-        texts = lm.split_documents(text) if lm.documents else [text]
+        texts = lm.split_documents(text)
     else:
         texts = lm.samples(num_samples, length, temperature=temperature, seed=seed)
     report = lm.novelty(texts, max_n)
