@@ -7,6 +7,7 @@ The CLI reads its option defaults from here, and checkpoints store these as JSON
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -362,6 +363,52 @@ MIN_TEMPERATURE = 1e-3
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The numbers a setting may take, as data: `check` holds a value to it here, and an
+    exported model carries it (`to_dict`, in its manifest) so that the JavaScript runtime
+    refuses what Python refuses, with the same words."""
+
+    words: str  # what the message says after the setting's name: "must be >= 1"
+    low: float | None = None  # at least this
+    above: float | None = None  # more than this
+    high: float | None = None  # at most this
+    whole: bool = False  # an integer
+    finite: bool = False  # not infinity
+    unset: bool = False  # None (no limit) is allowed
+    zero: bool = False  # 0 is allowed besides the range (temperature: greedy)
+
+    def holds(self, value: Any) -> bool:
+        if value is None:
+            return self.unset
+        if not (_is_int(value) if self.whole else _is_number(value)):
+            return False
+        if self.zero and value == 0:
+            return True
+        return ((self.low is None or value >= self.low)
+                and (self.above is None or value > self.above)
+                and (self.high is None or value <= self.high)
+                and not (self.finite and not math.isfinite(value)))
+
+    def check(self, name: str, value: Any) -> None:
+        _check(self.holds(value), f"{name} {self.words}, not {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# What SampleConfig.validate holds each field to (and an exported model's runtime too)
+SAMPLE_BOUNDS = {
+    "temperature": Bound(f"must be 0 (greedy) or at least {MIN_TEMPERATURE}",
+                         low=MIN_TEMPERATURE, finite=True, zero=True),
+    "top_k": Bound("must be >= 1", low=1, whole=True, unset=True),
+    "top_p": Bound("must be in (0, 1]", above=0, high=1, unset=True),
+    "repetition_penalty": Bound("must be >= 1", low=1),
+}
+LENGTH = Bound("must be >= 0", low=0, whole=True)  # characters to write
+WRITING_LENGTH = 200  # characters a writing page (served or exported) writes unless told
+
+
+@dataclass(frozen=True)
 class SampleConfig(_JSONConfig):
     """How sampling picks each next character.
 
@@ -378,16 +425,8 @@ class SampleConfig(_JSONConfig):
     repetition_penalty: float = 1.0
 
     def validate(self) -> SampleConfig:
-        _check(_is_number(self.temperature) and (self.temperature == 0 or MIN_TEMPERATURE
-                                                 <= self.temperature < float("inf")),
-               f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, "
-               f"not {self.temperature}")
-        _check(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
-               f"top_k must be >= 1, not {self.top_k}")
-        _check(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),
-               f"top_p must be in (0, 1], not {self.top_p}")
-        _check(_is_number(self.repetition_penalty) and self.repetition_penalty >= 1,
-               f"repetition_penalty must be >= 1, not {self.repetition_penalty}")
+        for name, bound in SAMPLE_BOUNDS.items():
+            bound.check(name, getattr(self, name))
         return self
 
 
