@@ -280,7 +280,7 @@ def test_a_crafted_name_and_label_leave_the_page_and_module_working(tmp_path, of
     export(lm, "js", module)
     loaded = json.loads(node("const m = require(process.argv[1]);"
                              "console.log(JSON.stringify([m.manifest.name, "
-                             "m.manifest.vocab.labels, m.model().sample({length: 20, "
+                             "m.manifest.text_format.labels, m.model().sample({length: 20, "
                              "seed: 1})]))", str(module)))
     assert loaded == [CRAFTED_NAME, [CRAFTED_LABEL, "plain"],
                       lm.sample(20, seed=1, label=lm.default_label)]
@@ -580,3 +580,109 @@ def test_the_module_keeps_its_text_and_history_as_a_python_session(tmp_path):
     assert got["undone"] == [1, ""]
     assert got["reset_undone"] == [1, "ab"]
     assert got["nothing"] == ["", 1, ""]  # sampling nothing is no change: undo takes "ab"
+
+
+# --- what the manifest says, and the runtime reads from it ----------------------------------
+
+def test_the_manifest_carries_the_text_format_and_the_sampling_rules():
+    """The text format as `TextFormat.manifest()` gives it (nothing re-stated beside it),
+    and every sampling setting's default and bound as charrnn/config.py declares them."""
+    from charrnn.config import LENGTH, SAMPLE_BOUNDS, WRITING_LENGTH, SampleConfig
+    from charrnn.export.bundle import bundle_of
+
+    for k, variant in enumerate(VARIANTS):
+        lm = random_lm(**variant, hidden=4, seed=k)
+        manifest = bundle_of(lm).manifest
+        text_format = lm.record.text_format
+        assert manifest["text_format"] == text_format.manifest(), variant
+        assert not {"end_id", "after_end", "default_label_id", "default_label"} & set(manifest)
+        assert set(manifest["vocab"]) <= {"level", "chars"}
+        assert ("first_logprobs" in manifest) == (text_format.openings()[""] == [])
+    sampling = manifest["sampling"]
+    assert sampling["length"] == {"default": WRITING_LENGTH, **LENGTH.to_dict()}
+    for name, bound in SAMPLE_BOUNDS.items():
+        assert sampling[name] == {"default": getattr(SampleConfig(), name), **bound.to_dict()}
+
+
+_OPTIONS = """
+const c = JSON.parse(process.argv[1]);
+const m = require(c.module).model();
+const special = {inf: Infinity, "-inf": -Infinity, nan: NaN};
+const refused = c.cases.map(([key, value]) => {
+  try {
+    m.options({[key]: typeof value === "string" && value in special ? special[value] : value});
+    return null;
+  } catch (e) { return e.message; }
+});
+console.log(JSON.stringify({refused, defaults: m.options({})}));
+"""
+
+_SETTINGS = {
+    "temperature": [0, -0.0, 1e-5, 0.0009, 0.001, 0.8, 1, 7, -1, "inf", "nan", None, "0.8",
+                    True],
+    "top_k": [None, 0, 1, 5, 2.5, -3, "inf"],
+    "top_p": [None, 0, 1e-9, 0.5, 1, 1.5, -0.1, "nan"],
+    "repetition_penalty": [1, 1.3, 0.99, 0, "inf", None],
+    "length": [0, 5, 300, -1, 2.5, None],
+}
+
+
+def test_the_runtime_refuses_the_sampling_options_python_refuses(tmp_path):
+    """Each sampling setting, at and around its bounds (infinity, NaN, null, a string, a
+    boolean): the JavaScript runtime refuses exactly what Python refuses, in the same
+    words under its own name (topK for top_k), and fills in Python's defaults."""
+    from charrnn.config import LENGTH, WRITING_LENGTH, SampleConfig
+
+    lm = random_lm(hidden=4)
+    module = tmp_path / "m.js"
+    export(lm, "js", module)
+    special = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+    cases = [[_camel(name), value] for name, values in _SETTINGS.items() for value in values]
+    got = json.loads(node(_OPTIONS, json.dumps({"module": str(module), "cases": cases})))
+    expected = []
+    for name, values in _SETTINGS.items():
+        for value in values:
+            value = special.get(value, value) if isinstance(value, str) else value
+            try:
+                if name == "length":
+                    LENGTH.check(name, value)
+                else:
+                    SampleConfig(**{name: value}).validate()
+                expected.append(None)
+            except ConfigError as exc:
+                expected.append(str(exc).split(", not ")[0].replace(name, _camel(name), 1))
+    assert [None if m is None else m.split(", not ")[0] for m in got["refused"]] == expected
+    assert "temperature must be 0 (greedy) or at least 0.001" in expected  # 1e-5: refused
+    defaults = SampleConfig()
+    assert got["defaults"] == {"length": WRITING_LENGTH, "temperature": defaults.temperature,
+                               "topK": defaults.top_k, "topP": defaults.top_p,
+                               "repetitionPenalty": defaults.repetition_penalty,
+                               "stop": [], "seed": None, "random": None}
+    with pytest.raises(ConfigError, match="length must be >= 0"):
+        lm.sample(-1)
+
+
+_OPENING = """
+const api = require(process.argv[1]);
+const labels = api.manifest.text_format.labels;
+const written = (label) => {
+  const m = api.model();
+  m.reset(label === null ? undefined : label);
+  return m.sample({length: 40, seed: 3});
+};
+const before = labels.map(written);
+api.manifest.text_format.openings[""] = api.manifest.text_format.openings[labels[1]];
+console.log(JSON.stringify({before, unlabelled: written(null)}));
+"""
+
+
+def test_the_runtime_opens_a_text_with_the_manifests_opening(tmp_path):
+    """The runtime reads what to read before a text from the manifest (it does not work
+    it out): with the opening of "" made that of the second label, a text asked for
+    without a label is written as that label's."""
+    lm = random_lm(cell="gru", labels=("a", "b", "c"), after_end=True, seed=8)
+    module = tmp_path / "m.js"
+    export(lm, "js", module)
+    got = json.loads(node(_OPENING, str(module)))
+    assert got["before"] == [lm.sample(40, seed=3, label=name) for name in lm.labels]
+    assert got["unlabelled"] == got["before"][1] != got["before"][0]

@@ -1,6 +1,7 @@
 """A trained model as a bundle another runtime can read: a manifest (the network's shape,
-the vocabulary, what a text opens with) and the weights' bytes, each matrix in fp32, fp16
-or int8 (a row of int8 values and the row's scale), biases always fp32.
+the vocabulary, the text format with each label's opening, the sampling defaults and
+their bounds) and the weights' bytes, each matrix in fp32, fp16 or int8 (a row of int8
+values and the row's scale), biases always fp32.
 
 The JavaScript runtime (`runtime.js`) reads exactly this; it is also what `--weights`
 changes, so the loss that a smaller file costs is measured here, on the bundle's own
@@ -17,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.config import check_weights
+from charrnn.config import LENGTH, SAMPLE_BOUNDS, WRITING_LENGTH, SampleConfig, check_weights
 from charrnn.model import runs
 from charrnn.model.network import CharRNN
 
 FORMAT = "charrnn-model"
+VERSION = 2  # 2: the text format and the sampling rules in the manifest
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Bundle:
 def bundle_of(lm, weights: str = "fp32") -> Bundle:
     """`lm`'s network and vocabulary as a bundle with its matrices in `weights`."""
     check_weights(weights)
-    model, vocab, opening = lm.model, lm.vocab, lm.decoder.opening
+    model, vocab, text_format = lm.model, lm.vocab, lm.record.text_format
     cfg = model.config
     tensors, chunks, offset = {}, [], 0
     for name, value in model.state_dict().items():
@@ -44,20 +46,26 @@ def bundle_of(lm, weights: str = "fp32") -> Bundle:
         chunks.append(raw)
         offset += len(raw)
     manifest = {
-        "format": FORMAT, "version": 1, "name": model_name(lm), "weights": weights,
+        "format": FORMAT, "version": VERSION, "name": model_name(lm), "weights": weights,
         "cell": cfg.model, "layers": cfg.num_layers, "hidden": cfg.hidden_size,
         "embed": cfg.embed_size, "vocab_size": len(vocab), "label_vectors": model.labels,
         "vocab": {"level": vocab.level,
-                  **({"chars": "".join(vocab.chars)} if vocab.level == "char" else {}),
-                  "end_id": vocab.end_id, "labels": list(vocab.labels)},
-        "end_id": opening.end_id, "after_end": opening.after_end,
-        "default_label_id": opening.default_label,
-        "default_label": lm.default_label,
+                  **({"chars": "".join(vocab.chars)} if vocab.level == "char" else {})},
+        "text_format": text_format.manifest(), "sampling": sampling_rules(),
         "tensors": tensors,
     }
-    if opening.end_id is None:  # a stream's first character: the corpus's frequencies
+    if not text_format.openings()[""]:  # nothing read first: the corpus's frequencies
         manifest["first_logprobs"] = [round(float(x), 7) for x in lm.decoder.first_logprobs]
     return Bundle(manifest, b"".join(chunks))
+
+
+def sampling_rules() -> dict[str, dict[str, Any]]:
+    """Each sampling setting's default and bound (`charrnn.config`), by its Python name:
+    what the runtime fills in and checks, so it refuses what `lm.sample` refuses."""
+    defaults = SampleConfig()
+    rules = {name: {"default": getattr(defaults, name), **bound.to_dict()}
+             for name, bound in SAMPLE_BOUNDS.items()}
+    return {"length": {"default": WRITING_LENGTH, **LENGTH.to_dict()}, **rules}
 
 
 def model_name(lm) -> str:
@@ -116,7 +124,7 @@ def weights_cost(lm, bundle: Bundle, chars: int = 2000, seed: int = 0) -> tuple[
     ids = lm.codec.encode(text)
     if ids.numel() < 2:
         return 0.0, int(ids.numel())
-    opening = lm.decoder.opening.read(torch.zeros(0, dtype=torch.long))
+    opening = lm.record.text_format.opening(torch.zeros(0, dtype=torch.long))
     read = torch.cat([opening, ids])[None, :]
     copy = CharRNN(lm.model.config)
     losses = []

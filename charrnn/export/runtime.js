@@ -10,11 +10,15 @@
  *
  * A model (see `load`) holds a position like `lm.session` in Python: feed(text),
  * predict(), distribution(), sample({...}), logprob(text), fork(), reset(), undo().
+ * What a text is to the model comes from the manifest's `text_format` (Python's
+ * `TextFormat.manifest()`): each label's opening, the end symbol, the label ids; the
+ * sampling defaults and their bounds from its `sampling` (`charrnn/config.py`).
  * This file is one function, `charrnnRuntime()`, that returns the runtime; an exported
  * module or page holds it beside its model's bundle (`charrnn/export/javascript.py`).
  */
 function charrnnRuntime() {
   "use strict";
+  const VERSION = 2;  // of the bundles it reads (charrnn/export/bundle.py VERSION)
 
   // -- bytes in: base64, half floats, int8 rows ------------------------------------------
 
@@ -126,7 +130,7 @@ function charrnnRuntime() {
       this.labels = manifest.label_vectors || 0;
       if (this.labels) {
         const le = t("label_embed.weight");
-        this.firstLabel = this.vocabSize - this.labels;
+        this.firstLabel = manifest.text_format.first_label;
         this.labelTable = new Float32Array((this.labels + 1) * g);
         for (let k = 1; k <= this.labels; k++) {
           v.set(le.subarray(k * e, (k + 1) * e));
@@ -166,7 +170,9 @@ function charrnnRuntime() {
     }
 
     /** Read symbol `id` from `state`: returns the next symbol's log-probabilities
-     * (Float64Array) and a new state (the given one is never changed). */
+     * (Float64Array) and a new state (the given one is never changed). The label in
+     * force (its vector added at every step): a label symbol's own, else the one the
+     * state carries (0: none yet), as `TextFormat.label_in_force` in Python. */
     step(id, state) {
       const n = this.hidden, cell = this.cell, kernel = this.kernel;
       const label = this.labels && id >= this.firstLabel ? id - this.firstLabel + 1
@@ -309,12 +315,13 @@ function charrnnRuntime() {
   // -- text: the vocabulary --------------------------------------------------------------
 
   class Vocab {
-    constructor(spec) {
+    constructor(spec, format) {
       this.level = spec.level;
       this.chars = spec.level === "byte" ? null : Array.from(spec.chars);
       this.textSize = spec.level === "byte" ? 256 : this.chars.length;
-      this.endId = spec.end_id === undefined ? null : spec.end_id;
-      this.labels = spec.labels || [];
+      this.endId = format.end_id;
+      this.labels = format.labels;
+      this.firstLabel = format.first_label;
       this.index = new Map();
       if (this.chars) this.chars.forEach((c, i) => this.index.set(c, i));
       this.encoder = typeof TextEncoder !== "undefined" ? new TextEncoder() : null;
@@ -346,7 +353,12 @@ function charrnnRuntime() {
             this.labels.join(", ")
           : "this model was trained without labels; leave `label` out");
       }
-      return this.endId + 1 + k;
+      return this.firstLabel + k;
+    }
+
+    /** The name of label id `id` (null for null). */
+    labelName(id) {
+      return id === null ? null : this.labels[id - this.firstLabel];
     }
 
     /** Text of ids: end symbols and labels stand for nothing; a byte-level model's bytes
@@ -487,23 +499,36 @@ function charrnnRuntime() {
     };
   }
 
-  const DEFAULTS = { length: 200, temperature: 1, topK: null, topP: null,
-                     repetitionPenalty: 1, stop: [], seed: null, random: null };
+  // -- sampling options: defaults and bounds from the manifest ---------------------------
 
-  /** Sampling options over the defaults; an option given as undefined keeps its default. */
-  function withDefaults(options) {
-    const o = Object.assign({}, DEFAULTS);
-    for (const [key, value] of Object.entries(options || {})) if (value !== undefined) o[key] = value;
-    return o;
+  /** A Python setting's name as a JavaScript option: top_k -> topK. */
+  function camel(name) {
+    return name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
   }
 
-  function checkOptions(o) {
-    const bad = (what) => { throw new Error(what); };
-    if (!Number.isInteger(o.length) || o.length < 0) bad("length must be a whole number >= 0");
-    if (!(o.temperature >= 0) || !isFinite(o.temperature)) bad("temperature must be >= 0");
-    if (o.topK !== null && !(Number.isInteger(o.topK) && o.topK >= 1)) bad("topK must be >= 1");
-    if (o.topP !== null && !(o.topP > 0 && o.topP <= 1)) bad("topP must be in (0, 1]");
-    if (!(o.repetitionPenalty >= 1)) bad("repetitionPenalty must be >= 1");
+  /** Whether `value` is within `bound`: charrnn/config.py `Bound.holds`. */
+  function holds(bound, value) {
+    if (value === null) return bound.unset;
+    if (typeof value !== "number" || (bound.whole && !Number.isInteger(value))) return false;
+    if (bound.zero && value === 0) return true;
+    return (bound.low === null || value >= bound.low) &&
+           (bound.above === null || value > bound.above) &&
+           (bound.high === null || value <= bound.high) &&
+           !(bound.finite && !Number.isFinite(value));
+  }
+
+  /** `options` over the defaults of `rules` (a manifest's `sampling`; an option given as
+   * undefined keeps its default), each checked against its bound: what Python refuses
+   * is refused, in the same words. */
+  function samplingOptions(rules, options) {
+    const o = { stop: [], seed: null, random: null };
+    for (const [name, rule] of Object.entries(rules)) o[camel(name)] = rule.default;
+    for (const [key, value] of Object.entries(options || {})) if (value !== undefined) o[key] = value;
+    for (const [name, rule] of Object.entries(rules)) {
+      const value = o[camel(name)];
+      if (!holds(rule, value)) throw new Error(`${camel(name)} ${rule.words}, not ${value}`);
+    }
+    return o;
   }
 
   // -- the model: a position in a text, as lm.session ------------------------------------
@@ -513,8 +538,9 @@ function charrnnRuntime() {
       this.net = net;
       this.vocab = vocab;
       this.manifest = manifest;
+      this.format = manifest.text_format;
       this.labels = vocab.labels.slice();
-      this.defaultLabel = manifest.default_label || null;
+      this.defaultLabel = vocab.labelName(this.format.default_label);
       this._start = start || null;
       this.label = null;
       if (!start) this.reset();
@@ -546,19 +572,17 @@ function charrnnRuntime() {
       return this;
     }
 
-    /** The ids read from the zero state before a text's first character. */
+    /** The ids read from the zero state before a text's first character: the
+     * manifest's opening of the label asked for ("" for none; an unknown label throws). */
     _opening() {
-      const m = this.manifest;
-      if (m.end_id === null || m.end_id === undefined) {
-        if (this.label !== null) this.vocab.labelId(this.label); // throws: no labels
-        return [];
-      }
-      const ids = [];
-      if (!this.labels.length || m.after_end) ids.push(m.end_id);
-      if (this.labels.length) {
-        ids.push(this.label === null ? m.default_label_id : this.vocab.labelId(this.label));
-      } else if (this.label !== null) this.vocab.labelId(this.label);
-      return ids;
+      if (this.label !== null) this.vocab.labelId(this.label);  // throws for a stranger
+      return this.format.openings[this.label === null ? "" : this.label];
+    }
+
+    /** `options` as `sample` takes them: over the defaults, checked (a bad one throws,
+     * naming it). */
+    options(options) {
+      return samplingOptions(this.manifest.sampling, options);
     }
 
     get text() { return this.vocab.decode(idsOf(this._point)); }
@@ -637,13 +661,11 @@ function charrnnRuntime() {
      * caller that stops early keeps what was written; `stopped` then says why the
      * generation ended: "length", "stop" (a stop string), "end" (a document's end). */
     *stream(options) {
-      const o = withDefaults(options);
-      checkOptions(o);
+      const o = this.options(options);
       const random = o.random || uniforms(o.seed);
       const stops = (Array.isArray(o.stop) ? o.stop : [o.stop]).filter((s) => s)
         .map((s) => this.vocab.encode(s, "stop"));
-      const ends = this.manifest.end_id === null || this.manifest.end_id === undefined
-        ? null : this.manifest.end_id;
+      const ends = this.format.end_id;
       const seen = o.repetitionPenalty !== 1 ? new Uint8Array(this.net.vocabSize) : null;
       if (seen) for (const i of this._point.asked.concat(idsOf(this._point))) seen[i] = 1;
       const pieces = this.vocab.stream();
@@ -726,14 +748,18 @@ function charrnnRuntime() {
     if (!manifest || manifest.format !== "charrnn-model") {
       throw new Error("not a charrnn model bundle");
     }
+    if (manifest.version !== VERSION) {
+      throw new Error(`a version ${manifest.version} bundle; this runtime reads version ` +
+                      `${VERSION} (export the model again)`);
+    }
     const bytes = bundle.weights_z85 !== undefined ? fromZ85(bundle.weights_z85)
       : typeof bundle.weights === "string" ? fromBase64(bundle.weights) : bundle.weights;
     const want = (options && options.kernel) || "auto";
     const kernel = want === "js" ? scriptKernel()
                                  : (simdKernel(bundle.kernel) || scriptKernel());
     const net = new Network(manifest, bytes, kernel);
-    return new Model(net, new Vocab(manifest.vocab), manifest);
+    return new Model(net, new Vocab(manifest.vocab, manifest.text_format), manifest);
   }
 
-  return { load, uniforms, adjust, draw, checkOptions, withDefaults, DEFAULTS, version: 1 };
+  return { load, uniforms, adjust, draw, samplingOptions, version: VERSION };
 }
