@@ -76,10 +76,12 @@ def test_no_function_is_longer_than_a_screen():
 ROOT = PACKAGE.parent
 # Private names of other packages that the code relies on knowingly: torch's fused
 # optimiser helper and oneDNN's packed linear ops (the decoding floor), each checked at
-# first use with a fallback; and the standard library's CodecInfo flag, the one way to
+# first use with a fallback; torch's maker of a quantised tensor from given integers
+# (the int8 quantiser's own, `matmul_routes.int8_rows`; a build without it is refused
+# int8 weights in one line); and the standard library's CodecInfo flag, the one way to
 # tell a text encoding from a bytes-to-bytes codec.
 FOREIGN_PRIVATE = {"_foreach_lerp_", "_reorder_linear_weight", "_linear_pointwise",
-                   "_is_text_encoding"}
+                   "_make_per_channel_quantized_tensor", "_is_text_encoding"}
 
 
 def _own_names(tree: ast.AST) -> set[str]:

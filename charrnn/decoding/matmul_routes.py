@@ -16,10 +16,11 @@ The faster pool is kept. `addmm` is always a route, so the slowest path that is 
 correct remains. `bench/decode.py` prints the routes chosen.
 
 Reduced weights (`weights="fp16"` or `"int8"`) have one route: PyTorch's fbgemm dynamic
-kernels, which read a half or a quarter of the bytes. The int8 kernels quantise their
-input over the whole batch; every input they see is a hidden state, inside [-1, 1], so
-one extra row holding -1 and 1 pins that range for every call: a row's result never
-depends on the other rows, and a beam's score is the log-probability `logprob` gives.
+kernels, which read a half or a quarter of the bytes. Their int8 weights are made by
+`int8_rows`, as an exported model's are. The int8 kernels quantise their input over the
+whole batch; every input they see is a hidden state, inside [-1, 1], so one extra row
+holding -1 and 1 pins that range for every call: a row's result never depends on the
+other rows, and a beam's score is the log-probability `logprob` gives.
 """
 
 from __future__ import annotations
@@ -236,6 +237,22 @@ def _quantized_engine():
         torch.backends.quantized.engine = previous
 
 
+def int8_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one int8 quantiser (`--weights int8`, for decoding and for export): a float32
+    matrix (rows, cols) as int8 values and each row's float32 scale, value x scale
+    standing for the weight. A row's scale is its largest magnitude / 127 (at least
+    1e-12; 1 for a row of zeros), and a value is round-half-even(weight x (1 / scale)),
+    the reciprocal taken in float32: what torch's `quantize_per_channel` computes, so
+    fbgemm's kernels and an exported bundle hold the same integers."""
+    rows = np.ascontiguousarray(matrix, dtype=np.float32)
+    largest = np.abs(rows).max(axis=1)
+    scales = np.where(largest == 0, np.float32(1),
+                      np.maximum(largest / np.float32(127), np.float32(1e-12)))
+    inverse = np.float32(1) / scales
+    values = np.clip(np.rint(rows * inverse[:, None]), -127, 127).astype(np.int8)
+    return values, scales.astype(np.float32)
+
+
 def _pack_reduced(weight: torch.Tensor, bias: torch.Tensor | None, weights: str):
     """Weights packed for the fp16 or int8 dynamic kernels, the op that applies them, and
     the route's name."""
@@ -245,9 +262,10 @@ def _pack_reduced(weight: torch.Tensor, bias: torch.Tensor | None, weights: str)
             if weights == "fp16":
                 return ops.linear_prepack_fp16(weight, bias), ops.linear_dynamic_fp16, \
                     "fbgemm fp16"
-            scale = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+            values, scales = int8_rows(weight.numpy())
             zero = torch.zeros(weight.shape[0], dtype=torch.long)
-            q = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
+            q = torch._make_per_channel_quantized_tensor(
+                torch.from_numpy(values), torch.from_numpy(scales).double(), zero, 0)
             packed = ops.linear_prepack(q, bias)
             anchor = torch.zeros(1, weight.shape[1])
             anchor[0, :2] = torch.tensor([-1.0, 1.0])

@@ -1,7 +1,7 @@
 """A trained model as a bundle another runtime can read: a manifest (the network's shape,
 the vocabulary, the text format with each label's opening, the sampling defaults and
 their bounds) and the weights' bytes, each matrix in fp32, fp16 or int8 (a row of int8
-values and the row's scale), biases always fp32.
+values and the row's scale, from the decoder's own quantiser), biases always fp32.
 
 The JavaScript runtime (`runtime.js`) reads exactly this; it is also what `--weights`
 changes, so the loss that a smaller file costs is measured here, on the bundle's own
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from charrnn.config import LENGTH, SAMPLE_BOUNDS, WRITING_LENGTH, SampleConfig, check_weights
+from charrnn.decoding.matmul_routes import int8_rows
 from charrnn.model import runs
 from charrnn.model.network import CharRNN
 
@@ -88,10 +89,8 @@ def _packed(array: np.ndarray, weights: str) -> tuple[dict[str, Any], bytes]:
     if weights == "fp16":
         raw = array.astype("<f2").tobytes()
         return {"dtype": "f16", "shape": shape}, raw + b"\0" * (-len(raw) % 4)
-    rows = array.reshape(-1, shape[-1])
-    scales = np.abs(rows).max(axis=1) / 127.0
-    scales[scales == 0] = 1.0
-    q = np.clip(np.rint(rows / scales[:, None]), -127, 127).astype(np.int8).tobytes()
+    values, scales = int8_rows(array.reshape(-1, shape[-1]))
+    q = values.tobytes()
     return ({"dtype": "i8", "shape": shape},
             q + b"\0" * (-len(q) % 4) + scales.astype("<f4").tobytes())
 
