@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -326,20 +327,69 @@ def test_onnxruntime_alone_runs_the_graph_from_its_metadata(tmp_path):
     export(lm, "onnx", path)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = json.loads(session.get_modelmeta().custom_metadata_map["charrnn"])
-    chars, opening = meta["vocab"]["chars"], meta["opening"]
+    chars, opening = meta["vocab"]["chars"], meta["text_format"]["openings"]["dickens"]
     layers, hidden = meta["model"]["num_layers"], meta["model"]["hidden_size"]
     state = {"h": np.zeros((layers, 1, hidden), np.float32),
              "c": np.zeros((layers, 1, hidden), np.float32),
              "label": np.zeros((1, 1, 1), np.float32)}
-    dickens = opening["end_id"] + 1 + meta["vocab"]["labels"].index("dickens")
     text = "It was the best of times"
+    read = opening + [chars.index(c) for c in text]
     total = 0.0
-    for i, next_id in zip([dickens] + [chars.index(c) for c in text[:-1]],
-                          [chars.index(c) for c in text], strict=True):
+    for at, (i, next_id) in enumerate(zip(read[:-1], read[1:], strict=True)):
         logprobs, *new = session.run(None, {"ids": np.array([i], np.int64), **state})
         state = dict(zip(["h", "c", "label"], new, strict=True))
-        total += float(logprobs[0, next_id])
+        total += float(logprobs[0, next_id]) if at >= len(opening) - 1 else 0.0
     assert total == pytest.approx(lm.logprob(text, label="dickens"), abs=1e-4)
+
+
+def test_the_onnx_metadata_holds_the_text_format_as_the_checkpoint_has_it(tmp_path):
+    """Every kind of model: the metadata's text_format is `TextFormat.manifest()` (the
+    opening of each label, the first label), with no stand-in corpus and no separate
+    opening, and the file loads back with that format."""
+    import onnx
+
+    import charrnn
+
+    for k, variant in enumerate(VARIANTS):
+        lm = random_lm(**variant, hidden=4, seed=k)
+        path = tmp_path / f"m{k}.onnx"
+        export(lm, "onnx", path)
+        meta = json.loads(next(p.value for p in onnx.load(str(path)).metadata_props
+                               if p.key == "charrnn"))
+        assert meta["text_format"] == lm.record.text_format.manifest(), variant
+        assert meta["version"] == 2 and not {"corpus", "opening"} & set(meta), variant
+        assert charrnn.load(path).record.text_format == lm.record.text_format, variant
+
+
+OLD_ONNX = Path(__file__).resolve().parent / "data" / "onnx"
+
+
+@pytest.mark.parametrize("name", ["lstm-1-char-dirname-vector", "rnn-1-char-paragraphs"])
+def test_an_onnx_file_exported_before_the_text_format_loads_as_its_checkpoint(name):
+    """tests/data/onnx/NAME.onnx was exported by the code of cd23285 from
+    tests/data/golden/NAME.safetensors (`charrnn export CHECKPOINT --format onnx`): its
+    metadata has "opening" and, for files learned as one stream, "corpus": {"files":
+    true}, and no text_format. It loads with the checkpoint's format and writes and
+    scores as the checkpoint does."""
+    import onnx
+
+    import charrnn
+
+    path = OLD_ONNX / f"{name}.onnx"
+    meta = json.loads(next(p.value for p in onnx.load(str(path)).metadata_props
+                           if p.key == "charrnn"))
+    assert "opening" in meta and "text_format" not in meta  # as the old code wrote it
+    old = charrnn.load(path)
+    checkpoint = charrnn.load(Path(__file__).resolve().parent / "data" / "golden" /
+                              f"{name}.safetensors")
+    assert old.record.text_format == checkpoint.record.text_format
+    assert meta["corpus"] == ({"files": True} if checkpoint.record.text_format.stream_of_files
+                              else {})
+    for label in (None, *checkpoint.labels):
+        text = checkpoint.sample(60, seed=1, label=label)
+        assert old.sample(60, seed=1, label=label) == text
+        assert old.logprob(text, label=label) == pytest.approx(
+            checkpoint.logprob(text, label=label), abs=1e-4)
 
 
 def test_the_cli_exports_and_evaluates_the_onnx_file_as_the_checkpoint(trained_run, cli,
@@ -461,8 +511,6 @@ def test_an_onnx_file_cannot_carry_a_file_beside_it_into_its_weights(cli, one_er
 
 
 def test_the_onnx_floor_is_the_one_the_package_asks_for():
-    from pathlib import Path
-
     from charrnn.export.onnx_model import ONNX_FLOOR
 
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
@@ -484,6 +532,10 @@ def _model_field(**fields):
     return lambda meta: json.dumps(meta | {"model": meta["model"] | fields})
 
 
+def _format_field(**fields):
+    return lambda meta: json.dumps(meta | {"text_format": meta["text_format"] | fields})
+
+
 CRAFTED = {  # the first few end in a traceback on a loader without its checks
     "no inputs listed": (None, lambda m: json.dumps({k: v for k, v in m.items()
                                                       if k != "inputs"})),
@@ -501,6 +553,13 @@ CRAFTED = {  # the first few end in a traceback on a loader without its checks
     "a negative embedding": (None, _model_field(embed_size=-3)),
     "sizes in bounds, not in the file": (None, _model_field(hidden_size=8192,
                                                          num_layers=16)),
+    "a text_format that is a list": (None, lambda m: json.dumps(m | {"text_format": [1]})),
+    "a text_format of labels its vocabulary lacks": (None, _format_field(
+        end_id=3, labels=["a"], label_input="vector", default_label=4)),
+    "openings its fields do not make": (None, _format_field(openings={"": [0, 1]})),
+    "a first label it does not have": (None, _format_field(first_label=2)),
+    "documents its data settings lack": (None, _format_field(documents="lines")),
+    "a default label that is not an id": (None, _format_field(default_label=True)),
 }
 
 

@@ -8,10 +8,10 @@ built from Gather, MatMul, Add, Sub, Mul, Sigmoid, Tanh, Slice, Squeeze, Unsquee
 Concat, Reshape, Cast, GreaterOrEqual, Where, Identity and LogSoftmax (opset 17), so no
 runtime needs an RNN operator of its own. The state has the model's layout
 (`charrnn.model.network`): a run starts from zeros, and a text is read one id at a time,
-its opening first (`charrnn.model.opening`). What a program needs to do that (the
-vocabulary, the opening, the first character's distribution for a stream model) is in
-the model's metadata under "charrnn" as JSON, and `onnx_model.py` loads such a file back
-as a `LanguageModel`.
+its opening first. What a program needs to do that (the vocabulary, with the first
+character's frequencies for a stream model, and the text format with each label's
+opening, `TextFormat.manifest()`) is in the model's metadata under "charrnn" as JSON,
+and `onnx_model.py` loads such a file back as a `LanguageModel`.
 """
 
 from __future__ import annotations
@@ -34,17 +34,17 @@ def _onnx():
     return onnx
 
 
+VERSION = 2  # 2: the text format (1 had "opening" and a "corpus" of {"files": true})
+
+
 def metadata(lm) -> dict:
-    """What a program needs beside the graph to read and write text with it."""
-    files = lm.record.corpus.many_files
-    opening = lm.decoder.opening
-    return {"format": "charrnn-onnx", "version": 1,
+    """What a program needs beside the graph to read and write text with it: the model,
+    the vocabulary, how its corpus was read (`charrnn eval` reads a file the same way),
+    the text format (`openings` says what to read before a text, per label) and the
+    graph's inputs."""
+    return {"format": "charrnn-onnx", "version": VERSION,
             "model": lm.model.config.to_dict(), "vocab": lm.vocab.to_dict(),
-            # how its corpus was read (`charrnn eval` reads a file the same way), and
-            # whether it was many files (one's file list is left out)
-            "corpus": {"files": True} if files else {}, "data": lm.record.data.to_dict(),
-            "opening": {"end_id": opening.end_id, "after_end": opening.after_end,
-                        "default_label_id": opening.default_label},
+            "data": lm.record.data.to_dict(), "text_format": lm.record.text_format.manifest(),
             "inputs": ["ids", "h", *(["c"] if lm.model.config.model == "lstm" else []),
                        *(["label"] if lm.model.labels else [])]}
 
@@ -89,7 +89,7 @@ def onnx_bytes(lm) -> bytes:
     x = g.op("Gather", g.const(w["embed.weight"], "embed"), "ids", axis=0)
     label_out = None
     if model.labels:  # the label in force: a label symbol's, else the one carried in
-        first = model.first_label
+        first = lm.record.text_format.first_label
         is_label = g.op("GreaterOrEqual", "ids", g.const(np.array(first, np.int64)))
         own = g.op("Sub", "ids", g.const(np.array(first - 1, np.int64)))
         carried = g.op("Cast", g.op("Reshape", "label", g.const(np.array([-1], np.int64))),

@@ -7,6 +7,12 @@ only (a tensor whose bytes live in another file is refused, since "another file"
 any file beside it), its metadata checked before use, every size it states compared
 with the arrays it holds before anything of that size is made, and one probe step run;
 anything wrong is one `CheckpointError` line.
+
+Its text format (`TextFormat.manifest()`, under "text_format") is checked against its
+vocabulary, its model and its data settings, and its first label and openings must be
+what its fields make. A file exported before the format was written (it has "opening"
+and, for many files, "corpus": {"files": true}) gets the format its vocabulary and
+settings make, as a checkpoint written before formats were stored.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import numpy as np
 import torch
 
 from charrnn.config import DOCUMENTS, DataConfig, ModelConfig
-from charrnn.data.vocab import vocab_from_dict
+from charrnn.data.text_format import TextFormat
+from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.model.network import CharRNN
 from charrnn.model.record import CorpusRecord, RunRecord
@@ -71,9 +78,13 @@ def load_onnx(path: str | Path, weights: str = "fp32"):
         config, vocab = ModelConfig.from_dict(meta["model"]), vocab_from_dict(meta["vocab"])
         model = _model(built, config, len(vocab))
         step = _step(onnxruntime, built, model, meta["inputs"])
-        many = bool(meta["corpus"])  # files learned as one stream (how many: not exported)
-        record = RunRecord(config, vocab, _data(meta["data"], vocab.level),
-                           corpus=CorpusRecord(files=0 if many else None))
+        data = _data(meta["data"], vocab.level)
+        if meta["text_format"] is None:  # exported before the format was written
+            many = bool(meta["corpus"])  # files learned as one stream (how many: not exported)
+            record = RunRecord(config, vocab, data, corpus=CorpusRecord(files=0 if many else None))
+        else:
+            text_format = _text_format(meta["text_format"], vocab, model, data)
+            record = RunRecord(config, vocab, data, text_format=text_format)
     except OSError as exc:
         raise CheckpointError(f"cannot load {path}: {exc.strerror or exc}") from None
     except CharRNNError as exc:
@@ -90,6 +101,20 @@ def _data(saved: dict, level: str) -> DataConfig:
     known = {f.name for f in dataclasses.fields(DataConfig)}
     return DataConfig.from_dict({**DataConfig(level=level).to_dict(),
                                  **{k: v for k, v in saved.items() if k in known}})
+
+
+def _text_format(saved: dict, vocab: Vocab, model: CharRNN, data: DataConfig) -> TextFormat:
+    """The file's text format, once it matches its vocabulary (`TextFormat.from_dict`),
+    its network's label vectors and its data settings, and its first label and openings
+    are exactly what its fields make (what another program reads is what charrnn reads)."""
+    try:
+        made = TextFormat.from_dict(saved, vocab)
+    except CharRNNError:
+        made = None
+    if made is None or made.label_vectors != model.labels or made.documents != data.documents \
+            or json.dumps(made.manifest(), sort_keys=True) != json.dumps(saved, sort_keys=True):
+        raise CharRNNError("its text_format does not match its vocabulary, model and data")
+    return made
 
 
 def _packages():
@@ -147,9 +172,10 @@ def _node_tensors(nodes):
 
 def _metadata(built) -> dict:
     """The charrnn document of the graph, with only what a `LanguageModel` reads from it,
-    each part checked: its model and vocabulary (checked by their readers), whether its
-    corpus was many files, how its corpus was read, and its graph's inputs (checked
-    against the graph by `_step`)."""
+    each part checked: its model and vocabulary (checked by their readers), how its
+    corpus was read, its text format (checked by `_text_format`; None in a file exported
+    before it was written, whose corpus then says whether it was many files), and its
+    graph's inputs (checked against the graph by `_step`)."""
     props = {p.key: p.value for p in built.metadata_props}
     if "charrnn" not in props:
         raise CharRNNError("not a charrnn ONNX export (no charrnn metadata)")
@@ -160,12 +186,15 @@ def _metadata(built) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != "charrnn-onnx":
         raise CharRNNError("not a charrnn ONNX export")
     corpus, data = meta.get("corpus") or {}, meta.get("data") or {}
+    text_format = meta.get("text_format")
     if not isinstance(corpus, dict) or not isinstance(data, dict) \
-            or data.get("documents") not in (None, *DOCUMENTS):
-        raise CharRNNError("its charrnn metadata is malformed (its corpus or data)")
+            or data.get("documents") not in (None, *DOCUMENTS) \
+            or not isinstance(text_format, (dict, type(None))):
+        raise CharRNNError("its charrnn metadata is malformed (its corpus, data or "
+                           "text_format)")
     return {"corpus": {"files": True} if corpus.get("files") else {}, "data": data,
-            "model": meta.get("model"), "vocab": meta.get("vocab"),
-            "inputs": meta.get("inputs")}
+            "text_format": text_format, "model": meta.get("model"),
+            "vocab": meta.get("vocab"), "inputs": meta.get("inputs")}
 
 
 _GRAPH_NAMES = {"embed.weight": "embed", "label_embed.weight": "label_embed",
