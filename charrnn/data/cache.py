@@ -72,11 +72,19 @@ class PreparedCorpus:
 
     @property
     def layout(self) -> str:
-        """How the corpus is laid out: "files" (many), "documents" (one file cut into a
-        list of texts) or "stream" (one text)."""
-        if self.files is not None:
-            return "files"
-        return "stream" if self.data.documents is None else "documents"
+        """How the corpus is laid out: "stream" (one text), "documents" (one file cut
+        into a list of texts), "files" (many, read as one stream) or "file documents"
+        (many, each cut into documents or a document itself)."""
+        many = self.files is not None
+        if self.data.documents is None:
+            return "files" if many else "stream"
+        return "file documents" if many else "documents"
+
+    @property
+    def first_label(self) -> int | None:
+        """The first label id of a corpus of labelled files (labels are read, never
+        scored); None without labels."""
+        return self.vocab.end_id + 1 if self.vocab.labels else None
 
     @property
     def left_out(self) -> tuple[str, ...]:

@@ -160,7 +160,7 @@ class TextFormat:
                 or made.documents not in (None, *DOCUMENTS) \
                 or made.label_input not in ((None,) if not made.labels else LABEL_INPUTS) \
                 or not (made.default_label is None if not made.labels
-                        else isinstance(made.default_label, int)
+                        else type(made.default_label) is int
                         and made.is_label(made.default_label)):
             raise CheckpointError("checkpoint text_format does not match its vocabulary")
         return made

@@ -94,7 +94,8 @@ def training_text(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Te
                   ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
     """Split `corpus` (or take `validation` ids as the held-out text) and batch it; a
     held-out stream is moved to `device` (documents go there batch by batch)."""
-    read = {"files": _files, "documents": _documents, "stream": _stream}[corpus.layout]
+    read = {"stream": _stream, "documents": _documents, "files": _files,
+            "file documents": _file_documents}[corpus.layout]
     return read(corpus, cfg, validation, ranks, report, device)
 
 
@@ -156,38 +157,53 @@ def _document_batcher(ids: torch.Tensor, train_docs: Documents, vocab: Vocab,
 
 def _files(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
            ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
-    """A corpus of many files: held out and validated per source, drawn by weight."""
-    table, vocab = corpus.files, corpus.vocab
-    check_sources(table, report)
-    units = file_units(corpus)
-    train, held = split_by_source(units, table, cfg.val_frac, cfg.seed,
+    """Many files read as one stream: held out and validated per source, drawn by
+    weight; labels are read, never scored."""
+    train, held = _held_per_source(corpus, cfg, report)
+    ignore = corpus.first_label
+    parts = {name: StreamValidation(stream_text(corpus, mine, False, cfg.seed).joined(), ignore)
+             for name, mine in _per_source(corpus, held)}
+    ids = stream_text(corpus, train, bool(corpus.data.weights), cfg.seed)
+    cfg = fit_to_text(cfg, ids.numel(), ranks.world, report)
+    batch = cfg.batch_size * ranks.world
+    batcher = (LabelledStreams(ids, batch, cfg.seq_len, ignore) if ignore is not None
+               else StreamBatcher(ids, batch, cfg.seq_len))
+    return _sourced_text(corpus, cfg, batcher, parts, train, held)
+
+
+def _file_documents(corpus: PreparedCorpus, cfg: TrainConfig, validation: torch.Tensor | None,
+                    ranks: Ranks, report: Reporter, device: torch.device) -> TrainingText:
+    """Many files, each a document or cut into documents: held out per source."""
+    train, held = _held_per_source(corpus, cfg, report)
+    parts = {name: DocumentValidation(corpus.ids, mine.docs, corpus.vocab.end_id)
+             for name, mine in _per_source(corpus, held)}
+    batcher, cfg = _document_batcher(corpus.ids, train.docs, corpus.vocab, cfg, ranks, report)
+    return _sourced_text(corpus, cfg, batcher, parts, train, held,
+                         documents=(len(train.docs), len(held.docs)), padding=batcher.padding)
+
+
+def _held_per_source(corpus: PreparedCorpus, cfg: TrainConfig, report: Reporter):
+    """The files' training and held-out parts, `val_frac` of each source held out."""
+    check_sources(corpus.files, report)
+    train, held = split_by_source(file_units(corpus), corpus.files, cfg.val_frac, cfg.seed,
                                   corpus.data.val_max_chars)
     if len(train.docs) == 0 or train.docs.chars == 0:
         raise CorpusError("no training text is left once validation is held out")
-    ignore = vocab.end_id + 1 if vocab.labels else None
-    sources = table.source_index
-    parts: dict[str, StreamValidation | DocumentValidation] = {}
-    for s, name in enumerate(table.source_names):
+    return train, held
+
+
+def _per_source(corpus: PreparedCorpus, held):
+    """(source name, its held-out part) for each source that has one."""
+    sources = corpus.files.source_index
+    for s, name in enumerate(corpus.files.source_names):
         mine = held.of(sources[held.files] == s)
-        if len(mine.docs) == 0 or mine.docs.chars == 0:
-            continue
-        if corpus.data.documents is None:
-            parts[name] = StreamValidation(stream_text(corpus, mine, False, cfg.seed).joined(),
-                                           ignore)
-        else:
-            parts[name] = DocumentValidation(corpus.ids, mine.docs, vocab.end_id)
-    weighted = bool(corpus.data.weights)
-    if corpus.data.documents is None:
-        ids = stream_text(corpus, train, weighted, cfg.seed)
-        cfg = fit_to_text(cfg, ids.numel(), ranks.world, report)
-        batch = cfg.batch_size * ranks.world
-        batcher = (LabelledStreams(ids, batch, cfg.seq_len, ignore) if ignore is not None
-                   else StreamBatcher(ids, batch, cfg.seq_len))
-        documents, padding = None, None
-    else:
-        batcher, cfg = _document_batcher(corpus.ids, train.docs, vocab, cfg, ranks, report)
-        documents, padding = (len(train.docs), len(held.docs)), batcher.padding
+        if len(mine.docs) and mine.docs.chars:
+            yield name, mine
+
+
+def _sourced_text(corpus: PreparedCorpus, cfg: TrainConfig, batcher, parts, train, held,
+                  **documents) -> TrainingText:
     return TrainingText(
-        batcher=batcher, validation=SourcedValidation(parts), vocab=vocab, cfg=cfg,
-        train_chars=train.docs.chars, val_chars=held.docs.chars, documents=documents,
-        padding=padding, sources=shares(train, held, table))
+        batcher=batcher, validation=SourcedValidation(parts), vocab=corpus.vocab, cfg=cfg,
+        train_chars=train.docs.chars, val_chars=held.docs.chars,
+        sources=shares(train, held, corpus.files), **documents)
