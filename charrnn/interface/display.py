@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,9 +229,8 @@ class TrainProgress:
         if detail.by_source:
             console.print("  by source: " + _by_source(detail.by_source), highlight=False,
                           soft_wrap=True)
-        for label, text in detail.samples.items():
-            name = f" [{label}]" if label else ""
-            console.print(Text(f"  sample{name}: " + text.replace("\n", " \u21b5 "),
+        for style, text in detail.samples.items():  # a label's name, or "" for the one
+            console.print(Text(f"  sample{_tagged(style)}: " + text.replace("\n", " \u21b5 "),
                                style="dim"), soft_wrap=True)
 
     def on_message(self, text: str) -> None:
@@ -273,8 +273,9 @@ def classification(result, what: str | None) -> None:
     table = Table(title=f"{what or 'text'}: most likely {result.label} "
                         f"({result.posteriors[result.label]:.1%})",
                   title_justify="left")
-    for column in ("label", "log-prob (nats)", "bits/char", "prior", "posterior"):
-        table.add_column(column, justify="left" if column == "label" else "right")
+    table.add_column("label")
+    for column in ("log-prob (nats)", "bits/char", "prior", "posterior"):
+        table.add_column(column, justify="right")
     found = result.to_dict()
     for row in found["labels"]:
         table.add_row(row["label"], f"{row['logprob']:.2f}",
@@ -294,9 +295,17 @@ def _sources_line(sources: tuple, labels: tuple[str, ...], left_out: tuple[str, 
         f"{s.name} {s.share:.0%} ({s.files} file{'s' * (s.files != 1)}, "
         + (f"{s.held_files} held out)" if s.held_files else "its end held out)")
         for s in sources)
-    learned = f"; labels: {', '.join(labels)}" if labels else ""
-    unread = f"; left out: {', '.join(left_out)}" if left_out else ""
-    return f"sources: {shown}{learned}{unread}"
+    return f"sources: {shown}{_listed('; labels: ', labels)}{_listed('; left out: ', left_out)}"
+
+
+def _listed(before: str, items: Sequence[str], after: str = "") -> str:
+    """`before`, the items joined by commas, and `after`; "" when there are none."""
+    return f"{before}{', '.join(items)}{after}" if items else ""
+
+
+def _tagged(name: str) -> str:
+    """" [name]", or "" for no name."""
+    return f" [{name}]" if name else ""
 
 
 def _parent_line(parent: dict) -> str:
@@ -366,11 +375,10 @@ def run_details(run: dict[str, Any]) -> None:
                   f"grad clip {train.get('grad_clip')}"),
         ("data", f"encoding {data.get('encoding')}, validation {train.get('val_frac')} "
                  f"(at most {data.get('val_max_chars'):,})"),
-        ("corpus", f"{run['corpus']['source']}" + (
-            f" ({run['corpus']['files']:,} files; sources: "
-            f"{', '.join(run['corpus']['sources'] or [])})" if "files" in run["corpus"] else "")),
-        *([("labels", ", ".join(run["labels"]) + f" (learned as a {model.get('label_input')})")]
-          if run.get("labels") else []),
+        ("corpus", f"{run['corpus']['source']}"
+                   + _listed(f" ({run['corpus'].get('files') or 0:,} files; sources: ",
+                             run["corpus"].get("sources") or [], ")")),
+        ("labels", _listed("", run["labels"], f" (learned as a {model.get('label_input')})")),
         *([("latest bpc by source", ", ".join(f"{k} {_bpc_text(v)}" for k, v in
                                               run["latest_val_bpc_by_source"].items()))]
           if run.get("latest_val_bpc_by_source") else []),
@@ -381,7 +389,8 @@ def run_details(run: dict[str, Any]) -> None:
     table.add_column("field", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key, value in rows:
-        table.add_row(key, Text(str(value)))
+        if value != "":  # a row that does not apply to this run
+            table.add_row(key, Text(str(value)))
     stdout_console().print(table)
 
 
