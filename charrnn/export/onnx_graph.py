@@ -45,8 +45,7 @@ def metadata(lm) -> dict:
     return {"format": "charrnn-onnx", "version": VERSION,
             "model": lm.model.config.to_dict(), "vocab": lm.vocab.to_dict(),
             "data": lm.record.data.to_dict(), "text_format": lm.record.text_format.manifest(),
-            "inputs": ["ids", "h", *(["c"] if lm.model.config.model == "lstm" else []),
-                       *(["label"] if lm.model.labels else [])]}
+            "inputs": ["ids", *lm.model.state_names]}
 
 
 class _Graph:
@@ -123,23 +122,19 @@ def onnx_bytes(lm) -> bytes:
         hs.append(h_new)
         x = h_new
     logits = g.linear(x, w["head.weight"], w["head.bias"], "head")
+    state_out = {"h": lambda: _stacked(g, hs), "c": lambda: _stacked(g, cs),
+                 "label": lambda: label_out}
     outputs = {"logprobs": g.op("LogSoftmax", logits, axis=1),
-               "h_out": _stacked(g, hs)}
-    if cs:
-        outputs["c_out"] = _stacked(g, cs)
-    if label_out is not None:
-        outputs["label_out"] = label_out
+               **{f"{name}_out": state_out[name]() for name in model.state_names}}
     for name, value in outputs.items():
         g.nodes.append(helper.make_node("Identity", [value], [name]))
-    state = ["layers", "batch", n]
+    layers = ["layers", "batch", n]
+    shapes = {"h": layers, "c": layers, "label": [1, "batch", 1]}
+    shapes |= {f"{name}_out": shape for name, shape in shapes.items()}
+    shapes["logprobs"] = ["batch", len(lm.vocab)]
     inputs = [helper.make_tensor_value_info("ids", TP.INT64, ["batch"]),
-              helper.make_tensor_value_info("h", TP.FLOAT, state)]
-    if cs:
-        inputs.append(helper.make_tensor_value_info("c", TP.FLOAT, state))
-    if label_out is not None:
-        inputs.append(helper.make_tensor_value_info("label", TP.FLOAT, [1, "batch", 1]))
-    shapes = {"logprobs": ["batch", len(lm.vocab)], "h_out": state, "c_out": state,
-              "label_out": [1, "batch", 1]}
+              *(helper.make_tensor_value_info(name, TP.FLOAT, shapes[name])
+                for name in model.state_names)]
     graph = helper.make_graph(
         g.nodes, "charrnn_step", inputs,
         [helper.make_tensor_value_info(k, TP.FLOAT, shapes[k]) for k in outputs],

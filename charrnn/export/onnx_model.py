@@ -249,10 +249,8 @@ def _step(onnxruntime, built, model: CharRNN, listed) -> OnnxStep:
     the middle of a sample)."""
     session = onnxruntime.InferenceSession(built.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    lstm, labels = model.config.model == "lstm", bool(model.labels)
-    inputs = ["ids", "h", *(["c"] if lstm else []), *(["label"] if labels else [])]
-    outputs = ["logprobs", "h_out", *(["c_out"] if lstm else []),
-               *(["label_out"] if labels else [])]
+    inputs = ["ids", *model.state_names]
+    outputs = ["logprobs", *(f"{name}_out" for name in model.state_names)]
     if listed != inputs or [i.name for i in session.get_inputs()] != inputs or \
             [o.name for o in session.get_outputs()] != outputs:
         raise CharRNNError(f"its graph does not take ({', '.join(inputs)}) and give "

@@ -76,7 +76,10 @@ class CharRNN(nn.Module):
         if config.tie_weights:  # one matrix both reads and writes characters
             self.head.weight = self.embed.weight
         self.labels = label_vectors(config.label_input, config.label_count)
+        # the state's parts, in order (an exported step takes and gives them by these names)
+        self.state_names: tuple[str, ...] = ("h", "c") if config.model == "lstm" else ("h",)
         if self.labels:  # row 0: no label yet
+            self.state_names += ("label",)
             self.label_embed = nn.Embedding(self.labels + 1, config.embed_size, padding_idx=0)
             self.first_label = config.vocab_size - self.labels
 
@@ -86,11 +89,9 @@ class CharRNN(nn.Module):
 
     def initial_state(self, batch_size: int) -> State:
         """Zeros on the model's device: the state at the start of every text stream."""
-        weight = self.head.weight
-        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
-        count = 2 if self.config.model == "lstm" else 1
-        labels = (weight.new_zeros((1, batch_size, 1)),) if self.labels else ()
-        return (*(weight.new_zeros(shape) for _ in range(count)), *labels)
+        layers = (self.config.num_layers, batch_size, self.config.hidden_size)
+        shapes = {"h": layers, "c": layers, "label": (1, batch_size, 1)}
+        return tuple(self.head.weight.new_zeros(shapes[name]) for name in self.state_names)
 
     def forward(self, ids: torch.Tensor, state: State,
                 restarts: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
