@@ -185,6 +185,8 @@ HOSTILE = {
     "a text format not an object": dict(meta_change=lambda m: m.update(text_format=[1])),
     "a text format of another vocabulary": dict(
         meta_change=lambda m: m["text_format"].update(end_id=2, labels=["a"])),
+    "a text format of documents its data settings lack": dict(
+        meta_change=lambda m: m["text_format"].update(documents="lines")),
     "a default label that is no label": dict(
         meta_change=lambda m: m["text_format"].update(default_label=10**9)),
     "a NaN weight": dict(tensor_change=_nan_weight),

@@ -542,6 +542,8 @@ CRAFTED = {  # the first few end in a traceback on a loader without its checks
     "a larger hidden size": (None, _model_field(hidden_size=5)),
     "a lost initializer": (_drop("initializer", "head.bias"), None),
     "data that is a list": (None, lambda m: json.dumps(m | {"data": [1]})),
+    "documents no corpus has": (None, lambda m: json.dumps(
+        m | {"data": m["data"] | {"documents": "chapters"}})),
     "a missing graph input": (_drop("input", "c"), None),
     "metadata not JSON": (None, lambda m: "{not json"),
     "metadata not a dict": (None, lambda m: "[1, 2]"),

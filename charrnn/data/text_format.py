@@ -25,8 +25,6 @@ from charrnn.data.documents import MODES, Documents, find_documents
 from charrnn.data.vocab import Vocab
 from charrnn.errors import CheckpointError, ConfigError
 
-DOCUMENTS = ("lines", "paragraphs", "files")
-LABEL_INPUTS = ("vector", "prefix")
 _BREAKS = {"lines": "\n", "paragraphs": "\n\n"}  # what an end symbol stands for in a list
 
 
@@ -148,21 +146,23 @@ class TextFormat:
         return {**self.to_dict(), "first_label": self.first_label, "openings": self.openings()}
 
     @classmethod
-    def from_dict(cls, data: Any, vocab: Vocab) -> TextFormat:
-        """A stored format, checked against the vocabulary it came with."""
+    def from_dict(cls, data: Any, vocab: Vocab, documents: str | None,
+                  label_input: str) -> TextFormat:
+        """A stored format, checked against what it came with: the vocabulary, the
+        `documents` setting and the network's `label_input`."""
         try:
             made = cls(data.get("end_id"), tuple(data.get("labels") or ()),
                        data.get("label_input"), data.get("default_label"),
                        data.get("documents"), bool(data.get("stream_of_files")))
         except (AttributeError, TypeError):
             raise CheckpointError("checkpoint text_format is malformed") from None
-        if (made.end_id, made.labels) != (vocab.end_id, vocab.labels) \
-                or made.documents not in (None, *DOCUMENTS) \
-                or made.label_input not in ((None,) if not made.labels else LABEL_INPUTS) \
+        if (made.end_id, made.labels, made.documents) != (vocab.end_id, vocab.labels, documents) \
+                or made.label_input != (label_input if made.labels else None) \
                 or not (made.default_label is None if not made.labels
                         else type(made.default_label) is int
                         and made.is_label(made.default_label)):
-            raise CheckpointError("checkpoint text_format does not match its vocabulary")
+            raise CheckpointError("checkpoint text_format does not match its vocabulary "
+                                  "and settings")
         return made
 
 

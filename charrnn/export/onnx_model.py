@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from charrnn.config import DOCUMENTS, DataConfig, ModelConfig
+from charrnn.config import DataConfig, ModelConfig
 from charrnn.data.text_format import TextFormat
 from charrnn.data.vocab import Vocab, vocab_from_dict
 from charrnn.errors import CharRNNError, CheckpointError
@@ -108,10 +108,10 @@ def _text_format(saved: dict, vocab: Vocab, model: CharRNN, data: DataConfig) ->
     its network's label vectors and its data settings, and its first label and openings
     are exactly what its fields make (what another program reads is what charrnn reads)."""
     try:
-        made = TextFormat.from_dict(saved, vocab)
+        made = TextFormat.from_dict(saved, vocab, data.documents, model.config.label_input)
     except CharRNNError:
         made = None
-    if made is None or made.label_vectors != model.labels or made.documents != data.documents \
+    if made is None \
             or json.dumps(made.manifest(), sort_keys=True) != json.dumps(saved, sort_keys=True):
         raise CharRNNError("its text_format does not match its vocabulary, model and data")
     return made
@@ -188,8 +188,7 @@ def _metadata(built) -> dict:
     corpus, data = meta.get("corpus") or {}, meta.get("data") or {}
     text_format = meta.get("text_format")
     if not isinstance(corpus, dict) or not isinstance(data, dict) \
-            or data.get("documents") not in (None, *DOCUMENTS) \
-            or not isinstance(text_format, (dict, type(None))):
+            or not isinstance(text_format, (dict, type(None))):  # (data: checked by DataConfig)
         raise CharRNNError("its charrnn metadata is malformed (its corpus, data or "
                            "text_format)")
     return {"corpus": {"files": True} if corpus.get("files") else {}, "data": data,

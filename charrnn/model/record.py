@@ -148,9 +148,9 @@ class RunRecord:
         """From a checked, upgraded document (`checkpoint.load`)."""
         vocab = vocab_from_dict(doc["vocab"])
         stored = doc.get("text_format")  # None: written before formats were stored
+        model, data = ModelConfig.from_dict(doc["model"]), DataConfig.from_dict(doc["data"])
         return cls(
-            model=ModelConfig.from_dict(doc["model"]), vocab=vocab,
-            data=DataConfig.from_dict(doc["data"]),
+            model=model, vocab=vocab, data=data,
             train=TrainConfig.from_dict(doc["train"]) if doc.get("train") else None,
             corpus=CorpusRecord.from_dict(doc.get("corpus") or {}),
             step=doc.get("step") or 0, epoch=doc.get("epoch") or 0,
@@ -161,7 +161,8 @@ class RunRecord:
             parent=Lineage.from_dict(doc["parent"]) if doc.get("parent") else None,
             val_by_source=dict(doc.get("val_by_source") or {}),
             version=doc.get("version", 1), tensors_sha256=doc.get("tensors_sha256"),
-            text_format=None if stored is None else TextFormat.from_dict(stored, vocab))
+            text_format=None if stored is None else TextFormat.from_dict(
+                stored, vocab, data.documents, model.label_input))
 
     def to_document(self) -> dict[str, Any]:
         """The JSON a checkpoint stores (the format and checksum are added on saving)."""
