@@ -54,12 +54,9 @@ class CorpusRecord:
         return cls(**found)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "source": self.source, "sha256": self.sha256,
-               "symbols": self.symbols, "level": self.level, "encoding": self.encoding}
-        if self.many_files:
-            out |= {"files": self.files, "sources": list(self.sources),
-                    "skipped": dict(self.skipped), "paths": list(self.paths)}
-        return out
+        """Every field (one file: `files` None, no sources, skips or paths)."""
+        return dataclasses.asdict(self) | {"sources": list(self.sources),
+                                           "paths": list(self.paths)}
 
 
 @dataclass(frozen=True)
