@@ -7,12 +7,12 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
 - the weights are arranged once: layer 0's input projection of every character
   (embedding @ W_ih + biases) becomes a table, so the first layer's input product is a
   row lookup; each higher LSTM/RNN layer multiplies [x, h] by one concatenated
-  [W_ih W_hh]; LSTM gate rows are reordered (i, f, o, g) so the three sigmoid gates are
-  one slice;
+  [W_ih W_hh]; the rows are arranged as the cell's equations want them
+  (`model/cell_equations.py`: LSTM gates (i, f, o, g), sigmoid rows halved);
 - each product runs by the route measured fastest for its batch size (`matmul_routes.py`);
-- everything between the products is numpy on buffers allocated once per batch size,
-  in place, at about a microsecond per operation where an eager torch call costs
-  several (a sigmoid is 0.5 + 0.5 tanh(x / 2): numpy's tanh is vectorised).
+- everything between the products is the cell's step (`cell_equations`, its `NUMPY`
+  arithmetic) on buffers allocated once per batch size, in place, at about a
+  microsecond per operation where an eager torch call costs several.
 
 The state layout is the model's ((num_layers, batch, hidden) tensors, and a labelled
 model's (1, batch, 1) label in force, whose vector's input projection is a second table),
@@ -30,6 +30,7 @@ import torch
 
 from charrnn.config import check_weights
 from charrnn.decoding.matmul_routes import Product, batch_class, choose_routes
+from charrnn.model.cell_equations import NUMPY, arranged_rows, cell_step
 from charrnn.model.network import CharRNN, State
 
 
@@ -60,16 +61,8 @@ class InferenceStep:
 
     def _arrange(self, model: CharRNN, weights: str) -> None:
         rnn, n = model.rnn, self.hidden
-        order = torch.arange(4 * n)
-        if self.model == "lstm":  # torch's (i, f, g, o) -> (i, f, o, g)
-            order = torch.cat([order[: 2 * n], order[3 * n :], order[2 * n : 3 * n]])
-        else:
-            order = order[: (3 if self.model == "gru" else 1) * n]
-        # sigmoid(x) = 0.5 + 0.5 tanh(x / 2): the sigmoid gates' rows are halved (exactly,
-        # a power of two), so one tanh covers every gate of a layer
-        self.sigmoids = {"lstm": 3 * n, "gru": 2 * n, "rnn": 0}[self.model]
-        scale = torch.ones(len(order))
-        scale[: self.sigmoids] = 0.5
+        self.cell = cell_step(self.model, n, NUMPY)
+        order, scale = arranged_rows(self.model, n)  # gates in the cell's order, as it wants
 
         def weight(name: str, layer: int) -> torch.Tensor:
             found = getattr(rnn, f"{name}_l{layer}").detach().float()[order]
@@ -126,9 +119,9 @@ class InferenceStep:
             else:
                 gates = self._gates(k, idx, x, h_in[k], buf, codes)
                 if c_out is not None:
-                    self._lstm(gates, c_in[k], h_out[k], c_out[k])
+                    self.cell.step(gates, c_in[k], h_out[k], c_out[k])
                 else:
-                    np.tanh(gates, out=h_out[k])
+                    self.cell.step(gates, h_out[k])
             x = h_out[k]
         logprobs = self._log_softmax(self.head(x, buf.logits), buf.exp)
         new = (h_out,) if c_out is None else (h_out, c_out)
@@ -171,37 +164,16 @@ class InferenceStep:
         joined[:, x.shape[1] :] = h_prev
         return self.cat[k - 1](np.ascontiguousarray(joined), buf.gates)
 
-    def _lstm(self, gates: np.ndarray, c_prev: np.ndarray, h: np.ndarray,
-              c: np.ndarray) -> None:
-        n = self.hidden
-        np.tanh(gates, out=gates)
-        _sigmoid_from_tanh_(gates[:, : 3 * n])
-        cand = gates[:, 3 * n :]
-        np.multiply(gates[:, n : 2 * n], c_prev, out=c)  # forget
-        np.multiply(gates[:, :n], cand, out=cand)  # input
-        np.add(c, cand, out=c)
-        np.tanh(c, out=h)
-        np.multiply(h, gates[:, 2 * n : 3 * n], out=h)  # output
-
     def _gru(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
              h: np.ndarray, buf: _Buffers, codes: np.ndarray | None = None) -> None:
-        n = self.hidden
+        """A GRU layer: its input and hidden pre-activations, kept apart, then its step."""
         if k == 0:
             gi = np.take(self.table, idx, axis=0, out=buf.gates)
             if codes is not None:
                 np.add(gi, self.label_table[codes], out=gi)
         else:
             gi = self.ih[k - 1](x, buf.gates)
-        gh = self.hh[k](h_prev, buf.hidden_gates)
-        rz = np.add(gi[:, : 2 * n], gh[:, : 2 * n], out=gi[:, : 2 * n])
-        np.tanh(rz, out=rz)
-        _sigmoid_from_tanh_(rz)
-        cand = np.multiply(rz[:, :n], gh[:, 2 * n :], out=gh[:, 2 * n :])  # reset
-        np.add(cand, gi[:, 2 * n :], out=cand)
-        np.tanh(cand, out=cand)
-        np.subtract(h_prev, cand, out=h)
-        np.multiply(h, rz[:, n:], out=h)  # update
-        np.add(h, cand, out=h)
+        self.cell.step(gi, self.hh[k](h_prev, buf.hidden_gates), h_prev, h)
 
     @staticmethod
     def _log_softmax(logits: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -211,12 +183,6 @@ class InferenceStep:
         out = logits - logits.max(axis=1, keepdims=True)
         total = np.exp(out, out=scratch).sum(axis=1, keepdims=True)
         return np.subtract(out, np.log(total, out=total), out=out)
-
-
-def _sigmoid_from_tanh_(a: np.ndarray) -> None:
-    """tanh(x / 2) -> sigmoid(x), in place."""
-    np.multiply(a, 0.5, out=a)
-    np.add(a, 0.5, out=a)
 
 
 def _array(t: torch.Tensor) -> np.ndarray:

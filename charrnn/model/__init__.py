@@ -2,6 +2,7 @@
 
     network.py     CharRNN (embedding -> LSTM/GRU/RNN -> head) and its state helpers
     restarts.py    the same layers stepped so the state can restart mid-window (packing)
+    cell_equations.py  the LSTM, GRU and RNN step written once: every Python path steps it
     checkpoint.py  the on-disk format: tensors in safetensors, everything else in JSON
     record.py      RunRecord: the checkpoint's JSON typed (configs, vocabulary, corpus, scores)
     contents.py    what a checkpoint must hold (shapes, bounds, finite weights) before use
