@@ -5,17 +5,20 @@ state must return to zero wherever a document begins. torch's fused RNN kernels 
 do that, so these layers step through time themselves with the same weights (a model
 trained this way is an ordinary `CharRNN`).
 
-The LSTM, which every default uses, has its own backward: letting autograd record the
-loop would add one (4H x H) weight gradient per step, which ran 2-3x slower than the
-fused kernel here; this backward forms the weight gradient in one product at the end and
-runs as fast as torch's own. GRU and vanilla RNN layers are recorded by autograd: right,
-and slower.
+The cell's step is `model/cell_equations.py`'s; these layers add the time loop, the
+restarts and the products. The LSTM, which every default uses, has its own backward
+(the step's derivative, `LSTMStep.backward`): letting autograd record the loop would add
+one (4H x H) weight gradient per step, which ran 2-3x slower than the fused kernel here;
+this backward forms the weight gradient in one product at the end and runs as fast as
+torch's own. GRU and vanilla RNN layers are recorded by autograd: right, and slower.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from charrnn.model.cell_equations import AUTOGRAD, TORCH, TORCH_LSTM_ORDER, LSTMStep, cell_step
 
 
 def recur_with_restarts(kind: str, x: torch.Tensor, weights: list[dict[str, torch.Tensor]],
@@ -49,17 +52,11 @@ def recur_with_restarts(kind: str, x: torch.Tensor, weights: list[dict[str, torc
 def _autograd_layer(kind: str, pre: torch.Tensor, weight_hh: torch.Tensor,
                     bias_hh: torch.Tensor, h: torch.Tensor, keep: torch.Tensor):
     """A GRU or tanh RNN layer stepped in Python (gates in torch's order: r, z, n)."""
-    outputs = []
+    cell, outputs = cell_step(kind, h.shape[-1], AUTOGRAD), []
     for t in range(pre.shape[0]):
         h = h * keep[t]
         hidden = F.linear(h, weight_hh, bias_hh)
-        if kind == "gru":
-            r_x, z_x, n_x = pre[t].chunk(3, 1)
-            r_h, z_h, n_h = hidden.chunk(3, 1)
-            r, z = torch.sigmoid(r_x + r_h), torch.sigmoid(z_x + z_h)
-            h = (1 - z) * torch.tanh(n_x + r * n_h) + z * h
-        else:
-            h = torch.tanh(pre[t] + hidden)
+        h = cell.step(pre[t], hidden, h) if kind == "gru" else cell.step(pre[t] + hidden)
         outputs.append(h)
     return torch.stack(outputs), h
 
@@ -70,21 +67,17 @@ class _LSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, pre, weight_hh, h, c, keep):
-        steps, size = pre.shape[0], h.shape[-1]
+        steps = pre.shape[0]
+        ctx.cell = cell = LSTMStep(h.shape[-1], TORCH, TORCH_LSTM_ORDER)
         gates = torch.empty_like(pre)  # after their nonlinearities
         h_before = pre.new_empty(steps, *h.shape)
         c_before, c_after, outputs = (torch.empty_like(h_before) for _ in range(3))
         for t in range(steps):
             h, c = h * keep[t], c * keep[t]
             h_before[t], c_before[t] = h, c
-            raw = torch.addmm(pre[t], h, weight_hh.t())
-            act = gates[t]
-            torch.sigmoid(raw[:, : 2 * size], out=act[:, : 2 * size])
-            torch.tanh(raw[:, 2 * size : 3 * size], out=act[:, 2 * size : 3 * size])
-            torch.sigmoid(raw[:, 3 * size :], out=act[:, 3 * size :])
-            i, f, g, o = act.chunk(4, 1)
-            c = torch.addcmul(f * c, i, g, out=c_after[t])
-            h = torch.mul(o, torch.tanh(c), out=outputs[t])
+            torch.addmm(pre[t], h, weight_hh.t(), out=gates[t])
+            cell.step(gates[t], c, outputs[t], c_after[t])
+            h, c = outputs[t], c_after[t]
         ctx.save_for_backward(weight_hh, keep, gates, h_before, c_before, c_after)
         return outputs, h.clone(), c.clone()
 
@@ -97,15 +90,8 @@ class _LSTMLayer(torch.autograd.Function):
         for t in range(gates.shape[0] - 1, -1, -1):
             if d_outputs is not None:
                 d_h = d_h + d_outputs[t]
-            i, f, g, o = gates[t].chunk(4, 1)
-            d_i, d_f, d_g, d_o = d_pre[t].chunk(4, 1)
-            tanh_c = torch.tanh(c_after[t])
-            torch.mul(d_h * tanh_c, o * (1 - o), out=d_o)
-            d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
-            torch.mul(d_c * g, i * (1 - i), out=d_i)
-            torch.mul(d_c * c_before[t], f * (1 - f), out=d_f)
-            torch.mul(d_c * i, 1 - g * g, out=d_g)
-            d_c = d_c * f * keep[t]
+            d_c = ctx.cell.backward(gates[t], c_before[t], c_after[t], d_h, d_c, d_pre[t])
+            d_c = d_c * keep[t]
             d_h = torch.mm(d_pre[t], weight_hh) * keep[t]
         size = h_before.shape[-1]
         d_weight = torch.mm(d_pre.reshape(-1, 4 * size).t(), h_before.reshape(-1, size))
