@@ -1,5 +1,9 @@
 """The cells written once (`model/cell_equations.py`): each step against torch's own cell,
-in every arithmetic and gate order it is used with; the LSTM's backward against autograd."""
+in every arithmetic and gate order it is used with; the LSTM's backward against autograd;
+and no other Python module applying a gate's activation."""
+
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from charrnn.model.cell_equations import (
     cell_step,
 )
 
+PACKAGE = Path(__file__).resolve().parents[1] / "charrnn"
 TORCH_CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
 HIDDEN, ROWS, INPUT = 7, 3, 5
 
@@ -93,3 +98,16 @@ def test_the_autograd_step_is_torchs_cell_values_and_gradients(kind):
     (grad_expected,) = torch.autograd.grad(expected.sum(), h)
     torch.testing.assert_close(grad_found, grad_expected)
 
+
+def test_only_the_cell_module_applies_a_gates_activation():
+    """The cell is written once in Python: no other module calls a sigmoid or a tanh (the
+    ONNX graph names its nodes "Sigmoid" and "Tanh" as strings; runtime.js is JavaScript)."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "cell_equations.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = getattr(node, "attr", getattr(node, "id", ""))
+            if name.rstrip("_") in ("sigmoid", "tanh", "logsigmoid"):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert found == []

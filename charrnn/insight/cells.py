@@ -4,8 +4,8 @@ ranked by how well it follows a feature a person can read.
 Recording is one fused pass per layer over the whole text (a single-layer copy of the
 layer's weights), so every layer's h is exact and costs what a forward pass costs. An
 LSTM's cell state c is then recovered from the gates, which one batched product gives
-for every step at once (the inputs and the h before each step are known), and the
-element-wise recurrence c_t = f_t c_(t-1) + i_t g_t.
+for every step at once (the inputs and the h before each step are known), by the LSTM
+step of `model/cell_equations.py`, in the decoding step's arithmetic.
 
 Cells are named LAYER:KIND INDEX, e.g. "1:c212" (layer 1's cell state, unit 212) or
 "0:h17" (layer 0's hidden state), layers counted from 0. The features are functions of
@@ -24,6 +24,7 @@ from torch import nn
 
 from charrnn.config import setting_error
 from charrnn.errors import ConfigError
+from charrnn.model.cell_equations import NUMPY, LSTMStep, arranged_rows
 from charrnn.model.network import CharRNN
 
 
@@ -146,17 +147,18 @@ def _single_layer(rnn: nn.RNNBase, k: int) -> nn.RNNBase:
 
 
 def _cell_state(layer: nn.LSTM, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """c at every step from the gates (i, f, g, o in torch's order)."""
+    """c at every step, stepped from the gates that one product gives for every step."""
     before = torch.cat([torch.zeros_like(h[:1]), h[:-1]])
     gates = (x @ layer.weight_ih_l0.T + layer.bias_ih_l0
              + before @ layer.weight_hh_l0.T + layer.bias_hh_l0)
-    i, f, g, _ = gates.chunk(4, dim=1)
-    i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
-    c, previous = torch.empty_like(h), torch.zeros_like(h[0])
+    order, scale = arranged_rows("lstm", layer.hidden_size)
+    gates = (gates[:, order] * scale).float().numpy()
+    cell = LSTMStep(layer.hidden_size, NUMPY)
+    c = np.zeros((h.shape[0] + 1, h.shape[1]), np.float32)  # c[t + 1]: after step t
+    output = np.empty((1, h.shape[1]), np.float32)  # h again, not kept
     for t in range(h.shape[0]):
-        previous = f[t] * previous + i[t] * g[t]
-        c[t] = previous
-    return c
+        cell.step(gates[t : t + 1], c[t : t + 1], output, c[t + 1 : t + 2])
+    return torch.from_numpy(c[1:]).to(h.dtype)
 
 
 def correlations(cells: Cells, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
