@@ -300,7 +300,7 @@ class Batcher:
         """A request's prime: a short one is read in the batched steps, a longer one
         waits its turn among the prime readers."""
         prime = gen.prime
-        forcing = self.decoder.read_from_zero(prime).tolist()
+        forcing = self.decoder.text_format.opening(prime).tolist()
         # Short: fewer ids than the decoder reads with its fused kernels. None at all
         # (a text's first character is drawn from the character counts) is not.
         short = 0 < len(forcing) < FUSED_FROM
@@ -333,7 +333,7 @@ class Batcher:
         if item.start is None:
             item.start = self.decoder.start(chunk)
         else:
-            item.start, _ = self.decoder.advance_text(item.start, chunk)
+            item.start = self.decoder.read(item.start, chunk[None, :]).end
         if item.rest.numel():
             return True
         if item.gen.cancelled or item.gen.request.length == 0:

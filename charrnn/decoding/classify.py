@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from charrnn.decoding.decoder import Decoder
+from charrnn.decoding.decoder import Decoder, read_pieces
 from charrnn.errors import ConfigError
 
 SCORING_CELLS = 8192  # rows x characters fed at once (their logits are kept)
@@ -86,16 +86,10 @@ def cells_per_feed(vocab_size: int) -> int:
 def label_logprobs(decoder: Decoder, ids: torch.Tensor, label_ids: list[int],
                    chunk: int) -> list[float]:
     """log p(text | label) for each label, one row each, `chunk` characters a feed."""
-    openings = torch.stack([decoder.read_from_zero(torch.tensor([i])) for i in label_ids])
-    out, state = decoder.feed(openings, decoder.model.initial_state(len(label_ids)))
-    previous = out[:, -1]  # each label's next-character distribution
-    totals = torch.zeros(len(label_ids), dtype=torch.float64)
-    for start in range(0, ids.numel(), chunk):
-        piece = ids[start : start + chunk].long()
-        rows = piece[None, :].expand(len(label_ids), -1).contiguous()
-        totals += previous.gather(1, rows[:, :1]).double().squeeze(1)
-        out, state = decoder.feed(rows, state)
-        if piece.numel() > 1:
-            totals += out[:, :-1].gather(2, rows[:, 1:, None]).double().sum(dim=(1, 2))
-        previous = out[:, -1]
+    rows = len(label_ids)
+    start = decoder.start(torch.tensor(label_ids)[:, None])  # each label's opening
+    totals = torch.zeros(rows, dtype=torch.float64)
+    for reading in read_pieces(decoder, start, [ids[None, :].expand(rows, -1)], chunk):
+        totals += reading.first
+        totals += reading.rest
     return totals.tolist()

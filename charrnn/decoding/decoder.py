@@ -16,11 +16,19 @@ of labelled files reads the label instead (after the end symbol, when its files 
 stream): a prime that begins with a label id (`TextCodec.prime(label=...)`) is written
 in that label's style, and one that does not, in the most common label's.
 
+A position is reached three ways: `start` reads a prime from the zero state; `read`
+reads a text from any position and says what each id scored there (the one scoring loop:
+`logprob`, sessions, `eval`, classify and explain all read through it, in pieces with
+`read_pieces`); `advance` steps one character a row in numpy, for the loops that draw.
+
 With reduced-precision weights (`weights="fp16"` or `"int8"`) whole texts go through the
 same reduced step one character at a time, so scores still match what was sampled.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,7 +42,7 @@ from charrnn.model.network import CharRNN, State, select_state
 FUSED_FROM = 8  # characters: shorter texts are stepped (see `Decoder.feed`)
 
 
-Start = tuple[State, torch.Tensor]  # a model state (one row) and the next log-probabilities
+Start = tuple[State, torch.Tensor]  # a model state and each row's next log-probabilities
 
 
 class Decoder:
@@ -71,41 +79,83 @@ class Decoder:
             logits, state = self.model(ids, state)
             return F.log_softmax(logits.float(), dim=-1), state
 
-    def step(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One character per row: ids (batch,) -> log-probabilities (batch, vocab)."""
-        return self.step_fn(ids, state)
-
     def advance(self, ids: np.ndarray, state: tuple[np.ndarray, ...]
                 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """`step` on numpy arrays (C-contiguous float32 state), for loops kept in numpy."""
+        """One character per row on numpy arrays (C-contiguous float32 state), for the
+        loops that draw a character at a time (sampling, beam search, the batcher)."""
         return self.step_fn.advance(ids, state)
 
-    def read_from_zero(self, prime: torch.Tensor) -> torch.Tensor:
-        """The ids read from the zero state before the first draw after `prime`: a
-        document's end symbol or label first (it is read from its start, as in
-        training; see `TextFormat.opening`)."""
-        return self.text_format.opening(prime)
-
     def start(self, prime: torch.Tensor) -> Start:
-        """State after reading `prime`, and the next character's log-probabilities."""
-        state = self.model.initial_state(1)
-        prime = self.read_from_zero(prime)
-        if prime.numel() == 0:
-            return state, self.first_logprobs[None, :]
-        out, state = self.feed(prime[None, :], state)
-        return state, out[:, -1]
+        """The position after reading `prime` from the zero state, its opening first (a
+        document's end symbol or label: `TextFormat.opening`): the state and the next
+        character's log-probabilities. `prime` is one text's ids, or (rows, time) texts
+        whose openings are of one length, read side by side (each label's, say)."""
+        primes = prime[None, :] if prime.dim() == 1 else prime
+        opened = torch.stack([self.text_format.opening(p) for p in primes])
+        zero = self.model.initial_state(len(opened)), self.first_logprobs.expand(len(opened), -1)
+        return self.read(zero, opened).end
 
-    def advance_text(self, start: Start, ids: torch.Tensor) -> tuple[Start, float]:
-        """The position after reading `ids` from `start` (one batched pass), and their
-        total log-probability in nats there."""
-        if ids.numel() == 0:
-            return start, 0.0
-        state, first = start
-        total = first[0, ids[0]].double()
-        out, state = self.feed(ids[None, :], state)
-        if ids.numel() > 1:
-            total = total + out[0, :-1].gather(1, ids[1:, None]).double().sum()
-        return (state, out[:, -1]), float(total)
+    def read(self, start: Start, ids: torch.Tensor) -> Reading:
+        """Read `ids` (rows, time) side by side from `start` in one pass (`feed`): where
+        it ends, and the log-probability each id had where it was read."""
+        ids = ids.long().contiguous()
+        state, before = start
+        if ids.shape[1] == 0:
+            return Reading(ids, before, before.new_empty(len(ids), 0, before.shape[1]), start)
+        after, state = self.feed(ids, state)
+        return Reading(ids, before, after, (state, after[:, -1]))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Ids read side by side from a position (`Decoder.read`): each row's first id was
+    read under the distribution carried in (`before`), every later one under the
+    model's output after the id before it (`after`)."""
+
+    ids: torch.Tensor  # (rows, time)
+    before: torch.Tensor  # (rows, vocab)
+    after: torch.Tensor  # (rows, time, vocab): the distribution after each id
+    end: Start  # the position after the last id
+
+    @property
+    def first(self) -> torch.Tensor:
+        """(rows,) float64: the log-probability of each row's first id (0 for none)."""
+        if self.ids.shape[1] == 0:
+            return torch.zeros(len(self.ids), dtype=torch.float64)
+        return self.before.gather(1, self.ids[:, :1]).double()[:, 0]
+
+    @property
+    def rest(self) -> torch.Tensor:
+        """(rows,) float64: the summed log-probability of each row's other ids."""
+        return self.after[:, :-1].gather(2, self.ids[:, 1:, None]).double().sum(dim=(1, 2))
+
+    @property
+    def total(self) -> torch.Tensor:
+        """(rows,) float64: the log-probability of each row's ids, first + rest."""
+        return self.first + self.rest
+
+    def logprobs(self) -> torch.Tensor:
+        """(rows, time) float64: the log-probability of each id."""
+        first = self.before.gather(1, self.ids[:, :1])
+        rest = self.after[:, :-1].gather(2, self.ids[:, 1:, None])[..., 0]
+        return torch.cat([first, rest], dim=1).double()
+
+    def distributions(self) -> torch.Tensor:
+        """(rows, time, vocab): the log-probabilities each id was read under."""
+        return torch.cat([self.before[:, None], self.after[:, :-1]], dim=1)
+
+
+def read_pieces(decoder: Decoder, start: Start, texts: Iterable[torch.Tensor],
+                size: int) -> Iterator[Reading]:
+    """The scoring loop: texts of ids (rows, time), one after another, read from `start`
+    in pieces of at most `size` ids, the position carried from each piece to the next,
+    so what is read is exact however the text is cut. Scoring, classifying, surprise
+    and `logprob` all read a text through `Decoder.read`."""
+    for ids in texts:
+        for begin in range(0, ids.shape[1], size):
+            reading = decoder.read(start, ids[:, begin : begin + size])
+            start = reading.end
+            yield reading
 
 
 def repeat(start: Start, rows: int) -> Start:
@@ -132,4 +182,4 @@ def ends_with(tokens: np.ndarray, stops: list[np.ndarray]) -> np.ndarray:
 
 def logprob(decoder: Decoder, prime: torch.Tensor, ids: torch.Tensor) -> float:
     """Total log-probability in nats of the character ids `ids` following `prime`."""
-    return decoder.advance_text(decoder.start(prime), ids)[1]
+    return float(decoder.read(decoder.start(prime), ids[None, :]).total[0])

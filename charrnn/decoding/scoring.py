@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from charrnn.data.documents import IGNORE, Documents, document_batch
-from charrnn.decoding.decoder import Decoder
+from charrnn.decoding.decoder import Decoder, read_pieces
 from charrnn.errors import CorpusError
 from charrnn.units import bits
 
@@ -58,19 +58,14 @@ def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 409
     chunk to chunk, so the result is exact however the text is cut. The first character
     is scored like any start of a text (see `decoder.py`), after `prime` (a label, say)
     when given; `on_chars` hears progress."""
-    state, pending = decoder.start(prime if prime is not None else torch.zeros(0, dtype=torch.long))
+    start = decoder.start(prime if prime is not None else torch.zeros(0, dtype=torch.long))
     total, count = 0.0, 0
-    for chunk in chunks:
-        for start in range(0, chunk.numel(), piece):
-            ids = chunk[start : start + piece].long()
-            total -= float(pending[0, ids[0]].double())
-            out, state = decoder.feed(ids[None, :], state)
-            if ids.numel() > 1:
-                total -= float(out[0, :-1].gather(1, ids[1:, None]).double().sum())
-            pending = out[:, -1]
-            count += ids.numel()
-            if on_chars is not None:
-                on_chars(count)
+    for reading in read_pieces(decoder, start, (chunk[None, :] for chunk in chunks), piece):
+        total -= float(reading.first[0])
+        total -= float(reading.rest[0])
+        count += reading.ids.numel()
+        if on_chars is not None:
+            on_chars(count)
     if count == 0:
         raise CorpusError("there is no text to evaluate")
     return TextLoss(total, count)

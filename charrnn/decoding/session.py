@@ -176,10 +176,10 @@ class Session:
         return self
 
     def _move(self, ids: torch.Tensor) -> None:
-        start, score = self._decoder.advance_text(self._point.start, ids)
+        reading = self._decoder.read(self._point.start, ids[None, :])
         self._history.append(self._point)
-        self._point = _Point(torch.cat([self._point.ids, ids]), start,
-                             self._point.score + score)
+        self._point = _Point(torch.cat([self._point.ids, ids]), reading.end,
+                             self._point.score + float(reading.total[0]))
 
 
 def texts_of(codec: TextCodec, steps: list[np.ndarray], n: int) -> list[str]:

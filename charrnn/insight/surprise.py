@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from charrnn.data.documents import find_documents
-from charrnn.decoding.decoder import Decoder
+from charrnn.decoding.decoder import Decoder, Reading, read_pieces
 
 CHUNK = 2048  # characters per fused pass
 
@@ -69,21 +69,17 @@ def surprise(decoder: Decoder, symbol_names: list[str], pieces: list[torch.Tenso
     `symbol_names[i]` is how id i is shown."""
     found = Surprise([], [], [])
     for ids in pieces:
-        state, logprobs = decoder.start(torch.zeros(0, dtype=torch.long))
-        for begin in range(0, ids.numel(), CHUNK):
-            chunk = ids[begin : begin + CHUNK]
-            out, state = decoder.feed(chunk[None, :], state)
-            rows = torch.cat([logprobs, out[0, :-1]])  # the distribution before each id
-            _record(found, rows, chunk, symbol_names, top)
-            logprobs = out[:, -1]
+        start = decoder.start(torch.zeros(0, dtype=torch.long))
+        for reading in read_pieces(decoder, start, [ids[None, :]], CHUNK):
+            _record(found, reading, symbol_names, top)
     return found
 
 
-def _record(found: Surprise, logprobs: torch.Tensor, ids: torch.Tensor,
-            symbol_names: list[str], top: int) -> None:
-    bits = (-logprobs.gather(1, ids[:, None])[:, 0].double() / math.log(2)).tolist()
+def _record(found: Surprise, reading: Reading, symbol_names: list[str], top: int) -> None:
+    bits = (-reading.logprobs()[0] / math.log(2)).tolist()
+    logprobs = reading.distributions()[0]  # the distribution before each id
     best = logprobs.double().exp().topk(min(top, logprobs.shape[1]), dim=1)
-    for i, b, probs, which in zip(ids.tolist(), bits, best.values.tolist(),
+    for i, b, probs, which in zip(reading.ids[0].tolist(), bits, best.values.tolist(),
                                   best.indices.tolist(), strict=True):
         found.chars.append(symbol_names[i])
         found.bits.append(b)
