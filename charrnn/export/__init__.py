@@ -5,7 +5,8 @@ below the interface.
     bundle.py       the model as a manifest and weight bytes (fp32, fp16 or int8)
     runtime.js      the inference step, sampler and session in plain JavaScript
     javascript.py   the module (`js`) and the page (`web`) around the runtime
-    wasm_kernel.py  the runtime's matrix-vector product, as WebAssembly SIMD bytes
+    wasm_kernel.py  the runtime's matrix-vector product as WebAssembly SIMD bytes, assembled
+                    from its source, the text matvec.wat
     page.html       the exported writing page; writing.css and suggestions.js are what
                     it shares with the served page (`interface/serve`)
     onnx_graph.py   the one-step ONNX graph (`onnx`)

@@ -1,38 +1,213 @@
-"""The exported runtime's matrix-vector product as a WebAssembly module with SIMD,
-assembled here byte by byte (no toolchain needed to build or check it).
+"""The exported runtime's matrix-vector product as a WebAssembly module with SIMD: its
+source is the text `matvec.wat` beside this file (read it for what the kernel computes
+and how), assembled here into the module's bytes, so no toolchain is needed to build
+or check it.
 
 A JavaScript loop reads one float at a time; f32x4 SIMD reads four, and four rows at
 once share each load of the vector, so a step costs about what reading its weights
-costs. The module imports its memory ("env", "memory") and exports
+costs. `runtime.js` falls back to a plain loop where an engine has no WebAssembly SIMD.
 
-    matvec(W, x, y, bias, rows, cols)    y[r] = bias[r] + sum_c W[r, c] x[c]
-
-with byte addresses, W row-major and rows and cols multiples of 4 (the runtime pads
-them with zeros); bias 0 means none (the runtime never puts data at address 0). Each
-row sums four lanes of partial products, then (l0 + l1) + (l2 + l3), in float32 as
-torch's kernels do. `runtime.js` falls back to a plain loop where an engine has no
-WebAssembly SIMD.
+The assembler reads the part of WebAssembly's text format that matvec.wat uses: a
+module of imported memories and exported functions; parameters and locals by name;
+instructions in folded form, `(name immediates... operands...)`, with `if`/`then`/
+`else` and named `block`/`loop` labels. An instruction it does not know is an error
+that names it: to use one more, add its opcode to `INSTRUCTIONS` from
+https://webassembly.github.io/spec/core/binary/instructions.html.
 """
 
 from __future__ import annotations
 
-I32, F32, V128 = 0x7F, 0x7D, 0x7B
-# instructions (https://webassembly.github.io/spec/core/binary/instructions.html)
-BLOCK, LOOP, IF, END, BR_IF = 0x02, 0x03, 0x04, 0x0B, 0x0D
-LOCAL_GET, LOCAL_SET, LOCAL_TEE = 0x20, 0x21, 0x22
-F32_LOAD, F32_STORE, I32_CONST = 0x2A, 0x38, 0x41
-I32_LT_U, I32_ADD, I32_MUL, I32_SHL, F32_ADD = 0x49, 0x6A, 0x6C, 0x74, 0x92
-SIMD = 0xFD
-V128_LOAD, V128_CONST, F32X4_EXTRACT, F32X4_ADD, F32X4_MUL = 0x00, 0x0C, 0x1F, 0xE4, 0xE6
-VOID = 0x40
+import re
+from functools import cache
+from importlib import resources
+from itertools import groupby
 
-# parameters, then locals: their indices
-W, X, Y, BIAS, ROWS, COLS = range(6)
-ROW_BYTES, R, C, XV, W1, W2, W3 = range(6, 13)
-ACC = (13, 14, 15, 16)
+TYPES = {"i32": 0x7F, "f32": 0x7D, "v128": 0x7B}
+SIMD = 0xFD  # the prefix of every SIMD instruction; its number follows as a LEB128
+ELSE, END, VOID = 0x05, 0x0B, 0x40
+
+# name: (opcode, its immediate). "memarg N": alignment 2^N (the natural one), offset 0
+INSTRUCTIONS: dict[str, tuple[int | tuple[int, int], str | None]] = {
+    "block": (0x02, "label"), "loop": (0x03, "label"), "if": (0x04, "label"),
+    "br_if": (0x0D, "depth"),
+    "local.get": (0x20, "local"), "local.set": (0x21, "local"), "local.tee": (0x22, "local"),
+    "f32.load": (0x2A, "memarg 2"), "f32.store": (0x38, "memarg 2"),
+    "i32.const": (0x41, "i32"),
+    "i32.lt_u": (0x49, None), "i32.add": (0x6A, None), "i32.mul": (0x6C, None),
+    "i32.shl": (0x74, None), "f32.add": (0x92, None),
+    "v128.load": ((SIMD, 0x00), "memarg 4"), "v128.const": ((SIMD, 0x0C), "i32x4"),
+    "f32x4.extract_lane": ((SIMD, 0x1F), "lane"),
+    "f32x4.add": ((SIMD, 0xE4), None), "f32x4.mul": ((SIMD, 0xE6), None),
+}
+
+
+@cache
+def module_bytes() -> bytes:
+    """The module: matvec.wat, assembled."""
+    return assemble(resources.files("charrnn.export").joinpath("matvec.wat").read_text("utf-8"))
+
+
+def assemble(text: str) -> bytes:
+    """A module in the text format (the part of it described in the module doc) as the
+    bytes of a WebAssembly module."""
+    module = parse(text)
+    if module[0] != "module":
+        raise ValueError("a .wat text must be one (module ...)")
+    types, imports, functions, exports, bodies = [], [], [], [], []
+    for field in module[1:]:
+        if field[0] == "import":
+            imports.append(_memory_import(field))
+        elif field[0] == "func":
+            signature, export, body = _function(field)
+            if signature not in types:
+                types.append(signature)
+            functions.append(uleb(types.index(signature)))
+            if export:
+                exports.append(_name(export) + bytes([0x00]) + uleb(len(bodies)))
+            bodies.append(uleb(len(body)) + body)
+        else:
+            raise ValueError(f"({field[0]} ...) is not assembled here")
+    sections = [(1, types), (2, imports), (3, functions), (7, exports), (10, bodies)]
+    return b"\0asm" + (1).to_bytes(4, "little") + b"".join(
+        _section(kind, items) for kind, items in sections if items)
+
+
+def parse(text: str) -> list:
+    """The text's one parenthesised expression as nested lists of words (`;;` comments
+    dropped)."""
+    words = re.findall(r'\(|\)|"[^"]*"|[^\s()]+', re.sub(r";;[^\n]*", "", text))
+    open_lists: list[list] = [[]]
+    for word in words:
+        if word == "(":
+            open_lists.append([])
+        elif word == ")" and len(open_lists) > 1:
+            done = open_lists.pop()
+            open_lists[-1].append(done)
+        elif word == ")":
+            raise ValueError("a ')' closes nothing")
+        else:
+            open_lists[-1].append(word)
+    if len(open_lists) != 1 or len(open_lists[0]) != 1:
+        raise ValueError("a .wat text must be one expression with its parentheses closed")
+    return open_lists[0][0]
+
+
+def _memory_import(field: list) -> bytes:
+    """(import "module" "name" (memory MIN))"""
+    _, module, name, (kind, minimum) = field
+    if kind != "memory":
+        raise ValueError(f"only memories are imported here, not a {kind}")
+    return _name(module) + _name(name) + bytes([0x02, 0x00]) + uleb(int(minimum))
+
+
+def _function(field: list) -> tuple[bytes, str | None, bytes]:
+    """(func (export "name")? (param $p type)... (local $l type)... instructions...) ->
+    (its type, its export name, its body)."""
+    names: dict[str, int] = {}
+    params, local_types, export, body = [], [], None, []
+    for item in field[1:]:
+        head = item[0] if isinstance(item, list) else "name"
+        if head == "export":
+            export = item[1]
+        elif head in ("param", "local"):
+            _, name, kind = item  # one named parameter or local in each parenthesis
+            names[name] = len(names)
+            (params if head == "param" else local_types).append(TYPES[kind])
+        elif head != "name":  # a function's own $name is not needed: it is exported
+            body.append(item)
+    signature = bytes([0x60]) + uleb(len(params)) + bytes(params) + uleb(0)
+    runs = [(len(list(run)), kind) for kind, run in groupby(local_types)]
+    locals_ = uleb(len(runs)) + b"".join(uleb(count) + bytes([kind]) for count, kind in runs)
+    code = _Code(names)
+    for item in body:
+        code.emit(item)
+    return signature, export, locals_ + bytes(code.out) + bytes([END])
+
+
+class _Code:
+    """A function's instructions, folded expressions written out operands first."""
+
+    def __init__(self, names: dict[str, int]):
+        self.names, self.labels, self.out = names, [], bytearray()
+
+    def emit(self, expression: list) -> None:
+        name, *rest = expression
+        label = rest.pop(0) if rest and isinstance(rest[0], str) and name in (
+            "block", "loop", "if") else None
+        if name == "if":  # (if condition... (then ...) (else ...)?)
+            clauses = {part[0]: part[1:] for part in rest if part[0] in ("then", "else")}
+            for part in rest:
+                if part[0] not in ("then", "else"):
+                    self.emit(part)
+            self._structured(name, label, clauses.get("then", []))
+            if "else" in clauses:
+                self.out.append(ELSE)
+                self._body(clauses["else"])
+            self._close()
+        elif name in ("block", "loop"):
+            self._structured(name, label, rest)
+            self._close()
+        else:
+            for operand in rest:
+                if isinstance(operand, list):
+                    self.emit(operand)
+            self._instruction(name, [word for word in rest if isinstance(word, str)])
+
+    def _structured(self, name: str, label: str | None, body: list) -> None:
+        self._opcode(name)
+        self.out.append(VOID)  # no result
+        self.labels.append(label)
+        self._body(body)
+
+    def _body(self, body: list) -> None:
+        for item in body:
+            self.emit(item)
+
+    def _close(self) -> None:
+        self.out.append(END)
+        self.labels.pop()
+
+    def _opcode(self, name: str) -> str | None:
+        if name not in INSTRUCTIONS:
+            raise ValueError(f"unknown instruction {name} (see INSTRUCTIONS in wasm_kernel.py)")
+        opcode, immediate = INSTRUCTIONS[name]
+        self.out += bytes([opcode]) if isinstance(opcode, int) else (
+            bytes([opcode[0]]) + uleb(opcode[1]))
+        return immediate
+
+    def _instruction(self, name: str, words: list[str]) -> None:
+        immediate = self._opcode(name)
+        if immediate == "local":
+            self.out += uleb(self.names[words[0]])
+        elif immediate == "depth":  # a label's name, or a number: how many blocks out
+            word = words[0]
+            depth = word if word.isdigit() else self.labels[::-1].index(word)
+            self.out += uleb(int(depth))
+        elif immediate == "i32":
+            self.out += sleb(int(words[0]))
+        elif immediate and immediate.startswith("memarg"):
+            self.out += uleb(int(immediate.split()[1])) + uleb(0)
+        elif immediate == "lane":
+            self.out.append(int(words[0]))
+        elif immediate == "i32x4":  # v128.const i32x4 a b c d
+            shape, *values = words
+            if shape != "i32x4" or len(values) != 4:
+                raise ValueError("v128.const is written here as i32x4 and four numbers")
+            self.out += b"".join(int(v).to_bytes(4, "little", signed=True) for v in values)
+
+
+def _section(kind: int, items: list[bytes]) -> bytes:
+    payload = uleb(len(items)) + b"".join(items)
+    return bytes([kind]) + uleb(len(payload)) + payload
+
+
+def _name(quoted: str) -> bytes:
+    raw = quoted.strip('"').encode()
+    return uleb(len(raw)) + raw
 
 
 def uleb(value: int) -> bytes:
+    """An unsigned LEB128: seven bits a byte, low first, the top bit set on all but the last."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
@@ -42,6 +217,7 @@ def uleb(value: int) -> bytes:
 
 
 def sleb(value: int) -> bytes:
+    """A signed LEB128 (two's complement, sign-extended from the last byte's bit 6)."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
@@ -49,98 +225,3 @@ def sleb(value: int) -> bytes:
         out.append(byte | (0 if done else 0x80))
         if done:
             return bytes(out)
-
-
-def _get(i: int) -> bytes:
-    return bytes([LOCAL_GET]) + uleb(i)
-
-
-def _set(i: int) -> bytes:
-    return bytes([LOCAL_SET]) + uleb(i)
-
-
-def _const(v: int) -> bytes:
-    return bytes([I32_CONST]) + sleb(v)
-
-
-def _simd(op: int, *tail: int) -> bytes:
-    return bytes([SIMD]) + uleb(op) + bytes(tail)
-
-
-def _v128_load(address: bytes) -> bytes:
-    return address + _simd(V128_LOAD, 4, 0)  # align 2^4, offset 0
-
-
-def _lane_sum(acc: int) -> bytes:
-    """(l0 + l1) + (l2 + l3) of an f32x4 local, as one f32 on the stack."""
-    lane = [_get(acc) + _simd(F32X4_EXTRACT, k) for k in range(4)]
-    return lane[0] + lane[1] + bytes([F32_ADD]) + lane[2] + lane[3] + bytes([F32_ADD, F32_ADD])
-
-
-def _store_row(k: int) -> bytes:
-    """y[r + k] = sum of ACC[k] (+ bias[r + k])."""
-    address = _get(R) + _const(k) + bytes([I32_ADD]) + _const(2) + bytes([I32_SHL])
-    value = _lane_sum(ACC[k])
-    with_bias = (_get(BIAS) + bytes([IF, VOID])
-                 + _get(Y) + address + bytes([I32_ADD])
-                 + value + _get(BIAS) + address + bytes([I32_ADD, F32_LOAD, 2, 0, F32_ADD])
-                 + bytes([F32_STORE, 2, 0])
-                 + bytes([0x05])  # else
-                 + _get(Y) + address + bytes([I32_ADD]) + value + bytes([F32_STORE, 2, 0])
-                 + bytes([END]))
-    return with_bias
-
-
-def _body() -> bytes:
-    zero = _simd(V128_CONST, *([0] * 16))
-    code = bytearray()
-    code += _get(COLS) + _const(2) + bytes([I32_SHL]) + _set(ROW_BYTES)
-    code += _const(0) + _set(R)
-    code += bytes([LOOP, VOID])  # each 4 rows
-    for acc in ACC:
-        code += zero + _set(acc)
-    code += _get(W) + _get(ROW_BYTES) + bytes([I32_ADD, LOCAL_TEE]) + uleb(W1)
-    code += _get(ROW_BYTES) + bytes([I32_ADD, LOCAL_TEE]) + uleb(W2)
-    code += _get(ROW_BYTES) + bytes([I32_ADD]) + _set(W3)
-    code += _const(0) + _set(C)
-    code += bytes([LOOP, VOID])  # each 4 columns
-    code += _v128_load(_get(X) + _get(C) + bytes([I32_ADD])) + _set(XV)
-    for acc, row in zip(ACC, (W, W1, W2, W3), strict=True):
-        code += _get(acc)
-        code += _v128_load(_get(row) + _get(C) + bytes([I32_ADD]))
-        code += _get(XV) + _simd(F32X4_MUL) + _simd(F32X4_ADD) + _set(acc)
-    code += _get(C) + _const(16) + bytes([I32_ADD, LOCAL_TEE]) + uleb(C)
-    code += _get(ROW_BYTES) + bytes([I32_LT_U, BR_IF, 0, END])
-    for k in range(4):
-        code += _store_row(k)
-    code += _get(W) + _get(ROW_BYTES) + _const(4) + bytes([I32_MUL, I32_ADD]) + _set(W)
-    code += _get(R) + _const(4) + bytes([I32_ADD, LOCAL_TEE]) + uleb(R)
-    code += _get(ROWS) + bytes([I32_LT_U, BR_IF, 0, END])
-    code += bytes([END])
-    # ROW_BYTES, R, C: i32; XV: v128; W1-W3: i32; ACC: 4 v128
-    locals_ = (uleb(4) + uleb(3) + bytes([I32]) + uleb(1) + bytes([V128])
-               + uleb(3) + bytes([I32]) + uleb(4) + bytes([V128]))
-    body = locals_ + bytes(code)
-    return uleb(len(body)) + body
-
-
-def _section(kind: int, payload: bytes) -> bytes:
-    return bytes([kind]) + uleb(len(payload)) + payload
-
-
-def _name(text: str) -> bytes:
-    raw = text.encode()
-    return uleb(len(raw)) + raw
-
-
-def module_bytes() -> bytes:
-    """The module (see the module doc)."""
-    func_type = bytes([0x60]) + uleb(6) + bytes([I32] * 6) + uleb(0)
-    sections = [
-        _section(1, uleb(1) + func_type),
-        _section(2, uleb(1) + _name("env") + _name("memory") + bytes([0x02, 0x00]) + uleb(1)),
-        _section(3, uleb(1) + uleb(0)),
-        _section(7, uleb(1) + _name("matvec") + bytes([0x00]) + uleb(0)),
-        _section(10, uleb(1) + _body()),
-    ]
-    return b"\0asm" + (1).to_bytes(4, "little") + b"".join(sections)
