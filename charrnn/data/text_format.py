@@ -166,16 +166,21 @@ class TextFormat:
         return made
 
 
+def label_after(ids, carried, first_label: int, where=torch.where):
+    """The label rule, for one step: after reading `ids`, each row's label in force
+    (1 + the label's index; 0 for none) is a label symbol's own (an id from
+    `first_label` up), else the one `carried`. Tensors, or numpy arrays with `np.where`."""
+    return where(ids >= first_label, ids - first_label + 1, carried)
+
+
 def label_in_force(ids: torch.Tensor, carried: torch.Tensor, first_label: int) -> torch.Tensor:
-    """The label rule: (batch, time) the label vector in force at each step (1 + label
-    index; 0 for none) is that of the last label symbol (an id from `first_label` up) read
-    up to it, itself included, else the one `carried` in, (1, batch, 1)."""
-    is_label = ids >= first_label
-    code = (ids - first_label + 1) * is_label
+    """(batch, time) the label in force at each step: `label_after` the latest label
+    symbol read up to it (itself included), from the label `carried` in, (1, batch, 1)."""
     steps = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
-    last = torch.where(is_label, steps, -1).cummax(dim=1).values
+    last = torch.where(ids >= first_label, steps, -1).cummax(dim=1).values
+    latest = torch.where(last >= 0, ids.gather(1, last.clamp(min=0)), -1)  # -1: none yet
     before = carried[0, :, 0].long()[:, None].expand_as(ids)
-    return torch.where(last >= 0, code.gather(1, last.clamp(min=0)), before)
+    return label_after(latest, before, first_label)
 
 
 def label_vectors(label_input: str, label_count: int) -> int:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from charrnn.config import check_weights
+from charrnn.data.text_format import label_after
 from charrnn.decoding.matmul_routes import Product, batch_class, choose_routes
 from charrnn.model.cell_equations import NUMPY, arranged_rows, cell_step
 from charrnn.model.network import CharRNN, State
@@ -130,10 +131,9 @@ class InferenceStep:
         return logprobs, new
 
     def _label_codes(self, idx: np.ndarray, carried: np.ndarray) -> np.ndarray:
-        """Each row's label after reading `idx`: a label symbol's, else the one carried."""
-        reading = idx >= self.first_label
-        return np.where(reading, idx - self.first_label + 1,
-                        carried.reshape(-1).astype(np.int64))
+        """Each row's label after reading `idx` (the rule: `label_after`)."""
+        return label_after(idx, carried.reshape(-1).astype(np.int64), self.first_label,
+                           np.where)
 
     def _buffers_for(self, rows: int) -> _Buffers:
         buf = self._buffers.get(rows)
