@@ -108,3 +108,33 @@ def test_max_chars_scores_the_start_of_a_file(trained_run, tmp_path, cli, one_er
     assert data["chars"] == 30 and data["nats_per_char"] == pytest.approx(expected, rel=1e-5)
     assert "--max-chars must be >= 1" in one_error_line(
         cli("eval", path, "--checkpoint", trained_run, "--max-chars", "0"))
+
+
+def test_many_files_are_read_as_training_reads_them_and_each_scored_alone(lm, tmp_path):
+    """`evaluate_files` takes the files the data layer finds and reads (as a training
+    corpus of them: an empty file and binary data are skipped, counted there), and
+    scores each as `evaluate` scores its text, per folder and in all."""
+    texts = {"a/one.txt": "ROMEO:\nI will not fail.\n", "a/two.txt": "JULIET:\nGood night!\n",
+             "b/three.txt": "NURSE:\nO that I were a glove upon that hand,\n"}
+    for name, text in texts.items():
+        (tmp_path / "letters" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "letters" / name).write_text(text, encoding="utf-8")
+    (tmp_path / "letters" / "b" / "empty.txt").write_text("")
+    (tmp_path / "letters" / "b" / "blob.bin").write_bytes(b"\x00" * 64)
+    losses = lm.evaluate_files([tmp_path / "letters"])
+    each = {name: lm.evaluate(text) for name, text in texts.items()}
+    assert set(losses) == {"", "a", "b"}
+    for source, names in [("a", ["a/one.txt", "a/two.txt"]), ("b", ["b/three.txt"]),
+                          ("", list(texts))]:
+        assert losses[source].chars == sum(each[n].chars for n in names)
+        assert losses[source].nats == pytest.approx(sum(each[n].nats for n in names), rel=1e-5)
+
+
+def test_a_file_with_a_character_the_model_never_saw_is_named(lm, tmp_path):
+    from charrnn.errors import VocabError
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("ROMEO:\nI will not fail.\n")
+    (tmp_path / "notes" / "b.txt").write_text("NURSE: a \u2603 here\n", encoding="utf-8")
+    with pytest.raises(VocabError, match="never saw: '\u2603'"):
+        lm.evaluate_files([tmp_path / "notes"])

@@ -12,9 +12,7 @@ import numpy as np
 import torch
 
 from charrnn.config import BeamConfig, DataConfig, SampleConfig, setting_error
-from charrnn.data.cache import file_sha256
-from charrnn.data.files import find_files
-from charrnn.data.labelled_lines import split_by_label
+from charrnn.data.collection import prepare_files
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab
 from charrnn.decoding.beam import beam_search
@@ -23,7 +21,7 @@ from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
-from charrnn.decoding.scoring import TextLoss, documents_loss, text_loss
+from charrnn.decoding.scoring import TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.insight.surprise import Surprise, pieces_of, surprise
@@ -221,33 +219,14 @@ class LanguageModel:
         return self.classify(text)
 
     def evaluate_files(self, paths: Sequence[str | Path]) -> dict[str, TextLoss]:
-        """Loss on many files (folders, files, globs, found as training found them), per
-        source and in all (key ""): each file read as the training corpus was, from the
-        start of a text under its label, its end counted (a model of documents lines or
-        paragraphs: each of its documents)."""
-        data = self.record.data
-        files = find_files(list(paths), dataclasses.replace(data, weights=()))
-        if data.label_from == "tab":  # each file's lines, a text per label
-            files = [part for f in files
-                     for part, _ in split_by_label(f, file_sha256(f.path), data)]
-        sums: dict[str, list[float]] = {}
-        for f in files:
-            label = f.label if self.vocab.labels else None
-            text = "".join(self._read(f.path))
-            pieces = self.split_documents(text) if self.documents in ("lines", "paragraphs") \
-                else [text]
-            for piece in pieces:
-                ids = self.codec.encode(piece)
-                if self.vocab.end_id is not None:
-                    ids = torch.cat([ids, torch.tensor([self.vocab.end_id])])
-                loss = text_loss(self.decoder, [ids], prime=self.codec.prime("", label=label))
-                nats, count = loss.nats, loss.chars
-                for key in (f.source, ""):
-                    got = sums.setdefault(key, [0.0, 0, 0])
-                    got[0], got[1], got[2] = got[0] + nats, got[1] + count, got[2] + 1
-        ends = self.vocab.end_id is not None
-        return {key: TextLoss(nats, count, docs if ends else 0)
-                for key, (nats, count, docs) in sorted(sums.items())}
+        """Loss on many files (folders, files, globs), per source and in all (key ""):
+        found, read and labelled by the data layer as the training corpus was
+        (`prepare_files`), each file scored from the start of a text under its label,
+        its end counted (a model of documents lines or paragraphs: each of its
+        documents)."""
+        data = dataclasses.replace(self.record.data, weights=())
+        corpus = prepare_files(list(paths), data)
+        return files_loss(self.decoder, self.codec, corpus)
 
     def _label_ids(self) -> dict[str, int]:
         return {name: self.vocab.label_id(name) for name in self.vocab.labels}

@@ -29,7 +29,7 @@ from charrnn.data.documents import Documents, find_documents, split_documents
 from charrnn.data.split import split_ids
 from charrnn.data.substrings import SubstringIndex
 from charrnn.data.vocab import Vocab, merged_with_ends, recoded
-from charrnn.data.weighted_sources import Units, file_units, split_by_source
+from charrnn.data.weighted_sources import file_units, split_by_source
 from charrnn.errors import CharRNNError
 from charrnn.model.record import RunRecord
 from charrnn.paths import is_file
@@ -59,18 +59,37 @@ def known_documents(record: RunRecord) -> KnownDocuments:
     prepared, data = _training_corpus(record)
     if data.documents is None:
         raise CharRNNError("this model was not trained on `documents`")
+    train, held = _split(prepared, record)
+    known = _texts(prepared.ids, train, prepared.vocab)
+    if prepared.layout == "documents" and record.validation != "split":
+        return KnownDocuments(known, _file_documents(record.validation, data))
+    return KnownDocuments(known, _texts(prepared.ids, held, prepared.vocab))
+
+
+def _split(prepared: PreparedCorpus, record: RunRecord) -> tuple[Documents, Documents]:
+    """The training and the held-out pieces of a model's corpus, cut by the data layer
+    as training cut it: many files per source; one file's documents; one stream's head
+    and tail. Nothing is held out of one file validated on a --val-file."""
+    cfg, data, ids = _train(record), prepared.data, prepared.ids
     if prepared.files is not None:
-        train, val = _file_split(prepared, record)
-        return KnownDocuments(_texts(prepared.ids, train.docs, prepared.vocab),
-                              _texts(prepared.ids, val.docs, prepared.vocab))
-    docs = find_documents(prepared.ids, prepared.vocab.index.get("\n"), data.documents)
-    if record.validation != "split":  # it validated on a --val-file: its documents are "val"
-        return KnownDocuments(_texts(prepared.ids, docs, prepared.vocab),
-                              _file_documents(record.validation, data))
-    cfg = _train(record)
-    train, val = split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
-    return KnownDocuments(_texts(prepared.ids, train, prepared.vocab),
-                          _texts(prepared.ids, val, prepared.vocab))
+        train, held = split_by_source(file_units(prepared), prepared.files, cfg.val_frac,
+                                      cfg.seed, data.val_max_chars)
+        return train.docs, held.docs
+    from_file = record.validation != "split"
+    if prepared.layout == "documents":
+        docs = find_documents(ids, prepared.vocab.index.get("\n"), data.documents)
+        if from_file:
+            return docs, _pieces([], [])
+        return split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
+    if from_file:
+        return _pieces([0], [ids.numel()]), _pieces([], [])
+    train, held = split_ids(ids, cfg.val_frac, data.val_max_chars)
+    return _pieces([0], [train.numel()]), _pieces([train.numel()], [held.numel()])
+
+
+def _pieces(starts: list[int], lengths: list[int]) -> Documents:
+    return Documents(torch.tensor(starts, dtype=torch.long),
+                     torch.tensor(lengths, dtype=torch.long))
 
 
 def _train(record: RunRecord) -> TrainConfig:
@@ -185,36 +204,16 @@ def _share(found: np.ndarray, remaining: np.ndarray, n: int) -> float | None:
 
 
 def _training_and_held_out(record: RunRecord) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The training text's ids (documents joined by a symbol no text holds), and the
-    held-out texts (the tail, or each held-out document), cut as training cut them."""
-    prepared, data = _training_corpus(record)
+    """The training text's ids (one stream's head, or documents joined by a symbol no
+    text holds), and the held-out texts (the tail, or each held-out document)."""
+    prepared, _ = _training_corpus(record)
     ids = prepared.ids
-    if prepared.files is not None:
-        train, val = _file_split(prepared, record)
-        held = [ids[a : a + n].numpy() for a, n in zip(val.docs.starts.tolist(),
-                                                       val.docs.lengths.tolist(), strict=True)]
-        return _joined(ids, train.docs, len(prepared.vocab)), held
-    cfg = _train(record)
-    from_file = record.validation != "split"
-    if data.documents is None:
-        if from_file:
-            return ids.numpy(), []
-        train, held = split_ids(ids, cfg.val_frac, data.val_max_chars)
-        return train.numpy(), [held.numpy()]
-    docs = find_documents(ids, prepared.vocab.index.get("\n"), data.documents)
-    if from_file:
-        return _joined(ids, docs, len(prepared.vocab)), []
-    train_docs, val_docs = split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
-    held = [ids[a : a + n].numpy() for a, n in zip(val_docs.starts.tolist(),
-                                                   val_docs.lengths.tolist(), strict=True)]
-    return _joined(ids, train_docs, len(prepared.vocab)), held
-
-
-def _file_split(prepared: PreparedCorpus, record: RunRecord) -> tuple[Units, Units]:
-    """A many-file corpus's training and held-out pieces, cut as training cut them."""
-    cfg = _train(record)
-    return split_by_source(file_units(prepared), prepared.files, cfg.val_frac, cfg.seed,
-                           prepared.data.val_max_chars)
+    train, held = _split(prepared, record)
+    held_ids = [ids[a : a + n].numpy() for a, n in zip(held.starts.tolist(),
+                                                       held.lengths.tolist(), strict=True)]
+    if prepared.layout == "stream":
+        return ids[: int(train.lengths[0])].numpy(), held_ids
+    return _joined(ids, train, len(prepared.vocab)), held_ids
 
 
 def _joined(ids: torch.Tensor, docs: Documents, separator: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 The text is read as one stream in chunks, the state carried from chunk to chunk, through
 the same `Decoder` that sampling and beam search use, so the loss is exact however the
-text is cut and describes the model as it decodes (`--weights` included).
+text is cut and describes the model as it decodes (`--weights` included). Many files
+are read by the data layer as training read them (`data/collection.py`) and scored file
+by file, per source (`files_loss`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
+from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import IGNORE, Documents, document_batch
+from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.decoder import Decoder, read_pieces
 from charrnn.errors import CorpusError
 from charrnn.units import bits
@@ -91,3 +95,30 @@ def documents_loss(decoder: Decoder, documents: list[torch.Tensor], batch: int =
         total -= float(out.gather(2, targets.clamp(min=0)[..., None])[..., 0][scored]
                        .double().sum())
     return TextLoss(total, int(lengths.sum()) + len(documents), len(documents))
+
+
+def files_loss(decoder: Decoder, codec: TextCodec, corpus: PreparedCorpus
+               ) -> dict[str, TextLoss]:
+    """Loss on a prepared corpus of many files, per source and in all (key ""): each
+    file (or each of its documents, for a model of lines or paragraphs) from the start
+    of a text under its label, its end symbol counted where texts have one."""
+    files, vocab, text_format = corpus.files, codec.vocab, decoder.text_format
+    index = vocab.index  # a symbol of the corpus's vocabulary -> the model's id (or -1)
+    recoding = torch.tensor([index.get(c, -1) for c in corpus.vocab.chars]
+                            + [-1] * (len(corpus.vocab) - corpus.vocab.text_size))
+    sums: dict[str, list[float]] = {}
+    for source, label, start, length in zip(files.sources, files.labels,
+                                            files.starts.tolist(), files.lengths.tolist(),
+                                            strict=True):
+        text = recoding[corpus.ids[start : start + length].long()]
+        if bool((text < 0).any()):  # the codec's error names the characters
+            codec.encode(corpus.vocab.decode(corpus.ids[start : start + length]))
+        found = text_format.documents_in(text, index.get("\n"))
+        prime = codec.prime("", label=label if vocab.labels else None)
+        for a, n in zip(found.starts.tolist(), found.lengths.tolist(), strict=True):
+            loss = text_loss(decoder, [text_format.ended(text[a : a + n])], prime=prime)
+            for key in (source, ""):
+                got = sums.setdefault(key, [0.0, 0, 0])
+                got[0], got[1], got[2] = got[0] + loss.nats, got[1] + loss.chars, got[2] + 1
+    return {key: TextLoss(nats, count, docs if text_format.ends else 0)
+            for key, (nats, count, docs) in sorted(sums.items())}
