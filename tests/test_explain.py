@@ -127,3 +127,18 @@ def test_a_text_that_would_end_the_pages_script_still_renders(cli, fast_flags, t
             assert page.inner_text("#model").startswith("<!--<script>\u2028 (")
             page.locator("#text span").nth(1).hover()
             assert "!: " in page.inner_text("#tip")  # explain: "!: ...", neurons: "... after !: "
+
+
+def test_a_model_of_files_explains_a_text_as_one_file_with_its_end():
+    """A model whose documents are files reads a text to explain as one file, from its
+    start, and scores the end of it too (it refused: documents must be lines or
+    paragraphs)."""
+    from pathlib import Path
+
+    import charrnn
+
+    lm = charrnn.load(Path(__file__).parent / "data" / "golden" / "lstm-1-char-files.safetensors")
+    text = "the cat"
+    found = lm.explain(text)
+    assert len(found.bits) == len(text) + 1  # each character, then the file's end
+    assert abs(sum(found.bits) - lm.evaluate(text).nats / math.log(2)) < 1e-3

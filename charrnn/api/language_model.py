@@ -24,7 +24,7 @@ from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
 from charrnn.errors import CharRNNError, CheckpointError
-from charrnn.insight.surprise import Surprise, pieces_of, surprise
+from charrnn.insight.surprise import Surprise, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
 from charrnn.model.network import CharRNN
@@ -245,7 +245,8 @@ class LanguageModel:
         text_format = self.record.text_format
         names = [text_format.symbol_name(i) or self.vocab.display(self.vocab.decode([i]))
                  for i in range(len(self.vocab))]
-        return surprise(self.decoder, names, pieces_of(self.vocab, text, self.documents), top)
+        texts = text_format.texts_in(self.vocab.encode(text, "text"), self.vocab.index.get("\n"))
+        return surprise(self.decoder, names, texts, top)
 
     def read_file(self, path: str | Path, max_chars: int) -> tuple[str, bool]:
         """The first `max_chars` characters of a file, read as the training corpus was
@@ -280,14 +281,21 @@ class LanguageModel:
         model of documents scores each document of the text from the start, its end
         symbol included, and also reports nats per document; a model of files reads the
         text as one file."""
-        if self.documents == "files":  # the text is one file: a text of its own, its end too
-            ids = torch.cat([self.vocab.encode(text, "text"), torch.tensor([self.vocab.end_id])])
-            loss = text_loss(self.decoder, [ids])
-            return TextLoss(loss.nats, loss.chars, 1)
-        if self.documents is not None:
-            docs = [self.vocab.encode(d, "text") for d in self.split_documents(text)]
-            return documents_loss(self.decoder, docs)
-        return text_loss(self.decoder, [self.vocab.encode(text, "text")])
+        ids = self.vocab.encode(text, "text")
+        return {"stream": self._stream_loss, "documents": self._documents_loss,
+                "file": self._file_loss}[self.record.text_format.reading](ids)
+
+    def _stream_loss(self, ids: torch.Tensor) -> TextLoss:
+        return text_loss(self.decoder, [ids])
+
+    def _documents_loss(self, ids: torch.Tensor) -> TextLoss:
+        found = self.record.text_format.documents_in(ids, self.vocab.index.get("\n"))
+        return documents_loss(self.decoder, [ids[a : a + n] for a, n in zip(
+            found.starts.tolist(), found.lengths.tolist(), strict=True)])
+
+    def _file_loss(self, ids: torch.Tensor) -> TextLoss:
+        loss = text_loss(self.decoder, [self.record.text_format.ended(ids)])
+        return TextLoss(loss.nats, loss.chars, 1)
 
     def evaluate_file(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
                       max_chars: int | None = None) -> TextLoss:
@@ -297,12 +305,12 @@ class LanguageModel:
         if max_chars is not None and max_chars < 1:
             raise setting_error(f"max_chars must be >= 1, not {max_chars}")
         texts = self._read(path, on_bytes)
-        if self.documents is not None:  # documents may span chunks: read the whole list
-            text = "".join(texts)
-            return self.evaluate(text if max_chars is None else text[:max_chars])
-        chunks = (self.vocab.encode(t, str(path)) for t in texts)
-        return text_loss(self.decoder, chunks if max_chars is None else
-                         _first(chunks, max_chars))
+        if self.record.text_format.reading == "stream":  # read in chunks as they come
+            chunks = (self.vocab.encode(t, str(path)) for t in texts)
+            return text_loss(self.decoder, chunks if max_chars is None else
+                             _first(chunks, max_chars))
+        text = "".join(texts)  # documents may span chunks: read the whole list
+        return self.evaluate(text if max_chars is None else text[:max_chars])
 
 
 def _first(chunks: Iterator[torch.Tensor], limit: int) -> Iterator[torch.Tensor]:

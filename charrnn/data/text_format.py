@@ -113,6 +113,24 @@ class TextFormat:
         """What stands between two documents where several are shown as one text."""
         return "\n\n" if self.documents == "paragraphs" else "\n"
 
+    @property
+    def reading(self) -> str:
+        """How a text given to score or explain is read: "stream" (as it comes, its
+        state carried through), "documents" (cut into lines or paragraphs, each from the
+        start with its end) or "file" (one text from the start, its end too)."""
+        if self.documents is None:
+            return "stream"
+        return "file" if self.documents == "files" else "documents"
+
+    def texts_in(self, ids: torch.Tensor, newline: int | None) -> list[torch.Tensor]:
+        """A given text as the texts the model reads from the start (see `reading`):
+        each document or the file with its end symbol; a stream is itself."""
+        if self.reading == "stream":
+            return [ids]
+        found = self.documents_in(ids, newline)
+        return [self.ended(ids[a : a + n])
+                for a, n in zip(found.starts.tolist(), found.lengths.tolist(), strict=True)]
+
     def documents_in(self, ids: torch.Tensor, newline: int | None) -> Documents:
         """Where the documents of a text lie, cut as the training corpus was: lines or
         paragraphs; a file (or a model of one stream) reads the text as one."""

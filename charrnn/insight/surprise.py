@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from charrnn.data.documents import find_documents
 from charrnn.decoding.decoder import Decoder, Reading, read_pieces
 
 CHUNK = 2048  # characters per fused pass
@@ -84,15 +83,3 @@ def _record(found: Surprise, reading: Reading, symbol_names: list[str], top: int
         found.chars.append(symbol_names[i])
         found.bits.append(b)
         found.top.append([(symbol_names[j], p) for j, p in zip(which, probs, strict=True)])
-
-
-def pieces_of(vocab, text: str, documents: str | None) -> list[torch.Tensor]:
-    """A text as the pieces `surprise` reads: itself, or a documents model's documents,
-    each ending with the end id."""
-    ids = vocab.encode(text, "text")
-    if documents is None:
-        return [ids]
-    found = find_documents(ids, vocab.index.get("\n"), documents)
-    end = torch.tensor([vocab.end_id])
-    return [torch.cat([ids[a : a + n], end])
-            for a, n in zip(found.starts.tolist(), found.lengths.tolist(), strict=True)]
