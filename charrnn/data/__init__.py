@@ -11,6 +11,7 @@
     weighted_sources.py  many files cut as training reads them: held out per source, weighted
     labelled_lines.py  LABEL<TAB>text lines: a text per label, as if a file per label
     split.py      training text and validation text
+    held_out.py   a prepared corpus cut as training cut it: what it learned, what it held out
     streams.py    the truncated-BPTT batcher: B contiguous streams read T at a time
     documents.py  a list of texts (--documents): cut, held out, batched by length
     download.py   the registry of public corpora, and checked, atomic downloads

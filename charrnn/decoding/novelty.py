@@ -25,11 +25,10 @@ import torch
 from charrnn.config import DataConfig, TrainConfig
 from charrnn.data.cache import PreparedCorpus, cache_root, prepare
 from charrnn.data.collection import prepare_files
-from charrnn.data.documents import Documents, find_documents, split_documents
-from charrnn.data.split import split_ids
+from charrnn.data.documents import Documents, find_documents
+from charrnn.data.held_out import held_out
 from charrnn.data.substrings import SubstringIndex
 from charrnn.data.vocab import Vocab, merged_with_ends, recoded
-from charrnn.data.weighted_sources import file_units, split_by_source
 from charrnn.errors import CharRNNError
 from charrnn.model.record import RunRecord
 from charrnn.paths import is_file
@@ -56,40 +55,20 @@ class KnownDocuments:
 def known_documents(record: RunRecord) -> KnownDocuments:
     """Rebuild a documents model's lists from the corpus its checkpoint names; one clear
     line when the file is gone or changed."""
-    prepared, data = _training_corpus(record)
-    if data.documents is None:
+    if record.text_format.reading == "stream":
         raise CharRNNError("this model was not trained on `documents`")
-    train, held = _split(prepared, record)
+    prepared, data = _training_corpus(record)
+    train, held = _cut(prepared, record)
     known = _texts(prepared.ids, train, prepared.vocab)
     if prepared.layout == "documents" and record.validation != "split":
         return KnownDocuments(known, _file_documents(record.validation, data))
     return KnownDocuments(known, _texts(prepared.ids, held, prepared.vocab))
 
 
-def _split(prepared: PreparedCorpus, record: RunRecord) -> tuple[Documents, Documents]:
-    """The training and the held-out pieces of a model's corpus, cut by the data layer
-    as training cut it: many files per source; one file's documents; one stream's head
-    and tail. Nothing is held out of one file validated on a --val-file."""
-    cfg, data, ids = _train(record), prepared.data, prepared.ids
-    if prepared.files is not None:
-        train, held = split_by_source(file_units(prepared), prepared.files, cfg.val_frac,
-                                      cfg.seed, data.val_max_chars)
-        return train.docs, held.docs
-    from_file = record.validation != "split"
-    if prepared.layout == "documents":
-        docs = find_documents(ids, prepared.vocab.index.get("\n"), data.documents)
-        if from_file:
-            return docs, _pieces([], [])
-        return split_documents(docs, cfg.val_frac, cfg.seed, data.val_max_chars)
-    if from_file:
-        return _pieces([0], [ids.numel()]), _pieces([], [])
-    train, held = split_ids(ids, cfg.val_frac, data.val_max_chars)
-    return _pieces([0], [train.numel()]), _pieces([train.numel()], [held.numel()])
-
-
-def _pieces(starts: list[int], lengths: list[int]) -> Documents:
-    return Documents(torch.tensor(starts, dtype=torch.long),
-                     torch.tensor(lengths, dtype=torch.long))
+def _cut(prepared: PreparedCorpus, record: RunRecord) -> tuple[Documents, Documents]:
+    """What the run learned of its corpus and what it held out, cut as it cut them."""
+    cfg = _train(record)
+    return held_out(prepared, cfg.val_frac, cfg.seed, record.validation != "split")
 
 
 def _train(record: RunRecord) -> TrainConfig:
@@ -208,7 +187,7 @@ def _training_and_held_out(record: RunRecord) -> tuple[np.ndarray, list[np.ndarr
     text holds), and the held-out texts (the tail, or each held-out document)."""
     prepared, _ = _training_corpus(record)
     ids = prepared.ids
-    train, held = _split(prepared, record)
+    train, held = _cut(prepared, record)
     held_ids = [ids[a : a + n].numpy() for a, n in zip(held.starts.tolist(),
                                                        held.lengths.tolist(), strict=True)]
     if prepared.layout == "stream":
