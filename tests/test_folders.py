@@ -699,3 +699,17 @@ def test_a_model_of_files_evaluates_a_text_as_one_file(tmp_path, cli):
     assert found.nats == pytest.approx(lm.evaluate_files([alone])[""].nats, abs=1e-4)
     result = cli("eval", str(alone), "--checkpoint", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
+
+
+def test_classifying_with_a_model_without_labels_is_one_line(cli, one_error_line, tmp_path):
+    """A model trained without labels has nothing to classify a text as: the library says
+    so (naming `label_from`), and the command in one line."""
+    from pathlib import Path
+
+    model = Path(__file__).parent / "data" / "golden" / "lstm-1-char.safetensors"
+    with pytest.raises(CharRNNError, match="without labels .*nothing to classify"):
+        charrnn.load(model).classify("the cat")
+    text = tmp_path / "text.txt"
+    text.write_text("the cat\n")
+    assert "without labels" in one_error_line(cli("classify", str(text), "--checkpoint",
+                                                  str(model)))

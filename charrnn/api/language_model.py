@@ -229,7 +229,10 @@ class LanguageModel:
         return files_loss(self.decoder, self.codec, corpus)
 
     def _label_ids(self) -> dict[str, int]:
-        return {name: self.vocab.label_id(name) for name in self.vocab.labels}
+        """Each label's id; a model without labels is refused (there is nothing to
+        classify a text as)."""
+        labels = self.record.text_format.labelled("there is nothing to classify a text as")
+        return {name: self.vocab.label_id(name) for name in labels}
 
     def _priors(self) -> dict[str, float]:
         counts = self.vocab.counts[len(self.vocab) - len(self.vocab.labels):]

@@ -64,6 +64,14 @@ class TextFormat:
     def is_label(self, i: int) -> bool:
         return bool(self.labels) and self.end_id < i <= self.end_id + len(self.labels)
 
+    def labelled(self, why: str) -> tuple[str, ...]:
+        """The labels; for a model without any, a ConfigError that says so and `why`
+        they were wanted."""
+        if not self.labels:
+            raise ConfigError(f"this model was trained without labels (`label_from`): {why}",
+                              field="label")
+        return self.labels
+
     def label_name(self, i: int | None) -> str | None:
         """The name of label id `i` (None for None)."""
         return None if i is None else self.labels[i - self.end_id - 1]

@@ -99,6 +99,13 @@ class Vocab:
                              "(`label_from`); leave `label` out", field="label")
         return self.end_id + 1 + self.labels.index(name)
 
+    def under_label(self, ids: torch.Tensor, label: str | None) -> torch.Tensor:
+        """`ids` after the id of `label` (what a text in its style is read after); as
+        they are for None."""
+        if label is None:
+            return ids
+        return torch.cat([torch.tensor([self.label_id(label)]), ids])
+
     @property
     def text_size(self) -> int:
         """How many ids stand for text: the end symbol and labels come after them."""

@@ -60,10 +60,8 @@ class Classification:
 
 def classify(decoder: Decoder, ids: torch.Tensor, labels: dict[str, int],
              priors: dict[str, float]) -> Classification:
-    """The classification of the text of `ids` among `labels` (name -> label id)."""
-    if not labels:
-        raise ConfigError("this model was trained without labels (`label_from`): there is "
-                          "nothing to classify a text as", field="label")
+    """The classification of the text of `ids` among `labels` (name -> label id; at
+    least one: `TextFormat.labelled`)."""
     if ids.numel() == 0:
         raise ConfigError("text is empty: there is nothing to classify", field="text")
     names = list(labels)

@@ -29,9 +29,7 @@ class TextCodec:
             ids = self.vocab.encode(text, field)
         except VocabError as exc:
             raise VocabError(str(exc), field=field) from None
-        if label is None:
-            return ids
-        return torch.cat([torch.tensor([self.vocab.label_id(label)]), ids])
+        return self.vocab.under_label(ids, label)
 
     def encode(self, text: str) -> torch.Tensor:
         """The ids of text the model reads (fed to a session, scored); an unknown

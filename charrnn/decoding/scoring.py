@@ -114,7 +114,7 @@ def files_loss(decoder: Decoder, codec: TextCodec, corpus: PreparedCorpus
         if bool((text < 0).any()):  # the codec's error names the characters
             codec.encode(corpus.vocab.decode(corpus.ids[start : start + length]))
         found = text_format.documents_in(text, index.get("\n"))
-        prime = codec.prime("", label=label if vocab.labels else None)
+        prime = codec.prime("", label=label)  # (None where files carry no label)
         for a, n in zip(found.starts.tolist(), found.lengths.tolist(), strict=True):
             loss = text_loss(decoder, [text_format.ended(text[a : a + n])], prime=prime)
             for key in (source, ""):

@@ -181,11 +181,10 @@ class Writer:
         self._show("")
 
     def _label(self, arg: str) -> None:
-        labels = self.lm.labels
         if not arg:
+            labels = self.lm.record.text_format.labelled("there is no label to write as")
             current = self.session.label or self.lm.default_label
-            self.say(f"  labels: {', '.join(labels)}; writing as {current}" if labels else
-                     "  this model was trained without labels (--label-from)")
+            self.say(f"  labels: {', '.join(labels)}; writing as {current}")
             return
         self.session = self.lm.session(self.session.text, label=arg)
         self.say(f"  writing as {arg} from here (the text so far is read again under it)")
