@@ -75,17 +75,17 @@ def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 409
     return TextLoss(total, count)
 
 
-def documents_loss(decoder: Decoder, documents: list[torch.Tensor], batch: int = 64
+def documents_loss(decoder: Decoder, texts: list[torch.Tensor], batch: int = 64
                    ) -> TextLoss:
-    """Score each document (ids) from the start, its end symbol included, the way a model
+    """Score each document (`texts`, ids) from the start, its end symbol included, the way a model
     of documents was trained: batches of similar length, padding not scored."""
     end = decoder.end_id
     if end is None:
         raise CorpusError("this model was not trained on `documents`")
-    if not documents:
+    if not texts:
         raise CorpusError("there are no documents to evaluate (are they all empty?)")
-    lengths = torch.tensor([d.numel() for d in documents])
-    ids = torch.cat([d.long() for d in documents])
+    lengths = torch.tensor([d.numel() for d in texts])
+    ids = torch.cat([d.long() for d in texts])
     docs = Documents(torch.cumsum(lengths, 0) - lengths, lengths)
     total = 0.0
     for members in torch.argsort(lengths).split(batch):
@@ -94,7 +94,7 @@ def documents_loss(decoder: Decoder, documents: list[torch.Tensor], batch: int =
         scored = targets != IGNORE
         total -= float(out.gather(2, targets.clamp(min=0)[..., None])[..., 0][scored]
                        .double().sum())
-    return TextLoss(total, int(lengths.sum()) + len(documents), len(documents))
+    return TextLoss(total, int(lengths.sum()) + len(texts), len(texts))
 
 
 def files_loss(decoder: Decoder, codec: TextCodec, corpus: PreparedCorpus

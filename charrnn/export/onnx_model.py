@@ -80,8 +80,9 @@ def load_onnx(path: str | Path, weights: str = "fp32"):
         step = _step(onnxruntime, built, model, meta["inputs"])
         data = _data(meta["data"], vocab.level)
         if meta["text_format"] is None:  # exported before the format was written
-            many = bool(meta["corpus"])  # files learned as one stream (how many: not exported)
-            record = RunRecord(config, vocab, data, corpus=CorpusRecord(files=0 if many else None))
+            # {"files": true}: files learned as one stream (how many was not exported)
+            corpus = CorpusRecord(files=0 if meta["corpus"]["files"] else None)
+            record = RunRecord(config, vocab, data, corpus=corpus)
         else:
             text_format = _text_format(meta["text_format"], vocab, model, data)
             record = RunRecord(config, vocab, data, text_format=text_format)
@@ -191,7 +192,7 @@ def _metadata(built) -> dict:
             or not isinstance(text_format, (dict, type(None))):  # (data: checked by DataConfig)
         raise CharRNNError("its charrnn metadata is malformed (its corpus, data or "
                            "text_format)")
-    return {"corpus": {"files": True} if corpus.get("files") else {}, "data": data,
+    return {"corpus": {"files": corpus.get("files")}, "data": data,
             "text_format": text_format, "model": meta.get("model"),
             "vocab": meta.get("vocab"), "inputs": meta.get("inputs")}
 
