@@ -21,7 +21,7 @@ from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
-from charrnn.decoding.scoring import TextLoss, documents_loss, files_loss, text_loss
+from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.insight.surprise import Surprise, surprise
@@ -298,7 +298,7 @@ class LanguageModel:
 
     def _file_loss(self, ids: torch.Tensor) -> TextLoss:
         loss = text_loss(self.decoder, [self.record.text_format.ended(ids)])
-        return TextLoss(loss.nats, loss.chars, 1)
+        return DocumentsLoss(loss.nats, loss.chars, 1)
 
     def evaluate_file(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
                       max_chars: int | None = None) -> TextLoss:

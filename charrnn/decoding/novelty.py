@@ -60,7 +60,7 @@ def known_documents(record: RunRecord) -> KnownDocuments:
     prepared, data = _training_corpus(record)
     train, held = _cut(prepared, record)
     known = _texts(prepared.ids, train, prepared.vocab)
-    if prepared.layout == "documents" and record.validation != "split":
+    if record.validation != "split":  # one file's documents, validated on another file
         return KnownDocuments(known, _file_documents(record.validation, data))
     return KnownDocuments(known, _texts(prepared.ids, held, prepared.vocab))
 

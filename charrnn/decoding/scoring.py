@@ -29,7 +29,7 @@ class TextLoss:
 
     nats: float
     chars: int  # symbols scored: for documents, each one's end symbol counts too
-    documents: int = 0  # how many documents, when the text was read as a list of them
+    documents: int = 0  # how many documents (a `DocumentsLoss` reads a list of them)
 
     @property
     def nats_per_char(self) -> float:
@@ -37,7 +37,7 @@ class TextLoss:
 
     @property
     def nats_per_document(self) -> float | None:
-        return self.nats / self.documents if self.documents else None
+        return None
 
     @property
     def bits_per_char(self) -> float:
@@ -48,11 +48,31 @@ class TextLoss:
         return math.exp(self.nats_per_char)
 
     def to_dict(self) -> dict[str, float | int | None]:
-        fields = {"nats_per_char": self.nats_per_char, "bits_per_char": self.bits_per_char,
-                  "perplexity": self.perplexity, "chars": self.chars}
-        if self.documents:
-            fields |= {"documents": self.documents, "nats_per_document": self.nats_per_document}
-        return fields
+        return {"nats_per_char": self.nats_per_char, "bits_per_char": self.bits_per_char,
+                "perplexity": self.perplexity, "chars": self.chars}
+
+    def describe(self, unit: str) -> str:
+        """One line, in `unit` ("characters" or "bytes")."""
+        return (f"{self.nats_per_char:.4f} nats/char, {self.bits_per_char:.4f} bits/char, "
+                f"perplexity {self.perplexity:.3f} over {self.chars:,} {unit}")
+
+
+@dataclass(frozen=True)
+class DocumentsLoss(TextLoss):
+    """The loss of a list of texts, each read from the start with its end symbol: also
+    per document."""
+
+    @property
+    def nats_per_document(self) -> float:
+        return self.nats / self.documents
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return super().to_dict() | {"documents": self.documents,
+                                    "nats_per_document": self.nats_per_document}
+
+    def describe(self, unit: str) -> str:
+        return (f"{super().describe(unit)} in {self.documents:,} documents "
+                f"({self.nats_per_document:.3f} nats per document, end symbols counted)")
 
 
 def text_loss(decoder: Decoder, chunks: Iterable[torch.Tensor], piece: int = 4096,
@@ -94,7 +114,7 @@ def documents_loss(decoder: Decoder, texts: list[torch.Tensor], batch: int = 64
         scored = targets != IGNORE
         total -= float(out.gather(2, targets.clamp(min=0)[..., None])[..., 0][scored]
                        .double().sum())
-    return TextLoss(total, int(lengths.sum()) + len(texts), len(texts))
+    return DocumentsLoss(total, int(lengths.sum()) + len(texts), len(texts))
 
 
 def files_loss(decoder: Decoder, codec: TextCodec, corpus: PreparedCorpus
@@ -120,5 +140,5 @@ def files_loss(decoder: Decoder, codec: TextCodec, corpus: PreparedCorpus
             for key in (source, ""):
                 got = sums.setdefault(key, [0.0, 0, 0])
                 got[0], got[1], got[2] = got[0] + loss.nats, got[1] + loss.chars, got[2] + 1
-    return {key: TextLoss(nats, count, docs if text_format.ends else 0)
+    return {key: DocumentsLoss(nats, count, docs) if text_format.ends else TextLoss(nats, count)
             for key, (nats, count, docs) in sorted(sums.items())}

@@ -80,9 +80,8 @@ def load_onnx(path: str | Path, weights: str = "fp32"):
         step = _step(onnxruntime, built, model, meta["inputs"])
         data = _data(meta["data"], vocab.level)
         if meta["text_format"] is None:  # exported before the format was written
-            # {"files": true}: files learned as one stream (how many was not exported)
-            corpus = CorpusRecord(files=0 if meta["corpus"]["files"] else None)
-            record = RunRecord(config, vocab, data, corpus=corpus)
+            # its corpus as written: {"files": true} for files learned as one stream
+            record = RunRecord(config, vocab, data, corpus=CorpusRecord.from_dict(meta["corpus"]))
         else:
             text_format = _text_format(meta["text_format"], vocab, model, data)
             record = RunRecord(config, vocab, data, text_format=text_format)

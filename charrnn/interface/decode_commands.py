@@ -217,10 +217,7 @@ def evaluate(
 
 def _loss_line(lm, loss) -> str:
     unit = "bytes" if lm.vocab.level == "byte" else "characters"
-    documents = (f" in {loss.documents:,} documents ({loss.nats_per_document:.3f} nats per "
-                 f"document, end symbols counted)" if loss.documents else "")
-    return (f"{loss.nats_per_char:.4f} nats/char, {loss.bits_per_char:.4f} bits/char, "
-            f"perplexity {loss.perplexity:.3f} over {loss.chars:,} {unit}{documents}")
+    return loss.describe(unit)
 
 
 def _evaluate_files(lm, paths: list[str], weights: str, as_json: bool) -> None:
