@@ -145,3 +145,18 @@ def test_the_package_has_no_import_circle():
     circles = sorted(m for m in graph
                      if m.count(".") > 1 and reaches(m, m, set()))  # sub-package modules
     assert not circles, circles
+
+
+def test_what_a_text_is_is_decided_in_the_data_layer():
+    """Issue 37: the branches on labels, end symbols, documents and files outside the data
+    layer (where `TextFormat` is) stay at most ten; each is listed by
+    scripts/format_rules.py, which this reads."""
+    import importlib.util
+
+    script = PACKAGE.parent / "scripts" / "format_rules.py"
+    spec = importlib.util.spec_from_file_location("format_rules", script)
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    found = rules.format_conditions()
+    assert len(found) <= 10, "\n".join(found)
+    assert any("network.py" in place for place in found)  # it does find them
