@@ -147,13 +147,17 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "best_val_bpc": _bpc(metrics.best_val_loss),
         "best_step": metrics.best_step,
         "training_seconds": record.elapsed_seconds,
-        "corpus": corpus.to_dict(),
+        "corpus": {key: corpus.to_dict()[key] for key in DESCRIBED_CORPUS},
         "labels": list(record.vocab.labels),
         "text_format": record.text_format.to_dict(),
         "latest_val_bpc_by_source": {k: _bpc(v) for k, v in record.val_by_source.items()},
         "created": record.created,
         "parent": record.parent.to_dict() if record.parent is not None else None,
     }
+
+
+# what `describe` says of a run's corpus (not the paths it was given: a server shows this)
+DESCRIBED_CORPUS = ("source", "sha256", "symbols", "files", "sources", "skipped")
 
 
 def list_runs(root: Path = DEFAULT_ROOT) -> list[dict[str, Any]]:
