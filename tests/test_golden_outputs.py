@@ -206,7 +206,7 @@ def retrained(corpus: dict[str, str], paths: list[str], settings: dict[str, Any]
 # --- the tests -----------------------------------------------------------------------------
 
 # Python's decoding step does each matrix product by the route it timed fastest when it
-# first met a batch size (charrnn/decoding/products.py: torch addmm, numpy's OpenBLAS gemm
+# first met a batch size (charrnn/decoding/matmul_routes.py: torch addmm, numpy's OpenBLAS gemm
 # or gemv, oneDNN's packed weights), so which route runs changes from run to run with the
 # machine's load. The routes add in different orders: their float32 results differ in the
 # last bits, and so do the log-probabilities, scores and losses summed from them. With
