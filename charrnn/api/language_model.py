@@ -18,12 +18,13 @@ from charrnn.data.vocab import Vocab
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
+from charrnn.decoding.constraints import Constraints, Guide, is_word_char
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
-from charrnn.errors import CharRNNError, CheckpointError
+from charrnn.errors import CharRNNError, CheckpointError, ConfigError
 from charrnn.insight.surprise import Surprise, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -100,49 +101,67 @@ class LanguageModel:
                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
-               stop: str | Sequence[str] = (), label: str | None = None) -> Iterator[str]:
+               stop: str | Sequence[str] = (), label: str | None = None,
+               constraints: Constraints | None = None) -> Iterator[str]:
         """The continuation piece by piece, as it is generated (see `sample`).
 
         Bad options and unknown prime characters raise here, before the first piece.
         """
         steps = self._steps(1, length, SampleConfig(temperature, top_k, top_p,
                                                     repetition_penalty), prime, seed, stop,
-                            label)
+                            label, constraints)
         return self.codec.pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
 
     def _steps(self, n: int, length: int, cfg: SampleConfig, prime: str,
                seed: int | None, stop: str | Sequence[str],
-               label: str | None = None) -> Iterator[np.ndarray]:
+               label: str | None = None, constraints: Constraints | None = None
+               ) -> Iterator[np.ndarray]:
         """`sample_from` the prime (which checks the options, once)."""
         ids = self.codec.prime(prime, label=label)
         stops = self.codec.stops(stop)
+        guide = self._guide(constraints, n, length, prime) if constraints else None
         return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
-                           stops)
+                           stops, guide)
+
+    def _guide(self, constraints: Constraints, rows: int, length: int, prime: str) -> Guide:
+        """The rows kept to `constraints` (a text that follows a prime ending inside a
+        word starts inside it); a byte-level model is refused in one line."""
+        if self.vocab.level != "char":
+            raise ConfigError("constraints need a character-level model; this one reads "
+                              "bytes", field="include")
+        automaton = constraints.compile(self.vocab.chars, length,
+                                        after_word=bool(prime) and is_word_char(prime[-1]))
+        return Guide(automaton, rows, self.vocab.text_size, self.vocab.end_id)
 
     def sample(self, length: int, temperature: float = SAMPLING.temperature,
                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
-               stop: str | Sequence[str] = (), label: str | None = None) -> str:
+               stop: str | Sequence[str] = (), label: str | None = None,
+               constraints: Constraints | None = None) -> str:
         """Up to `length` characters following `prime`; temperature 0 is greedy decoding.
 
         top_k / top_p restrict each draw to the k most likely characters / the smallest
         set holding probability top_p; repetition_penalty > 1 makes characters already in
         the prime or the text rarer; the text ends right after any `stop` string. A model
         of labelled files writes in `label`'s style (default: `default_label`).
+        `constraints` (`charrnn.decoding.constraints.Constraints`): words the text must
+        hold as whole words, words it must not, characters it must not; every text meets
+        them (one ConfigError before anything is drawn where none can).
         """
         return "".join(self.stream(length, temperature, prime, seed, top_k, top_p,
-                                   repetition_penalty, stop, label))
+                                   repetition_penalty, stop, label, constraints))
 
     def samples(self, n: int, length: int, temperature: float = SAMPLING.temperature,
                 prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                 top_p: float | None = SAMPLING.top_p,
                 repetition_penalty: float = SAMPLING.repetition_penalty,
-                stop: str | Sequence[str] = (), label: str | None = None) -> list[str]:
+                stop: str | Sequence[str] = (), label: str | None = None,
+                constraints: Constraints | None = None) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
         steps = list(self._steps(n, length, SampleConfig(temperature, top_k, top_p,
                                                          repetition_penalty), prime, seed, stop,
-                                 label))
+                                 label, constraints))
         return texts_of(self.codec, steps, n)
 
     def session(self, prime: str = "", label: str | None = None) -> Session:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from charrnn.config import SampleConfig, setting_error
+from charrnn.decoding.constraints import Guide
 from charrnn.decoding.decoder import Decoder, Start, check_length, ends_with, repeat
 
 
@@ -93,12 +94,13 @@ class Draws:
     """One request's rows from step to step (see the module doc). `context` is the text
     read so far (what a repetition penalty counts); `stops` are id arrays; `forcing`, ids
     of a prime still to be read inside the batched steps: until they are read, the rows
-    take them instead of drawing (and they count toward nothing)."""
+    take them instead of drawing (and they count toward nothing); `guide` keeps the rows
+    to constraints (`constraints.py`)."""
 
     def __init__(self, cfg: SampleConfig, seed: int | None, rows: int, vocab_size: int,
                  context: np.ndarray, stops: Sequence[np.ndarray], length: int,
-                 forcing: Sequence[int] = ()):
-        self.cfg, self.length = cfg, length
+                 forcing: Sequence[int] = (), guide: Guide | None = None):
+        self.cfg, self.length, self.guide = cfg, length, guide
         self.forcing = list(forcing)
         self.stops = [s for s in stops if s.size]
         self.generator = generator_for(seed)
@@ -114,7 +116,7 @@ class Draws:
     @property
     def plain(self) -> bool:
         """Drawn in `draw_batch`'s vectorised pass (temperature alone, no prime left)."""
-        return self.temperature_only and not self.forcing
+        return self.temperature_only and not self.forcing and self.guide is None
 
     @property
     def finished(self) -> bool:
@@ -125,6 +127,8 @@ class Draws:
         id of the prime they are still reading)."""
         if self.forcing:
             return np.full(self.active.size, self.forcing[0], dtype=np.int64)
+        if self.guide is not None:
+            logprobs = self.guide.masked(logprobs, self.length - self.steps)
         return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,
                     self.generator)
 
@@ -142,12 +146,16 @@ class Draws:
         self.steps += 1
         if self.seen is not None:
             self.seen[np.arange(ids.size), ids] = True
+        going = (self.guide.advance(ids, self.length - self.steps)
+                 if self.guide is not None else None)
         if self.steps >= self.length:
             return np.zeros(ids.size, dtype=bool)
         if not self.stops:
-            return None
+            return going
         self.history = np.concatenate([self.history, ids[:, None]], axis=1)
         keep = ~ends_with(self.history, self.stops)
+        if going is not None:
+            keep &= going
         return None if keep.all() else keep
 
     def shrink(self, keep: np.ndarray) -> None:
@@ -155,6 +163,8 @@ class Draws:
         self.active, self.history = self.active[keep], self.history[keep]
         if self.seen is not None:
             self.seen = self.seen[keep]
+        if self.guide is not None:
+            self.guide.shrink(keep)
 
 
 class Layout:
@@ -209,6 +219,7 @@ def draw_batch(logprobs: np.ndarray, layout: Layout, own=Draws.draw) -> np.ndarr
 def sample_from(
     decoder: Decoder, start: Start, context: torch.Tensor, length: int, cfg: SampleConfig,
     seed: int | None = None, num_samples: int = 1, stops: Sequence[np.ndarray] = (),
+    guide: Guide | None = None,
 ) -> Iterator[np.ndarray]:
     """Per step, the next id of each of `num_samples` independent samples from `start`
     (see `Decoder.start`), after the text of ids `context`; -1 for a sample that has
@@ -217,7 +228,8 @@ def sample_from(
     Options are checked before this returns, so errors surface before any output;
     finished samples leave the batch, so they cost nothing."""
     check_options(length, cfg, num_samples)
-    draws = Draws(cfg, seed, num_samples, decoder.vocab_size, context.numpy(), stops, length)
+    draws = Draws(cfg, seed, num_samples, decoder.vocab_size, context.numpy(), stops, length,
+                  guide=guide)
     state, first = repeat(start, num_samples)
     logprobs = first.numpy()
     arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)

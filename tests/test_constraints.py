@@ -1,0 +1,103 @@
+"""Constraints on what a generated text holds (issue 38, first part): words it must hold,
+words and characters it must not; every text meets them, and a request none can meet is
+one error before anything is drawn."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+import charrnn
+from charrnn.decoding.constraints import Constraints
+from charrnn.errors import ConfigError
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return charrnn.load(GOLDEN / "lstm-1-char.safetensors")  # 28 symbols: a-z, space, . \n
+
+
+def holds(text: str, word: str, ignore_case: bool = False) -> bool:
+    """Whether `word` is in `text` as a whole word (between non-word characters)."""
+    flags = re.IGNORECASE if ignore_case else 0
+    return re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text, flags) is not None
+
+
+def test_every_text_meets_its_constraints_whatever_they_are(lm):
+    """Two hundred seeded requests, their constraints drawn at random: every text holds
+    each word to include (in order where asked), none to exclude, no banned character."""
+    chooser = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxy"
+    for request in range(50):
+        words = ["".join(chooser.choices(letters, k=chooser.randint(1, 4)))
+                 for _ in range(chooser.randint(0, 3))]
+        include, exclude = tuple(words[:2]), tuple(words[2:])
+        banned = "".join(chooser.sample([c for c in letters if not any(c in w for w in words)],
+                                        chooser.randint(0, 3)))
+        in_order = chooser.random() < 0.5
+        constraints = Constraints(include, exclude, banned, in_order)
+        length = chooser.randint(12, 60)
+        texts = lm.samples(4, length, seed=request, temperature=chooser.choice([0.5, 1.0]),
+                           constraints=constraints)
+        for text in texts:
+            assert len(text) == length, (constraints, text)
+            assert all(holds(text, w) for w in include), (constraints, text)
+            assert not any(holds(text, w) for w in exclude), (constraints, text)
+            assert not set(banned) & set(text), (constraints, text)
+            if in_order and len(include) == 2 and include[0] != include[1]:
+                first = re.search(rf"(?<![\w']){include[0]}(?![\w'])", text).start()
+                assert any(m.start() > first for m in
+                           re.finditer(rf"(?<![\w']){include[1]}(?![\w'])", text)), text
+
+
+def test_a_lipogram_and_a_case_blind_exclusion(lm):
+    texts = lm.samples(8, 80, seed=3, constraints=Constraints(ban_chars="e"))
+    assert all("e" not in t for t in texts)
+    texts = lm.samples(8, 80, seed=3, constraints=Constraints(exclude=("the",),
+                                                               ignore_case=True))
+    assert not any(holds(t, "the", ignore_case=True) for t in texts)
+    unconstrained = lm.samples(8, 80, seed=3)
+    assert any(holds(t, "the") for t in unconstrained)  # the model does write it
+
+
+def test_a_word_continuing_the_prime_is_not_a_whole_word(lm):
+    """After a prime that ends inside a word, the first characters written finish that
+    word: "t" right after "ca" makes "cat", not the word "t"."""
+    for text in lm.samples(6, 20, prime="the ca", seed=5, constraints=Constraints(("t",))):
+        found = re.finditer(r"(?<![\w'])t(?![\w'])", "the ca" + text)
+        assert any(m.start() >= len("the ca") for m in found), text
+
+
+def test_a_model_of_lines_ends_a_line_only_once_it_holds_the_words():
+    """The end symbol is allowed only where the text may end: lines that would have
+    ended within a few characters run on until they hold the word."""
+    lm = charrnn.load(GOLDEN / "lstm-1-char-lines.safetensors")
+    assert max(map(len, lm.samples(10, 60, seed=2))) < 60  # the model ends its lines
+    docs = lm.samples(10, 60, seed=2, constraints=Constraints(("Toni",)))
+    assert all(holds(d, "Toni") for d in docs)
+
+
+@pytest.mark.parametrize(("constraints", "length", "field", "says"), [
+    (Constraints(("cat", "dog", "fish")), 8, "include", "no text of 8 characters"),
+    (Constraints(("Cat",)), 40, "include", "never saw: 'C'"),
+    (Constraints(("two words",)), 40, "include", "whole words"),
+    (Constraints(exclude=("",)), 40, "exclude", "whole words"),
+    (Constraints(tuple(f"w{i}" for i in range(40))), 400, "include", "at most 32"),
+    (Constraints(("cat",), ban_chars="a"), 40, "include", "no text of 40 characters"),
+])
+def test_a_request_no_text_can_meet_is_one_error_before_any_draw(lm, constraints, length,
+                                                                 field, says):
+    with pytest.raises(ConfigError, match=says) as raised:
+        lm.sample(length, seed=1, constraints=constraints)
+    assert raised.value.field == field
+
+
+def test_a_byte_level_model_refuses_constraints():
+    lm = charrnn.load(GOLDEN / "lstm-1-byte.safetensors")
+    with pytest.raises(ConfigError, match="character-level"):
+        lm.sample(20, constraints=Constraints(("a",)))
