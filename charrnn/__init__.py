@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from charrnn.config import Constraints as Constraints  # noqa: E402  (lm.sample takes one)
+
 if TYPE_CHECKING:
     from charrnn.api.language_model import LanguageModel
     from charrnn.training.report import TrainResult

@@ -430,6 +430,48 @@ class SampleConfig(_JSONConfig):
         return self
 
 
+MAX_INCLUDED = 32  # words a text must hold
+MAX_EXCLUDED = 100_000  # words it must not (an --exclude-file may list many)
+MAX_WORD = 64  # characters in one such word
+
+
+def is_word_char(c: str) -> bool:
+    """A character of a word, as constraints count whole words: a letter, a digit or an
+    apostrophe."""
+    return c.isalnum() or c == "'"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What a generated text must hold (`charrnn.decoding.constraints` keeps it): each of
+    `include` as a whole word (`in_order`: in the order given), none of `exclude`, no
+    character of `ban_chars`; `ignore_case` for both word lists. The default constrains
+    nothing. Bounds: MAX_INCLUDED, MAX_EXCLUDED words of at most MAX_WORD characters."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ban_chars: str = ""
+    in_order: bool = False
+    ignore_case: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude or self.ban_chars)
+
+    def validate(self) -> Constraints:
+        for name, words, most in (("include", self.include, MAX_INCLUDED),
+                                  ("exclude", self.exclude, MAX_EXCLUDED)):
+            _check(len(words) <= most, f"{name} takes at most {most:,} words, not "
+                   f"{len(words):,}")
+            for word in words:
+                _check(isinstance(word, str) and 0 < len(word) <= MAX_WORD
+                       and all(map(is_word_char, word)),
+                       f"{name} takes whole words of 1 to {MAX_WORD} letters, digits or "
+                       f"apostrophes, not {word!r}")
+        _check(isinstance(self.ban_chars, str) and len(self.ban_chars) <= 10_000,
+               "ban_chars takes a string of at most 10,000 characters")
+        return self
+
+
 @dataclass(frozen=True)
 class BeamConfig(_JSONConfig):
     """Beam search: `width` beams per step, the `n_best` best returned.

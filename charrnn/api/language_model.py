@@ -11,14 +11,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.config import BeamConfig, DataConfig, SampleConfig, setting_error
+from charrnn.config import (
+    BeamConfig,
+    Constraints,
+    DataConfig,
+    SampleConfig,
+    is_word_char,
+    setting_error,
+)
 from charrnn.data.collection import prepare_files
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
-from charrnn.decoding.constraints import Constraints, Guide, is_word_char
+from charrnn.decoding.constraints import Guide, automaton_for
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
@@ -129,9 +136,9 @@ class LanguageModel:
         if self.vocab.level != "char":
             raise ConfigError("constraints need a character-level model; this one reads "
                               "bytes", field="include")
-        automaton = constraints.compile(self.vocab.chars, length,
-                                        after_word=bool(prime) and is_word_char(prime[-1]))
-        return Guide(automaton, rows, self.vocab.text_size, self.vocab.end_id)
+        automaton = automaton_for(constraints, self.vocab.chars, length,
+                                  after_word=bool(prime) and is_word_char(prime[-1]))
+        return Guide(automaton, rows, self.vocab.text_size)
 
     def sample(self, length: int, temperature: float = SAMPLING.temperature,
                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
@@ -145,7 +152,7 @@ class LanguageModel:
         set holding probability top_p; repetition_penalty > 1 makes characters already in
         the prime or the text rarer; the text ends right after any `stop` string. A model
         of labelled files writes in `label`'s style (default: `default_label`).
-        `constraints` (`charrnn.decoding.constraints.Constraints`): words the text must
+        `constraints` (`charrnn.config.Constraints`): words the text must
         hold as whole words, words it must not, characters it must not; every text meets
         them (one ConfigError before anything is drawn where none can).
         """

@@ -6,6 +6,7 @@ and data, never training.
     decoder.py          the next-character distribution that everything below reads
     codec.py            text to ids and back: primes, stop strings, streamed pieces
     sampling.py         the one sampler: per-request options and generators, any rows
+    constraints.py      what a text must and must not hold, as one automaton over characters
     beam.py             beam search with stops, length penalty and no-repeat n-grams
     scoring.py          the loss of any text, read as one carried stream, or documents
     classify.py         which label wrote a text: a labelled model as a Bayes classifier

@@ -22,14 +22,11 @@ from typing import Protocol
 
 import numpy as np
 
+from charrnn.config import Constraints, is_word_char
 from charrnn.errors import ConfigError
 
 NEVER = np.iinfo(np.int32).max  # the distance of a state from which no text is accepted
 MAX_STATES = 200_000  # a bound on the joined table (states x characters stay < ~100 MB)
-
-
-def is_word_char(c: str) -> bool:
-    return c.isalnum() or c == "'"
 
 
 class Rule(Protocol):
@@ -106,20 +103,31 @@ class Include:
 
 @dataclass(frozen=True)
 class Exclude:
-    """No word of `words` appears."""
+    """No word of a list appears: the state is the word read since the last boundary
+    while it is the start of some listed word (0 once it is none), so a list of
+    thousands is one small machine."""
 
-    words: tuple[WordSeen, ...]
+    words: frozenset[str]
+    prefixes: frozenset[str]
+    ignore_case: bool = False
+    start: Hashable = ""
 
-    @property
-    def start(self) -> Hashable:
-        return tuple(w.start for w in self.words)
+    @classmethod
+    def of(cls, words: Sequence[str], ignore_case: bool, start: Hashable) -> Exclude:
+        listed = frozenset(w.lower() if ignore_case else w for w in words)
+        return cls(listed, frozenset(w[:i] for w in listed for i in range(1, len(w) + 1)),
+                   ignore_case, "" if start == BOUNDARY else 0)
 
     def step(self, state: Hashable, c: str) -> Hashable | None:
-        after = tuple(w.step(s, c) for w, s in zip(self.words, state, strict=True))
-        return None if MET in after else after
+        if not is_word_char(c):
+            return None if state in self.words else ""
+        if state == 0:  # inside a word no listed word starts
+            return 0
+        read = state + (c.lower() if self.ignore_case else c)
+        return read if read in self.prefixes else 0
 
     def accepts(self, state: Hashable) -> bool:
-        return not any(w.accepts(s) for w, s in zip(self.words, state, strict=True))
+        return state not in self.words
 
 
 @dataclass(frozen=True)
@@ -203,68 +211,37 @@ def _distances(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     return distance
 
 
-MAX_WORDS = 32  # words to include or exclude, each
-MAX_WORD = 64  # characters in one word
+def rules_of(constraints: Constraints, after_word: bool) -> list[Rule]:
+    """The rules, for a text that starts inside a word (`after_word`) or not."""
+    start = INSIDE if after_word else BOUNDARY
+    seen = [WordSeen(w, constraints.ignore_case, start) for w in constraints.include]
+    rules: list[Rule] = [Include(tuple(seen), constraints.in_order)] if seen else []
+    if constraints.exclude:
+        rules.append(Exclude.of(constraints.exclude, constraints.ignore_case, start))
+    if constraints.ban_chars:
+        rules.append(BanChars(frozenset(constraints.ban_chars)))
+    return rules
 
 
-@dataclass(frozen=True)
-class Constraints:
-    """What a generated text must hold: each of `include` as a whole word (`in_order`:
-    in the order given), none of `exclude`, no character of `ban_chars`; `ignore_case`
-    for both word lists. The empty default constrains nothing."""
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    ban_chars: str = ""
-    in_order: bool = False
-    ignore_case: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.include or self.exclude or self.ban_chars)
-
-    def validate(self) -> Constraints:
-        """Each word checked and bounded (see MAX_WORDS, MAX_WORD); one ConfigError
-        naming the field otherwise."""
-        for field, words in (("include", self.include), ("exclude", self.exclude)):
-            if len(words) > MAX_WORDS:
-                raise ConfigError(f"{field} takes at most {MAX_WORDS} words, not "
-                                  f"{len(words)}", field=field)
-            for word in words:
-                if not word or len(word) > MAX_WORD or not all(map(is_word_char, word)):
-                    raise ConfigError(f"{field} takes whole words of 1 to {MAX_WORD} letters, "
-                                      f"digits or apostrophes, not {word!r}", field=field)
-        return self
-
-    def rules(self, after_word: bool) -> list[Rule]:
-        """The rules, for a text that starts inside a word (`after_word`) or not."""
-        start = INSIDE if after_word else BOUNDARY
-        seen = [WordSeen(w, self.ignore_case, start) for w in self.include]
-        rules: list[Rule] = [Include(tuple(seen), self.in_order)] if seen else []
-        if self.exclude:
-            rules.append(Exclude(tuple(WordSeen(w, self.ignore_case, start)
-                                       for w in self.exclude)))
-        if self.ban_chars:
-            rules.append(BanChars(frozenset(self.ban_chars)))
-        return rules
-
-    def compile(self, chars: Sequence[str], length: int, after_word: bool) -> Automaton:
-        """The automaton over a model's text characters, refused in one line where no
-        text of `length` characters can meet it (a word's character the model never
-        saw, or words that do not fit)."""
-        self.validate()
-        known = set(chars)
-        for word in self.include:
-            missing = sorted({c for c in word if c not in known
-                              and not (self.ignore_case and {c.lower(), c.upper()} & known)})
-            if missing:
-                raise ConfigError(f"include: {word!r} has character(s) the model never saw: "
-                                  f"{', '.join(map(repr, missing))}", field="include")
-        automaton = compile_rules(self.rules(after_word), chars)
-        if automaton.distance[0] > length:
-            raise ConfigError(f"no text of {length} characters can meet these constraints "
-                              f"(it needs at least {_needed(automaton)}); ask for a longer "
-                              "length or fewer words", field="include")
-        return automaton
+def automaton_for(constraints: Constraints, chars: Sequence[str], length: int,
+                  after_word: bool) -> Automaton:
+    """The automaton over a model's text characters, refused in one line where no text
+    of `length` characters can meet it (a word's character the model never saw, or
+    words that do not fit)."""
+    constraints.validate()
+    known = set(chars)
+    for word in constraints.include:
+        missing = sorted({c for c in word if c not in known and not (
+            constraints.ignore_case and {c.lower(), c.upper()} & known)})
+        if missing:
+            raise ConfigError(f"include: {word!r} has character(s) the model never saw: "
+                              f"{', '.join(map(repr, missing))}", field="include")
+    automaton = compile_rules(rules_of(constraints, after_word), chars)
+    if automaton.distance[0] > length:
+        raise ConfigError(f"no text of {length} characters can meet these constraints "
+                          f"(it needs at least {_needed(automaton)}); ask for a longer "
+                          "length or fewer words", field="include")
+    return automaton
 
 
 def _needed(automaton: Automaton) -> str:
@@ -277,9 +254,8 @@ class Guide:
     characters that would break it (or leave too little room) are -inf before each
     draw. The end symbol is allowed only where the text may end; labels never."""
 
-    def __init__(self, automaton: Automaton, rows: int, text_size: int,
-                 end_id: int | None):
-        self.automaton, self.text_size, self.end_id = automaton, text_size, end_id
+    def __init__(self, automaton: Automaton, rows: int, text_size: int):
+        self.automaton, self.text_size = automaton, text_size
         self.states = np.zeros(rows, dtype=np.int64)
 
     def masked(self, logprobs: np.ndarray, room: int) -> np.ndarray:
@@ -287,8 +263,8 @@ class Guide:
         being left."""
         allowed = np.zeros(logprobs.shape, dtype=bool)
         allowed[:, : self.text_size] = self.automaton.allowed(self.states, room)
-        if self.end_id is not None:
-            allowed[:, self.end_id] = self.automaton.accepting[self.states]
+        end = slice(self.text_size, self.text_size + 1)  # the end symbol, where there is one
+        allowed[:, end] = self.automaton.accepting[self.states, None]
         return np.where(allowed, logprobs, -np.inf).astype(logprobs.dtype, copy=False)
 
     def advance(self, ids: np.ndarray, room: int) -> np.ndarray | None:
