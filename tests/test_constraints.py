@@ -111,3 +111,39 @@ def test_a_list_of_thousands_of_words_to_exclude_is_kept_quickly(lm):
                    for _ in range(10_000)})
     texts = lm.samples(4, 60, seed=4, constraints=Constraints(exclude=words))
     assert not any(holds(t, w) for t in texts for w in words)
+
+
+MODEL = str(GOLDEN / "lstm-1-char.safetensors")
+
+
+def test_the_sample_command_keeps_every_text_to_its_options(cli, tmp_path):
+    """`charrnn sample` with --include (in order), --exclude, --exclude-file, --ignore-case
+    and --ban-chars: every text meets them, and --json says what they were."""
+    import json
+
+    banned = tmp_path / "banned.txt"
+    banned.write_text("the\nand  of\n")
+    result = cli("sample", "--checkpoint", MODEL, "--length", "60", "--num-samples", "6",
+                 "--seed", "2", "--include", "cat", "--include", "dog", "--in-order",
+                 "--exclude", "a", "--exclude-file", str(banned), "--ignore-case",
+                 "--ban-chars", "zq", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found[0]["constraints"] == {"include": ["cat", "dog"], "exclude": ["a", "the", "and",
+                                       "of"], "ban_chars": "zq", "in_order": True,
+                                       "ignore_case": True}
+    for text in (f["text"] for f in found):
+        assert holds(text, "cat") and holds(text, "dog"), text
+        assert text.index("cat") < text.rindex("dog")
+        assert not any(holds(text, w, True) for w in ("a", "the", "and", "of")), text
+        assert not {"z", "q"} & set(text)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--length", "5", "--include", "elephant"), "no text of 5 characters"),
+    (("--include", "two words"), "--include takes whole words"),
+    (("--exclude-file", "missing.txt"), "exclude file not found"),
+    (("--include", "Zebra"), "never saw: 'Z'"),
+])
+def test_a_constraint_the_command_cannot_keep_is_one_line(cli, one_error_line, args, says):
+    assert says in one_error_line(cli("sample", "--checkpoint", MODEL, *args))

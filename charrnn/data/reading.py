@@ -36,6 +36,24 @@ def check_file(path: str | Path, what: str = "corpus") -> Path:
     return path
 
 
+MAX_WORD_LIST = 10_000_000  # bytes of a word list (an --exclude-file)
+
+
+def read_word_list(path: str | Path, what: str = "word list") -> tuple[str, ...]:
+    """The words of a UTF-8 file (separated by white space), in their order, each once;
+    a missing, empty, binary or oversized (MAX_WORD_LIST) file is one clear error."""
+    path = check_file(path, what)
+    if path.stat().st_size > MAX_WORD_LIST:
+        raise CorpusError(f"{what} {path} is larger than {MAX_WORD_LIST:,} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{what} {path} is not UTF-8 text") from None
+    if "\0" in text:
+        raise CorpusError(f"{what} {path} is binary, not text")
+    return tuple(dict.fromkeys(text.split()))
+
+
 def iter_bytes(path: Path, chunk_bytes: int = CHUNK_BYTES, digest=None) -> Iterator[bytes]:
     """The file's bytes in blocks; `digest` (a hashlib object), when given, hears every
     block, so a pass that reads the file also hashes what it read."""

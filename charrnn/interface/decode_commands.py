@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -15,18 +16,31 @@ from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
 from charrnn.interface.options import (
     DEFAULT_BEAM,
+    DEFAULT_CONSTRAINTS,
     DEFAULT_SAMPLE,
+    BanCharsOption,
     CheckpointOption,
+    ExcludeFileOption,
+    ExcludeOption,
+    IgnoreCaseOption,
+    IncludeOption,
+    InOrderOption,
     JsonOption,
     LabelOption,
     LengthOption,
     PrimeOption,
     StopOption,
     WeightsOption,
+    constraints_of,
     load_model,
     one_line_errors,
 )
 from charrnn.paths import is_file
+
+
+def _plain(options: dict) -> dict:
+    """Options as JSON holds them (constraints as their fields)."""
+    return {**options, "constraints": dataclasses.asdict(options["constraints"])}
 
 
 def _generated(lm, text: str) -> dict[str, str]:
@@ -65,18 +79,28 @@ def sample(
         help="A model of documents: keep sampling until --num-samples documents exist "
              "that are in neither its training nor its held-out list (at most 20 rounds).",
     )] = False,
+    include: IncludeOption = None,
+    in_order: InOrderOption = DEFAULT_CONSTRAINTS.in_order,
+    exclude: ExcludeOption = None,
+    exclude_file: ExcludeFileOption = None,
+    ignore_case: IgnoreCaseOption = DEFAULT_CONSTRAINTS.ignore_case,
+    ban_chars: BanCharsOption = DEFAULT_CONSTRAINTS.ban_chars,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
     """Generate text, streamed to stdout as it is produced. A model trained on
     --documents prints whole documents, one per line (paragraphs: a blank line between),
-    each marked on stderr as a copy of a training (train) or held-out (val) one, or new."""
+    each marked on stderr as a copy of a training (train) or held-out (val) one, or new.
+    --include, --exclude and --ban-chars keep every text to what it must and must not
+    hold (docs/constraints.md)."""
+    constraints = constraints_of(include, in_order, exclude, exclude_file, ignore_case,
+                                 ban_chars)
     lm = load_model(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
                "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or [],
-               "label": label}
+               "label": label, "constraints": constraints}
     if lm.documents is not None:
         _sample_documents(lm, num_samples, length, options, new_only, as_json)
         return
@@ -86,7 +110,7 @@ def sample(
         texts = lm.samples(num_samples, length, **options)
         if as_json:
             print(json.dumps([{"checkpoint": str(lm.path), **_generated(lm, text),
-                               **options, "length": length, "weights": weights}
+                               **_plain(options), "length": length, "weights": weights}
                               for text in texts],
                              ensure_ascii=False))
             return
@@ -98,7 +122,7 @@ def sample(
     pieces = lm.stream(length, **options)
     if as_json:
         print(json.dumps({"checkpoint": str(lm.path), **_generated(lm, "".join(pieces)),
-                          **options, "length": length, "weights": weights},
+                          **_plain(options), "length": length, "weights": weights},
                          ensure_ascii=False))
         return
     out = sys.stdout
@@ -125,7 +149,8 @@ def _sample_documents(lm, count: int, length: int, options: dict, new_only: bool
     counts = {m: marks.count(m) for m in ("new", "train", "val")} if marks else None
     if as_json:
         print(json.dumps({
-            "checkpoint": str(lm.path), "length": length, **options, "new_only": new_only,
+            "checkpoint": str(lm.path), "length": length, **_plain(options),
+            "new_only": new_only,
             "documents": [{**_generated(lm, doc), "mark": mark} for doc, mark in
                           zip(documents, marks or [None] * len(documents), strict=True)],
             "counts": counts}, ensure_ascii=False))

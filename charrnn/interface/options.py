@@ -14,14 +14,22 @@ from typing import Annotated, Literal
 
 import typer
 
-from charrnn.config import BeamConfig, DataConfig, ModelConfig, SampleConfig, TrainConfig
+from charrnn.config import (
+    BeamConfig,
+    Constraints,
+    DataConfig,
+    ModelConfig,
+    SampleConfig,
+    TrainConfig,
+)
+from charrnn.data.reading import read_word_list
 from charrnn.errors import CharRNNError
 from charrnn.interface import display
 from charrnn.paths import is_file
 
 # every option's default, read from the config dataclasses (the one declaration)
 DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_DATA = ModelConfig(), TrainConfig(), DataConfig()
-DEFAULT_SAMPLE, DEFAULT_BEAM = SampleConfig(), BeamConfig()
+DEFAULT_SAMPLE, DEFAULT_BEAM, DEFAULT_CONSTRAINTS = SampleConfig(), BeamConfig(), Constraints()
 DATA, MODEL, OPTIM, OUTPUT, HARDWARE = "Data", "Model", "Optimisation", "Output", "Hardware"
 CheckpointOption = Annotated[Path | None, typer.Option(
     help="Checkpoint file or run folder (a folder means its best checkpoint). "
@@ -41,6 +49,36 @@ StopOption = Annotated[list[str] | None, typer.Option(
     help="End a text right after this string (repeatable). Escapes like \\n are understood.",
     show_default=False, parser=lambda s: s.encode("latin-1", "backslashreplace")
     .decode("unicode_escape"))]
+
+
+CONSTRAINTS = "Constraints"
+IncludeOption = Annotated[list[str] | None, typer.Option(
+    help="A whole word every text must hold (repeatable; at most 32).", show_default=False,
+    rich_help_panel=CONSTRAINTS)]
+InOrderOption = Annotated[bool, typer.Option(
+    help="The --include words appear in the order given.", rich_help_panel=CONSTRAINTS)]
+ExcludeOption = Annotated[list[str] | None, typer.Option(
+    help="A whole word no text may hold (repeatable).", show_default=False,
+    rich_help_panel=CONSTRAINTS)]
+ExcludeFileOption = Annotated[Path | None, typer.Option(
+    help="A file of words no text may hold (separated by white space; at most 100,000).",
+    show_default=False, rich_help_panel=CONSTRAINTS)]
+IgnoreCaseOption = Annotated[bool, typer.Option(
+    help="--include and --exclude words match whatever their case.",
+    rich_help_panel=CONSTRAINTS)]
+BanCharsOption = Annotated[str, typer.Option(
+    help="Characters no text may hold (a lipogram: --ban-chars e).",
+    rich_help_panel=CONSTRAINTS)]
+
+
+def constraints_of(include: list[str] | None, in_order: bool, exclude: list[str] | None,
+                   exclude_file: Path | None, ignore_case: bool, ban_chars: str
+                   ) -> Constraints:
+    """The constraint options as one checked `Constraints` (an --exclude-file's words
+    join --exclude's)."""
+    listed = read_word_list(exclude_file, "exclude") if exclude_file else ()
+    return Constraints(tuple(include or ()), (*(exclude or ()), *listed), unescape(ban_chars),
+                       in_order, ignore_case).validate()
 
 
 def unescape(text: str) -> str:
