@@ -147,3 +147,24 @@ def test_the_sample_command_keeps_every_text_to_its_options(cli, tmp_path):
 ])
 def test_a_constraint_the_command_cannot_keep_is_one_line(cli, one_error_line, args, says):
     assert says in one_error_line(cli("sample", "--checkpoint", MODEL, *args))
+
+
+def test_the_server_keeps_every_text_to_the_requests_constraints(charrnn_server, lm):
+    """POST /v1/sample with include, exclude, ban_chars, in_order and ignore_case, over
+    real HTTP beside an unconstrained request; what no text can meet is a 400 naming the
+    field, before anything is generated."""
+    import httpx
+
+    body = {"length": 50, "num_samples": 4, "seed": 6, "include": ["cat", "dog"],
+            "in_order": True, "exclude": ["a"], "ban_chars": "zq", "ignore_case": True}
+    with charrnn_server(lm) as url:
+        replies = [httpx.post(url + "/v1/sample", json=b, timeout=60)
+                   for b in (body, {"length": 50, "seed": 6})]
+        too_long = httpx.post(url + "/v1/sample", json={"length": 5, "include": ["elephant"]})
+        not_words = httpx.post(url + "/v1/sample", json={"exclude": "two words"})
+    assert [r.status_code for r in replies] == [200, 200], replies[0].text
+    for text in replies[0].json()["samples"]:
+        assert holds(text, "cat") and holds(text, "dog") and text.index("cat") < text.rindex("dog")
+        assert not holds(text, "a", True) and not {"z", "q"} & set(text), text
+    assert too_long.status_code == 400 and too_long.json()["field"] == "include"
+    assert not_words.status_code == 400 and not_words.json()["field"] == "exclude"

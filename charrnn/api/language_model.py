@@ -16,7 +16,6 @@ from charrnn.config import (
     Constraints,
     DataConfig,
     SampleConfig,
-    is_word_char,
     setting_error,
 )
 from charrnn.data.collection import prepare_files
@@ -25,13 +24,13 @@ from charrnn.data.vocab import Vocab
 from charrnn.decoding.beam import beam_search
 from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
-from charrnn.decoding.constraints import Guide, automaton_for
+from charrnn.decoding.constraints import guide_for
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.sampling import sample_from
 from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
-from charrnn.errors import CharRNNError, CheckpointError, ConfigError
+from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.insight.surprise import Surprise, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -126,19 +125,9 @@ class LanguageModel:
         """`sample_from` the prime (which checks the options, once)."""
         ids = self.codec.prime(prime, label=label)
         stops = self.codec.stops(stop)
-        guide = self._guide(constraints, n, length, prime) if constraints else None
+        guide = guide_for(constraints, self.vocab, n, length, prime)
         return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
                            stops, guide)
-
-    def _guide(self, constraints: Constraints, rows: int, length: int, prime: str) -> Guide:
-        """The rows kept to `constraints` (a text that follows a prime ending inside a
-        word starts inside it); a byte-level model is refused in one line."""
-        if self.vocab.level != "char":
-            raise ConfigError("constraints need a character-level model; this one reads "
-                              "bytes", field="include")
-        automaton = automaton_for(constraints, self.vocab.chars, length,
-                                  after_word=bool(prime) and is_word_char(prime[-1]))
-        return Guide(automaton, rows, self.vocab.text_size)
 
     def sample(self, length: int, temperature: float = SAMPLING.temperature,
                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,

@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from charrnn.config import SampleConfig
+from charrnn.config import Constraints, SampleConfig
+from charrnn.decoding.constraints import Guide, guide_for
 from charrnn.decoding.decoder import FUSED_FROM, repeat
 from charrnn.decoding.sampling import Draws, Layout, check_options, draw_batch
 from charrnn.errors import CharRNNError
@@ -76,6 +77,7 @@ class Request:
     num_samples: int = 1
     stop: Sequence[str] = ()
     label: str | None = None  # a model of labelled files: write in this label's style
+    constraints: Constraints = field(default_factory=Constraints)  # what each text holds
 
 
 class Generation:
@@ -93,6 +95,7 @@ class Generation:
         self.error: str | None = None
         self.internal = False
         self.cancelled = False
+        self.guide: Guide | None = None  # the rows kept to the request's constraints
         self._on_update = on_update
 
     def cancel(self) -> None:
@@ -207,6 +210,8 @@ class Batcher:
         codec = self.lm.codec  # unknown characters raise here, naming the field
         gen = Generation(request, on_update, codec.prime(request.prime, label=request.label),
                          codec.stops(request.stop))
+        gen.guide = guide_for(request.constraints, codec.vocab, request.num_samples,
+                              request.length, request.prime)  # checked here too
         with self._lock:
             if self._stopping:
                 raise Busy(SHUTTING_DOWN)
@@ -351,7 +356,7 @@ class Batcher:
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
         draws = Draws(request.options, request.seed, request.num_samples,
                       self.decoder.vocab_size, context.numpy(), gen.stops, request.length,
-                      forcing)
+                      forcing, gen.guide)
         run = _Running(gen, draws)
         if self._state:
             joined = tuple(np.concatenate([a, b], axis=1)

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from charrnn.config import Constraints, is_word_char
+from charrnn.data.vocab import Vocab
 from charrnn.errors import ConfigError
 
 NEVER = np.iinfo(np.int32).max  # the distance of a state from which no text is accepted
@@ -280,3 +281,18 @@ class Guide:
 
     def shrink(self, keep: np.ndarray) -> None:
         self.states = self.states[keep]
+
+
+def guide_for(constraints: Constraints | None, vocab: Vocab, rows: int, length: int,
+              prime: str) -> Guide | None:
+    """`rows` kept to `constraints` (None where there are none) after `prime` (a text
+    that follows a prime ending inside a word starts inside it); a byte-level model is
+    refused in one line. Every check happens here, before anything is drawn."""
+    if not constraints:
+        return None
+    if vocab.level != "char":
+        raise ConfigError("constraints need a character-level model; this one reads bytes",
+                          field="include")
+    automaton = automaton_for(constraints, vocab.chars, length,
+                              after_word=bool(prime) and is_word_char(prime[-1]))
+    return Guide(automaton, rows, vocab.text_size)

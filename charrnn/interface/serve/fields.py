@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from charrnn.config import BeamConfig, SampleConfig, ServeConfig
+from charrnn.config import (
+    MAX_INCLUDED,
+    MAX_WORD,
+    BeamConfig,
+    Constraints,
+    SampleConfig,
+    ServeConfig,
+)
 from charrnn.decoding.batcher import Request
 from charrnn.errors import CharRNNError
 
@@ -181,10 +188,24 @@ def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Re
         num_samples=f.integer("num_samples", 1, 1, limits.samples_limit),
         stop=f.texts("stop", 100),
         label=label_field(f),
+        constraints=constraints_field(f),
     )
     stream = f.boolean("stream", False)
     f.done()  # (prime and stop are encoded once, by the batcher, which names the field)
     return request, stream
+
+
+MAX_REQUEST_EXCLUDED = 1_000  # words a request may exclude (a file on the CLI may hold more)
+
+
+def constraints_field(f: Fields) -> Constraints:
+    """include, exclude, ban_chars, in_order, ignore_case: what every text must hold
+    (`Constraints`, checked by its own rules)."""
+    return checked(Constraints(
+        tuple(f.texts("include", MAX_WORD, MAX_INCLUDED)),
+        tuple(f.texts("exclude", MAX_WORD, MAX_REQUEST_EXCLUDED)),
+        f.text("ban_chars", "", 1_000), f.boolean("in_order", False),
+        f.boolean("ignore_case", False)))
 
 
 def beam_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, Any]:
