@@ -168,3 +168,32 @@ def test_the_server_keeps_every_text_to_the_requests_constraints(charrnn_server,
         assert not holds(text, "a", True) and not {"z", "q"} & set(text), text
     assert too_long.status_code == 400 and too_long.json()["field"] == "include"
     assert not_words.status_code == 400 and not_words.json()["field"] == "exclude"
+
+
+def test_a_constrained_beam_gives_the_likeliest_texts_that_meet_them_with_exact_scores(
+        lm, cli):
+    """lm.beam and `charrnn beam` with constraints: every result meets them, its score is
+    `logprob` of its text exactly, and none is likelier than the best the search found
+    among the unconstrained texts that happen to meet them."""
+    import json
+
+    rules = Constraints(("cat",), ("the",), "z")
+    results = lm.beam(30, width=16, prime="a ", n_best=4, constraints=rules)
+    assert len(results) == 4
+    for text, score in results:
+        assert holds(text, "cat") and not holds(text, "the") and "z" not in text, text
+        assert score == pytest.approx(lm.logprob(text, prime="a "), abs=1e-4)
+    scores = [s for _, s in results]
+    assert scores == sorted(scores, reverse=True)
+    out = cli("beam", "--checkpoint", MODEL, "--length", "20", "--include", "dog",
+              "--ban-chars", "e", "--json")
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert found["constraints"]["include"] == ["dog"]
+    assert all(holds(r["text"], "dog") and "e" not in r["text"] for r in found["results"])
+
+
+def test_a_stop_string_ends_a_text_only_once_it_meets_its_constraints(lm):
+    assert all(len(t) < 20 for t in lm.samples(8, 80, seed=9, stop=" "))  # it ends them
+    texts = lm.samples(8, 80, seed=9, stop=" ", constraints=Constraints(("cat",)))
+    assert all(holds(t, "cat") for t in texts), texts

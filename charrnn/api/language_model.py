@@ -198,16 +198,20 @@ class LanguageModel:
 
     def beam(self, length: int, width: int | None = None, prime: str = "", n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
-             no_repeat_ngram: int = 0, label: str | None = None) -> list[tuple[str, float]]:
+             no_repeat_ngram: int = 0, label: str | None = None,
+             constraints: Constraints | None = None) -> list[tuple[str, float]]:
         """The n_best most likely continuations found by beam search: (text, log-prob nats),
         best first by log-prob / length^length_penalty. A beam ending with a `stop` string
         is finished there; no_repeat_ngram N forbids repeating any character N-gram. The
-        width defaults to 8, or to n_best when more are asked for."""
+        width defaults to 8, or to n_best when more are asked for. With `constraints`
+        (as `sample`), only texts that meet them, each with its exact log-probability."""
         if width is None:
             width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
-        results = beam_search(self.decoder, self.codec.prime(prime, label=label), length, cfg,
-                              self.codec.stops(stop))
+        prime_ids = self.codec.prime(prime, label=label)
+        guide = guide_for(constraints, self.vocab, 1, length, prime)
+        results = beam_search(self.decoder, prime_ids, length, cfg, self.codec.stops(stop),
+                              guide)
         return [(self.vocab.decode(ids), score) for ids, score in results]
 
     def logprob(self, text: str, prime: str = "", complete: bool = False,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from charrnn.config import BeamConfig
+from charrnn.decoding.constraints import Guide
 from charrnn.decoding.decoder import Decoder, Start, check_length, ends_with
 
 
@@ -41,21 +42,22 @@ def best(candidates: np.ndarray, k: int) -> np.ndarray:
 
 def beam_search(
     decoder: Decoder, prime: torch.Tensor, length: int, cfg: BeamConfig,
-    stops: list[np.ndarray] | None = None,
+    stops: list[np.ndarray] | None = None, guide: Guide | None = None,
 ) -> list[tuple[list[int], float]]:
     """The cfg.n_best best continuations (ids, total log-prob in nats), best first.
 
     A beam is finished when it reaches `length` characters or ends with a stop sequence
-    (which it keeps); finished beams are ranked by `score`.
+    (which it keeps); finished beams are ranked by `score`. With `guide` (one row), only
+    texts that meet its constraints are kept, a stop ending only those that do.
     """
     check_length(length)
     cfg.validate()
-    return beam_from(decoder, decoder.start(prime), prime, length, cfg, stops)
+    return beam_from(decoder, decoder.start(prime), prime, length, cfg, stops, guide)
 
 
 def beam_from(
     decoder: Decoder, start: Start, context: torch.Tensor, length: int, cfg: BeamConfig,
-    stops: list[np.ndarray] | None = None,
+    stops: list[np.ndarray] | None = None, guide: Guide | None = None,
 ) -> list[tuple[list[int], float]]:
     """`beam_search` from a position already reached: `start` (see `Decoder.start`),
     after the text of ids `context` (what no_repeat_ngram reads)."""
@@ -74,6 +76,8 @@ def beam_from(
             seen = np.concatenate([np.broadcast_to(context, (len(tokens), context.size)),
                                    tokens], axis=1)
             step[banned_ngrams(seen, cfg.no_repeat_ngram, vocab)] = -np.inf
+        if guide is not None:  # what would break a constraint, or leave too little room
+            step = guide.masked(step, length - i)
         candidates = (scores[:, None] + step).ravel()
         pool = 2 * cfg.width if stop_ids else cfg.width  # room to refill after beams finish
         flat = best(candidates, pool)
@@ -82,11 +86,18 @@ def beam_from(
             flat, top = flat[np.isfinite(top)], top[np.isfinite(top)]
         beams, chars = flat // vocab, flat % vocab
         tokens = np.concatenate([tokens[beams], chars[:, None]], axis=1)
+        if guide is not None:
+            guide.shrink(beams)
+            guide.advance(chars, length - i - 1)
         if stop_ids:
             done = ends_with(tokens, stop_ids)
+            if guide is not None:  # a stop ends only a text that meets its constraints
+                done &= guide.accepted()
             finished += [(tokens[j].tolist(), float(top[j])) for j in np.flatnonzero(done)]
             keep = np.flatnonzero(~done)[: cfg.width]
             top, beams, chars, tokens = top[keep], beams[keep], chars[keep], tokens[keep]
+            if guide is not None:
+                guide.shrink(keep)
         scores = top
         if len(tokens) == 0:
             break

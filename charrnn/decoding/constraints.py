@@ -279,7 +279,13 @@ class Guide:
         going = self.automaton.allowed(self.states, room).any(axis=1)
         return None if going.all() else going
 
+    def accepted(self) -> np.ndarray:
+        """Which rows' texts meet every rule if they end now (a stop string may end
+        only those)."""
+        return self.automaton.accepting[self.states]
+
     def shrink(self, keep: np.ndarray) -> None:
+        """Only the rows `keep` selects (a mask, or indices: beams reordered) go on."""
         self.states = self.states[keep]
 
 

@@ -154,6 +154,8 @@ class Draws:
             return going
         self.history = np.concatenate([self.history, ids[:, None]], axis=1)
         keep = ~ends_with(self.history, self.stops)
+        if self.guide is not None:  # a stop ends only a text that meets its constraints
+            keep |= ~self.guide.accepted()
         if going is not None:
             keep &= going
         return None if keep.all() else keep

@@ -180,16 +180,25 @@ def beam(
         help="Forbid a beam to repeat any character n-gram of this size (0: off).",
         metavar="N")] = DEFAULT_BEAM.no_repeat_ngram,
     label: LabelOption = None,
+    include: IncludeOption = None,
+    in_order: InOrderOption = DEFAULT_CONSTRAINTS.in_order,
+    exclude: ExcludeOption = None,
+    exclude_file: ExcludeFileOption = None,
+    ignore_case: IgnoreCaseOption = DEFAULT_CONSTRAINTS.ignore_case,
+    ban_chars: BanCharsOption = DEFAULT_CONSTRAINTS.ban_chars,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
-    """The most likely continuations, each with its score and total log-probability."""
+    """The most likely continuations, each with its score and total log-probability;
+    with --include, --exclude or --ban-chars, the most likely that meet them."""
     from charrnn.decoding.beam import score
 
+    constraints = constraints_of(include, in_order, exclude, exclude_file, ignore_case,
+                                 ban_chars)
     lm = load_model(checkpoint, weights)
     width = width if width is not None else max(DEFAULT_BEAM.width, n_best)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
-                      no_repeat_ngram, label)
+                      no_repeat_ngram, label, constraints)
     ranked = [(text, score(lp, len(lm.vocab.encode(text)), length_penalty), lp)
               for text, lp in results]
     if as_json:
@@ -197,6 +206,7 @@ def beam(
             "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
             "length_penalty": length_penalty, "no_repeat_ngram": no_repeat_ngram,
             "stop": stop or [], "weights": weights, "label": label,
+            "constraints": dataclasses.asdict(constraints),
             "results": [{"rank": i, **_generated(lm, text), "score": sc, "logprob": lp}
                         for i, (text, sc, lp) in enumerate(ranked, 1)],
         }, ensure_ascii=False))
