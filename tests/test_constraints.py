@@ -197,3 +197,54 @@ def test_a_stop_string_ends_a_text_only_once_it_meets_its_constraints(lm):
     assert all(len(t) < 20 for t in lm.samples(8, 80, seed=9, stop=" "))  # it ends them
     texts = lm.samples(8, 80, seed=9, stop=" ", constraints=Constraints(("cat",)))
     assert all(holds(t, "cat") for t in texts), texts
+
+
+def test_particles_draw_from_the_models_own_distribution_given_the_constraints(lm):
+    """Every three-character text is scored exactly, so the model's distribution given
+    "holds the word a" is known: where the word stands. The masked sampler is far from it
+    (it leaves the word to the end); 64 particles are within a third of its distance."""
+    import itertools
+
+    import numpy as np
+
+    rules = Constraints(("a",))
+    texts = ["".join(t) for t in itertools.product(lm.vocab.chars, repeat=3)]
+    where = {t: m.start() for t in texts
+             if (m := re.search(r"(?<![\w'])a(?![\w'])", t))}
+    scores = np.array([lm.logprob(t) for t in where])
+    exact = np.zeros(3)
+    np.add.at(exact, list(where.values()), np.exp(scores - scores.max()))
+    exact /= exact.sum()
+
+    def distance(particles: int) -> float:
+        drawn = lm.samples(300, 3, seed=0, constraints=rules, particles=particles)
+        found = np.bincount([where[t] for t in drawn], minlength=3) / len(drawn)
+        return 0.5 * float(np.abs(found - exact).sum())
+
+    masked, particles = distance(1), distance(64)
+    assert masked > 0.1 and particles < masked / 3, (masked, particles)
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    ({"particles": 8}, "only constrained text"),
+    ({"particles": 0, "constraints": Constraints(("a",))}, "between 1 and 1024"),
+    ({"particles": 8, "stop": " ", "constraints": Constraints(("a",))}, "leave stop out"),
+    ({"particles": 8, "repetition_penalty": 1.5, "constraints": Constraints(("a",))},
+     "no repetition_penalty"),
+])
+def test_what_particles_cannot_draw_is_one_error(lm, options, says):
+    with pytest.raises(ConfigError, match=says) as raised:
+        lm.sample(20, **options)
+    assert raised.value.field == "particles"
+
+
+def test_the_sample_command_draws_by_particles(cli, one_error_line):
+    import json
+
+    out = cli("sample", "--checkpoint", MODEL, "--length", "30", "--include", "cat",
+              "--particles", "16", "--num-samples", "2", "--seed", "3", "--json")
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert all(holds(f["text"], "cat") and f["particles"] == 16 for f in found)
+    assert "--particles draws only constrained text" in one_error_line(
+        cli("sample", "--checkpoint", MODEL, "--particles", "16"))

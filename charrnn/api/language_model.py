@@ -27,7 +27,8 @@ from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.constraints import guide_for
 from charrnn.decoding.decoder import Decoder, logprob
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
-from charrnn.decoding.sampling import sample_from
+from charrnn.decoding.particles import check_particles, particle_sample
+from charrnn.decoding.sampling import check_options, generator_for, sample_from
 from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
 from charrnn.errors import CharRNNError, CheckpointError
@@ -108,33 +109,51 @@ class LanguageModel:
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
                stop: str | Sequence[str] = (), label: str | None = None,
-               constraints: Constraints | None = None) -> Iterator[str]:
+               constraints: Constraints | None = None, particles: int = 1) -> Iterator[str]:
         """The continuation piece by piece, as it is generated (see `sample`).
 
         Bad options and unknown prime characters raise here, before the first piece.
         """
         steps = self._steps(1, length, SampleConfig(temperature, top_k, top_p,
                                                     repetition_penalty), prime, seed, stop,
-                            label, constraints)
+                            label, constraints, particles)
         return self.codec.pieces(i for i in (int(ids[0]) for ids in steps) if i >= 0)
 
     def _steps(self, n: int, length: int, cfg: SampleConfig, prime: str,
                seed: int | None, stop: str | Sequence[str],
-               label: str | None = None, constraints: Constraints | None = None
-               ) -> Iterator[np.ndarray]:
-        """`sample_from` the prime (which checks the options, once)."""
+               label: str | None = None, constraints: Constraints | None = None,
+               particles: int = 1) -> Iterator[np.ndarray]:
+        """`sample_from` the prime (which checks the options, once); with `particles` > 1,
+        each constrained text drawn by that many weighted rows (`particles.py`)."""
         ids = self.codec.prime(prime, label=label)
         stops = self.codec.stops(stop)
+        if particles != 1:
+            check_particles(particles, cfg, bool(constraints), bool(stop), self.vocab.end_id)
+            return self._particle_steps(n, length, cfg, ids, prime, seed, constraints,
+                                        particles)
         guide = guide_for(constraints, self.vocab, n, length, prime)
         return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
                            stops, guide)
+
+    def _particle_steps(self, n: int, length: int, cfg: SampleConfig, ids: torch.Tensor,
+                        prime: str, seed: int | None, constraints: Constraints,
+                        particles: int) -> Iterator[np.ndarray]:
+        """`n` texts drawn by `particles` rows each, given step by step as `sample_from`
+        gives them (all are drawn before the first step is given)."""
+        check_options(length, cfg, n)
+        start, generator = self.decoder.start(ids), generator_for(seed)
+        texts = np.stack([particle_sample(self.decoder, start, length, cfg,
+                                          guide_for(constraints, self.vocab, particles,
+                                                    length, prime), particles, generator)
+                          for _ in range(n)]) if length else np.zeros((n, 0), np.int64)
+        return iter(texts.T)
 
     def sample(self, length: int, temperature: float = SAMPLING.temperature,
                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
                stop: str | Sequence[str] = (), label: str | None = None,
-               constraints: Constraints | None = None) -> str:
+               constraints: Constraints | None = None, particles: int = 1) -> str:
         """Up to `length` characters following `prime`; temperature 0 is greedy decoding.
 
         top_k / top_p restrict each draw to the k most likely characters / the smallest
@@ -143,21 +162,23 @@ class LanguageModel:
         of labelled files writes in `label`'s style (default: `default_label`).
         `constraints` (`charrnn.config.Constraints`): words the text must
         hold as whole words, words it must not, characters it must not; every text meets
-        them (one ConfigError before anything is drawn where none can).
+        them (one ConfigError before anything is drawn where none can). `particles` N > 1
+        draws each constrained text by N weighted rows, from the model's own distribution
+        given the constraints rather than a masked one (`charrnn.decoding.particles`).
         """
         return "".join(self.stream(length, temperature, prime, seed, top_k, top_p,
-                                   repetition_penalty, stop, label, constraints))
+                                   repetition_penalty, stop, label, constraints, particles))
 
     def samples(self, n: int, length: int, temperature: float = SAMPLING.temperature,
                 prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                 top_p: float | None = SAMPLING.top_p,
                 repetition_penalty: float = SAMPLING.repetition_penalty,
                 stop: str | Sequence[str] = (), label: str | None = None,
-                constraints: Constraints | None = None) -> list[str]:
+                constraints: Constraints | None = None, particles: int = 1) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
         steps = list(self._steps(n, length, SampleConfig(temperature, top_k, top_p,
                                                          repetition_penalty), prime, seed, stop,
-                                 label, constraints))
+                                 label, constraints, particles))
         return texts_of(self.codec, steps, n)
 
     def session(self, prime: str = "", label: str | None = None) -> Session:

@@ -28,6 +28,7 @@ from charrnn.interface.options import (
     JsonOption,
     LabelOption,
     LengthOption,
+    ParticlesOption,
     PrimeOption,
     StopOption,
     WeightsOption,
@@ -85,6 +86,7 @@ def sample(
     exclude_file: ExcludeFileOption = None,
     ignore_case: IgnoreCaseOption = DEFAULT_CONSTRAINTS.ignore_case,
     ban_chars: BanCharsOption = DEFAULT_CONSTRAINTS.ban_chars,
+    particles: ParticlesOption = 1,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
 ) -> None:
@@ -100,7 +102,7 @@ def sample(
         seed = random.SystemRandom().randrange(2**31)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
                "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or [],
-               "label": label, "constraints": constraints}
+               "label": label, "constraints": constraints, "particles": particles}
     if lm.documents is not None:
         _sample_documents(lm, num_samples, length, options, new_only, as_json)
         return

@@ -66,6 +66,10 @@ ExcludeFileOption = Annotated[Path | None, typer.Option(
 IgnoreCaseOption = Annotated[bool, typer.Option(
     help="--include and --exclude words match whatever their case.",
     rich_help_panel=CONSTRAINTS)]
+ParticlesOption = Annotated[int, typer.Option(
+    help="Draw each constrained text by this many weighted rows (sequential Monte Carlo): "
+         "from the model's own distribution given the constraints, not a masked one "
+         "(1: masked; at most 1024).", rich_help_panel=CONSTRAINTS)]
 BanCharsOption = Annotated[str, typer.Option(
     help="Characters no text may hold (a lipogram: --ban-chars e).",
     rich_help_panel=CONSTRAINTS)]
