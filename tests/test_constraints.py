@@ -248,3 +248,29 @@ def test_the_sample_command_draws_by_particles(cli, one_error_line):
     assert all(holds(f["text"], "cat") and f["particles"] == 16 for f in found)
     assert "--particles draws only constrained text" in one_error_line(
         cli("sample", "--checkpoint", MODEL, "--particles", "16"))
+
+
+def test_next_words_are_the_likeliest_whole_words_with_exact_probabilities(lm):
+    """lm.next_words: each probability is that of the word's characters and of a
+    character that ends it (checked against logprob); they come best first; and no one-
+    or two-letter word left out is likelier than the last one given."""
+    import math
+
+    ends = [c for c in lm.vocab.chars if not (c.isalnum() or c == "'")]
+
+    def probability(word: str, prime: str) -> float:
+        return sum(math.exp(lm.logprob(word + c, prime=prime)) for c in ends)
+
+    found = lm.next_words("the ", 5)
+    assert len(found) == 5 and [p for _, p in found] == sorted((p for _, p in found),
+                                                               reverse=True)
+    for word, p in found:
+        assert p == pytest.approx(probability(word, "the "), rel=1e-4)
+    letters = [c for c in lm.vocab.chars if c.isalpha()]
+    words = letters + [a + b for a in letters for b in letters]
+    last = found[-1][1]
+    assert all(w in dict(found) for w in words if probability(w, "the ") > last * 1.0001)
+    completions = lm.next_words("the ca", 3)
+    assert all(w.startswith("ca") for w, _ in completions)  # the word the prime ends in
+    with pytest.raises(ConfigError, match="k must be between 1 and 50"):
+        lm.next_words("the ", 0)

@@ -16,6 +16,7 @@ from charrnn.config import (
     Constraints,
     DataConfig,
     SampleConfig,
+    is_word_char,
     setting_error,
 )
 from charrnn.data.collection import prepare_files
@@ -26,12 +27,13 @@ from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.constraints import guide_for
 from charrnn.decoding.decoder import Decoder, logprob
+from charrnn.decoding.next_words import next_words
 from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
 from charrnn.decoding.particles import check_particles, particle_sample
 from charrnn.decoding.sampling import check_options, generator_for, sample_from
 from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
-from charrnn.errors import CharRNNError, CheckpointError
+from charrnn.errors import CharRNNError, CheckpointError, ConfigError
 from charrnn.insight.surprise import Surprise, surprise
 from charrnn.model import checkpoint, runs
 from charrnn.model.checkpoint import weights_of
@@ -180,6 +182,20 @@ class LanguageModel:
                                                          repetition_penalty), prime, seed, stop,
                                  label, constraints, particles))
         return texts_of(self.codec, steps, n)
+
+    def next_words(self, prime: str = "", k: int = 5, label: str | None = None
+                   ) -> list[tuple[str, float]]:
+        """The k most likely next whole words after `prime`, best first, each with its
+        exact probability (of its characters and of the character that ends it); a prime
+        that ends inside a word gets that word's completions, whole (`next_words.py`)."""
+        if self.vocab.level != "char":
+            raise ConfigError("next words need a character-level model; this one reads bytes",
+                              field="k")
+        tail = len(prime)
+        while tail and is_word_char(prime[tail - 1]):  # the word the prime ends inside
+            tail -= 1
+        return next_words(self.decoder, list(self.vocab.chars),
+                          self.codec.prime(prime, label=label), prime[tail:], k)
 
     def session(self, prime: str = "", label: str | None = None) -> Session:
         """A stateful text to write with the model: feed, predict, sample, suggest, beam,

@@ -7,6 +7,8 @@ and data, never training.
     codec.py            text to ids and back: primes, stop strings, streamed pieces
     sampling.py         the one sampler: per-request options and generators, any rows
     constraints.py      what a text must and must not hold, as one automaton over characters
+    particles.py        constrained text from the model's own distribution (weighted rows)
+    next_words.py       the k most likely next whole words, each with its exact probability
     beam.py             beam search with stops, length penalty and no-repeat n-grams
     scoring.py          the loss of any text, read as one carried stream, or documents
     classify.py         which label wrote a text: a labelled model as a Bayes classifier
