@@ -144,9 +144,9 @@ class LanguageModel:
         gives them (all are drawn before the first step is given)."""
         check_options(length, cfg, n)
         start, generator = self.decoder.start(ids), generator_for(seed)
-        texts = np.stack([particle_sample(self.decoder, start, length, cfg,
-                                          guide_for(constraints, self.vocab, particles,
-                                                    length, prime), particles, generator)
+        guide = guide_for(constraints, self.vocab, particles, length, prime)  # compiled once
+        texts = np.stack([particle_sample(self.decoder, start, length, cfg, guide.fresh(),
+                                          particles, generator)
                           for _ in range(n)]) if length else np.zeros((n, 0), np.int64)
         return iter(texts.T)
 

@@ -279,6 +279,10 @@ class Guide:
         going = self.automaton.allowed(self.states, room).any(axis=1)
         return None if going.all() else going
 
+    def fresh(self) -> Guide:
+        """The same automaton for as many rows, each at the start again."""
+        return Guide(self.automaton, self.states.size, self.text_size)
+
     def accepted(self) -> np.ndarray:
         """Which rows' texts meet every rule if they end now (a stop string may end
         only those)."""

@@ -33,39 +33,47 @@ def next_words(decoder: Decoder, chars: list[str], prime: torch.Tensor, prefix: 
     word given). `chars` are the model's text characters, by id."""
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise ConfigError(f"k must be between 1 and {MAX_K}, not {k!r}", field="k")
-    word_ids = np.array([is_word_char(c) for c in chars], dtype=bool)
+    word_ids = np.flatnonzero([is_word_char(c) for c in chars])
+    not_word = np.setdiff1d(np.arange(len(chars)), word_ids)
     state, logprobs = decoder.start(prime)
-    arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
     queue: list[tuple[float, int, str, object]] = []  # (-log p, tie, text, what follows)
-    tie = 0
     found: list[tuple[str, float]] = []
+    ties = iter(range(2**62))
 
-    def push(log_p: float, text: str, follows) -> None:
-        nonlocal tie
-        heapq.heappush(queue, (-log_p, tie, text, follows))
-        tie += 1
+    def push(log_p: float, text: str, follows: object) -> None:
+        heapq.heappush(queue, (-log_p, next(ties), text, follows))
 
-    push(0.0, "", (arrays, logprobs.numpy()[0]))
+    def expand(log_p: float, text: str, arrays: tuple, row: np.ndarray) -> None:
+        """After `text`: the word ending here, and its continuations by a word character,
+        best first, as one entry keyed by the likeliest (each taken in turn)."""
+        row = row.astype(np.float64)
+        # what ends a word: a non-word character, or a document's end (the id after them)
+        ends = np.concatenate([row[not_word], row[len(chars) : len(chars) + 1]])
+        if text and ends.size:
+            push(log_p + float(np.logaddexp.reduce(ends)), text, None)
+        if len(text) < MAX_WORD_CHARS:
+            order = word_ids[np.argsort(-row[word_ids], kind="stable")]
+            order = order[np.isfinite(row[order])]
+            if order.size:
+                push(log_p + float(row[order[0]]), text, (arrays, log_p, row, order, 0))
+
+    expand(0.0, "", tuple(np.ascontiguousarray(s.numpy()) for s in state),
+           logprobs.numpy()[0])
     steps = 0
     while queue and len(found) < k and steps < MAX_STEPS:
         neg, _, text, follows = heapq.heappop(queue)
         if follows is None:  # a word and its end: taken, in order of probability
             found.append((prefix + text, math.exp(-neg)))
-            continue
-        arrays, row = follows
-        if isinstance(row, int):  # a prefix's next distribution, from one step now
-            logprobs_after, arrays = decoder.advance(np.array([row]), arrays)
-            row = logprobs_after[0]
+        elif len(follows) == 2:  # a prefix: its next distribution, from one step
+            arrays, char = follows
+            after, arrays = decoder.advance(np.array([char]), arrays)
+            expand(-neg, text, arrays, after[0])
             steps += 1
-        text_row = row[: len(chars)].astype(np.float64)
-        # what ends a word: a non-word character, or a document's end (the id after them)
-        ends = np.concatenate([text_row[~word_ids], row[len(chars) : len(chars) + 1]])
-        if text and ends.size:  # the word ends here, with any non-word character
-            push(-neg + float(np.logaddexp.reduce(ends)), text, None)
-        if len(text) >= MAX_WORD_CHARS:
-            continue
-        for i in np.flatnonzero(word_ids):
-            if np.isfinite(text_row[i]):
-                push(-neg + float(text_row[i]), text + chars[i], (arrays, int(i)))
+        else:  # the next continuation by a word character, then the one after it
+            arrays, log_p, row, order, rank = follows
+            char = int(order[rank])
+            push(-neg, text + chars[char], (arrays, char))
+            if rank + 1 < order.size:
+                push(log_p + float(row[order[rank + 1]]), text,
+                     (arrays, log_p, row, order, rank + 1))
     return found
-
