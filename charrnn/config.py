@@ -433,6 +433,10 @@ class SampleConfig(_JSONConfig):
 MAX_INCLUDED = 32  # words a text must hold
 MAX_EXCLUDED = 100_000  # words it must not (an --exclude-file may list many)
 MAX_WORD = 64  # characters in one such word
+MAX_PATTERN = 1000  # characters in a pattern
+MAX_NEW_WORDS = 0.5  # the largest share of new words words_only may allow
+MAX_LINES = 64  # lines of a verse form
+MAX_SYLLABLES = 30  # syllables in one of its lines
 
 
 def is_word_char(c: str) -> bool:
@@ -445,17 +449,34 @@ def is_word_char(c: str) -> bool:
 class Constraints:
     """What a generated text must hold (`charrnn.decoding.constraints` keeps it): each of
     `include` as a whole word (`in_order`: in the order given), none of `exclude`, no
-    character of `ban_chars`; `ignore_case` for both word lists. The default constrains
-    nothing. Bounds: MAX_INCLUDED, MAX_EXCLUDED words of at most MAX_WORD characters."""
+    character of `ban_chars` (`ignore_case` for both word lists); a `pattern` (a Python
+    regular expression) the whole text matches; only words of the model's corpus
+    (`words_only`; `new_words`: at most that share of the words may be others); and a
+    verse form: lines of `syllables`, line ends that rhyme by `rhyme` (letters: "ABAB"),
+    lines that start with the letters of `acrostic`. The default constrains nothing.
+    Bounds: MAX_INCLUDED, MAX_EXCLUDED words of at most MAX_WORD characters, a pattern of
+    MAX_PATTERN characters, MAX_LINES lines of at most MAX_SYLLABLES syllables."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     ban_chars: str = ""
     in_order: bool = False
     ignore_case: bool = False
+    pattern: str = ""
+    words_only: bool = False
+    new_words: float = 0.0
+    syllables: tuple[int, ...] = ()
+    rhyme: str = ""
+    acrostic: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.include or self.exclude or self.ban_chars)
+        return bool(self.include or self.exclude or self.ban_chars or self.pattern
+                    or self.words_only or self.syllables or self.rhyme or self.acrostic)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields set (a JSON record shows what was asked, not every default)."""
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in dataclasses.fields(self) if (v := getattr(self, f.name)) != f.default}
 
     def validate(self) -> Constraints:
         for name, words, most in (("include", self.include, MAX_INCLUDED),
@@ -469,6 +490,22 @@ class Constraints:
                        f"apostrophes, not {word!r}")
         _check(isinstance(self.ban_chars, str) and len(self.ban_chars) <= 10_000,
                "ban_chars takes a string of at most 10,000 characters")
+        _check(isinstance(self.pattern, str) and len(self.pattern) <= MAX_PATTERN,
+               f"pattern takes a regular expression of at most {MAX_PATTERN:,} characters")
+        _check(_is_number(self.new_words) and 0 <= self.new_words <= MAX_NEW_WORDS,
+               f"new_words takes a share between 0 and {MAX_NEW_WORDS}, not "
+               f"{self.new_words!r}")
+        _check(not self.new_words or self.words_only,
+               "new_words is the share of new words that words_only allows: ask for "
+               "words_only too")
+        _check(len(self.syllables) <= MAX_LINES and all(
+            _is_int(n) and 1 <= n <= MAX_SYLLABLES for n in self.syllables),
+            f"syllables takes at most {MAX_LINES} lines of 1 to {MAX_SYLLABLES} syllables, "
+            f"not {','.join(map(str, self.syllables))}")
+        for name, letters in (("rhyme", self.rhyme), ("acrostic", self.acrostic)):
+            _check(isinstance(letters, str) and len(letters) <= MAX_LINES
+                   and all(c.isalpha() for c in letters),
+                   f"{name} takes at most {MAX_LINES} letters, not {letters!r}")
         return self
 
 

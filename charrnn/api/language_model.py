@@ -19,6 +19,7 @@ from charrnn.config import (
     is_word_char,
     setting_error,
 )
+from charrnn.data import word_list
 from charrnn.data.collection import prepare_files
 from charrnn.data.reading import check_file, iter_symbols
 from charrnn.data.vocab import Vocab
@@ -27,8 +28,15 @@ from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.constraints import guide_for
 from charrnn.decoding.decoder import Decoder, logprob
+from charrnn.decoding.known_words import Trie
 from charrnn.decoding.next_words import next_words
-from charrnn.decoding.novelty import KnownDocuments, Novelty, known_documents, novelty
+from charrnn.decoding.novelty import (
+    KnownDocuments,
+    Novelty,
+    known_documents,
+    novelty,
+    training_corpus,
+)
 from charrnn.decoding.particles import check_particles, particle_sample
 from charrnn.decoding.sampling import check_options, generator_for, sample_from
 from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
@@ -60,7 +68,8 @@ class LanguageModel:
     """
 
     def __init__(self, model: CharRNN, vocab: Vocab, record: RunRecord | None = None,
-                 path: Path | None = None, weights: str = "fp32", step_fn=None):
+                 path: Path | None = None, weights: str = "fp32", step_fn=None,
+                 words: Sequence[str] | None = None):
         self.model = model.eval()
         self.vocab = vocab
         self.record = record or RunRecord(model.config, vocab, DataConfig(level=vocab.level))
@@ -70,6 +79,8 @@ class LanguageModel:
                                text_format=self.record.text_format, step_fn=step_fn)
         self.codec = TextCodec(vocab)
         self._known: KnownDocuments | None = None  # a documents model's lists, when asked
+        self.words = words  # the corpus's word list, where the checkpoint keeps one
+        self._trie: Trie | None = None
 
     @classmethod
     def from_checkpoint(cls, ckpt: checkpoint.Checkpoint,
@@ -82,7 +93,25 @@ class LanguageModel:
             raise CheckpointError(
                 f"cannot load checkpoint {ckpt.path}: its tensors do not match its model config"
             ) from None
-        return cls(model, vocab, ckpt.record, ckpt.path, weights)
+        words = ckpt.tensors.get(word_list.TENSOR)
+        return cls(model, vocab, ckpt.record, ckpt.path, weights,
+                   words=None if words is None else word_list.from_tensor(words))
+
+    def known_words(self) -> Trie | None:
+        """The words of the model's corpus as a trie (for words_only): the list its
+        checkpoint keeps, else the corpus read again where it is there, else None."""
+        if self._trie is None:
+            words = self.words
+            if words is None and self.vocab.level == "char":
+                try:
+                    words = word_list.corpus_words(training_corpus(self.record)[0])
+                except CharRNNError:
+                    return None
+            self._trie = Trie(words) if words is not None else None
+        return self._trie
+
+    def _known_for(self, constraints: Constraints | None) -> Trie | None:
+        return self.known_words() if constraints and constraints.words_only else None
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -133,7 +162,8 @@ class LanguageModel:
             check_particles(particles, cfg, bool(constraints), bool(stop), self.vocab.end_id)
             return self._particle_steps(n, length, cfg, ids, prime, seed, constraints,
                                         particles)
-        guide = guide_for(constraints, self.vocab, n, length, prime)
+        guide = guide_for(constraints, self.vocab, n, length, prime,
+                          self._known_for(constraints))
         return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
                            stops, guide)
 
@@ -144,7 +174,8 @@ class LanguageModel:
         gives them (all are drawn before the first step is given)."""
         check_options(length, cfg, n)
         start, generator = self.decoder.start(ids), generator_for(seed)
-        guide = guide_for(constraints, self.vocab, particles, length, prime)  # compiled once
+        guide = guide_for(constraints, self.vocab, particles, length, prime,  # compiled once
+                          self._known_for(constraints))
         texts = np.stack([particle_sample(self.decoder, start, length, cfg, guide.fresh(),
                                           particles, generator)
                           for _ in range(n)]) if length else np.zeros((n, 0), np.int64)
@@ -246,7 +277,8 @@ class LanguageModel:
             width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
         prime_ids = self.codec.prime(prime, label=label)
-        guide = guide_for(constraints, self.vocab, 1, length, prime)
+        guide = guide_for(constraints, self.vocab, 1, length, prime,
+                          self._known_for(constraints))
         results = beam_search(self.decoder, prime_ids, length, cfg, self.codec.stops(stop),
                               guide)
         return [(self.vocab.decode(ids), score) for ids, score in results]

@@ -4,8 +4,8 @@ A character model writes one character at a time, so any rule about the whole te
 that an automaton can check (a word that must appear, one that must not, a banned
 character) can be kept exactly while sampling: before each draw, only the characters
 after which the rule can still be met in the room left are allowed. Each rule is a small
-machine (a start state, a step per character, which states accept); `compile_rules`
-joins them into one table over the model's characters, once per request, with each
+machine (a start state, a step per character, which states accept); `automaton.join`
+makes them one automaton over the model's characters, once per request, with each
 state's distance to acceptance (the fewest characters that still meet every rule), so a
 text never runs out of room for a word it must hold.
 
@@ -15,31 +15,16 @@ occurrence counts only between non-word characters (or the text's ends).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from charrnn.config import Constraints, is_word_char
 from charrnn.data.vocab import Vocab
+from charrnn.decoding.automaton import NEVER, Automaton, Rule, join
+from charrnn.decoding.known_words import Trie, WordsOnly
 from charrnn.errors import ConfigError
-
-NEVER = np.iinfo(np.int32).max  # the distance of a state from which no text is accepted
-MAX_STATES = 200_000  # a bound on the joined table (states x characters stay < ~100 MB)
-
-
-class Rule(Protocol):
-    """One rule as a machine over characters; `step` gives None where the rule is broken
-    for good."""
-
-    start: Hashable
-
-    def step(self, state: Hashable, c: str) -> Hashable | None: ...
-
-    def accepts(self, state: Hashable) -> bool: ...
-
 
 # the states of a word's machine besides "read the word's first j characters" (int j)
 BOUNDARY, INSIDE, MET = "boundary", "inside", "met"
@@ -145,109 +130,78 @@ class BanChars:
         return True
 
 
-@dataclass(frozen=True)
-class Automaton:
-    """Rules compiled over a model's text characters: `next[s, c]` (-1: broken for
-    good), `accepting[s]`, and `distance[s]`, the fewest characters from s to a state
-    that accepts (NEVER: none). State 0 is the start."""
-
-    next: np.ndarray  # (states, characters) int32
-    accepting: np.ndarray  # (states,) bool
-    distance: np.ndarray  # (states,) int64
-
-    def allowed(self, states: np.ndarray, room: int) -> np.ndarray:
-        """(rows, characters) which characters each row may write next, `room`
-        characters being left in all (this one included): those after which every rule
-        can still be met in time."""
-        after = self.next[states]
-        reach = np.where(after >= 0, self.distance[np.maximum(after, 0)], NEVER)
-        return reach <= room - 1
-
-
-def compile_rules(rules: Sequence[Rule], chars: Sequence[str]) -> Automaton:
-    """The rules joined and tabulated over `chars` (the states reachable from the
-    start), with each state's distance to acceptance; more than MAX_STATES is one
-    ConfigError (fewer or shorter words)."""
-    start = tuple(r.start for r in rules)
-    index = {start: 0}
-    order, rows = [start], []
-    queue = deque([start])
-    while queue:
-        state = queue.popleft()
-        row = np.full(len(chars), -1, dtype=np.int32)
-        for i, c in enumerate(chars):
-            after = tuple(r.step(s, c) for r, s in zip(rules, state, strict=True))
-            if any(s is None for s in after):
-                continue
-            if after not in index:
-                if len(index) >= MAX_STATES:
-                    raise ConfigError(f"these constraints need more than {MAX_STATES:,} "
-                                      "states; ask for fewer or shorter words")
-                index[after] = len(order)
-                order.append(after)
-                queue.append(after)
-            row[i] = index[after]
-        rows.append(row)
-    table = np.stack(rows)
-    accepting = np.array([all(r.accepts(s) for r, s in zip(rules, state, strict=True))
-                          for state in order])
-    return Automaton(table, accepting, _distances(table, accepting))
-
-
-def _distances(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
-    """Breadth-first from the accepting states along reversed transitions."""
-    distance = np.full(len(accepting), NEVER, dtype=np.int64)
-    before: list[list[int]] = [[] for _ in range(len(accepting))]
-    for s, targets in enumerate(table):
-        for t in set(targets[targets >= 0].tolist()):
-            before[t].append(s)
-    queue = deque(np.flatnonzero(accepting).tolist())
-    distance[accepting] = 0
-    while queue:
-        t = queue.popleft()
-        for s in before[t]:
-            if distance[s] == NEVER:
-                distance[s] = distance[t] + 1
-                queue.append(s)
-    return distance
-
-
-def rules_of(constraints: Constraints, after_word: bool) -> list[Rule]:
-    """The rules, for a text that starts inside a word (`after_word`) or not."""
-    start = INSIDE if after_word else BOUNDARY
+def rules_of(constraints: Constraints, chars: Sequence[str], tail: str,
+             known: Trie | None) -> list[Rule]:
+    """The rules, for a text that follows a prime ending in the word characters `tail`
+    (the word in progress, "" where the prime ends between words); `known` is the word
+    list words_only keeps to."""
+    start = INSIDE if tail else BOUNDARY
     seen = [WordSeen(w, constraints.ignore_case, start) for w in constraints.include]
     rules: list[Rule] = [Include(tuple(seen), constraints.in_order)] if seen else []
     if constraints.exclude:
         rules.append(Exclude.of(constraints.exclude, constraints.ignore_case, start))
     if constraints.ban_chars:
         rules.append(BanChars(frozenset(constraints.ban_chars)))
+    if constraints.pattern:  # (its library, and the dictionary, load only when asked for)
+        from charrnn.decoding.pattern import pattern_rule
+        rules.append(pattern_rule(constraints.pattern, tuple(chars)))
+    if constraints.syllables or constraints.rhyme or constraints.acrostic:
+        from charrnn.decoding.verse import verse_rules
+        rules.extend(verse_rules(constraints.syllables, constraints.rhyme,
+                                 constraints.acrostic, tuple(chars)))
+    if constraints.words_only:
+        if known is None:
+            raise ConfigError("words_only needs the words of the model's corpus: this "
+                              "checkpoint keeps none and its corpus is not there",
+                              field="words_only")
+        rules.append(WordsOnly.after(known, constraints.new_words, tail))
     return rules
 
 
 def automaton_for(constraints: Constraints, chars: Sequence[str], length: int,
-                  after_word: bool) -> Automaton:
+                  tail: str = "", known: Trie | None = None) -> Automaton:
     """The automaton over a model's text characters, refused in one line where no text
-    of `length` characters can meet it (a word's character the model never saw, or
-    words that do not fit)."""
+    of `length` characters can meet it (a word's character the model never saw, words
+    that do not fit, a pattern the model's characters cannot match)."""
     constraints.validate()
-    known = set(chars)
+    present = set(chars)
     for word in constraints.include:
-        missing = sorted({c for c in word if c not in known and not (
-            constraints.ignore_case and {c.lower(), c.upper()} & known)})
+        missing = sorted({c for c in word if c not in present and not (
+            constraints.ignore_case and {c.lower(), c.upper()} & present)})
         if missing:
             raise ConfigError(f"include: {word!r} has character(s) the model never saw: "
                               f"{', '.join(map(repr, missing))}", field="include")
-    automaton = compile_rules(rules_of(constraints, after_word), chars)
-    if automaton.distance[0] > length:
+        if constraints.words_only and known is not None and not constraints.new_words \
+                and not _listed(known, word):
+            raise ConfigError(f"include: {word!r} is not a word of the model's corpus, "
+                              "and words_only allows no other", field="include")
+    automaton = join(rules_of(constraints, chars, tail, known), chars, length)
+    needed = automaton.start_distance(length)
+    if needed > length:
+        at_least = ("more characters than any length" if needed >= NEVER
+                    else f"{needed} characters")
         raise ConfigError(f"no text of {length} characters can meet these constraints "
-                          f"(it needs at least {_needed(automaton)}); ask for a longer "
-                          "length or fewer words", field="include")
+                          f"(it needs at least {at_least}); ask for a longer "
+                          "length or fewer words", field=_first_field(constraints))
     return automaton
 
 
-def _needed(automaton: Automaton) -> str:
-    d = int(automaton.distance[0])
-    return "more characters than any length" if d == NEVER else f"{d} characters"
+def _listed(known: Trie, word: str) -> bool:
+    node = 0
+    for c in word.lower():
+        node = known.child.get((node, c), -1)
+        if node < 0:
+            return False
+    return known.ends[node]
+
+
+def _first_field(constraints: Constraints) -> str:
+    """The field a request that nothing can meet is told about: the first it sets."""
+    for name in ("include", "pattern", "syllables", "rhyme", "acrostic", "words_only",
+                 "exclude", "ban_chars"):
+        if getattr(constraints, name):
+            return name
+    return "include"
 
 
 class Guide:
@@ -265,14 +219,14 @@ class Guide:
         allowed = np.zeros(logprobs.shape, dtype=bool)
         allowed[:, : self.text_size] = self.automaton.allowed(self.states, room)
         end = slice(self.text_size, self.text_size + 1)  # the end symbol, where there is one
-        allowed[:, end] = self.automaton.accepting[self.states, None]
+        allowed[:, end] = self.automaton.accepts(self.states)[:, None]
         return np.where(allowed, logprobs, -np.inf).astype(logprobs.dtype, copy=False)
 
     def advance(self, ids: np.ndarray, room: int) -> np.ndarray | None:
         """Step each row by its drawn id; which rows can go on (None: all): a row whose
         text may end and that nothing more can keep within `room` ends there."""
         text = np.minimum(ids, self.text_size - 1)
-        self.states = np.where(ids < self.text_size, self.automaton.next[self.states, text],
+        self.states = np.where(ids < self.text_size, self.automaton.step(self.states, text),
                                self.states)
         if room <= 0:
             return None
@@ -286,7 +240,7 @@ class Guide:
     def accepted(self) -> np.ndarray:
         """Which rows' texts meet every rule if they end now (a stop string may end
         only those)."""
-        return self.automaton.accepting[self.states]
+        return self.automaton.accepts(self.states)
 
     def shrink(self, keep: np.ndarray) -> None:
         """Only the rows `keep` selects (a mask, or indices: beams reordered) go on."""
@@ -294,15 +248,23 @@ class Guide:
 
 
 def guide_for(constraints: Constraints | None, vocab: Vocab, rows: int, length: int,
-              prime: str) -> Guide | None:
+              prime: str, known: Trie | None = None) -> Guide | None:
     """`rows` kept to `constraints` (None where there are none) after `prime` (a text
-    that follows a prime ending inside a word starts inside it); a byte-level model is
-    refused in one line. Every check happens here, before anything is drawn."""
+    that follows a prime ending inside a word starts inside it); `known`: the word list
+    of the model's corpus, for words_only. A byte-level model is refused in one line.
+    Every check happens here, before anything is drawn."""
     if not constraints:
         return None
     if vocab.level != "char":
         raise ConfigError("constraints need a character-level model; this one reads bytes",
-                          field="include")
-    automaton = automaton_for(constraints, vocab.chars, length,
-                              after_word=bool(prime) and is_word_char(prime[-1]))
+                          field=_first_field(constraints))
+    automaton = automaton_for(constraints, vocab.chars, length, word_tail(prime), known)
     return Guide(automaton, rows, vocab.text_size)
+
+
+def word_tail(text: str) -> str:
+    """The word characters `text` ends in (the word in progress)."""
+    i = len(text)
+    while i and is_word_char(text[i - 1]):
+        i -= 1
+    return text[i:]

@@ -57,7 +57,7 @@ def known_documents(record: RunRecord) -> KnownDocuments:
     line when the file is gone or changed."""
     if record.text_format.reading == "stream":
         raise CharRNNError("this model was not trained on `documents`")
-    prepared, data = _training_corpus(record)
+    prepared, data = training_corpus(record)
     train, held = _cut(prepared, record)
     known = _texts(prepared.ids, train, prepared.vocab)
     if record.validation != "split":  # one file's documents, validated on another file
@@ -76,7 +76,7 @@ def _train(record: RunRecord) -> TrainConfig:
     return record.train if record.train is not None else TrainConfig()
 
 
-def _training_corpus(record: RunRecord) -> tuple[PreparedCorpus, DataConfig]:
+def training_corpus(record: RunRecord) -> tuple[PreparedCorpus, DataConfig]:
     """The corpus a checkpoint was trained on, read again (from the id cache)."""
     corpus, data = record.corpus, record.data
     source = corpus.source
@@ -185,7 +185,7 @@ def _share(found: np.ndarray, remaining: np.ndarray, n: int) -> float | None:
 def _training_and_held_out(record: RunRecord) -> tuple[np.ndarray, list[np.ndarray]]:
     """The training text's ids (one stream's head, or documents joined by a symbol no
     text holds), and the held-out texts (the tail, or each held-out document)."""
-    prepared, _ = _training_corpus(record)
+    prepared, _ = training_corpus(record)
     ids = prepared.ids
     train, held = _cut(prepared, record)
     held_ids = [ids[a : a + n].numpy() for a, n in zip(held.starts.tolist(),

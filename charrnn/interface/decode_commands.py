@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import sys
@@ -11,20 +10,15 @@ from typing import Annotated
 
 import typer
 
-from charrnn.config import DataConfig
+from charrnn.config import Constraints, DataConfig
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
+from charrnn.interface.constraint_options import with_constraints
 from charrnn.interface.options import (
     DEFAULT_BEAM,
     DEFAULT_CONSTRAINTS,
     DEFAULT_SAMPLE,
-    BanCharsOption,
     CheckpointOption,
-    ExcludeFileOption,
-    ExcludeOption,
-    IgnoreCaseOption,
-    IncludeOption,
-    InOrderOption,
     JsonOption,
     LabelOption,
     LengthOption,
@@ -32,7 +26,6 @@ from charrnn.interface.options import (
     PrimeOption,
     StopOption,
     WeightsOption,
-    constraints_of,
     load_model,
     one_line_errors,
 )
@@ -41,7 +34,7 @@ from charrnn.paths import is_file
 
 def _plain(options: dict) -> dict:
     """Options as JSON holds them (constraints as their fields)."""
-    return {**options, "constraints": dataclasses.asdict(options["constraints"])}
+    return {**options, "constraints": options["constraints"].to_dict()}
 
 
 def _generated(lm, text: str) -> dict[str, str]:
@@ -53,6 +46,7 @@ def _generated(lm, text: str) -> dict[str, str]:
 
 
 @one_line_errors
+@with_constraints
 def sample(
     checkpoint: CheckpointOption = None,
     temperature: Annotated[float, typer.Option(
@@ -80,23 +74,16 @@ def sample(
         help="A model of documents: keep sampling until --num-samples documents exist "
              "that are in neither its training nor its held-out list (at most 20 rounds).",
     )] = False,
-    include: IncludeOption = None,
-    in_order: InOrderOption = DEFAULT_CONSTRAINTS.in_order,
-    exclude: ExcludeOption = None,
-    exclude_file: ExcludeFileOption = None,
-    ignore_case: IgnoreCaseOption = DEFAULT_CONSTRAINTS.ignore_case,
-    ban_chars: BanCharsOption = DEFAULT_CONSTRAINTS.ban_chars,
     particles: ParticlesOption = 1,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
+    constraints: Constraints = DEFAULT_CONSTRAINTS,
 ) -> None:
     """Generate text, streamed to stdout as it is produced. A model trained on
     --documents prints whole documents, one per line (paragraphs: a blank line between),
     each marked on stderr as a copy of a training (train) or held-out (val) one, or new.
     --include, --exclude and --ban-chars keep every text to what it must and must not
     hold (docs/constraints.md)."""
-    constraints = constraints_of(include, in_order, exclude, exclude_file, ignore_case,
-                                 ban_chars)
     lm = load_model(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
@@ -165,6 +152,7 @@ def _sample_documents(lm, count: int, length: int, options: dict, new_only: bool
 
 
 @one_line_errors
+@with_constraints
 def beam(
     checkpoint: CheckpointOption = None,
     width: Annotated[int | None, typer.Option(
@@ -182,21 +170,14 @@ def beam(
         help="Forbid a beam to repeat any character n-gram of this size (0: off).",
         metavar="N")] = DEFAULT_BEAM.no_repeat_ngram,
     label: LabelOption = None,
-    include: IncludeOption = None,
-    in_order: InOrderOption = DEFAULT_CONSTRAINTS.in_order,
-    exclude: ExcludeOption = None,
-    exclude_file: ExcludeFileOption = None,
-    ignore_case: IgnoreCaseOption = DEFAULT_CONSTRAINTS.ignore_case,
-    ban_chars: BanCharsOption = DEFAULT_CONSTRAINTS.ban_chars,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
+    constraints: Constraints = DEFAULT_CONSTRAINTS,
 ) -> None:
     """The most likely continuations, each with its score and total log-probability;
     with --include, --exclude or --ban-chars, the most likely that meet them."""
     from charrnn.decoding.beam import score
 
-    constraints = constraints_of(include, in_order, exclude, exclude_file, ignore_case,
-                                 ban_chars)
     lm = load_model(checkpoint, weights)
     width = width if width is not None else max(DEFAULT_BEAM.width, n_best)
     results = lm.beam(length, width, prime, n_best, stop or [], length_penalty,
@@ -208,7 +189,7 @@ def beam(
             "checkpoint": str(lm.path), "prime": prime, "width": width, "length": length,
             "length_penalty": length_penalty, "no_repeat_ngram": no_repeat_ngram,
             "stop": stop or [], "weights": weights, "label": label,
-            "constraints": dataclasses.asdict(constraints),
+            "constraints": constraints.to_dict(),
             "results": [{"rank": i, **_generated(lm, text), "score": sc, "logprob": lp}
                         for i, (text, sc, lp) in enumerate(ranked, 1)],
         }, ensure_ascii=False))

@@ -22,7 +22,6 @@ from charrnn.config import (
     SampleConfig,
     TrainConfig,
 )
-from charrnn.data.reading import read_word_list
 from charrnn.errors import CharRNNError
 from charrnn.interface import display
 from charrnn.paths import is_file
@@ -51,38 +50,10 @@ StopOption = Annotated[list[str] | None, typer.Option(
     .decode("unicode_escape"))]
 
 
-CONSTRAINTS = "Constraints"
-IncludeOption = Annotated[list[str] | None, typer.Option(
-    help="A whole word every text must hold (repeatable; at most 32).", show_default=False,
-    rich_help_panel=CONSTRAINTS)]
-InOrderOption = Annotated[bool, typer.Option(
-    help="The --include words appear in the order given.", rich_help_panel=CONSTRAINTS)]
-ExcludeOption = Annotated[list[str] | None, typer.Option(
-    help="A whole word no text may hold (repeatable).", show_default=False,
-    rich_help_panel=CONSTRAINTS)]
-ExcludeFileOption = Annotated[Path | None, typer.Option(
-    help="A file of words no text may hold (separated by white space; at most 100,000).",
-    show_default=False, rich_help_panel=CONSTRAINTS)]
-IgnoreCaseOption = Annotated[bool, typer.Option(
-    help="--include and --exclude words match whatever their case.",
-    rich_help_panel=CONSTRAINTS)]
 ParticlesOption = Annotated[int, typer.Option(
     help="Draw each constrained text by this many weighted rows (sequential Monte Carlo): "
          "from the model's own distribution given the constraints, not a masked one "
-         "(1: masked; at most 1024).", rich_help_panel=CONSTRAINTS)]
-BanCharsOption = Annotated[str, typer.Option(
-    help="Characters no text may hold (a lipogram: --ban-chars e).",
-    rich_help_panel=CONSTRAINTS)]
-
-
-def constraints_of(include: list[str] | None, in_order: bool, exclude: list[str] | None,
-                   exclude_file: Path | None, ignore_case: bool, ban_chars: str
-                   ) -> Constraints:
-    """The constraint options as one checked `Constraints` (an --exclude-file's words
-    join --exclude's)."""
-    listed = read_word_list(exclude_file, "exclude") if exclude_file else ()
-    return Constraints(tuple(include or ()), (*(exclude or ()), *listed), unescape(ban_chars),
-                       in_order, ignore_case).validate()
+         "(1: masked; at most 1024).", rich_help_panel="Constraints")]
 
 
 def unescape(text: str) -> str:

@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from charrnn.atomic import remove_leftovers
 from charrnn.config import ModelConfig, TrainConfig, setting_error
+from charrnn.data import word_list
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import IGNORE, DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
@@ -236,6 +237,15 @@ class Run:
     by_source: dict[str, float] = field(default_factory=dict)  # the last evaluation's
     samples: dict[str, str] = field(default_factory=dict)  # the last evaluation's
     _text_format: TextFormat | None = field(default=None, repr=False)
+    _words: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def words(self) -> torch.Tensor:
+        """The corpus's word list, kept in every checkpoint (`data/word_list.py`);
+        listed once, at the first save."""
+        if self._words is None:
+            self._words = word_list.to_tensor(word_list.corpus_words(self.corpus))
+        return self._words
 
     def __post_init__(self) -> None:
         self.budget = Budget.of(self.cfg, self.batcher.windows_per_epoch)
@@ -355,7 +365,8 @@ class Run:
             tensors = checkpoint.model_tensors(net.evaluated)
         if ranks.is_main:
             self.take_over()
-            checkpoint.save(self.run_dir / name, tensors, self.record())
+            checkpoint.save(self.run_dir / name, {**tensors, word_list.TENSOR: self.words},
+                            self.record())
 
     def take_over(self) -> None:
         """Before this run's first checkpoint: clear the older run it replaces, and start
