@@ -449,7 +449,7 @@ def is_word_char(c: str) -> bool:
 class Constraints:
     """What a generated text must hold (`charrnn.decoding.constraints` keeps it): each of
     `include` as a whole word (`in_order`: in the order given), none of `exclude`, no
-    character of `ban_chars` (`ignore_case` for both word lists); a `pattern` (a Python
+    character of `ban_chars` (`ignore_case`: in either case, for all three); a `pattern` (a Python
     regular expression) the whole text matches; only words of the model's corpus
     (`words_only`; `new_words`: at most that share of the words may be others); and a
     verse form: lines of `syllables`, line ends that rhyme by `rhyme` (letters: "ABAB"),

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 import charrnn
+from charrnn.data import word_list
 from charrnn.model import checkpoint, runs, shipped
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +242,9 @@ Reduced precision was not needed: fp32 fits the package's 8 MB limit.
 """
 
 
-def ship(held_out: Path) -> None:
+def ship(corpus: Path, held_out: Path) -> None:
+    """The run's best weights as `shipped/english`, with the learned books' word list
+    (for --words-only) and its card."""
     best = runs.resolve(RUN)
     found = checkpoint.load(best)
     shipped.FOLDER.mkdir(parents=True, exist_ok=True)
@@ -251,7 +254,9 @@ def ship(held_out: Path) -> None:
                                                             "tensors_sha256")}
     meta["corpus"] = {**meta["corpus"], "name": "english", "source": "english books"}
     meta["validation"] = "held-out books"
-    checkpoint.save(target, {checkpoint.MODEL + k: v for k, v in weights.items()}, meta)
+    words = word_list.words_of([corpus.read_text(encoding="utf-8")])
+    checkpoint.save(target, {**{checkpoint.MODEL + k: v for k, v in weights.items()},
+                             word_list.TENSOR: word_list.to_tensor(words)}, meta)
     bits, chars, dropped = held_out_loss(target, held_out)
     meta["vocab_size"] = len(meta["vocab"]["counts"])
     shipped.card("english").write_text(card(meta, bits, chars, dropped, target.stat().st_size),
@@ -287,7 +292,7 @@ def main() -> None:
         print(f"trained {result.steps} steps; best validation "
               f"{result.best_val_loss / LN2:.4f} bits/char at step {result.best_step}")
     if not args.v2:
-        ship(held_out)
+        ship(corpus, held_out)
         shutil.rmtree(WORK, ignore_errors=True)
 
 

@@ -36,7 +36,8 @@ MAX_SEARCH = 20_000  # the states one distance search may visit before it gives 
 class Rule(Protocol):
     """One rule as a machine over characters; `step` gives None where the rule is broken
     for good. A rule too big to tabulate also has `distance(state)`: the fewest characters
-    from `state` to a state it accepts, for this rule alone (a lower bound, NEVER: none)."""
+    from `state` to a state it accepts, for this rule alone (a lower bound, NEVER: none);
+    it may have `steps(state)`, the state after each of the model's characters at once."""
 
     start: Hashable
 
@@ -139,6 +140,7 @@ class Product:
         self.accepting: list[bool] = []
         self.exact: dict[int, int] = {}  # distances found
         self.lower: dict[int, int] = {}  # distances known to be at least this
+        self._table_rows = table.next.tolist()
         self._id((0, *(r.start for r in self.rules)))
 
     def _id(self, state: tuple) -> int:
@@ -162,13 +164,13 @@ class Product:
         if row is not None:
             return row
         state = self.states[s]
-        row = np.full(len(self.chars), -1, dtype=np.int32)
-        for i in np.flatnonzero(self.table.next[state[0]] >= 0).tolist():
-            c = self.chars[i]
-            after = [r.step(p, c) for r, p in zip(self.rules, state[1:], strict=True)]
-            if None not in after:
-                row[i] = self._id((int(self.table.next[state[0], i]), *after))
-        self.rows[s] = row
+        columns = [r.steps(p) if hasattr(r, "steps") else [r.step(p, c) for c in self.chars]
+                   for r, p in zip(self.rules, state[1:], strict=True)]
+        ids = []
+        for i, table_next in enumerate(self._table_rows[state[0]]):
+            after = (table_next, *(column[i] for column in columns))
+            ids.append(-1 if table_next < 0 or None in after else self._id(after))
+        row = self.rows[s] = np.array(ids, dtype=np.int32)
         return row
 
     def distance(self, s: int, bound: int) -> int:
@@ -185,10 +187,11 @@ class Product:
 
     def _search(self, s: int, bound: int) -> int:
         cost, parent = {s: 0}, {s: -1}
-        frontier = [(self._estimate(s), 0, s)]
+        frontier = [(self._estimate(s), 0, s)]  # (f, -g, state): deepest first among equals
         visited = 0
         while frontier:
             f, g, u = heapq.heappop(frontier)
+            g = -g
             if g > cost[u]:
                 continue
             if f > bound:
@@ -204,7 +207,7 @@ class Product:
             for v in set(self.successors(u).tolist()) - {-1}:
                 if g + 1 < cost.get(v, NEVER):
                     cost[v], parent[v] = g + 1, u
-                    heapq.heappush(frontier, (g + 1 + self._estimate(v), g + 1, v))
+                    heapq.heappush(frontier, (g + 1 + self._estimate(v), -(g + 1), v))
         self.exact[s] = NEVER
         return NEVER
 

@@ -141,7 +141,10 @@ def rules_of(constraints: Constraints, chars: Sequence[str], tail: str,
     if constraints.exclude:
         rules.append(Exclude.of(constraints.exclude, constraints.ignore_case, start))
     if constraints.ban_chars:
-        rules.append(BanChars(frozenset(constraints.ban_chars)))
+        banned = constraints.ban_chars
+        if constraints.ignore_case:
+            banned += banned.lower() + banned.upper()
+        rules.append(BanChars(frozenset(banned)))
     if constraints.pattern:  # (its library, and the dictionary, load only when asked for)
         from charrnn.decoding.pattern import pattern_rule
         rules.append(pattern_rule(constraints.pattern, tuple(chars)))
@@ -154,7 +157,7 @@ def rules_of(constraints: Constraints, chars: Sequence[str], tail: str,
             raise ConfigError("words_only needs the words of the model's corpus: this "
                               "checkpoint keeps none and its corpus is not there",
                               field="words_only")
-        rules.append(WordsOnly.after(known, constraints.new_words, tail))
+        rules.append(WordsOnly.after(known, chars, constraints.new_words, tail))
     return rules
 
 

@@ -10,7 +10,7 @@ once it ends: at a non-word character or at the text's end.
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,22 +50,25 @@ class Trie:
 
 @dataclass(frozen=True, eq=False)
 class WordsOnly:
-    """Every word of the text is in `trie`, or (`new_share` > 0) at most that share of
-    the text's words are not. State: a node, or (node, known, new) where new words may
-    come."""
+    """Every word of the text is in `trie`; with `new_share` > 0, a word that is not may
+    end where, counting it, at most that share of the text's words so far are new (so
+    new words are spread through the text, the first after 1/share - 1 known ones).
+    State: a node, or (node, known, new) where new words may come."""
 
     trie: Trie
+    chars: tuple[str, ...]  # the model's, in order: `steps` gives one state per character
     new_share: float = 0.0
     start: Hashable = field(default=ROOT)
 
     @classmethod
-    def after(cls, trie: Trie, new_share: float, tail: str) -> WordsOnly:
+    def after(cls, trie: Trie, chars: Sequence[str], new_share: float, tail: str
+              ) -> WordsOnly:
         """The rule for a text that follows a prime ending in the word characters `tail`
         (the word in progress)."""
         node = ROOT
         for c in tail.lower():
             node = trie.child.get((node, c), OUTSIDE) if node != OUTSIDE else OUTSIDE
-        return cls(trie, new_share, (node, 0, 0) if new_share else node)
+        return cls(trie, tuple(chars), new_share, (node, 0, 0) if new_share else node)
 
     def _parts(self, state: Hashable) -> tuple[int, int, int]:
         return state if self.new_share else (state, 0, 0)  # type: ignore[return-value]
@@ -74,14 +77,25 @@ class WordsOnly:
         return (node, known, new) if self.new_share else node
 
     def step(self, state: Hashable, c: str) -> Hashable | None:
+        return self.steps(state)[self.chars.index(c)]
+
+    def steps(self, state: Hashable) -> list[Hashable | None]:
+        """The state after each of `chars` (None: broken), at once."""
         node, known, new = self._parts(state)
-        if is_word_char(c):
-            if node != OUTSIDE:
-                node = self.trie.child.get((node, c.lower()), OUTSIDE)
-            return None if node == OUTSIDE and not self.new_share else \
-                self._made(node, known, new)
         ended = self._ended(node, known, new)
-        return None if ended is None else self._made(ROOT, *ended)
+        boundary = None if ended is None else self._made(ROOT, *ended)
+        outside = self._made(OUTSIDE, known, new) if self.new_share else None
+        child = self.trie.child
+        out: list[Hashable | None] = []
+        for lower, word in _classes(self.chars):
+            if not word:
+                out.append(boundary)
+            elif node == OUTSIDE:
+                out.append(outside)
+            else:
+                after = child.get((node, lower))
+                out.append(outside if after is None else self._made(after, known, new))
+        return out
 
     def _ended(self, node: int, known: int, new: int) -> tuple[int, int] | None:
         """The counts once the word in progress ends (None: it may not end here)."""
@@ -89,31 +103,22 @@ class WordsOnly:
             return known, new
         if node != OUTSIDE and self.trie.ends[node]:
             return known + 1, new
-        return (known, new + 1) if self.new_share else None
+        if self.new_share and new + 1 <= self.new_share * (known + new + 1) + 1e-9:
+            return known, new + 1
+        return None
 
     def accepts(self, state: Hashable) -> bool:
-        ended = self._ended(*self._parts(state))
-        return ended is not None and self._more_known(*ended) == 0
-
-    def _more_known(self, known: int, new: int) -> int:
-        """How many more known words bring the share of new ones within bounds."""
-        if not new:
-            return 0
-        return max(0, math.ceil(new / self.new_share - (known + new) - 1e-9))
+        return self._ended(*self._parts(state)) is not None
 
     def distance(self, state: Hashable) -> int:
-        """The characters that finish the word in progress and write the known words the
-        share still needs (each the shortest known word, and a character between)."""
+        """The characters that finish the word in progress (none where it may end here)."""
         node, known, new = self._parts(state)
-        if node == ROOT:
-            return self._cost(known, new)
-        ways = []
-        if node != OUTSIDE and self.trie.to_end[node] < NEVER:  # finished as a known word
-            ways.append(self.trie.to_end[node] + self._cost(known + 1, new))
-        if self.new_share and (node == OUTSIDE or not self.trie.ends[node]):
-            ways.append(self._cost(known, new + 1))  # ended where it is, as a new word
-        return min(ways, default=NEVER)
+        if self._ended(node, known, new) is not None:
+            return 0
+        return NEVER if node == OUTSIDE else self.trie.to_end[node]
 
-    def _cost(self, known: int, new: int) -> int:
-        more = self._more_known(known, new) if self.new_share else 0
-        return more * (self.trie.shortest + 1) - 1 if more else 0
+
+@functools.lru_cache(maxsize=8)
+def _classes(chars: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """Each character lowercased, and whether it is a word character."""
+    return tuple((c.lower(), is_word_char(c)) for c in chars)

@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from charrnn.config import MAX_PATTERN
 from charrnn.errors import ConfigError
 
-MAX_PATTERN = 1000  # characters in a pattern
 MAX_PATTERN_STATES = 20_000  # DFA states (a table of 20,000 x 65 characters is 5 MB)
 MAX_PATTERN_POSITIONS = 100_000  # states of the automaton the DFA is made from
 CACHE_SIZE = 16  # built rules kept (at most 16 x 5 MB of tables)
@@ -143,6 +143,8 @@ def _parsed(pattern: str, chars: tuple[str, ...]):
         tree = interegular.parse_pattern(rewriter.rewrite())
     except RecursionError:
         raise _refused("groups nested too deeply") from None
+    except ConfigError:  # the rewriter's own, already one line
+        raise
     except Exception as e:  # interegular's Unsupported, InvalidSyntax, ...
         why = str(e) or type(e).__name__
         raise _refused(f"cannot be made an automaton: {why}") from None

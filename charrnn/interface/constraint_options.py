@@ -47,7 +47,8 @@ OPTIONS: dict[str, tuple[type, object]] = {  # name: (annotated type, default)
         "A file of words no text may hold (separated by white space; at most 100,000).",
         show_default=False)], None),
     "ignore_case": (Annotated[bool, _option(
-        "--include and --exclude words match whatever their case.")], DEFAULT.ignore_case),
+        "--include, --exclude and --ban-chars match whatever their case (a strict "
+        "lipogram: --ban-chars e --ignore-case).")], DEFAULT.ignore_case),
     "ban_chars": (Annotated[str, _option(
         "Characters no text may hold (a lipogram: --ban-chars e).")], DEFAULT.ban_chars),
     "pattern": (Annotated[str, _option(
