@@ -1,10 +1,27 @@
 """lm.session: a stateful text that agrees with the stateless API at every step."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
+import charrnn
+from charrnn import Constraints
 from charrnn.errors import ConfigError, VocabError
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+@pytest.fixture(scope="module")
+def small():
+    """The golden a-z model (vocabulary "\\n .a-z"): fast, for constrained sessions."""
+    return charrnn.load(GOLDEN / "lstm-1-char.safetensors")
+
+
+def holds(text: str, word: str) -> bool:
+    """Whether `word` is in `text` as a whole word."""
+    return re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text) is not None
 
 
 def test_a_session_samples_what_the_stateless_api_samples(lm):
@@ -82,3 +99,65 @@ def test_bad_input_is_one_clear_error(lm):
     with pytest.raises(ConfigError, match="undo"):
         s.undo(-1)
     assert s.text == "ROMEO:"  # nothing was changed by the failures
+
+
+def test_a_constrained_session_generates_what_the_stateless_api_does(small):
+    """Each continuation keeps to the session's constraints, exactly as lm.sample,
+    lm.samples and lm.beam keep to them after the same text."""
+    rules = Constraints(include=("cat",), ban_chars="e")
+    s = small.session("the ", constraints=rules)
+    made = s.sample(30, seed=1)
+    assert made == small.sample(30, prime="the ", seed=1, constraints=rules)
+    assert holds(made, "cat") and "e" not in made
+    assert s.suggest(3, 20, seed=2) == small.samples(3, 20, prime=s.text, seed=2,
+                                                     constraints=rules)
+    assert s.beam(20, width=4, n_best=2) == small.beam(20, width=4, n_best=2, prime=s.text,
+                                                       constraints=rules)
+    (text, score), = s.beam(20, width=4)
+    assert holds(text, "cat") and score == pytest.approx(small.logprob(text, s.text), abs=1e-4)
+    s.feed(" cat")  # each continuation holds the word, not the story so far
+    assert holds(s.sample(20, seed=3), "cat")
+
+
+def test_constraints_change_and_lift_and_forks_keep_their_own(small):
+    s = small.session("the ")
+    assert not s.constraints and s.constraints == Constraints()
+    s.constraints = Constraints(pattern="[a-z]+( [a-z]+)*", exclude=("the",))
+    twin = s.fork()
+    for text in s.suggest(4, 25, seed=4):
+        assert re.fullmatch("[a-z]+( [a-z]+)*", text) and not holds(text, "the"), text
+    twin.constraints = None  # lifted in the fork alone
+    assert twin.sample(25, seed=5) == small.sample(25, prime="the ", seed=5)
+    assert s.constraints.pattern and re.fullmatch("[a-z]+( [a-z]+)*", s.sample(25, seed=5))
+    first = s.sample(10, seed=6, temperature=0)
+    assert "\n" not in first and s.text.endswith(first)
+
+
+def test_words_only_reads_the_models_word_list(lm):
+    s = lm.session("ROMEO:\n", constraints=Constraints(words_only=True))
+    for text in s.suggest(3, 60, seed=1):
+        assert set(re.findall(r"[a-z0-9']+", text.lower())) <= set(lm.words), text
+
+
+def test_constraints_that_cannot_be_met_are_one_error_before_anything_is_drawn(small):
+    s = small.session("the ")
+    for bad, match in ((Constraints(include=("two words",)), "include"),
+                       ({"include": ["cat"]}, "constraints must be")):
+        with pytest.raises(ConfigError, match=match):
+            s.constraints = bad
+    assert not s.constraints  # the refused ones were not kept
+    for rules, match in ((Constraints(include=("abcdefgh",)), "no text of 5 characters"),
+                         (Constraints(pattern="("), "pattern"),
+                         (Constraints(include=("Zoo",)), "never saw"),
+                         (Constraints(words_only=True), "words_only")):
+        s.constraints = rules
+        for attempt in (lambda: s.check(5), lambda: s.sample(5), lambda: s.suggest(2, 5),
+                        lambda: s.beam(5)):
+            with pytest.raises(ConfigError, match=match) as error:
+                attempt()
+            assert "\n" not in str(error.value)
+    assert s.text == "the " and s.undo() == 0  # nothing was generated
+    s.constraints = Constraints(include=("cat",))
+    s.check(5)
+    with pytest.raises(ConfigError, match="temperature"):
+        s.check(5, temperature=-1)

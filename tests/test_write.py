@@ -1,7 +1,9 @@
 """`charrnn write`, used the way a person uses it: through a pseudo-terminal, typing text,
 commands, arrow keys, Ctrl-C and Ctrl-D, and reading the screen."""
 
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +160,123 @@ def test_it_starts_and_writes_where_python_has_no_readline(trained_run, tmp_path
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+# --- constraints and next words, on the small golden a-z model (one session for all) ------
+
+GOLDEN = Path(__file__).parent / "data" / "golden" / "lstm-1-char.safetensors"
+PRIME = "the "
+
+
+@pytest.fixture(scope="module")
+def golden_writer(tmp_path_factory):
+    """`charrnn write` on the golden model (vocabulary "\\n .a-z"), greedy, 30 characters a
+    continuation; shared by the tests below, each of which starts with no constraints."""
+    child = pexpect.spawn(sys.executable, ["-m", "charrnn", "write", "--checkpoint", str(GOLDEN),
+                                           "--prime", PRIME, "--length", "30",
+                                           "--temperature", "0"],
+                          cwd=str(tmp_path_factory.mktemp("write")), encoding="utf-8",
+                          timeout=60, dimensions=(40, 200))
+    child.expect("type text and press Enter")
+    child.expect("> ")
+    yield child
+    child.close(force=True)
+
+
+@pytest.fixture
+def plain(golden_writer):
+    """The shared session with no constraints and 30 characters a continuation, its
+    story back at the prime."""
+    for command in ("/constraints off", "/length 30", "/reset"):
+        golden_writer.sendline(command)
+        golden_writer.expect(PROMPT)
+    return golden_writer
+
+
+def command(child, line: str) -> str:
+    """What `line` printed, up to the next prompt."""
+    child.sendline(line)
+    child.expect(PROMPT)
+    return child.before.split("\r\n", 1)[1].replace("\r\n", "\n")
+
+
+def continued(child, typed: str = "") -> str:
+    """The continuation the model writes after `typed` (the text it adds to the story)."""
+    before = shown_text(child)
+    child.sendline(typed)
+    child.expect(PROMPT)
+    return shown_text(child)[len(before) + len(typed.replace("\\n", "\n")):]
+
+
+def holds(text: str, word: str) -> bool:
+    return re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text) is not None
+
+
+def test_include_puts_the_word_in_every_continuation(plain):
+    assert command(plain, "/include cat") == "  constraints: include ['cat']"
+    first, second = continued(plain, " "), continued(plain)
+    assert len(first) == len(second) == 30 and holds(first, "cat") and holds(second, "cat")
+    assert command(plain, "/constraints") == "  constraints: include ['cat']"
+    assert command(plain, "/include off") == "  constraints: none"
+
+
+def test_pattern_and_ban_hold_in_continuations_suggestions_and_beams(plain):
+    command(plain, "/pattern [a-z]+( [a-z]+)*")
+    assert "ban_chars 'e'" in command(plain, "/ban e")
+    text = continued(plain, " ")
+    assert re.fullmatch("[a-z]+( [a-z]+)*", text) and "e" not in text, text
+    plain.sendline("/suggest 2")
+    plain.expect(r"pick 1-2 \(Enter: none\): ")
+    for option in re.findall(r"  \d: '(.*)'", plain.before):
+        assert re.fullmatch("[a-z]+( [a-z]+)*", option) and "e" not in option, option
+    plain.sendline("")
+    plain.expect(PROMPT)
+    plain.sendline("/beam 4")
+    plain.expect(r"\[beam 4")
+    beamed = plain.before.split("\r\n")[1]
+    plain.expect(PROMPT)
+    assert re.fullmatch("[a-z]+( [a-z]+)*", beamed) and "e" not in beamed, beamed
+
+
+def test_constraints_off_lifts_them_all(plain):
+    command(plain, "/ban abcdefghijklmnopqrstuvwxyz.")
+    command(plain, r"/exclude the s")
+    assert continued(plain, " ").strip(" \n") == ""  # nothing left to write but blanks
+    assert command(plain, "/constraints off") == "  constraints: none"
+    assert re.search("[a-z]", continued(plain))
+
+
+def test_acrostic_starts_each_line_with_its_letter(plain):
+    command(plain, "/acrostic hi")
+    lines = continued(plain, "\\n").split("\n")
+    assert [line[:1] for line in lines[:2]] == ["h", "i"], lines
+
+
+def test_bad_constraints_are_one_line_and_the_session_goes_on(plain):
+    for typed, said in (("/pattern (", "error: /pattern: not a valid regular expression"),
+                        ("/include " + "abcdefgh" * 5, "error: no text of 30 characters"),
+                        ("/include Zebra", "error: /include: 'Zebra' has character(s) the "
+                                           "model never saw"),
+                        ("/include two words!", "error: /include takes whole words"),
+                        ("/syllables 5,x", "error: /syllables takes whole numbers"),
+                        ("/in-order maybe", "error: usage: /in-order on|off"),
+                        ("/words-only x", "error: usage: /words-only [SHARE]"),
+                        ("/words-only", "error: /words-only needs the words of the model's")):
+        out = command(plain, typed)
+        assert out.startswith(said) and "\n" not in out, (typed, out)
+    assert command(plain, "/constraints") == "  constraints: none"  # none was kept
+    command(plain, "/include cat")
+    out = command(plain, "/length 2")  # too short for the word: refused, the word kept
+    assert out.startswith("error: no text of 2 characters") and "\n" not in out
+    made = continued(plain, " ")
+    assert len(made) == 30 and holds(made, "cat")
+
+
+def test_words_lists_the_likeliest_next_words_with_percentages(plain):
+    lines = command(plain, "/words 4").split("\n")
+    found = [re.fullmatch(r"  ([a-z.]+) +(\d+\.\d\d)%", line) for line in lines]
+    assert len(found) == 4 and all(found), lines
+    shares = [float(m[2]) for m in found]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 100
+    assert len(command(plain, "/words").split("\n")) == 5
+    assert command(plain, "/words 0").startswith("error: /words K must be between 1 and 50")

@@ -228,10 +228,13 @@ class LanguageModel:
         return next_words(self.decoder, list(self.vocab.chars),
                           self.codec.prime(prime, label=label), prime[tail:], k)
 
-    def session(self, prime: str = "", label: str | None = None) -> Session:
+    def session(self, prime: str = "", label: str | None = None,
+                constraints: Constraints | None = None) -> Session:
         """A stateful text to write with the model: feed, predict, sample, suggest, beam,
-        fork, undo (see `charrnn.decoding.session`); `label` as for `sample`."""
-        return Session(self.decoder, self.codec, prime, label)
+        fork, undo (see `charrnn.decoding.session`); `label` as for `sample`. Every
+        continuation it generates keeps to `constraints` (as `sample`'s), which
+        `session.constraints = ...` changes."""
+        return Session(self.decoder, self.codec, prime, label, constraints, self.known_words)
 
     def marks(self, documents: Sequence[str]) -> list[str]:
         """Each document marked "train" (a copy of a training document), "val" (of a

@@ -8,23 +8,31 @@ position the session holds, so `lm.session(prime=p).sample(n, seed=s)` is
 `lm.sample(n, prime=p, seed=s)`, and the session's running `score` is the `logprob` of
 its text after the prime.
 
+A session may hold `constraints` (`charrnn.Constraints`, changed at any time): every
+continuation it generates (each `sample`, `stream`, `suggest` and `beam`) then keeps to
+them, as `lm.sample(..., constraints=...)` does after the text so far. They apply to the
+text that generation writes, not to the story before it, and are checked when that
+generation starts, before anything is drawn (`check` asks without generating).
+
 Positions are never modified in place (the decoder returns fresh states), so a fork or
 an undo point costs a reference, not a copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from charrnn.config import BeamConfig, SampleConfig
+from charrnn.config import BeamConfig, Constraints, SampleConfig
 from charrnn.decoding.beam import beam_from
 from charrnn.decoding.codec import TextCodec
+from charrnn.decoding.constraints import Guide, guide_for
 from charrnn.decoding.decoder import Decoder, Start
-from charrnn.decoding.sampling import sample_from
+from charrnn.decoding.known_words import Trie
+from charrnn.decoding.sampling import check_options, sample_from
 from charrnn.errors import ConfigError
 
 SAMPLING = SampleConfig()  # the defaults of every sampling signature here
@@ -42,16 +50,32 @@ class _Point:
 
 class Session:
     """See the module doc; made by `LanguageModel.session(prime)` (or from a model's
-    `decoder` and `codec`)."""
+    `decoder` and `codec`). `known` gives the word list of the model's corpus (what
+    `constraints.words_only` keeps to; `lm.known_words`), asked for only then."""
 
     def __init__(self, decoder: Decoder, codec: TextCodec, prime: str = "",
-                 label: str | None = None):
+                 label: str | None = None, constraints: Constraints | None = None,
+                 known: Callable[[], Trie | None] | None = None):
         self._decoder, self._codec = decoder, codec
         self.label = label  # a labelled model writes in this label's style
+        self._known = known
+        self.constraints = constraints
         ids = codec.prime(prime, label=label)
         self._origin = _Point(ids, self._decoder.start(ids), 0.0)
         self._point = self._origin
         self._history: list[_Point] = []  # the points before each change, for undo
+
+    @property
+    def constraints(self) -> Constraints:
+        """What every continuation from now on keeps to (`Constraints()`: nothing)."""
+        return self._constraints
+
+    @constraints.setter
+    def constraints(self, constraints: Constraints | None) -> None:
+        if constraints is not None and not isinstance(constraints, Constraints):
+            raise ConfigError("constraints must be a charrnn.Constraints, not "
+                              f"{type(constraints).__name__}", field="constraints")
+        self._constraints = (Constraints() if constraints is None else constraints).validate()
 
     @property
     def text(self) -> str:
@@ -103,8 +127,9 @@ class Session:
         """Continue the text piece by piece (options as `LanguageModel.sample`); what was
         generated is kept, also when the caller stops reading early."""
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
+        guide = self._guide(1, length)
         steps = sample_from(self._decoder, self._point.start, self._point.ids, length, cfg,
-                            seed, 1, self._codec.stops(stop))
+                            seed, 1, self._codec.stops(stop), guide)
         made: list[int] = []
 
         def kept() -> Iterator[int]:
@@ -136,8 +161,9 @@ class Session:
         """`k` independent continuations, generated together (one batched step per
         character); none is kept: `feed` the one you choose."""
         cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
+        guide = self._guide(k, length)
         steps = list(sample_from(self._decoder, self._point.start, self._point.ids, length,
-                                 cfg, seed, k, self._codec.stops(stop)))
+                                 cfg, seed, k, self._codec.stops(stop), guide))
         return texts_of(self._codec, steps, k)
 
     def beam(self, length: int, width: int | None = None, n_best: int = 1,
@@ -148,14 +174,34 @@ class Session:
             width = max(BeamConfig.width, n_best)
         cfg = BeamConfig(width, n_best, length_penalty, no_repeat_ngram).validate()
         found = beam_from(self._decoder, self._point.start, self._point.ids, length, cfg,
-                          self._codec.stops(stop))
+                          self._codec.stops(stop), self._guide(1, length))
         return [(self._codec.vocab.decode(ids), score) for ids, score in found]
+
+    def check(self, length: int, temperature: float = SAMPLING.temperature,
+              top_k: int | None = SAMPLING.top_k, top_p: float | None = SAMPLING.top_p,
+              repetition_penalty: float = SAMPLING.repetition_penalty,
+              stop: str | Sequence[str] = ()) -> None:
+        """Raise what a continuation of `length` with these options would raise from here
+        (a bad option, constraints no such continuation can meet); draws nothing."""
+        check_options(length, SampleConfig(temperature, top_k, top_p, repetition_penalty), 1)
+        self._codec.stops(stop)
+        self._guide(1, length)
+
+    def _guide(self, rows: int, length: int) -> Guide | None:
+        """`rows` continuations of `length` kept to the constraints (None: there are none),
+        compiled and checked after the text so far, before anything is drawn."""
+        if not self._constraints:
+            return None
+        words_only = self._constraints.words_only and self._known is not None
+        return guide_for(self._constraints, self._codec.vocab, rows, length, self.text,
+                         self._known() if words_only else None)
 
     def fork(self) -> Session:
         """An independent copy: what either does later leaves the other as it is."""
         twin = object.__new__(Session)
         twin._codec, twin._decoder, twin._origin = self._codec, self._decoder, self._origin
         twin._point, twin._history = self._point, list(self._history)
+        twin.label, twin._known, twin._constraints = self.label, self._known, self._constraints
         return twin
 
     def undo(self, n: int = 1) -> int:

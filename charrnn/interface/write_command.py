@@ -3,10 +3,13 @@
 Each line typed is fed to the session as typed (`\\n` and `\\t` escapes work; an empty
 line feeds nothing) and the model continues the story, streamed, with the current
 settings; the story so far is kept, so the next line continues it. Lines that start
-with `/` are commands (`/help` lists them). The standard library's readline, where Python
-has it (not on Windows), gives line editing and history on the arrow keys. Ctrl-C stops
-a generation (what was shown is kept) and clears a half-typed line; Ctrl-D or `/quit`
-leaves. A bad command or value is one line of help, and the session goes on.
+with `/` are commands (`/help` lists them), among them the constraints every continuation
+keeps to (`/include`, `/pattern`, ...: the session's `Constraints`, checked as the
+command line checks them) and `/words`, the likeliest next words. The standard library's
+readline, where Python has it (not on Windows), gives line editing and history on the
+arrow keys. Ctrl-C stops a generation (what was shown is kept) and clears a half-typed
+line; Ctrl-D or `/quit` leaves. A bad command or value is one line of help, and the
+session goes on.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from typing import Annotated
 
 import typer
 
+from charrnn.config import Constraints
 from charrnn.errors import CharRNNError
 from charrnn.interface import display
+from charrnn.interface.constraint_options import syllable_counts
 from charrnn.interface.options import (
     DEFAULT_SAMPLE,
     CheckpointOption,
@@ -44,7 +49,20 @@ HELP = """commands (the story so far is kept between lines):
                      is read again under it; /undo starts afresh); alone: list the labels
   /undo [N]          take back the last N changes      /reset       back to the prime
   /show              the whole text so far             /save FILE   write it to FILE
-  /help              this list                         /quit        leave (or Ctrl-D)"""
+  /words [K]         the K likeliest next words (5) and their probabilities
+  /help              this list                         /quit        leave (or Ctrl-D)
+constraints: every continuation keeps to them (`off` clears one):
+  /include WORD...   hold each WORD as a whole word    /exclude WORD...  hold none of them
+  /ban CHARS         hold none of these characters     /pattern REGEX    match it, whole
+  /words-only [SHARE]  only words of the training text (at most SHARE of others)
+  /syllables 5,7,5   lines of these syllable counts    /rhyme ABAB  line ends rhyme so
+  /acrostic WORD     line i starts with WORD's i-th letter
+  /in-order on|off   the /include words in the order given
+  /ignore-case on|off  /include, /exclude and /ban in either case
+  /constraints [off] show those in force, or clear them all"""
+
+# what an error about a setting says where its command is not its field name
+COMMAND_OF = {"ban_chars": "/ban", "new_words": "/words-only SHARE", "k": "/words K"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +93,12 @@ class Writer:
             "length": self._length, "stop": self._stop, "beam": self._beam,
             "suggest": self._suggest, "undo": self._undo, "reset": self._reset,
             "show": self._show, "save": self._save, "help": self._help,
-            "label": self._label,
+            "label": self._label, "words": self._words,
+            "include": self._include, "exclude": self._exclude, "ban": self._ban,
+            "pattern": self._pattern, "words-only": self._words_only,
+            "syllables": self._syllables, "rhyme": self._rhyme, "acrostic": self._acrostic,
+            "in-order": self._in_order, "ignore-case": self._ignore_case,
+            "constraints": self._constraints,
         }
 
     def run(self, read: Callable[[str], str] = input) -> None:
@@ -109,6 +132,8 @@ class Writer:
 
     def _setting_name(self, field: str) -> str:
         """A setting as this session says it: its command (/max-chars), else its flag."""
+        if field in COMMAND_OF:
+            return COMMAND_OF[field]
         command = field.replace("_", "-")
         return f"/{command}" if command in self.commands else display.option_name(field)
 
@@ -128,8 +153,9 @@ class Writer:
         self.say("")
 
     def check(self, settings: Settings) -> None:
-        """Refuse settings the sampler would refuse, before they are used."""
-        self.session.suggest(1, 0, **settings.sampling())  # validates; generates nothing
+        """Refuse settings the sampler would refuse (the constraints in force among them:
+        they must fit the length), before they are used."""
+        self.session.check(settings.length, **settings.sampling())
 
     def _set(self, **changes) -> None:
         settings = replace(self.settings, **changes)
@@ -186,7 +212,8 @@ class Writer:
             current = self.session.label or self.lm.default_label
             self.say(f"  labels: {', '.join(labels)}; writing as {current}")
             return
-        self.session = self.lm.session(self.session.text, label=arg)
+        self.session = self.lm.session(self.session.text, label=arg,
+                                       constraints=self.session.constraints)
         self.say(f"  writing as {arg} from here (the text so far is read again under it)")
 
     def _undo(self, arg: str) -> None:
@@ -219,6 +246,72 @@ class Writer:
     def _help(self, arg: str) -> None:
         self.say(HELP)
 
+    def _words(self, arg: str) -> None:
+        k = _number(arg or "5", int, "/words [K]")
+        found = self.lm.next_words(self.session.text, k, label=self.session.label)
+        for word, probability in found:
+            self.say(f"  {self.lm.vocab.display(word):<16} {probability:7.2%}")
+        if len(found) < k:
+            self.say(f"  (only {len(found)} word(s) can follow here)")
+
+    # the constraints: each command changes one field of the session's Constraints
+
+    def _constrain(self, **changes) -> None:
+        """The session's constraints with `changes`, kept only if they are valid and a
+        continuation of the current length can meet them; then those in force."""
+        before = self.session.constraints
+        self.session.constraints = replace(before, **changes)  # (validates)
+        try:
+            self.check(self.settings)
+        except CharRNNError:
+            self.session.constraints = before
+            raise
+        self._constraints("")
+
+    def _include(self, arg: str) -> None:
+        self._constrain(include=_word_list(arg, "/include WORD..."))
+
+    def _exclude(self, arg: str) -> None:
+        self._constrain(exclude=_word_list(arg, "/exclude WORD..."))
+
+    def _ban(self, arg: str) -> None:
+        self._constrain(ban_chars="" if arg == "off" else unescape(_given(arg, "/ban CHARS")))
+
+    def _pattern(self, arg: str) -> None:
+        self._constrain(pattern="" if arg == "off" else _given(arg, "/pattern REGEX"))
+
+    def _words_only(self, arg: str) -> None:
+        if arg == "off":
+            self._constrain(words_only=False, new_words=0.0)
+        else:
+            self._constrain(words_only=True,
+                            new_words=_number(arg or "0", float, "/words-only [SHARE]"))
+
+    def _syllables(self, arg: str) -> None:
+        counts = "" if arg == "off" else _given(arg, "/syllables N,N,...")
+        self._constrain(syllables=syllable_counts(counts))
+
+    def _rhyme(self, arg: str) -> None:
+        self._constrain(rhyme="" if arg == "off" else _given(arg, "/rhyme SCHEME"))
+
+    def _acrostic(self, arg: str) -> None:
+        self._constrain(acrostic="" if arg == "off" else _given(arg, "/acrostic WORD"))
+
+    def _in_order(self, arg: str) -> None:
+        self._constrain(in_order=_switch(arg, "/in-order on|off"))
+
+    def _ignore_case(self, arg: str) -> None:
+        self._constrain(ignore_case=_switch(arg, "/ignore-case on|off"))
+
+    def _constraints(self, arg: str) -> None:
+        if arg == "off":
+            self.session.constraints = Constraints()
+        elif arg:
+            raise CharRNNError(f"usage: /constraints [off] (not {arg!r})")
+        asked = self.session.constraints.to_dict()
+        self.say("  constraints: " + (", ".join(f"{k} {v!r}" for k, v in asked.items())
+                                      or "none"))
+
     def _tail(self) -> str:
         return self.lm.vocab.display(self.session.text[-40:])
 
@@ -228,6 +321,22 @@ def _number(text: str, kind: type, usage: str):
         return kind(text)
     except ValueError:
         raise CharRNNError(f"usage: {usage} (not {text!r})") from None
+
+
+def _given(text: str, usage: str) -> str:
+    if not text:
+        raise CharRNNError(f"usage: {usage} or off")
+    return text
+
+
+def _word_list(text: str, usage: str) -> tuple[str, ...]:
+    return () if text == "off" else tuple(_given(text, usage).split())
+
+
+def _switch(text: str, usage: str) -> bool:
+    if text not in ("on", "off"):
+        raise CharRNNError(f"usage: {usage} (not {text!r})")
+    return text == "on"
 
 
 @one_line_errors
