@@ -280,3 +280,23 @@ def test_words_lists_the_likeliest_next_words_with_percentages(plain):
     assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 100
     assert len(command(plain, "/words").split("\n")) == 5
     assert command(plain, "/words 0").startswith("error: /words K must be between 1 and 50")
+
+
+def test_the_constraint_options_start_the_session_with_them():
+    """`charrnn write --include ... --ban-chars ...` (here its input piped, no terminal):
+    the first continuation keeps to them, /constraints shows them, and options no text can
+    meet are one line before the session starts."""
+    import subprocess
+
+    command = [sys.executable, "-m", "charrnn", "write", "--checkpoint", str(GOLDEN),
+               "--length", "30", "--include", "zebra", "--ban-chars", "q"]
+    shown = subprocess.run(command, input="the \n/constraints\n", capture_output=True,
+                           text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    story = shown.stdout.split("> ")[1]  # what the first continuation wrote
+    assert holds(story, "zebra") and "q" not in story, shown.stdout
+    assert "constraints: include ['zebra'], ban_chars 'q'" in shown.stdout
+    refused = subprocess.run([*command[:-5], "3", "--include", "zebra"], input="",
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: no text of 3")
+    assert refused.stderr.count("\n") == 1

@@ -180,11 +180,12 @@ def automaton_for(constraints: Constraints, chars: Sequence[str], length: int,
                               "and words_only allows no other", field="include")
     automaton = join(rules_of(constraints, chars, tail, known), chars, length)
     needed = automaton.start_distance(length)
+    if needed >= NEVER:
+        raise ConfigError("no text of any length can meet these constraints together",
+                          field=_first_field(constraints))
     if needed > length:
-        at_least = ("more characters than any length" if needed >= NEVER
-                    else f"{needed} characters")
         raise ConfigError(f"no text of {length} characters can meet these constraints "
-                          f"(it needs at least {at_least}); ask for a longer "
+                          f"(it needs at least {needed} characters); ask for a longer "
                           "length or fewer words", field=_first_field(constraints))
     return automaton
 

@@ -26,7 +26,8 @@ import typer
 from charrnn.config import Constraints
 from charrnn.errors import CharRNNError
 from charrnn.interface import display
-from charrnn.interface.constraint_options import syllable_counts
+from charrnn.interface.constraint_options import DEFAULT as DEFAULT_CONSTRAINTS
+from charrnn.interface.constraint_options import syllable_counts, with_constraints
 from charrnn.interface.options import (
     DEFAULT_SAMPLE,
     CheckpointOption,
@@ -340,6 +341,7 @@ def _switch(text: str, usage: str) -> bool:
 
 
 @one_line_errors
+@with_constraints
 def write(
     checkpoint: CheckpointOption = None,
     prime: PrimeOption = "",
@@ -349,8 +351,10 @@ def write(
         help="Characters per continuation (/length changes it).")] = 200,
     label: LabelOption = None,
     weights: WeightsOption = "fp32",
+    constraints: Constraints = DEFAULT_CONSTRAINTS,
 ) -> None:
-    """Write with the model: type text, and it continues the story (/help in the session)."""
+    """Write with the model: type text, and it continues the story (/help in the session).
+    The constraint options start the session with those rules (/constraints changes them)."""
     import signal
 
     with contextlib.suppress(ImportError):  # without it, input() still reads lines
@@ -367,6 +371,7 @@ def write(
     if length < 1:
         raise CharRNNError(f"--length must be >= 1, not {length}")
     writer = Writer(lm, prime, settings, label=label)
+    writer.session.constraints = constraints
     writer.check(settings)
     writer.say("charrnn write: type text and press Enter to continue it; /help for commands")
     writer.run()
