@@ -172,3 +172,84 @@ def test_a_labelled_models_page_offers_its_styles_and_writes_in_the_one_picked(
         page.wait_for_function("document.getElementById('status').textContent === 'done'",
                                timeout=20_000)
         assert json.loads(sent[0].post_data)["label"] == "bob"
+
+
+# --- constraints and next words (issue 38), on the golden a-z model ----------------------
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "data", "golden", "lstm-1-char.safetensors")
+
+
+@pytest.fixture(scope="module")
+def golden_page(charrnn_server, browser):
+    """A page of the golden a-z model's server, its model shown and its next words in."""
+    import charrnn
+
+    with charrnn_server(charrnn.load(GOLDEN), max_batch=4) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("document.querySelectorAll('#next-words button').length > 0")
+        yield page
+        page.close()
+
+
+def whole_words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9']+", text)
+
+
+def test_the_pages_constraints_hold_in_what_it_writes(golden_page):
+    import json
+
+    page = golden_page
+    page.evaluate("document.getElementById('text').value = ''")
+    page.click("#constraints summary")
+    page.fill("input[name=include]", "cat")
+    page.fill("input[name=ban_chars]", "e")
+    assert page.inner_text("#constraints-set") == "(2 set)"
+    sent = []
+    page.on("request", lambda r: sent.append(r) if "/v1/sample" in r.url else None)
+    page.click("#continue")
+    page.wait_for_function("document.getElementById('status').textContent === 'done'",
+                           timeout=20_000)
+    written = value(page)
+    assert "cat" in whole_words(written) and "e" not in written, written
+    body = json.loads(sent[0].post_data)
+    assert body["include"] == ["cat"] and body["ban_chars"] == "e"
+    page.click("#text")
+    page.keyboard.press("End")
+    page.keyboard.press("Tab")  # suggestions keep to them too
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('suggestion 1 of')")
+    assert "cat" in whole_words(selected(page)) and "e" not in selected(page)
+    page.keyboard.press("Escape")
+    page.click("button[type=reset]")
+
+
+def test_a_bad_pattern_shows_its_error_at_its_field(golden_page):
+    page = golden_page
+    page.evaluate("document.getElementById('constraints').open = true")
+    page.fill("input[name=pattern]", "(ab")
+    page.click("#continue")
+    page.wait_for_function("document.getElementById('status').className === 'error'")
+    assert "pattern" in page.inner_text("#status")
+    assert "not a valid regular expression" in page.inner_text("#status")
+    assert page.get_attribute("input[name=pattern]", "aria-invalid") == "true"
+    page.fill("input[name=pattern]", "")  # mended: unmarked
+    assert page.get_attribute("input[name=pattern]", "aria-invalid") is None
+
+
+def test_a_suggested_next_word_is_inserted_when_clicked(golden_page):
+    page = golden_page
+    page.evaluate("document.getElementById('text').value = ''")
+    page.click("#text")
+    page.keyboard.type("the ca")  # inside a word: its completions, whole
+    page.wait_for_function("(b => b.length && b.every(b => b.textContent.startsWith('ca')))"
+                           "([...document.querySelectorAll('#next-words button')])")
+    first = page.locator("#next-words button").first
+    word = first.evaluate("b => b.firstChild.textContent")
+    assert first.get_attribute("aria-label").startswith(f"{word}, ")
+    assert first.inner_text().endswith("%")
+    first.click()
+    assert value(page) == f"the {word} "
+    assert page.evaluate("document.getElementById('text').selectionStart") == len(f"the {word} ")

@@ -262,14 +262,16 @@ def random_value(rng: random.Random, depth: int = 0):
 
 FIELDS = ["prime", "length", "temperature", "top_k", "top_p", "repetition_penalty", "stop",
           "num_samples", "seed", "stream", "width", "n_best", "length_penalty",
-          "no_repeat_ngram", "text", "complete", "bogus"]
+          "no_repeat_ngram", "text", "complete", "include", "pattern", "particles", "k",
+          "bogus"]  # (no verse form: its dictionary and rules are slow to build)
 
 
 def fuzz_request(rng: random.Random) -> dict:
     """One random request: mostly plausible fields with random values, sometimes raw
     bytes, broken JSON, odd methods and paths."""
     path = rng.choice(["/v1/sample", "/v1/beam", "/v1/logprob", "/generate", "/health",
-                       "/v1/model", "/v1/sample/x", "/%00", "/generate?n=1&n=2"])
+                       "/v1/model", "/v1/sample/x", "/%00", "/generate?n=1&n=2",
+                       "/v1/next_words"])
     choice = rng.random()
     if choice < 0.1:
         content = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))

@@ -78,6 +78,8 @@ class Request:
     stop: Sequence[str] = ()
     label: str | None = None  # a model of labelled files: write in this label's style
     constraints: Constraints = field(default_factory=Constraints)  # what each text holds
+    particles: int = 1  # > 1: each text drawn by that many weighted rows (not here: the
+    #                     server runs such a request by `lm.samples`; the batcher refuses it)
 
 
 class Generation:
@@ -204,14 +206,19 @@ class Batcher:
         """Queue a request (its options and prime are checked here, so errors reach the
         caller at once); raises `Busy` when the queue is full."""
         check_options(request.length, request.options, request.num_samples)
+        if request.particles != 1:
+            raise CharRNNError("particles: the batcher draws one row a sample; draw by "
+                               "particles with lm.samples", field="particles")
         if request.num_samples > self.max_batch:
             raise CharRNNError(f"num_samples must be <= {self.max_batch}, "
                                f"not {request.num_samples}")
         codec = self.lm.codec  # unknown characters raise here, naming the field
         gen = Generation(request, on_update, codec.prime(request.prime, label=request.label),
                          codec.stops(request.stop))
+        words_only = request.constraints.words_only  # (the trie is built once, then kept)
         gen.guide = guide_for(request.constraints, codec.vocab, request.num_samples,
-                              request.length, request.prime)  # checked here too
+                              request.length, request.prime,  # checked here too
+                              self.lm.known_words() if words_only else None)
         with self._lock:
             if self._stopping:
                 raise Busy(SHUTTING_DOWN)

@@ -5,5 +5,6 @@
     guards.py   Host, API key, origin and body-size checks before any route runs
     app.py      the routes (Starlette) over the continuous batcher (decoding/batcher.py)
     runner.py   uvicorn on a bound socket, with a graceful stop on SIGTERM or Ctrl-C
-    page.html   the writing page: suggestions on Tab, streaming "continue", no CDN
+    page.html   the writing page: suggestions on Tab, streaming "continue", constraints,
+                next words to click, no CDN
 """

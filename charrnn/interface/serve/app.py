@@ -1,16 +1,19 @@
 """The HTTP API and the writing page, as a Starlette app over one `Batcher`.
 
 Generation (`/v1/sample`, `/generate`) goes through the batcher, so every request in
-flight shares one batched step per character. Beam search and scoring run one at a time
-on a worker thread with a decoder of their own (the batcher's step buffers belong to
-the batcher's thread). A client that goes away is noticed while its request waits or
-streams, and its rows leave the batch at the next step.
+flight shares one batched step per character; a request's constraints are compiled on a
+thread of their own first (a verse form or a long word list can take a while), so the
+event loop keeps streaming. Beam search, scoring, next words and sampling by particles
+run one at a time on a worker thread with a decoder of their own (the batcher's step
+buffers belong to the batcher's thread). A client that goes away is noticed while its
+request waits or streams, and its rows leave the batch at the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -31,6 +34,7 @@ from starlette.routing import Route
 from charrnn.api.language_model import LanguageModel
 from charrnn.config import ServeConfig
 from charrnn.decoding.batcher import Batcher, Busy, Generation
+from charrnn.decoding.batcher import Request as Generate
 from charrnn.errors import CharRNNError
 from charrnn.export.javascript import writing_page_part
 from charrnn.interface.serve import fields
@@ -40,6 +44,7 @@ from charrnn.model import runs
 from charrnn.threads import release_worker_threads
 
 STREAM_INTERVAL = 0.05  # seconds between a stream's events once the first has gone
+COMPILERS = 2  # constrained requests whose rules are compiled at once (the rest wait)
 
 
 class _JSON(JSONResponse):
@@ -52,17 +57,21 @@ class _JSON(JSONResponse):
 
 
 class Service:
-    """What the routes share: the model, its batcher, a second decoder for beam search
-    and scoring, the limits and what `/v1/model` says."""
+    """What the routes share: the model, its batcher, a second decoder for beam search,
+    scoring, next words and particles, the limits and what `/v1/model` says."""
 
     def __init__(self, lm: LanguageModel, config: ServeConfig, warm: bool = True):
         self.lm, self.config = lm, config
         self.batcher = Batcher(lm, config.max_batch, config.max_waiting)
         if warm:
             self.batcher.warm_up()
-        self.side = LanguageModel(lm.model, lm.vocab, lm.record, lm.path, lm.weights)
+        self.side = LanguageModel(lm.model, lm.vocab, lm.record, lm.path, lm.weights,
+                                  words=lm.words)
+        self.side.known_words = lm.known_words  # one word-list trie for both, built once
         self.side_limiter = anyio.CapacityLimiter(1)
         self.side_waiting = 0
+        self.compile_limiter = anyio.CapacityLimiter(COMPILERS)
+        self.compiling = 0
         self.info = _finite({**_model_info(lm, config.show_paths), "limits": _limits(config)})
         release_worker_threads()  # from here on, the batcher's thread runs the model
 
@@ -80,9 +89,24 @@ class Service:
         finally:
             self.side_waiting -= 1
 
-    def submit(self, request, wake, names: dict[str, str] | None = None) -> Generation:
+    async def submit(self, request: Generate, wake,
+                     names: dict[str, str] | None = None) -> Generation:
         """Queue a generation; the library's errors name its fields, said here by the
-        request's own `names` for them (/generate's prime is its start_text)."""
+        request's own `names` for them (/generate's prime is its start_text). A
+        constrained one is checked and compiled on a thread (`COMPILERS` at once, 503
+        when `max_waiting` already wait for one)."""
+        if not request.constraints:
+            return self._submit(request, wake, names)
+        if self.compiling >= self.config.max_waiting:
+            raise FieldError(None, "too many requests are waiting; try again shortly", 503)
+        self.compiling += 1
+        try:
+            return await anyio.to_thread.run_sync(self._submit, request, wake, names,
+                                                  limiter=self.compile_limiter)
+        finally:
+            self.compiling -= 1
+
+    def _submit(self, request: Generate, wake, names: dict[str, str] | None) -> Generation:
         try:
             return self.batcher.submit(request, wake)
         except Busy as exc:
@@ -240,8 +264,10 @@ async def sample(request: Request) -> Response:
     data = fields.json_object(await request.body())
     req, stream = fields.sample_request(data, service.lm, service.config)
     began = time.perf_counter()
+    if req.particles > 1:
+        return await _by_particles(service, req, stream, began)
     waker = _Waker(stream)
-    gen = service.submit(req, waker)
+    gen = await service.submit(req, waker)
     if stream:
         return StreamingResponse(_events(service.lm, gen, waker, began),
                                  media_type="text/event-stream",
@@ -282,6 +308,30 @@ async def _events(lm: LanguageModel, gen: Generation, waker: _Waker,
         gen.cancel()  # a no-op once done; a client gone mid-stream frees its rows
 
 
+async def _by_particles(service: Service, req: Generate, stream: bool,
+                        began: float) -> Response:
+    """A request drawn by particles: `lm.samples(..., particles=N)` on the side thread
+    (one at a time, beside beam search; it runs to its end, bounded by max_length and
+    max_samples). Its texts are whole before any is sent: a stream gets each in one
+    event, then "end"."""
+    samples = await service.run_side(
+        service.side.samples, req.num_samples, req.length, prime=req.prime, seed=req.seed,
+        stop=req.stop, label=req.label, constraints=req.constraints,
+        particles=req.particles, **dataclasses.asdict(req.options))
+    took = round(time.perf_counter() - began, 4)
+    if not stream:
+        return _JSON({"prime": req.prime, "samples": samples, "time": took})
+
+    async def events() -> AsyncIterator[str]:
+        for i, text in enumerate(samples):
+            if text:
+                yield _event("message", {"sample": i, "text": text})
+        yield _event("end", {"samples": samples, "time": took})
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})
+
+
 def _event(kind: str, data: dict[str, Any]) -> str:
     payload = json.dumps(data, ensure_ascii=True)
     return f"data: {payload}\n\n" if kind == "message" else f"event: {kind}\ndata: {payload}\n\n"
@@ -296,7 +346,7 @@ async def generate(request: Request) -> Response:
     req, respelled = fields.generate_query(request.query_params, service.lm, service.config)
     began = time.perf_counter()
     waker = _Waker(stream=False)
-    gen = service.submit(req, waker, {"prime": "start_text"})
+    gen = await service.submit(req, waker, {"prime": "start_text"})
     if not await _until_done(gen, waker, request):
         return Response(status_code=499)
     _failed(gen)
@@ -328,6 +378,18 @@ async def logprob(request: Request) -> Response:
     per = nats / count if count else 0.0
     return _JSON({"logprob": nats, "symbols": count, "nats_per_char": -per,
                          "bits_per_char": -per / 0.6931471805599453})
+
+
+async def next_words(request: Request) -> Response:
+    """`lm.next_words`: the k likeliest next whole words, each with its probability."""
+    service: Service = request.app.state.service
+    options = fields.next_words_request(fields.json_object(await request.body()),
+                                        service.config)
+    began = time.perf_counter()
+    found = await service.run_side(service.side.next_words, **options)
+    return _JSON({"prime": options["prime"],
+                  "words": [{"word": w, "probability": p} for w, p in found],
+                  "time": round(time.perf_counter() - began, 4)})
 
 
 async def classify(request: Request) -> Response:
@@ -395,6 +457,7 @@ def create_app(lm: LanguageModel, config: ServeConfig, warm: bool = True) -> Sta
             Route("/v1/model", model), Route("/v1/sample", sample, methods=["POST"]),
             Route("/v1/beam", beam, methods=["POST"]),
             Route("/v1/logprob", logprob, methods=["POST"]),
+            Route("/v1/next_words", next_words, methods=["POST"]),
             Route("/v1/classify", classify, methods=["POST"]),
         ],
         exception_handlers={FieldError: _field_error, HTTPException: _http_error,

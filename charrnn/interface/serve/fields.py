@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 
 from charrnn.config import (
     MAX_INCLUDED,
+    MAX_NEW_WORDS,
     MAX_WORD,
     BeamConfig,
     Constraints,
@@ -25,6 +26,8 @@ from charrnn.config import (
     ServeConfig,
 )
 from charrnn.decoding.batcher import Request
+from charrnn.decoding.next_words import MAX_K
+from charrnn.decoding.particles import MAX_PARTICLES
 from charrnn.errors import CharRNNError
 
 MISSING = object()
@@ -189,6 +192,7 @@ def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Re
         stop=f.texts("stop", 100),
         label=label_field(f),
         constraints=constraints_field(f),
+        particles=f.integer("particles", 1, 1, MAX_PARTICLES),
     )
     stream = f.boolean("stream", False)
     f.done()  # (prime and stop are encoded once, by the batcher, which names the field)
@@ -196,16 +200,51 @@ def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Re
 
 
 MAX_REQUEST_EXCLUDED = 1_000  # words a request may exclude (a file on the CLI may hold more)
+MAX_RULE_TEXT = 10_000  # characters of a pattern, rhyme or acrostic field (their own,
+#                         smaller bounds are the library's, said as a 400)
 
 
 def constraints_field(f: Fields) -> Constraints:
-    """include, exclude, ban_chars, in_order, ignore_case: what every text must hold
-    (`Constraints`, checked by its own rules)."""
+    """What every text must hold (`Constraints`, checked by its own rules): include,
+    exclude, ban_chars, in_order, ignore_case, pattern, words_only, new_words, and a
+    verse form: syllables (a list of counts, or "5,7,5"), rhyme, acrostic."""
+    default = Constraints()
     return checked(Constraints(
-        tuple(f.texts("include", MAX_WORD, MAX_INCLUDED)),
-        tuple(f.texts("exclude", MAX_WORD, MAX_REQUEST_EXCLUDED)),
-        f.text("ban_chars", "", 1_000), f.boolean("in_order", False),
-        f.boolean("ignore_case", False)))
+        include=tuple(f.texts("include", MAX_WORD, MAX_INCLUDED)),
+        exclude=tuple(f.texts("exclude", MAX_WORD, MAX_REQUEST_EXCLUDED)),
+        ban_chars=f.text("ban_chars", default.ban_chars, 1_000),
+        in_order=f.boolean("in_order", default.in_order),
+        ignore_case=f.boolean("ignore_case", default.ignore_case),
+        pattern=f.text("pattern", default.pattern, MAX_RULE_TEXT),
+        words_only=f.boolean("words_only", default.words_only),
+        new_words=f.number("new_words", default.new_words, 0.0, MAX_NEW_WORDS),
+        syllables=syllables_field(f),
+        rhyme=f.text("rhyme", default.rhyme, MAX_RULE_TEXT),
+        acrostic=f.text("acrostic", default.acrostic, MAX_RULE_TEXT)))
+
+
+def syllables_field(f: Fields) -> tuple[int, ...]:
+    """`syllables`: a list of whole numbers, or a string of them separated by commas
+    ("5,7,5", as the command line takes it); their bounds are the library's."""
+    value = f._get("syllables", [])
+    if isinstance(value, str) and len(value) <= MAX_RULE_TEXT:
+        parts = [p.strip() for p in value.split(",")] if value.strip() else []
+        if all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
+            value = [int(p) for p in parts]
+    if not isinstance(value, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in value):
+        raise FieldError("syllables", "syllables takes whole numbers, as a list or "
+                                      f"separated by commas like \"5,7,5\", not {value!r:.40}")
+    return tuple(value)
+
+
+def next_words_request(data: Mapping[str, Any], limits: ServeConfig) -> dict[str, Any]:
+    """POST /v1/next_words: keyword arguments for `LanguageModel.next_words`."""
+    f = Fields(data)
+    options = {"prime": f.text("prime", "", limits.max_prime),
+               "k": f.integer("k", 5, 1, MAX_K), "label": label_field(f)}
+    f.done()  # (the prime is encoded once, by the library, which names the field)
+    return options
 
 
 def beam_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> dict[str, Any]:
