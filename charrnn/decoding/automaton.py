@@ -19,7 +19,6 @@ within the rules, at the cost of a continuation that was possible but too far to
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -76,50 +75,80 @@ class Table:
 
 def compile_rules(rules: Sequence[Rule], chars: Sequence[str]) -> Table:
     """The rules joined and tabulated over `chars` (the states reachable from the
-    start), with each state's distance to acceptance; more than MAX_STATES is one
-    ConfigError (fewer or shorter words)."""
-    start = tuple(r.start for r in rules)
-    index = {start: 0}
-    order, rows = [start], []
-    queue = deque([start])
-    while queue:
-        state = queue.popleft()
+    start), with each state's distance to acceptance: each rule tabulated alone (a rule
+    that holds its own table, like a pattern's, as it is), then their product row by row
+    over numpy arrays; more than MAX_STATES is one ConfigError (fewer or shorter words)."""
+    tables = [_tabulated(rule, chars) for rule in rules]
+    if not tables:
+        return Table(np.zeros((1, len(chars)), dtype=np.int32), np.ones(1, dtype=bool),
+                     np.zeros(1, dtype=np.int64))
+    if len(tables) == 1:
+        return tables[0]
+    index = {(0,) * len(tables): 0}
+    order, rows = list(index), []
+    for state in order:  # (grows as states are found: breadth first)
+        after = np.stack([t.next[s] for t, s in zip(tables, state, strict=True)])
+        kept = np.flatnonzero((after >= 0).all(axis=0))
+        found, where = np.unique(after[:, kept].T, axis=0, return_inverse=True)
+        ids = []
+        for combo in map(tuple, found.tolist()):
+            if combo not in index:
+                if len(index) >= MAX_STATES:
+                    raise _too_many()
+                index[combo] = len(order)
+                order.append(combo)
+            ids.append(index[combo])
+        row = np.full(len(chars), -1, dtype=np.int32)
+        row[kept] = np.asarray(ids, dtype=np.int32)[where.reshape(-1)]
+        rows.append(row)
+    parts = np.array(order)
+    accepting = np.all([t.accepting[parts[:, i]] for i, t in enumerate(tables)], axis=0)
+    table = np.stack(rows)
+    return Table(table, accepting, _distances(table, accepting))
+
+
+def _too_many() -> ConfigError:
+    return ConfigError(f"these constraints need more than {MAX_STATES:,} states; ask for "
+                       "fewer or shorter words")
+
+
+def _tabulated(rule: Rule, chars: Sequence[str]) -> Table:
+    """One rule's table: its own where it holds one (`next`, `accepting` over `chars`),
+    else its states found breadth first."""
+    if isinstance(getattr(rule, "next", None), np.ndarray):
+        table, accepting = rule.next, rule.accepting
+        return Table(table, accepting, _distances(table, accepting))
+    index = {rule.start: 0}
+    order, rows = [rule.start], []
+    for state in order:
         row = np.full(len(chars), -1, dtype=np.int32)
         for i, c in enumerate(chars):
-            after = tuple(r.step(s, c) for r, s in zip(rules, state, strict=True))
-            if any(s is None for s in after):
+            after = rule.step(state, c)
+            if after is None:
                 continue
             if after not in index:
                 if len(index) >= MAX_STATES:
-                    raise ConfigError(f"these constraints need more than {MAX_STATES:,} "
-                                      "states; ask for fewer or shorter words")
+                    raise _too_many()
                 index[after] = len(order)
                 order.append(after)
-                queue.append(after)
             row[i] = index[after]
         rows.append(row)
     table = np.stack(rows)
-    accepting = np.array([all(r.accepts(s) for r, s in zip(rules, state, strict=True))
-                          for state in order])
+    accepting = np.array([rule.accepts(state) for state in order])
     return Table(table, accepting, _distances(table, accepting))
 
 
 def _distances(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
-    """Breadth-first from the accepting states along reversed transitions."""
-    distance = np.full(len(accepting), NEVER, dtype=np.int64)
-    before: list[list[int]] = [[] for _ in range(len(accepting))]
-    for s, targets in enumerate(table):
-        for t in set(targets[targets >= 0].tolist()):
-            before[t].append(s)
-    queue = deque(np.flatnonzero(accepting).tolist())
-    distance[accepting] = 0
-    while queue:
-        t = queue.popleft()
-        for s in before[t]:
-            if distance[s] == NEVER:
-                distance[s] = distance[t] + 1
-                queue.append(s)
-    return distance
+    """The fewest steps from each state to an accepting one (NEVER: none), by relaxing
+    every state over every character at once until nothing shortens."""
+    distance = np.where(accepting, 0, NEVER).astype(np.int64)
+    safe = np.maximum(table, 0)
+    while True:
+        via = np.where(table >= 0, distance[safe], NEVER).min(axis=1, initial=NEVER)
+        shorter = np.minimum(distance, np.where(via < NEVER, via + 1, NEVER))
+        if np.array_equal(shorter, distance):
+            return distance
+        distance = shorter
 
 
 class Product:

@@ -137,7 +137,8 @@ def rules_of(constraints: Constraints, chars: Sequence[str], tail: str,
     list words_only keeps to."""
     start = INSIDE if tail else BOUNDARY
     seen = [WordSeen(w, constraints.ignore_case, start) for w in constraints.include]
-    rules: list[Rule] = [Include(tuple(seen), constraints.in_order)] if seen else []
+    rules: list[Rule] = ([Include(tuple(seen), in_order=True)] if constraints.in_order
+                         else list(seen))  # (each word its own small table)
     if constraints.exclude:
         rules.append(Exclude.of(constraints.exclude, constraints.ignore_case, start))
     if constraints.ban_chars:
@@ -216,25 +217,40 @@ class Guide:
     def __init__(self, automaton: Automaton, rows: int, text_size: int):
         self.automaton, self.text_size = automaton, text_size
         self.states = np.zeros(rows, dtype=np.int64)
+        self._last: tuple[int, np.ndarray, np.ndarray] | None = None  # room, states, allowed
+
+    def _allowed(self, room: int) -> np.ndarray:
+        """The automaton's allowed characters for the rows now (kept for the next ask:
+        `advance` asks what `masked` asks next)."""
+        last = self._last
+        if last is not None and last[0] == room and np.array_equal(last[1], self.states):
+            return last[2]
+        allowed = self.automaton.allowed(self.states, room)
+        self._last = (room, self.states, allowed)
+        return allowed
 
     def masked(self, logprobs: np.ndarray, room: int) -> np.ndarray:
         """`logprobs` with what the rows may not write next at -inf, `room` characters
         being left."""
         allowed = np.zeros(logprobs.shape, dtype=bool)
-        allowed[:, : self.text_size] = self.automaton.allowed(self.states, room)
+        allowed[:, : self.text_size] = self._allowed(room)
         end = slice(self.text_size, self.text_size + 1)  # the end symbol, where there is one
         allowed[:, end] = self.automaton.accepts(self.states)[:, None]
         return np.where(allowed, logprobs, -np.inf).astype(logprobs.dtype, copy=False)
 
-    def advance(self, ids: np.ndarray, room: int) -> np.ndarray | None:
-        """Step each row by its drawn id; which rows can go on (None: all): a row whose
-        text may end and that nothing more can keep within `room` ends there."""
+    def step(self, ids: np.ndarray) -> None:
+        """Step each row by its drawn id (the end symbol leaves a row where it is)."""
         text = np.minimum(ids, self.text_size - 1)
         self.states = np.where(ids < self.text_size, self.automaton.step(self.states, text),
                                self.states)
+
+    def advance(self, ids: np.ndarray, room: int) -> np.ndarray | None:
+        """Step each row by its drawn id; which rows can go on (None: all): a row whose
+        text may end and that nothing more can keep within `room` ends there."""
+        self.step(ids)
         if room <= 0:
             return None
-        going = self.automaton.allowed(self.states, room).any(axis=1)
+        going = self._allowed(room).any(axis=1)
         return None if going.all() else going
 
     def fresh(self) -> Guide:

@@ -70,14 +70,14 @@ def particle_sample(decoder: Decoder, start: Start, length: int, cfg: SampleConf
     logprobs = first.numpy()
     arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
     log_weight = np.zeros(particles)
-    tokens = np.zeros((particles, 0), dtype=np.int64)
+    tokens = np.zeros((particles, length), dtype=np.int64)
     for t in range(length):
         logits = adjust(logprobs, cfg, None).astype(np.float64)
         kept = guide.masked(logits, length - t)
         log_weight += _log_mass(kept) - _log_mass(logits)
         ids = draw(kept, cfg.temperature == 0, generator)
-        tokens = np.concatenate([tokens, ids[:, None]], axis=1)
-        guide.advance(ids, length - t - 1)
+        tokens[:, t] = ids
+        guide.step(ids)
         weights = np.exp(log_weight - log_weight.max())
         if t + 1 < length and weights.sum() ** 2 < 0.5 * particles * (weights ** 2).sum():
             rows = resampled(weights, generator)
