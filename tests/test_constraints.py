@@ -274,3 +274,11 @@ def test_next_words_are_the_likeliest_whole_words_with_exact_probabilities(lm):
     assert all(w.startswith("ca") for w, _ in completions)  # the word the prime ends in
     with pytest.raises(ConfigError, match="k must be between 1 and 50"):
         lm.next_words("the ", 0)
+
+
+def test_particles_end_a_text_where_its_pattern_is_complete(lm):
+    """A pattern that nothing may follow once complete ends each particle's text there
+    (it had drawn from rows with nothing left to draw)."""
+    texts = lm.samples(6, 40, seed=4, constraints=Constraints(pattern=r"[a-z]+( [a-z]+)?\."),
+                       particles=8)
+    assert all(re.fullmatch(r"[a-z]+( [a-z]+)?\.", t) and len(t) < 40 for t in texts), texts

@@ -65,23 +65,29 @@ def particle_sample(decoder: Decoder, start: Start, length: int, cfg: SampleConf
                     guide: Guide, particles: int, generator: np.random.Generator
                     ) -> np.ndarray:
     """One text of `length` ids from `start` that meets `guide`'s constraints, drawn by
-    `particles` weighted rows (see the module doc); `guide` holds `particles` rows."""
+    `particles` weighted rows (see the module doc); `guide` holds `particles` rows. A text
+    that is complete where nothing more may follow (a pattern's end) ends there: its
+    remaining ids are -1."""
     state, first = repeat(start, particles)
     logprobs = first.numpy()
     arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
     log_weight = np.zeros(particles)
-    tokens = np.zeros((particles, length), dtype=np.int64)
+    tokens = np.full((particles, length), -1, dtype=np.int64)  # -1: the text has ended
+    ended = np.zeros(particles, dtype=bool)
     for t in range(length):
         logits = adjust(logprobs, cfg, None).astype(np.float64)
         kept = guide.masked(logits, length - t)
-        log_weight += _log_mass(kept) - _log_mass(logits)
+        ended |= ~np.isfinite(kept).any(axis=1)  # complete, and nothing may follow
+        kept[ended, 0] = 0.0  # (a stand-in draw, not kept)
+        log_weight += np.where(ended, 0.0, _log_mass(kept) - _log_mass(logits))
         ids = draw(kept, cfg.temperature == 0, generator)
-        tokens[:, t] = ids
-        guide.step(ids)
+        tokens[:, t] = np.where(ended, -1, ids)
+        guide.step(np.where(ended, guide.text_size, ids))  # (an ended row stays)
         weights = np.exp(log_weight - log_weight.max())
         if t + 1 < length and weights.sum() ** 2 < 0.5 * particles * (weights ** 2).sum():
             rows = resampled(weights, generator)
-            tokens, ids, log_weight = tokens[rows], ids[rows], np.zeros(particles)
+            tokens, ids, ended = tokens[rows], ids[rows], ended[rows]
+            log_weight = np.zeros(particles)
             arrays = tuple(np.ascontiguousarray(a[:, rows]) for a in arrays)
             guide.shrink(rows)
         if t + 1 < length:
