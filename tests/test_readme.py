@@ -1,5 +1,5 @@
 """Every command and code example in the README and in the pages under docs/ runs as
-written (with fast training), and every link between them leads somewhere."""
+written (with fast training and evaluation), and every link between them leads somewhere."""
 
 import re
 import shlex
@@ -21,13 +21,22 @@ from charrnn.interface.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PAGES = ["README.md", *sorted(f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md"))]
+# Training commands get these appended: a small model, 20 steps evaluated once, at the
+# end, on at most 1,000 held-out characters (a fine-tune keeps its parent's 1 x 512
+# architecture, and scoring Tiny Shakespeare's whole held-out tail with it at every
+# evaluation was most of this file's time; test_validation_loss and test_training_loop
+# check what evaluation computes and when).
 FAST = ["--steps", "20", "--hidden-size", "24", "--embed-size", "8", "--batch-size", "4",
-        "--seq-len", "16", "--eval-every", "10"]
+        "--seq-len", "16", "--eval-every", "20", "--val-max-chars", "1000"]
 
+# `charrnn eval FILE` commands get this appended unless they give their own: the first
+# 20,000 characters, not all of Tiny Shakespeare's 1.1 million read one by one
+# (test_scoring checks what eval computes on a whole file).
+FAST_EVAL = ["--max-chars", "20000"]
 
 ARCHITECTURE = {"--hidden-size", "24", "--embed-size", "8"}  # left out of a fine-tune's FAST
 FAST_PY = {"steps": 20, "hidden_size": 24, "embed_size": 8, "batch_size": 4, "seq_len": 16,
-           "eval_every": 10}  # charrnn.train(...) examples: the same, as keywords
+           "eval_every": 20, "val_max_chars": 1000}  # charrnn.train(...): the same, as keywords
 
 # Documented lines that are not run here, each with why. Every other line of a bash block
 # must run: a `charrnn` command (the `charrnn` part of a line of `&&`s), or a `curl` line,
@@ -102,16 +111,39 @@ def serve_and_curl(args: list[str], curls: list[str]) -> None:
         proc.kill()
 
 
+def write_page_corpus(shared_corpus: Path, tiny_text) -> Path:
+    """corpora/tinyshakespeare.txt as the pages under docs/ find it: the tiny play with the
+    real one's characters (`corpus get` swaps the real one in)."""
+    corpus = Path("corpora/tinyshakespeare.txt")
+    corpus.parent.mkdir(exist_ok=True)
+    every = sorted(set(shared_corpus.read_text(encoding="utf-8"))) if shared_corpus.exists() else []
+    corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n" + "".join(every),
+                      encoding="utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def page_model(tmp_path_factory, shared_corpus, tiny_text) -> Path:
+    """The small model the pages load (checkpoints/tinyshakespeare), trained once for this
+    file on the corpus the workbench writes; each page gets its own copy. A run folder
+    names its corpus by the relative path it was given, so the copy is the run a page
+    would have trained in its own folder."""
+    folder = tmp_path_factory.mktemp("page_model")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        corpus = write_page_corpus(shared_corpus, tiny_text)
+        result = CliRunner().invoke(app, ["train", str(corpus), "--out",
+                                          "checkpoints/tinyshakespeare", *FAST])
+    assert result.exit_code == 0, result.output
+    return folder / "checkpoints" / "tinyshakespeare"
+
+
 @pytest.fixture
-def workbench(server, shared_corpus, tiny_text):
+def workbench(server, shared_corpus, tiny_text, page_model):
     """The folder the pages under docs/ assume: the corpora and texts they name, and a
     small model at checkpoints/tinyshakespeare (the run their examples load), so each page
     runs alone. Returns the download server's URL (`corpus get` goes there)."""
-    corpus = Path("corpora/tinyshakespeare.txt")
-    corpus.parent.mkdir()
-    every = sorted(set(shared_corpus.read_text(encoding="utf-8"))) if shared_corpus.exists() else []
-    corpus.write_text(tiny_text() + "JULIET:\nO Romeo, Romeo! def \n" + "".join(every),
-                      encoding="utf-8")  # the real one's characters: `corpus get` swaps it in
+    write_page_corpus(shared_corpus, tiny_text)
     Path("held_out.txt").write_text(tiny_text(12), encoding="utf-8")
     Path("code.py").write_text(tiny_text(10), encoding="utf-8")  # spelled by the models
     Path("corpora/names.txt").write_text("emma\nmarie\nmarco\nolivia\nava\nmartha\n" * 20,
@@ -124,9 +156,7 @@ def workbench(server, shared_corpus, tiny_text):
                                                                       encoding="utf-8")
     Path("corpora/quotes.tsv").write_text("happy\twhat a day\ngrim\tDOOM\n" * 20,
                                           encoding="utf-8")
-    result = CliRunner().invoke(app, ["train", str(corpus), "--out",
-                                      "checkpoints/tinyshakespeare", *FAST])
-    assert result.exit_code == 0, result.output
+    shutil.copytree(page_model, "checkpoints/tinyshakespeare")
     return server
 
 
@@ -197,6 +227,8 @@ def run_page(page: str, download_url: str, shared_corpus: Path, monkeypatch,
             serve_and_curl(args, curl_lines(text))
             continue
         extra = FAST if args[0] == "train" else []
+        if args[0] == "eval" and "--max-chars" not in args and Path(args[1]).is_file():
+            extra = FAST_EVAL  # (a folder is scored whole: --max-chars is for one file)
         if "--init-from" in args:  # the architecture is the parent's
             extra = [flag for flag in FAST if flag not in ARCHITECTURE]
         if args[:2] == ["corpus", "get"]:
