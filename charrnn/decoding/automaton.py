@@ -154,9 +154,14 @@ def _distances(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
 class Product:
     """A table joined with rules too big to tabulate, explored as it is reached: state
     ids are given to joined states (a tuple: the table's state, then each rule's) as
-    they are met, each state's successors and its successors' distances are found once
-    and kept. `horizon` is the longest room asked about (the text's length): a distance
-    beyond it is not searched for."""
+    they are met, and each state's successors are found once and kept.
+
+    Whether a state can still be finished in the room left is decided by bounds: below,
+    its heuristic (the largest of the rules' own distances) and what searches have shown;
+    above, the length of a text found to finish it (a witness: each unmet rule's own
+    completion written in turn, the table's and the rules' `completion`). Only where the
+    room falls between them is the distance searched for (A*, bounded by the room).
+    `horizon` is the longest room asked about (the text's length)."""
 
     def __init__(self, table: Table, rules: Sequence[Rule], chars: Sequence[str],
                  horizon: int):
@@ -164,28 +169,42 @@ class Product:
         self.states: list[tuple] = []
         self.index: dict[tuple, int] = {}
         self.rows: list[np.ndarray | None] = []  # successors per character, -1: broken
-        self.reach: list[np.ndarray | None] = []  # the successors' distances
-        self.heuristic: list[int] = []
-        self.accepting: list[bool] = []
         self.exact: dict[int, int] = {}  # distances found
         self.lower: dict[int, int] = {}  # distances known to be at least this
+        self.upper: dict[int, int] = {}  # lengths of texts found to finish a state
+        self._heuristic: dict[int, int] = {}
+        self._accepting: dict[int, bool] = {}
         self._table_rows = table.next.tolist()
+        reach = np.where(table.next >= 0, table.distance[np.maximum(table.next, 0)], NEVER)
+        self._table_best = np.argmin(reach, axis=1).tolist()  # a character toward acceptance
+        self._char_index = {c: i for i, c in enumerate(chars)}
         self._id((0, *(r.start for r in self.rules)))
 
     def _id(self, state: tuple) -> int:
         found = self.index.get(state)
-        if found is not None:
-            return found
-        s = self.index[state] = len(self.states)
-        self.states.append(state)
-        self.rows.append(None)
-        self.reach.append(None)
-        parts = list(zip(self.rules, state[1:], strict=True))
-        self.heuristic.append(max([int(self.table.distance[state[0]]),
-                                   *(r.distance(p) for r, p in parts)]))
-        self.accepting.append(bool(self.table.accepting[state[0]])
-                              and all(r.accepts(p) for r, p in parts))
-        return s
+        if found is None:
+            found = self.index[state] = len(self.states)
+            self.states.append(state)
+            self.rows.append(None)
+        return found
+
+    def heuristic(self, s: int) -> int:
+        h = self._heuristic.get(s)
+        if h is None:
+            state = self.states[s]
+            h = self._heuristic[s] = max([int(self.table.distance[state[0]]), *(
+                r.distance(p) for r, p in zip(self.rules, state[1:], strict=True))])
+        return h
+
+    def accepting(self, s: int) -> bool:
+        found = self._accepting.get(s)
+        if found is None:
+            found = self._accepting[s] = self._accepts(self.states[s])
+        return found
+
+    def _accepts(self, state: tuple) -> bool:
+        return bool(self.table.accepting[state[0]]) and all(
+            r.accepts(p) for r, p in zip(self.rules, state[1:], strict=True))
 
     def successors(self, s: int) -> np.ndarray:
         """State ids after each character from `s` (-1: a rule is broken)."""
@@ -202,21 +221,88 @@ class Product:
         row = self.rows[s] = np.array(ids, dtype=np.int32)
         return row
 
+    # ---- can a state be finished within a bound? ----
+
+    def within(self, s: int, bound: int) -> bool:
+        """Whether some text of at most `bound` characters takes `s` to acceptance."""
+        if s in self.exact:
+            return self.exact[s] <= bound
+        if max(self.lower.get(s, 0), self.heuristic(s)) > bound:
+            return False
+        if self._upper(s) <= bound:
+            return True
+        return self._search(s, bound) <= bound
+
     def distance(self, s: int, bound: int) -> int:
         """The fewest characters from `s` to acceptance where that is at most `bound`,
-        else a number above `bound` (A* search; NEVER where it gave up)."""
+        else a number above `bound` (NEVER where the search gave up)."""
         if s in self.exact:
             return self.exact[s]
-        if self.lower.get(s, self.heuristic[s]) > bound:
-            return max(self.lower.get(s, 0), self.heuristic[s])
+        if max(self.lower.get(s, 0), self.heuristic(s)) > bound:
+            return max(self.lower.get(s, 0), self.heuristic(s))
         return self._search(s, bound)
 
+    def _upper(self, s: int) -> int:
+        """The length of a text found to finish `s` (NEVER: none found): each rule that
+        is unmet writes its own completion, in turn, the table's first or last."""
+        if s not in self.upper:
+            found = [self._finish(self.states[s], table_first) for table_first in (True, False)]
+            self.upper[s] = min(found)
+        return self.upper[s]
+
+    def _finish(self, state: tuple, table_first: bool) -> int:
+        written = 0
+        parts = range(len(self.rules) + 1)
+        order = list(parts) if table_first else [*parts[1:], 0]
+        for _ in range(2 * len(order)):
+            unmet = next((k for k in order if not self._part_accepts(k, state)), None)
+            if unmet is None:
+                return written
+            text = self._completion(unmet, state)
+            if text is None or written + len(text) > self.horizon:
+                return NEVER
+            for c in text:
+                state = self._stepped(state, c)
+                if state is None:
+                    return NEVER
+            written += len(text)
+        return written if self._accepts(state) else NEVER
+
+    def _part_accepts(self, k: int, state: tuple) -> bool:
+        if k == 0:
+            return bool(self.table.accepting[state[0]])
+        return self.rules[k - 1].accepts(state[k])
+
+    def _completion(self, k: int, state: tuple) -> str | None:
+        """A text that brings part k alone to acceptance (None: none known)."""
+        if k:
+            rule = self.rules[k - 1]
+            return rule.completion(state[k]) if hasattr(rule, "completion") else None
+        a, text = state[0], []
+        if self.table.distance[a] >= NEVER:
+            return None
+        while not self.table.accepting[a]:
+            i = self._table_best[a]
+            text.append(self.chars[i])
+            a = self._table_rows[a][i]
+        return "".join(text)
+
+    def _stepped(self, state: tuple, c: str) -> tuple | None:
+        i = self._char_index.get(c)
+        a = -1 if i is None else self._table_rows[state[0]][i]
+        if a < 0:
+            return None
+        after = [r.step(p, c) for r, p in zip(self.rules, state[1:], strict=True)]
+        return None if None in after else (a, *after)
+
     def _estimate(self, s: int) -> int:
-        return self.exact.get(s, max(self.heuristic[s], self.lower.get(s, 0)))
+        return self.exact.get(s, max(self.heuristic(s), self.lower.get(s, 0)))
 
     def _search(self, s: int, bound: int) -> int:
+        """A* from `s`, the rules' own distances its heuristic, deepest first among equals,
+        given up past `bound` (a lower bound kept) or MAX_SEARCH states (NEVER kept)."""
         cost, parent = {s: 0}, {s: -1}
-        frontier = [(self._estimate(s), 0, s)]  # (f, -g, state): deepest first among equals
+        frontier = [(self._estimate(s), 0, s)]  # (f, -g, state)
         visited = 0
         while frontier:
             f, g, u = heapq.heappop(frontier)
@@ -226,7 +312,7 @@ class Product:
             if f > bound:
                 self.lower[s] = f
                 return f
-            if self.accepting[u] or (u in self.exact and g + self.exact[u] == f):
+            if self.accepting(u) or (u in self.exact and g + self.exact[u] == f):
                 self._found(u, f, cost, parent)
                 return f
             visited += 1
@@ -248,20 +334,17 @@ class Product:
             self.exact[u] = total - cost[u]
             u = parent[u]
 
-    def _reach(self, s: int) -> np.ndarray:
-        reach = self.reach[s]
-        if reach is None:
-            row = self.successors(s)
-            reach = np.full(row.size, NEVER, dtype=np.int64)
-            for v in set(row.tolist()) - {-1}:
-                reach[row == v] = self.distance(v, self.horizon)
-            self.reach[s] = reach
-        return reach
+    # ---- what the guide asks ----
 
     def allowed(self, states: np.ndarray, room: int) -> np.ndarray:
         out = np.zeros((states.size, len(self.chars)), dtype=bool)
         for s in np.unique(states).tolist():
-            out[states == s] = self._reach(s) <= room - 1
+            row = self.successors(s)
+            ok = np.zeros(row.size, dtype=bool)
+            for v in set(row.tolist()) - {-1}:
+                if self.within(v, room - 1):
+                    ok |= row == v
+            out[states == s] = ok
         return out
 
     def step(self, states: np.ndarray, text_ids: np.ndarray) -> np.ndarray:
@@ -269,10 +352,11 @@ class Product:
         return np.array([self.successors(s)[c] for s, c in pairs], dtype=np.int64)
 
     def accepts(self, states: np.ndarray) -> np.ndarray:
-        return np.array([self.accepting[s] for s in states.tolist()], dtype=bool)
+        return np.array([self.accepting(s) for s in states.tolist()], dtype=bool)
 
     def start_distance(self, horizon: int) -> int:
-        return self.distance(0, horizon)
+        return self._upper(0) if self._upper(0) <= self.heuristic(0) else \
+            self.distance(0, horizon)
 
 
 Automaton = Table | Product

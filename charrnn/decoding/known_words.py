@@ -40,8 +40,12 @@ class Trie:
             ends[node] = True
         self.ends = ends
         self.to_end = [0 if e else NEVER for e in ends]
+        self.toward: list[str] = [""] * len(ends)  # a child's character on a shortest way
+        letter = {node: c for (_, c), node in self.child.items()}
         for node in range(len(parent) - 1, 0, -1):  # children come after their parents
-            self.to_end[parent[node]] = min(self.to_end[parent[node]], self.to_end[node] + 1)
+            up = parent[node]
+            if self.to_end[node] + 1 < self.to_end[up]:
+                self.to_end[up], self.toward[up] = self.to_end[node] + 1, letter[node]
         self.shortest = min((len(w) for w in words), default=NEVER)
 
     def __len__(self) -> int:
@@ -110,12 +114,37 @@ class WordsOnly:
     def accepts(self, state: Hashable) -> bool:
         return self._ended(*self._parts(state)) is not None
 
+    def completion(self, state: Hashable) -> str | None:
+        """The shortest characters that finish the word in progress as a known word
+        ("" where it may end here)."""
+        node, known, new = self._parts(state)
+        if self._ended(node, known, new) is not None:
+            return ""
+        if node == OUTSIDE or self.trie.to_end[node] >= NEVER:
+            return None
+        text, written = [], _writers(self.chars)
+        while not self.trie.ends[node]:
+            c = self.trie.toward[node]
+            if c not in written:
+                return None
+            text.append(written[c])
+            node = self.trie.child[node, c]
+        return "".join(text)
+
     def distance(self, state: Hashable) -> int:
         """The characters that finish the word in progress (none where it may end here)."""
         node, known, new = self._parts(state)
         if self._ended(node, known, new) is not None:
             return 0
         return NEVER if node == OUTSIDE else self.trie.to_end[node]
+
+
+@functools.lru_cache(maxsize=8)
+def _writers(chars: tuple[str, ...]) -> dict[str, str]:
+    """For each lowercased character, a model character that writes it (itself first)."""
+    found = {c.lower(): c for c in reversed(chars)}
+    found.update({c: c for c in chars if c.lower() == c})
+    return found
 
 
 @functools.lru_cache(maxsize=8)
