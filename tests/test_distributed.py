@@ -33,7 +33,7 @@ def torchrun(*args, processes=2):
         capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_two_processes_train_their_own_streams_and_resume(corpus_file, tmp_path):
+def test_two_processes_train_their_own_streams_and_resume(corpus_file, tmp_path, cli):
     out = tmp_path / "run"
     first = torchrun("train", corpus_file, "--steps", "20", *SMALL, "--out", out)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -56,11 +56,8 @@ def test_two_processes_train_their_own_streams_and_resume(corpus_file, tmp_path)
                        "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert checkpoint.load(out / runs.LATEST).meta["step"] == 30
-    alone = subprocess.run([sys.executable, "-m", "charrnn", "train", str(corpus_file),
-                            "--steps", "40", *SMALL, "--out", str(out), "--resume"],
-                           capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert alone.returncode == 1 and "trained by 2 process(es)" in alone.stderr
+    alone = cli("train", corpus_file, "--steps", "40", *SMALL, "--out", out, "--resume")
+    assert alone.exit_code == 1 and "trained by 2 process(es)" in alone.stderr
 
 
 def _one_distributed_step(rank, world, store, out):
