@@ -83,7 +83,8 @@ def test_the_ranking_puts_the_best_correlated_cell_first():
 
 @pytest.fixture(scope="module")
 def bracket_run(tmp_path_factory):
-    """A 1 x 64 LSTM trained on the bracket language."""
+    """A 1 x 64 LSTM trained on the bracket language (300 steps: its best cell's |r| was
+    0.931 here, 0.933 after 600, and 0.940-0.987 with training seeds 1-4)."""
     from charrnn.config import ModelConfig, TrainConfig
     from charrnn.data.cache import prepare
     from charrnn.training.loop import train_model
@@ -93,7 +94,7 @@ def bracket_run(tmp_path_factory):
     corpus.write_text(bracket_language(4000, seed=1), encoding="utf-8")
     torch.manual_seed(0)
     train_model(prepare(corpus), ModelConfig(hidden_size=64, embed_size=16, dropout=0.0),
-                TrainConfig(batch_size=32, seq_len=64, steps=600, lr=1e-2, weight_decay=0.0,
+                TrainConfig(batch_size=32, seq_len=64, steps=300, lr=1e-2, weight_decay=0.0,
                             eval_every=300), folder / "run")
     return folder / "run"
 
