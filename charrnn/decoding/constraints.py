@@ -67,7 +67,7 @@ class Include:
 
     @property
     def start(self) -> Hashable:
-        return (0, BOUNDARY) if self.in_order else tuple(w.start for w in self.words)
+        return (0, self.words[0].start) if self.in_order else tuple(w.start for w in self.words)
 
     def step(self, state: Hashable, c: str) -> Hashable:
         if not self.in_order:
