@@ -25,11 +25,12 @@ from typing import Protocol
 
 import numpy as np
 
+from charrnn.config import is_word_char
 from charrnn.errors import ConfigError
 
 NEVER = np.iinfo(np.int32).max  # the distance of a state from which no text is accepted
 MAX_STATES = 200_000  # a bound on the joined table (states x characters stay < ~100 MB)
-MAX_SEARCH = 20_000  # the states one distance search may visit before it gives up
+MAX_SEARCH = 400  # the states one distance search may visit before it gives up
 
 
 class Rule(Protocol):
@@ -246,9 +247,32 @@ class Product:
         """The length of a text found to finish `s` (NEVER: none found): each rule that
         is unmet writes its own completion, in turn, the table's first or last."""
         if s not in self.upper:
-            found = [self._finish(self.states[s], table_first) for table_first in (True, False)]
-            self.upper[s] = min(found)
+            state, best = self.states[s], NEVER
+            for table_first in (True, False):
+                best = min(best, self._finish(state, table_first))
+                if best <= self.heuristic(s):
+                    break
+            if best >= NEVER:  # the word in progress ended the rules' way first
+                best = self._finish_word_first(state)
+            self.upper[s] = best
         return self.upper[s]
+
+    def _finish_word_first(self, state: tuple) -> int:
+        """A witness that first writes a rule's completion up to its first character that
+        ends a word, then goes on with the table first."""
+        for k in range(1, len(self.rules) + 1):
+            text = self._completion(k, state)
+            cut = next((i for i, c in enumerate(text or "") if not is_word_char(c)), None)
+            if cut is None:
+                continue
+            after = state
+            for c in text[: cut + 1]:
+                after = after and self._stepped(after, c)
+            if after is not None:
+                rest = self._finish(after, table_first=True)
+                if rest < NEVER:
+                    return cut + 1 + rest
+        return NEVER
 
     def _finish(self, state: tuple, table_first: bool) -> int:
         written = 0

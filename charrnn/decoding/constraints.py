@@ -137,7 +137,7 @@ def rules_of(constraints: Constraints, chars: Sequence[str], tail: str,
     list words_only keeps to."""
     start = INSIDE if tail else BOUNDARY
     seen = [WordSeen(w, constraints.ignore_case, start) for w in constraints.include]
-    rules: list[Rule] = ([Include(tuple(seen), in_order=True)] if constraints.in_order
+    rules: list[Rule] = ([Include(tuple(seen), in_order=True)] if constraints.in_order and seen
                          else list(seen))  # (each word its own small table)
     if constraints.exclude:
         rules.append(Exclude.of(constraints.exclude, constraints.ignore_case, start))

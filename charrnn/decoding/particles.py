@@ -37,7 +37,7 @@ def check_particles(particles: int, cfg: SampleConfig, constrained: bool, stops:
             or not 1 <= particles <= MAX_PARTICLES:
         raise ConfigError(f"particles must be between 1 and {MAX_PARTICLES}, not {particles!r}",
                           field=field)
-    for wrong, why in ((not constrained, "only constrained text (include, exclude, ban_chars)"),
+    for wrong, why in ((not constrained, "only constrained text (some constraint set)"),
                        (stops, "texts of a fixed length: leave stop out"),
                        (end_id is not None, "texts of a fixed length, not a model of documents"),
                        (cfg.repetition_penalty != 1, "no repetition_penalty")):
