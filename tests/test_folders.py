@@ -323,7 +323,8 @@ def test_a_multi_source_run_resumes_bit_for_bit(tmp_path):
     adam = {f"optim.{i}.{key}" for i in range(len(list(model.parameters())))
             for key in ("step", "exp_avg", "exp_avg_sq")}
     carried = {f"hidden.{k}" for k in range(len(model.initial_state(1)))} | {"rng.torch"}
-    assert set(a.tensors) == set(b.tensors) == weights | adam | carried
+    kept = {"words"}  # the corpus's word list (for --words-only)
+    assert set(a.tensors) == set(b.tensors) == weights | adam | carried | kept
     for name in a.tensors:
         assert torch.equal(a.tensors[name], b.tensors[name]), name
 

@@ -16,4 +16,5 @@
     documents.py  a list of texts (--documents): cut, held out, batched by length
     download.py   the registry of public corpora, and checked, atomic downloads
     substrings.py a suffix array over a corpus: which substrings of a text it holds
+    word_list.py  a corpus's words, kept in the checkpoint for --words-only
 """

@@ -6,7 +6,12 @@ and data, never training.
     decoder.py          the next-character distribution that everything below reads
     codec.py            text to ids and back: primes, stop strings, streamed pieces
     sampling.py         the one sampler: per-request options and generators, any rows
-    constraints.py      what a text must and must not hold, as one automaton over characters
+    constraints.py      what a text must and must not hold: the word rules, the guide
+    automaton.py        rules joined into one automaton: tabulated, or explored lazily
+    pattern.py          a regular expression as a DFA over the model's characters
+    known_words.py      only words of a word list (a trie), or a share of new ones
+    verse.py            verse forms: syllables, rhyme, acrostic
+    pronunciation.py    syllables and rhyming parts (CMU Pronouncing Dictionary, a rule)
     particles.py        constrained text from the model's own distribution (weighted rows)
     next_words.py       the k most likely next whole words, each with its exact probability
     beam.py             beam search with stops, length penalty and no-repeat n-grams

@@ -176,16 +176,16 @@ class _Rewriter:
         # the flags in force in each open group (the whole pattern's as Python reads them)
         self.scopes = [("i" if flags & re.IGNORECASE else "") + ("s" if flags & re.DOTALL else "")]
         self.seen: dict[tuple[str, str], str] = {}
-        self.opening = True  # nothing read yet but flags for the whole pattern
+        self.at_first = True  # nothing read yet but flags for the whole pattern
 
     def rewrite(self) -> str:
         while self.i < len(self.p):
             self.token()
         return "".join(self.out)
 
-    def emit(self, text: str, opening: bool = False) -> None:
+    def emit(self, text: str, flags_only: bool = False) -> None:
         self.out.append(text)
-        self.opening = self.opening and opening
+        self.at_first = self.at_first and flags_only
 
     def matching(self, source: str, named: tuple[str, ...] = ()) -> str:
         """The stand-in for the single-character regex `source` under the flags in
@@ -236,9 +236,9 @@ class _Rewriter:
             raise _refused("possessive quantifiers (such as *+) are not supported")
 
     def anchor(self, start: bool, width: int) -> None:
-        end = self.i + width
-        if self.opening if start else end == len(self.p):
-            self.i = end
+        past = self.i + width
+        if self.at_first if start else past == len(self.p):
+            self.i = past
             return
         raise _refused("anchors (^, $, \\A, \\Z) work only at the pattern's ends")
 

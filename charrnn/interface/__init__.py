@@ -12,6 +12,7 @@
     run_commands.py      charrnn info, list, plot, corpus list / get
     export_command.py    charrnn export: a web page, a JavaScript module, an ONNX graph
     options.py           the option types the commands share, and one-line errors
+    constraint_options.py  the constraint options, declared once for sample, beam, write
     display.py           progress, tables, errors (the only module that imports Rich)
     plot.py              training curves of one or more runs to a PNG (matplotlib)
 """
