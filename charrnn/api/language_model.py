@@ -28,7 +28,7 @@ from charrnn.decoding.classify import Classification, classify
 from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.constraints import guide_for
 from charrnn.decoding.decoder import Decoder, logprob
-from charrnn.decoding.known_words import Trie
+from charrnn.decoding.known_words import Trie, trie_of
 from charrnn.decoding.next_words import next_words
 from charrnn.decoding.novelty import (
     KnownDocuments,
@@ -107,7 +107,7 @@ class LanguageModel:
                     words = word_list.corpus_words(training_corpus(self.record)[0])
                 except CharRNNError:
                     return None
-            self._trie = Trie(words) if words is not None else None
+            self._trie = trie_of(tuple(words)) if words is not None else None
         return self._trie
 
     def _known_for(self, constraints: Constraints | None) -> Trie | None:

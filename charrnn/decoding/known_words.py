@@ -52,6 +52,13 @@ class Trie:
         return len(self.ends)
 
 
+@functools.lru_cache(maxsize=4)
+def trie_of(words: tuple[str, ...]) -> Trie:
+    """One trie per word list, shared by every model object that holds the list (the
+    server's batcher and its side decoder read one)."""
+    return Trie(words)
+
+
 @dataclass(frozen=True, eq=False)
 class WordsOnly:
     """Every word of the text is in `trie`; with `new_share` > 0, a word that is not may

@@ -16,6 +16,7 @@ import typer
 
 from charrnn.config import MAX_INCLUDED, MAX_LINES, Constraints, setting_error
 from charrnn.data.reading import read_word_list
+from charrnn.interface.options import unescape
 
 DEFAULT = Constraints()
 PANEL = "Constraints"
@@ -79,8 +80,6 @@ def constraints_of(include: list[str] | None = None, in_order: bool = False,
                    rhyme: str = "", acrostic: str = "") -> Constraints:
     """The options as one checked `Constraints` (an --exclude-file's words join
     --exclude's; escapes like \\n in --ban-chars are understood)."""
-    from charrnn.interface.options import unescape
-
     listed = read_word_list(exclude_file, "exclude") if exclude_file else ()
     return Constraints(tuple(include or ()), (*(exclude or ()), *listed), unescape(ban_chars),
                        in_order, ignore_case, pattern, words_only, new_words,

@@ -67,7 +67,6 @@ class Service:
             self.batcher.warm_up()
         self.side = LanguageModel(lm.model, lm.vocab, lm.record, lm.path, lm.weights,
                                   words=lm.words)
-        self.side.known_words = lm.known_words  # one word-list trie for both, built once
         self.side_limiter = anyio.CapacityLimiter(1)
         self.side_waiting = 0
         self.compile_limiter = anyio.CapacityLimiter(COMPILERS)
