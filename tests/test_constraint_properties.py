@@ -78,10 +78,12 @@ def test_a_thousand_random_requests_meet_every_constraint(lm):
             if way < 0.1:
                 drawn = [text for text, _ in lm.beam(ask["length"], 4, ask["prime"], 2,
                                                      constraints=constraints)]
-            elif way < 0.2 and constraints:
-                drawn = lm.samples(1, **ask, constraints=constraints, particles=4)
-            else:
-                drawn = lm.samples(chooser.choice([1, 2]), **ask, constraints=constraints)
+            elif way < 0.25 and constraints:  # by particles: a few, or as many as by default
+                drawn = lm.samples(1, **ask, constraints=constraints,
+                                   particles=4 if way < 0.2 else None)
+            else:  # masked
+                drawn = lm.samples(chooser.choice([1, 2]), **ask, constraints=constraints,
+                                   particles=1)
         except ConfigError as exc:  # none can meet them: said before anything is drawn
             assert exc.field in constraints.to_dict() | {"include": 1}, exc
             refused += 1

@@ -202,7 +202,8 @@ def test_a_stop_string_ends_a_text_only_once_it_meets_its_constraints(lm):
 def test_particles_draw_from_the_models_own_distribution_given_the_constraints(lm):
     """Every three-character text is scored exactly, so the model's distribution given
     "holds the word a" is known: where the word stands. The masked sampler is far from it
-    (it leaves the word to the end); 64 particles are within a third of its distance."""
+    (it leaves the word to the end); the default, particles, is within a third of its
+    distance."""
     import itertools
 
     import numpy as np
@@ -216,13 +217,21 @@ def test_particles_draw_from_the_models_own_distribution_given_the_constraints(l
     np.add.at(exact, list(where.values()), np.exp(scores - scores.max()))
     exact /= exact.sum()
 
-    def distance(particles: int) -> float:
-        drawn = lm.samples(300, 3, seed=0, constraints=rules, particles=particles)
+    def distance(**particles) -> float:
+        drawn = lm.samples(300, 3, seed=0, constraints=rules, **particles)
         found = np.bincount([where[t] for t in drawn], minlength=3) / len(drawn)
         return 0.5 * float(np.abs(found - exact).sum())
 
-    masked, particles = distance(1), distance(64)
-    assert masked > 0.1 and particles < masked / 3, (masked, particles)
+    masked, default = distance(particles=1), distance()
+    assert masked > 0.1 and default < masked / 3, (masked, default)
+
+
+def test_texts_beyond_one_batch_of_rows_are_drawn_in_further_batches(lm):
+    """40 texts of 64 particles each are more rows than one batch holds (1024): all 40
+    come back, each meeting its constraints, and not all alike."""
+    texts = lm.samples(40, 12, seed=2, constraints=Constraints(("a", "to")), particles=64)
+    assert len(texts) == 40 and all(holds(t, "a") and holds(t, "to") for t in texts)
+    assert len(set(texts)) > 20
 
 
 @pytest.mark.parametrize(("options", "says"), [
@@ -231,6 +240,8 @@ def test_particles_draw_from_the_models_own_distribution_given_the_constraints(l
     ({"particles": 8, "stop": " ", "constraints": Constraints(("a",))}, "leave stop out"),
     ({"particles": 8, "repetition_penalty": 1.5, "constraints": Constraints(("a",))},
      "no repetition_penalty"),
+    ({"particles": 8, "temperature": 0, "constraints": Constraints(("a",))},
+     "temperature above 0"),
 ])
 def test_what_particles_cannot_draw_is_one_error(lm, options, says):
     with pytest.raises(ConfigError, match=says) as raised:
@@ -246,6 +257,13 @@ def test_the_sample_command_draws_by_particles(cli, one_error_line):
     assert out.exit_code == 0, out.output
     found = json.loads(out.stdout)
     assert all(holds(f["text"], "cat") and f["particles"] == 16 for f in found)
+    by_default = cli("sample", "--checkpoint", MODEL, "--length", "30", "--include", "cat",
+                     "--json")
+    assert json.loads(by_default.stdout)["particles"] == 32  # where particles apply
+    for masked in (["--stop", "."], ["--temperature", "0"], ["--repetition-penalty", "2"]):
+        out = cli("sample", "--checkpoint", MODEL, "--length", "30", "--include", "cat",
+                  "--json", *masked)
+        assert out.exit_code == 0 and json.loads(out.stdout)["particles"] == 1, out.output
     assert "--particles draws only constrained text" in one_error_line(
         cli("sample", "--checkpoint", MODEL, "--particles", "16"))
 

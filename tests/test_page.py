@@ -226,6 +226,44 @@ def test_the_pages_constraints_hold_in_what_it_writes(golden_page):
     page.click("button[type=reset]")
 
 
+def test_new_words_and_particles_are_sent_and_a_bad_count_is_marked(golden_page):
+    """The share of new words and the particle count travel with the constraints (alone
+    they send nothing); what the server refuses is marked at its field (this model keeps
+    no word list, so words_only is refused)."""
+    import json
+
+    page = golden_page
+    page.evaluate("document.getElementById('text').value = 'the '")
+    page.evaluate("document.getElementById('constraints').open = true")
+    page.fill("input[name=particles]", "4")
+    assert page.inner_text("#constraints-set") == ""  # how, not what: nothing set yet
+    page.check("input[name=words_only]")
+    page.fill("input[name=new_words]", "0.1")
+    assert page.inner_text("#constraints-set") == "(1 set)"
+    sent = []
+    page.on("request", lambda r: sent.append(r) if "/v1/sample" in r.url else None)
+
+    def refused(at: str) -> str:
+        page.click("#continue")
+        page.wait_for_function("document.getElementById('status').className === 'error'")
+        assert page.get_attribute(f"input[name={at}]", "aria-invalid") == "true"
+        return page.inner_text("#status")
+
+    assert "words_only needs the words of the model's corpus" in refused("words_only")
+    body = json.loads(sent[-1].post_data)
+    assert (body["words_only"], body["new_words"], body["particles"]) == (True, 0.1, 4), body
+    page.uncheck("input[name=words_only]")
+    page.fill("input[name=new_words]", "")
+    page.fill("input[name=include]", "cat")
+    page.click("#continue")
+    page.wait_for_function("document.getElementById('status').textContent === 'done'",
+                           timeout=20_000)
+    assert json.loads(sent[-1].post_data)["particles"] == 4
+    page.fill("input[name=particles]", "2000")
+    assert "particles must be between 1 and 1,024" in refused("particles")
+    page.click("button[type=reset]")
+
+
 def test_a_bad_pattern_shows_its_error_at_its_field(golden_page):
     page = golden_page
     page.evaluate("document.getElementById('constraints').open = true")

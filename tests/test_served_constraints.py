@@ -105,6 +105,8 @@ BAD = [  # (path, body, status, the field named)
     ("/v1/sample", {"particles": 1.5, "include": ["cat"]}, 400, "particles"),
     ("/v1/sample", {"particles": 4}, 400, "particles"),  # nothing to draw under
     ("/v1/sample", {"particles": 4, "include": ["cat"], "stop": "."}, 400, "particles"),
+    ("/v1/sample", {"particles": 4, "include": ["cat"], "temperature": 0}, 400,
+     "particles"),
     ("/v1/sample", {"particles": 4, "include": ["Cat"]}, 400, "include"),  # never saw C
     ("/v1/sample", {"particles": 4, "include": ["cat"], "length": 301}, 400, "length"),
     ("/v1/sample", {"particles": 4, "include": ["cat"], "num_samples": 5}, 400,
@@ -142,6 +144,10 @@ def test_particles_draw_as_the_python_api_does(served, listed):
     assert texts == listed.samples(2, 30, seed=3, particles=16,
                                    constraints=Constraints(("cat",), ban_chars="e"))
     assert all(holds(t, "cat") and "e" not in t for t in texts), texts
+    for asked in (None, 1):  # the library's default (particles here), and masked
+        reply = served.post("/v1/sample", json={**body, "particles": asked})
+        assert reply.json()["samples"] == listed.samples(
+            2, 30, seed=3, particles=asked, constraints=Constraints(("cat",), ban_chars="e"))
     with served.stream("POST", "/v1/sample", json={**body, "stream": True}) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [json.loads(line[6:]) for line in response.iter_lines()

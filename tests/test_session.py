@@ -117,6 +117,11 @@ def test_a_constrained_session_generates_what_the_stateless_api_does(small):
     assert holds(text, "cat") and score == pytest.approx(small.logprob(text, s.text), abs=1e-4)
     s.feed(" cat")  # each continuation holds the word, not the story so far
     assert holds(s.sample(20, seed=3), "cat")
+    masked = s.suggest(3, 20, seed=4, particles=1)  # by default, particles: not masked
+    assert masked == small.samples(3, 20, prime=s.text, seed=4, constraints=rules,
+                                   particles=1) != s.suggest(3, 20, seed=4)
+    with pytest.raises(ConfigError, match="particles draws texts of a fixed length"):
+        s.check(20, stop=".", particles=8)
 
 
 def test_constraints_change_and_lift_and_forks_keep_their_own(small):

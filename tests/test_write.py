@@ -272,6 +272,26 @@ def test_bad_constraints_are_one_line_and_the_session_goes_on(plain):
     assert len(made) == 30 and holds(made, "cat")
 
 
+def test_particles_are_a_setting_that_the_sampler_checks(plain):
+    """/particles N draws each continuation by N rows, /particles auto by the default; a
+    count the sampler refuses, or a stop string beside particles, is one line."""
+    command(plain, "/include cat")
+    assert command(plain, "/particles 4").startswith(
+        "error: /particles draws at a temperature above 0")  # this session's is 0
+    command(plain, "/temperature 1")
+    assert command(plain, "/particles 4") == "  particles 4"
+    assert holds(continued(plain, " "), "cat")
+    assert command(plain, "/particles 0").startswith(
+        "error: /particles must be between 1 and 1024")
+    assert command(plain, "/stop .").startswith(
+        "error: /particles draws texts of a fixed length")
+    assert command(plain, "/particles auto") == "  particles None"
+    assert command(plain, "/stop .") == "  stop ['.']"  # auto: masked beside a stop
+    assert holds(continued(plain, " "), "cat")
+    command(plain, "/stop off")
+    command(plain, "/temperature 0")
+
+
 def test_words_lists_the_likeliest_next_words_with_percentages(plain):
     lines = command(plain, "/words 4").split("\n")
     found = [re.fullmatch(r"  ([a-z.]+) +(\d+\.\d\d)%", line) for line in lines]

@@ -37,8 +37,7 @@ from charrnn.decoding.novelty import (
     novelty,
     training_corpus,
 )
-from charrnn.decoding.particles import check_particles, particle_sample
-from charrnn.decoding.sampling import check_options, generator_for, sample_from
+from charrnn.decoding.particles import sampled_steps
 from charrnn.decoding.scoring import DocumentsLoss, TextLoss, documents_loss, files_loss, text_loss
 from charrnn.decoding.session import Session, texts_of
 from charrnn.errors import CharRNNError, CheckpointError, ConfigError
@@ -140,7 +139,8 @@ class LanguageModel:
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
                stop: str | Sequence[str] = (), label: str | None = None,
-               constraints: Constraints | None = None, particles: int = 1) -> Iterator[str]:
+               constraints: Constraints | None = None,
+               particles: int | None = None) -> Iterator[str]:
         """The continuation piece by piece, as it is generated (see `sample`).
 
         Bad options and unknown prime characters raise here, before the first piece.
@@ -153,40 +153,24 @@ class LanguageModel:
     def _steps(self, n: int, length: int, cfg: SampleConfig, prime: str,
                seed: int | None, stop: str | Sequence[str],
                label: str | None = None, constraints: Constraints | None = None,
-               particles: int = 1) -> Iterator[np.ndarray]:
-        """`sample_from` the prime (which checks the options, once); with `particles` > 1,
-        each constrained text drawn by that many weighted rows (`particles.py`)."""
+               particles: int | None = None) -> Iterator[np.ndarray]:
+        """The steps of `n` samples after the prime (`particles.sampled_steps`: masked,
+        or by weighted rows where `particles` asks or applies by default); every option
+        is checked once, before anything is drawn."""
         ids = self.codec.prime(prime, label=label)
-        stops = self.codec.stops(stop)
-        if particles != 1:
-            check_particles(particles, cfg, bool(constraints), bool(stop), self.vocab.end_id)
-            return self._particle_steps(n, length, cfg, ids, prime, seed, constraints,
-                                        particles)
-        guide = guide_for(constraints, self.vocab, n, length, prime,
-                          self._known_for(constraints))
-        return sample_from(self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
-                           stops, guide)
-
-    def _particle_steps(self, n: int, length: int, cfg: SampleConfig, ids: torch.Tensor,
-                        prime: str, seed: int | None, constraints: Constraints,
-                        particles: int) -> Iterator[np.ndarray]:
-        """`n` texts drawn by `particles` rows each, given step by step as `sample_from`
-        gives them (all are drawn before the first step is given)."""
-        check_options(length, cfg, n)
-        start, generator = self.decoder.start(ids), generator_for(seed)
-        guide = guide_for(constraints, self.vocab, particles, length, prime,  # compiled once
-                          self._known_for(constraints))
-        texts = np.stack([particle_sample(self.decoder, start, length, cfg, guide.fresh(),
-                                          particles, generator)
-                          for _ in range(n)]) if length else np.zeros((n, 0), np.int64)
-        return iter(texts.T)
+        known = self._known_for(constraints)
+        return sampled_steps(
+            self.decoder, self.decoder.start(ids), ids, length, cfg, seed, n,
+            self.codec.stops(stop),
+            lambda rows: guide_for(constraints, self.vocab, rows, length, prime, known),
+            particles, self.vocab.end_id)
 
     def sample(self, length: int, temperature: float = SAMPLING.temperature,
                prime: str = "", seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
                stop: str | Sequence[str] = (), label: str | None = None,
-               constraints: Constraints | None = None, particles: int = 1) -> str:
+               constraints: Constraints | None = None, particles: int | None = None) -> str:
         """Up to `length` characters following `prime`; temperature 0 is greedy decoding.
 
         top_k / top_p restrict each draw to the k most likely characters / the smallest
@@ -197,7 +181,9 @@ class LanguageModel:
         hold as whole words, words it must not, characters it must not; every text meets
         them (one ConfigError before anything is drawn where none can). `particles` N > 1
         draws each constrained text by N weighted rows, from the model's own distribution
-        given the constraints rather than a masked one (`charrnn.decoding.particles`).
+        given the constraints rather than a masked one (`charrnn.decoding.particles`);
+        None (the default) is DEFAULT_PARTICLES where that applies (a temperature above 0,
+        no stop, no repetition penalty, not a model of documents), else 1 (masked).
         """
         return "".join(self.stream(length, temperature, prime, seed, top_k, top_p,
                                    repetition_penalty, stop, label, constraints, particles))
@@ -207,7 +193,7 @@ class LanguageModel:
                 top_p: float | None = SAMPLING.top_p,
                 repetition_penalty: float = SAMPLING.repetition_penalty,
                 stop: str | Sequence[str] = (), label: str | None = None,
-                constraints: Constraints | None = None, particles: int = 1) -> list[str]:
+                constraints: Constraints | None = None, particles: int | None = None) -> list[str]:
         """`n` independent samples generated together in one batch (options as `sample`)."""
         steps = list(self._steps(n, length, SampleConfig(temperature, top_k, top_p,
                                                          repetition_penalty), prime, seed, stop,

@@ -253,9 +253,10 @@ class Guide:
         going = self._allowed(room).any(axis=1)
         return None if going.all() else going
 
-    def fresh(self) -> Guide:
-        """The same automaton for as many rows, each at the start again."""
-        return Guide(self.automaton, self.states.size, self.text_size)
+    def fresh(self, rows: int | None = None) -> Guide:
+        """The same automaton for `rows` rows (default: as many), each at the start."""
+        return Guide(self.automaton, self.states.size if rows is None else rows,
+                     self.text_size)
 
     def accepted(self) -> np.ndarray:
         """Which rows' texts meet every rule if they end now (a stop string may end

@@ -32,7 +32,8 @@ from charrnn.decoding.codec import TextCodec
 from charrnn.decoding.constraints import Guide, guide_for
 from charrnn.decoding.decoder import Decoder, Start
 from charrnn.decoding.known_words import Trie
-from charrnn.decoding.sampling import check_options, sample_from
+from charrnn.decoding.particles import particles_for, sampled_steps
+from charrnn.decoding.sampling import check_options
 from charrnn.errors import ConfigError
 
 SAMPLING = SampleConfig()  # the defaults of every sampling signature here
@@ -123,13 +124,12 @@ class Session:
                seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
-               stop: str | Sequence[str] = ()) -> Iterator[str]:
+               stop: str | Sequence[str] = (), particles: int | None = None
+               ) -> Iterator[str]:
         """Continue the text piece by piece (options as `LanguageModel.sample`); what was
         generated is kept, also when the caller stops reading early."""
-        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
-        guide = self._guide(1, length)
-        steps = sample_from(self._decoder, self._point.start, self._point.ids, length, cfg,
-                            seed, 1, self._codec.stops(stop), guide)
+        steps = self._steps(1, length, SampleConfig(temperature, top_k, top_p,
+                                                    repetition_penalty), seed, stop, particles)
         made: list[int] = []
 
         def kept() -> Iterator[int]:
@@ -148,23 +148,31 @@ class Session:
                seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                top_p: float | None = SAMPLING.top_p,
                repetition_penalty: float = SAMPLING.repetition_penalty,
-               stop: str | Sequence[str] = ()) -> str:
+               stop: str | Sequence[str] = (), particles: int | None = None) -> str:
         """Continue the text by up to `length` characters and keep them; returns them."""
         return "".join(self.stream(length, temperature, seed, top_k, top_p,
-                                   repetition_penalty, stop))
+                                   repetition_penalty, stop, particles))
 
     def suggest(self, k: int, length: int, temperature: float = SAMPLING.temperature,
                 seed: int | None = None, top_k: int | None = SAMPLING.top_k,
                 top_p: float | None = SAMPLING.top_p,
                 repetition_penalty: float = SAMPLING.repetition_penalty,
-                stop: str | Sequence[str] = ()) -> list[str]:
+                stop: str | Sequence[str] = (), particles: int | None = None) -> list[str]:
         """`k` independent continuations, generated together (one batched step per
         character); none is kept: `feed` the one you choose."""
-        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
-        guide = self._guide(k, length)
-        steps = list(sample_from(self._decoder, self._point.start, self._point.ids, length,
-                                 cfg, seed, k, self._codec.stops(stop), guide))
+        steps = list(self._steps(k, length, SampleConfig(temperature, top_k, top_p,
+                                                         repetition_penalty),
+                                 seed, stop, particles))
         return texts_of(self._codec, steps, k)
+
+    def _steps(self, n: int, length: int, cfg: SampleConfig, seed: int | None,
+               stop: str | Sequence[str], particles: int | None) -> Iterator[np.ndarray]:
+        """`n` continuations' steps from here, as `LanguageModel.samples` draws them
+        (masked, or by particles where asked or by default)."""
+        return sampled_steps(self._decoder, self._point.start, self._point.ids, length, cfg,
+                             seed, n, self._codec.stops(stop),
+                             lambda rows: self._guide(rows, length), particles,
+                             self._codec.vocab.end_id)
 
     def beam(self, length: int, width: int | None = None, n_best: int = 1,
              stop: str | Sequence[str] = (), length_penalty: float = 0.0,
@@ -180,12 +188,14 @@ class Session:
     def check(self, length: int, temperature: float = SAMPLING.temperature,
               top_k: int | None = SAMPLING.top_k, top_p: float | None = SAMPLING.top_p,
               repetition_penalty: float = SAMPLING.repetition_penalty,
-              stop: str | Sequence[str] = ()) -> None:
+              stop: str | Sequence[str] = (), particles: int | None = None) -> None:
         """Raise what a continuation of `length` with these options would raise from here
         (a bad option, constraints no such continuation can meet); draws nothing."""
-        check_options(length, SampleConfig(temperature, top_k, top_p, repetition_penalty), 1)
+        cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
+        check_options(length, cfg, 1)
         self._codec.stops(stop)
-        self._guide(1, length)
+        constrained = self._guide(1, length) is not None
+        particles_for(particles, cfg, constrained, bool(stop), self._codec.vocab.end_id)
 
     def _guide(self, rows: int, length: int) -> Guide | None:
         """`rows` continuations of `length` kept to the constraints (None: there are none),

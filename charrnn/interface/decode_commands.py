@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from charrnn.config import Constraints, DataConfig
+from charrnn.config import Constraints, DataConfig, SampleConfig
+from charrnn.decoding.particles import particles_for
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
 from charrnn.interface.constraint_options import with_constraints
@@ -74,7 +75,7 @@ def sample(
         help="A model of documents: keep sampling until --num-samples documents exist "
              "that are in neither its training nor its held-out list (at most 20 rounds).",
     )] = False,
-    particles: ParticlesOption = 1,
+    particles: ParticlesOption = None,
     weights: WeightsOption = "fp32",
     as_json: JsonOption = False,
     constraints: Constraints = DEFAULT_CONSTRAINTS,
@@ -87,6 +88,8 @@ def sample(
     lm = load_model(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
+    particles = particles_for(particles, cfg, bool(constraints), bool(stop), lm.vocab.end_id)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,
                "top_p": top_p, "repetition_penalty": repetition_penalty, "stop": stop or [],
                "label": label, "constraints": constraints, "particles": particles}

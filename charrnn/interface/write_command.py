@@ -32,6 +32,7 @@ from charrnn.interface.options import (
     DEFAULT_SAMPLE,
     CheckpointOption,
     LabelOption,
+    ParticlesOption,
     PrimeOption,
     WeightsOption,
     one_line_errors,
@@ -44,6 +45,8 @@ HELP = """commands (the story so far is kept between lines):
   /top-k K | off     draw only from the K likeliest characters
   /length N          characters per continuation
   /stop S | off      end each continuation right after S (\\n escapes work)
+  /particles N | auto  draw constrained text by N weighted rows (1: masked, fastest;
+                     auto: 32 where they apply, else 1)
   /beam [W]          continue with the likeliest continuation a beam of W finds (8)
   /suggest [K]       K continuations side by side (5); pick one by number
   /label [NAME]      a model of labelled files: write on in NAME's style (the text so far
@@ -75,10 +78,11 @@ class Settings:
     top_p: float | None = None
     length: int = 200
     stop: list[str] = field(default_factory=list)
+    particles: int | None = None  # None: the library's default (particles where they apply)
 
     def sampling(self) -> dict:
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
-                "stop": self.stop}
+                "stop": self.stop, "particles": self.particles}
 
 
 class Writer:
@@ -91,7 +95,8 @@ class Writer:
         self.saved: set[Path] = set()  # files this session wrote, which /save may replace
         self.commands: dict[str, Callable[[str], None]] = {
             "temperature": self._temperature, "top-p": self._top_p, "top-k": self._top_k,
-            "length": self._length, "stop": self._stop, "beam": self._beam,
+            "length": self._length, "stop": self._stop, "particles": self._particles,
+            "beam": self._beam,
             "suggest": self._suggest, "undo": self._undo, "reset": self._reset,
             "show": self._show, "save": self._save, "help": self._help,
             "label": self._label, "words": self._words,
@@ -181,6 +186,10 @@ class Writer:
 
     def _stop(self, arg: str) -> None:
         self._set(stop=[] if arg in ("", "off") else [unescape(arg)])
+
+    def _particles(self, arg: str) -> None:
+        asked = None if arg == "auto" else _number(arg, int, "/particles N or auto")
+        self._set(particles=asked)
 
     def _beam(self, arg: str) -> None:
         width = _number(arg or "8", int, "/beam W")
@@ -350,6 +359,7 @@ def write(
     length: Annotated[int, typer.Option(
         help="Characters per continuation (/length changes it).")] = 200,
     label: LabelOption = None,
+    particles: ParticlesOption = None,
     weights: WeightsOption = "fp32",
     constraints: Constraints = DEFAULT_CONSTRAINTS,
 ) -> None:
@@ -367,7 +377,7 @@ def write(
     from charrnn.interface.options import load_model
 
     lm = load_model(checkpoint, weights)
-    settings = Settings(temperature=temperature, length=length)
+    settings = Settings(temperature=temperature, length=length, particles=particles)
     if length < 1:
         raise CharRNNError(f"--length must be >= 1, not {length}")
     writer = Writer(lm, prime, settings, label=label)

@@ -27,7 +27,7 @@ from charrnn.config import (
 )
 from charrnn.decoding.batcher import Request
 from charrnn.decoding.next_words import MAX_K
-from charrnn.decoding.particles import MAX_PARTICLES
+from charrnn.decoding.particles import MAX_PARTICLES, particles_for
 from charrnn.errors import CharRNNError
 
 MISSING = object()
@@ -192,8 +192,13 @@ def sample_request(data: Mapping[str, Any], lm, limits: ServeConfig) -> tuple[Re
         stop=f.texts("stop", 100),
         label=label_field(f),
         constraints=constraints_field(f),
-        particles=f.integer("particles", 1, 1, MAX_PARTICLES),
     )
+    asked = f.integer("particles", None, 1, MAX_PARTICLES)  # null: the library's default
+    try:
+        request.particles = particles_for(asked, request.options, bool(request.constraints),
+                                          bool(request.stop), lm.vocab.end_id)
+    except CharRNNError as exc:
+        raise library_error(exc) from None
     stream = f.boolean("stream", False)
     f.done()  # (prime and stop are encoded once, by the batcher, which names the field)
     return request, stream
