@@ -10,6 +10,7 @@ from charrnn import Constraints
 from charrnn.decoding.pronunciation import rhyming_part, syllables
 
 WORD = r"(?:[^\W_]|')"  # a letter, a digit or an apostrophe
+GAP = " ,.;:!?-\"()\u2014\u2013\u201c\u201d\u2018\u2019\u2026"  # what a verse has between words
 
 
 def words_in(text: str) -> list[tuple[int, str]]:
@@ -62,6 +63,10 @@ def verse_fault(text: str, c: Constraints) -> str | None:
         return f"{len(lines)} lines, not {wanted}"
     ends: dict[str, list[str]] = {}
     for i, line in enumerate(lines):
+        gaps = re.split(r"[^\W\d_]" + WORD + "*", line)  # a word starts with a letter
+        if any(len(gap) > 3 or set(gap) - set(GAP + "'") for gap in gaps) or \
+                re.search(r"\d", line):
+            return f"line {i + 1} has more than words and short gaps between them"
         words = [w.lower() for _, w in words_in(line)]
         if c.syllables and sum(syllables(w) for w in words) != c.syllables[i]:
             return f"line {i + 1} has not {c.syllables[i]} syllables"

@@ -14,6 +14,7 @@ from collections import deque
 import numpy as np
 import pytest
 
+from charrnn import Constraints
 from charrnn.decoding.automaton import NEVER, join
 from charrnn.decoding.pronunciation import (
     lexicon,
@@ -65,7 +66,7 @@ def drive_from(rule, state, text: str):
 def test_syllables_and_rhyming_parts_of_known_words():
     assert [syllables(w) for w in ("haiku", "the", "fire", "silence", "a", "Pond")] == [
         2, 1, 2, 2, 1, 1]
-    assert syllables("hmm") == 0  # no vowel phone
+    assert syllables("hmm") == 1  # no vowel phone: a word says one all the same
     assert rhyming_part("fire") == rhyming_part("HIGHER") == "AY ER"
     assert rhyming_part("day") == rhyming_part("birthday") == "EY"  # stress marks dropped
     assert rhyming_part("light") == rhyming_part("night") != rhyming_part("late")
@@ -150,7 +151,7 @@ def test_an_acrostic_and_the_forms_together():
     assert drive(Acrostic("Hi"), "hello there\nIt is me\n") == (None, True)
     assert drive(Acrostic("Hi"), "hello there\n It is me")[0] == 12
     assert drive(Acrostic("Hi"), "hello\n")[1] is False
-    (verse,) = verse_rules((5, 7, 5), "ABA", "AAS", ENGLISH)  # one rule for the three
+    verse, _ = verse_rules((5, 7, 5), "ABA", "AAS", ENGLISH)  # one rule for the three
     assert isinstance(verse, Verse) and verse.letters == "aas"
     fond = HAIKU.replace("Silence again.", "Water is fond.")
     assert drive(verse, fond) == (None, True)
@@ -233,8 +234,8 @@ def test_the_forms_together_under_the_engine():
     """Texts walked at random through the joined automaton, each character one it
     allowed, all meet the three forms by the end."""
     chars = list("\n ,abcdeghilmnorstuwyHI")
-    (verse,) = verse_rules((2, 3), "AA", "HI", chars)
-    product = join([verse], chars, 24)
+    verse, gaps = verse_rules((2, 3), "AA", "HI", chars)
+    product = join([verse, gaps], chars, 24)
     for seed in range(2):
         chooser, state, text = random.Random(seed), np.array([0]), ""
         for room in range(24, 0, -1):
@@ -269,10 +270,37 @@ def test_each_bad_request_is_one_error_naming_its_field(form, kwargs):
     assert str(caught.value).startswith(form) and "\n" not in str(caught.value)
 
 
+def test_a_verse_is_words_with_short_gaps_and_every_word_says_a_syllable():
+    """What padded a masked verse before: runs of blanks, asterisks and tabs between
+    words, and words of no syllable ("hmm") to fill a line."""
+    gaps = verse_rules((3,), chars=ENGLISH)[-1]
+    assert drive(gaps, "Oh, the sea!\n  (said he).")[1] is True
+    assert drive(gaps, "oh     the sea")[0] == 5  # the fourth blank in a row
+    assert drive(gaps, "oh * sea")[0] == 3
+    assert drive(gaps, "oh\tsea")[0] == 2
+    assert drive(gaps, "'tis the sea's; 'twas")[1] is True
+    assert drive(gaps, "oh ' ' sea")[0] == 5
+    assert drive(gaps, "at 100 feet")[0] == 3  # "100" would say five
+    assert syllables("hmm") == syllables("sh") == 1
+    assert drive(Syllables((2,)), "hmm hmm")[1] is True
+
+
+def test_a_verse_with_words_to_include_is_not_refused_when_a_search_gives_up():
+    """Where the search for the fewest characters gives up (a 3,3 verse holding "sea"
+    over many characters), the text the witness found still shows the request can be
+    met: it is drawn, not refused, and meets both."""
+    from charrnn.decoding.constraints import automaton_for
+
+    chars = sorted(set(ENGLISH + "0123456789*_-:;\"()[]&%$#@") | {chr(c) for c in range(192, 230)})
+    rules = Constraints(syllables=(3, 3), include=("sea",))
+    automaton = automaton_for(rules, chars, 28, "", None)
+    assert automaton.start_distance(28) <= 28
+
+
 def test_what_a_request_may_be():
     assert verse_rules(chars=ENGLISH) == []
-    assert len(verse_rules(acrostic="hat", chars="\n HAT")) == 1  # no vowels needed
-    assert len(verse_rules((3,), chars="aeiou")) == 1  # one line needs no "\n"
+    assert len(verse_rules(acrostic="hat", chars="\n HAT")) == 2  # no vowels needed
+    assert len(verse_rules((3,), chars="aeiou")) == 2  # one line needs no "\n"
     assert verse_rules(rhyme="abab", chars=ENGLISH)[0].scheme == "ABAB"
     assert parse_syllables("5, 7,5") == (5, 7, 5)
     with pytest.raises(ConfigError, match="^syllables"):

@@ -11,7 +11,7 @@ states cannot all be listed (a word list's trie, a syllable count that holds the
 progress) says itself how far each state is from acceptance on its own (`distance`,
 never more than the truth); such rules are joined with the table lazily (`Product`):
 states are made as the sampler reaches them, and a state's distance is found by A*
-search, the rules' own distances being its heuristic. A search that visits more than
+search, the rules' own distances being its heuristic. A search that weighs more than
 MAX_SEARCH states gives up, and its state counts as unable to finish: the text stays
 within the rules, at the cost of a continuation that was possible but too far to see.
 """
@@ -30,7 +30,7 @@ from charrnn.errors import ConfigError
 
 NEVER = np.iinfo(np.int32).max  # the distance of a state from which no text is accepted
 MAX_STATES = 200_000  # a bound on the joined table (states x characters stay < ~100 MB)
-MAX_SEARCH = 400  # the states one distance search may visit before it gives up
+MAX_SEARCH = 300  # the states one distance search may weigh before it gives up
 
 
 class Rule(Protocol):
@@ -177,7 +177,11 @@ class Product:
         self._accepting: dict[int, bool] = {}
         self._table_rows = table.next.tolist()
         reach = np.where(table.next >= 0, table.distance[np.maximum(table.next, 0)], NEVER)
-        self._table_best = np.argmin(reach, axis=1).tolist()  # a character toward acceptance
+        # a character toward acceptance, a space where one will do (a line break would
+        # start a verse's next line)
+        first = np.array([c == " " for c in chars], dtype=bool)
+        order = np.argsort(~first, kind="stable")
+        self._table_best = order[np.argmin(reach[:, order], axis=1)].tolist()
         self._char_index = {c: i for i, c in enumerate(chars)}
         self._id((0, *(r.start for r in self.rules)))
 
@@ -258,20 +262,19 @@ class Product:
         return self.upper[s]
 
     def _finish_word_first(self, state: tuple) -> int:
-        """A witness that first writes a rule's completion up to its first character that
-        ends a word, then goes on with the table first."""
+        """A witness that first writes a rule's completion up to a character that ends a
+        word (the first such, then each later one: a verse's words to include go where
+        its lines have room), then goes on with the table first."""
         for k in range(1, len(self.rules) + 1):
-            text = self._completion(k, state)
-            cut = next((i for i, c in enumerate(text or "") if not is_word_char(c)), None)
-            if cut is None:
-                continue
-            after = state
-            for c in text[: cut + 1]:
-                after = after and self._stepped(after, c)
-            if after is not None:
-                rest = self._finish(after, table_first=True)
-                if rest < NEVER:
-                    return cut + 1 + rest
+            text, after, written = self._completion(k, state) or "", state, 0
+            for c in text:
+                after, written = self._stepped(after, c), written + 1
+                if after is None:
+                    break
+                if not is_word_char(c):
+                    rest = self._finish(after, table_first=True)
+                    if written + rest <= self.horizon:
+                        return written + rest
         return NEVER
 
     def _finish(self, state: tuple, table_first: bool) -> int:
@@ -324,29 +327,37 @@ class Product:
 
     def _search(self, s: int, bound: int) -> int:
         """A* from `s`, the rules' own distances its heuristic, deepest first among equals,
-        given up past `bound` (a lower bound kept) or MAX_SEARCH states (NEVER kept)."""
+        given up past `bound` (a lower bound kept) or MAX_SEARCH states weighed (NEVER kept). A
+        state is queued at its parent's f and its own heuristic (the costly part) is only
+        found once it comes first (the rules' distances are consistent: a character
+        lowers them by at most one, so the parent's f bounds the child's from below)."""
         cost, parent = {s: 0}, {s: -1}
-        frontier = [(self._estimate(s), 0, s)]  # (f, -g, state)
-        visited = 0
+        frontier = [(self._estimate(s), 0, s, True)]  # (f, -g, state, whether f is its own)
+        weighed = 0  # states whose heuristic was found (the costly part)
         while frontier:
-            f, g, u = heapq.heappop(frontier)
+            f, g, u, own = heapq.heappop(frontier)
             g = -g
             if g > cost[u]:
                 continue
+            weighed += 1
+            if weighed > MAX_SEARCH:
+                self.exact[s] = NEVER
+                return NEVER
+            if not own:  # queued at its parent's f, a lower bound: its own heuristic now
+                mine = g + self._estimate(u)
+                if mine > f:
+                    heapq.heappush(frontier, (mine, -g, u, True))
+                    continue
             if f > bound:
                 self.lower[s] = f
                 return f
             if self.accepting(u) or (u in self.exact and g + self.exact[u] == f):
                 self._found(u, f, cost, parent)
                 return f
-            visited += 1
-            if visited > MAX_SEARCH:
-                self.exact[s] = NEVER
-                return NEVER
             for v in set(self.successors(u).tolist()) - {-1}:
                 if g + 1 < cost.get(v, NEVER):
                     cost[v], parent[v] = g + 1, u
-                    heapq.heappush(frontier, (g + 1 + self._estimate(v), -(g + 1), v))
+                    heapq.heappush(frontier, (max(f, g + 1), -(g + 1), v, False))
         self.exact[s] = NEVER
         return NEVER
 
@@ -379,8 +390,13 @@ class Product:
         return np.array([self.accepting(s) for s in states.tolist()], dtype=bool)
 
     def start_distance(self, horizon: int) -> int:
-        return self._upper(0) if self._upper(0) <= self.heuristic(0) else \
-            self.distance(0, horizon)
+        """The fewest characters that meet every rule; where the search gave up, the
+        length of the text found to meet them (NEVER: none found either)."""
+        upper = self._upper(0)
+        if upper <= self.heuristic(0):
+            return upper
+        found = self.distance(0, horizon)
+        return upper if found >= NEVER else found
 
 
 Automaton = Table | Product

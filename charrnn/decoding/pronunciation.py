@@ -149,15 +149,16 @@ _NO_STRESS = str.maketrans("", "", "012")
 
 def sound_of(phones: str) -> tuple[int, str | None]:
     """(syllables, rhyming part) of a pronunciation ("F AY1 ER0" -> (2, "AY ER")): its
-    vowels (phones with a stress digit), and its phones from the last stressed vowel (1
-    or 2; else the last vowel) to the end, stress digits dropped (None: no vowel)."""
+    vowels (phones with a stress digit; at least one), and its phones from the last
+    stressed vowel (1 or 2; else the last vowel) to the end, stress digits dropped
+    (None: no vowel)."""
     phones = phones.strip()
     vowel = max(phones.rfind("1"), phones.rfind("2"))
     if vowel < 0:
         vowel = phones.rfind("0")
     count = phones.count("0") + phones.count("1") + phones.count("2")
-    if vowel < 0:
-        return count, None
+    if vowel < 0:  # "hmm", "sh": a word says at least one syllable, as the rule's do
+        return max(count, 1), None
     return count, phones[phones.rfind(" ", 0, vowel) + 1:].translate(_NO_STRESS)
 
 

@@ -20,6 +20,11 @@ What a verse is, for all three:
   and differ from each other (lowercased: "Night" and "night" are one word); the end word
   of such a line must be in the dictionary. A letter used once constrains nothing.
 - **Acrostic**: line i starts with the word's i-th letter, in either case.
+- **Gaps** (with every form): between words, and before a line's first word or after
+  its last, stand at most MAX_GAP characters, each a space, an apostrophe or a
+  punctuation mark of GAP_CHARS (no tabs, no asterisks, no runs of blanks); a word is
+  letters (and apostrophes after its first), no digits: a verse is words, not padding
+  that says no syllable or numbers that say many.
 
 The forms compose with each other and with every other rule: each is a machine
 (`start`, `step`, `accepts`). Syllables and Rhyme hold the word in progress, so their
@@ -57,6 +62,8 @@ from charrnn.decoding.pronunciation import syllables as syllables_of
 from charrnn.errors import ConfigError
 
 MAX_WORD_CHARS = 40  # a longer word breaks Syllables and Rhyme
+MAX_GAP = 3  # characters between two words of a verse (", " or "!) ")
+GAP_CHARS = frozenset(" ,.;:!?-\"()\u2014\u2013\u201c\u201d\u2018\u2019\u2026")
 ENGLISH_VOWELS = "aeiou"  # a model that never writes one of these writes no English words
 
 
@@ -400,6 +407,33 @@ class Acrostic:
         return line == len(self.word) or (line == len(self.word) - 1 and not fresh)
 
 
+# ---- Gaps: what stands between a verse's words ----
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """Between words (and at a line's ends) at most MAX_GAP characters of GAP_CHARS; a
+    line break starts afresh. A word is letters (and apostrophes after its first): an
+    apostrophe outside a word counts as a gap's (a run of them would be a word of no
+    syllable), and digits are no verse's ("100" would say five syllables).
+    State: "word" inside a word, else the gap's characters so far."""
+
+    start = 0
+
+    def step(self, state: Hashable, c: str) -> Hashable | None:
+        if c == "\n":
+            return 0
+        if c.isdigit():
+            return None
+        if is_word_char(c) and (c != "'" or state == "word"):
+            return "word"
+        gap = 0 if state == "word" else state
+        return gap + 1 if (c in GAP_CHARS or c == "'") and gap < MAX_GAP else None
+
+    def accepts(self, state: Hashable) -> bool:
+        return True
+
+
 # ---- Verse: the forms together ----
 
 
@@ -641,6 +675,16 @@ def _line_words(need: int | None, letter: str | None, ends: Iterable[str] | None
     return None if best is None else list(best)
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def _fitting_extension(word: str, most: int) -> str | None:
+    """The shortest dictionary word that starts with `word` (longer) and says at most
+    `most` syllables, None where there is none."""
+    sounds = lexicon().sounds
+    fitting = [w for w in lexicon().prefixed(word) if len(w) > len(word)
+               and 0 < sounds[w][0] <= most and all(is_word_char(c) for c in w)]
+    return min(fitting, key=lambda w: (len(w), w), default=None)
+
+
 def complete(verse: Verse, state: Hashable) -> str | None:
     """A text that takes `verse` from `state` to acceptance: the word in progress ended
     as it is, then on each line what it still needs (a word that starts with its acrostic
@@ -655,6 +699,12 @@ def complete(verse: Verse, state: Hashable) -> str | None:
     said, last = (ss[1] if sy else 0), (rs[1] if rh else "")
     ends, fresh = (list(rs[3]) if rh and line < lines else []), (acs[1] if ac else False)
     out = []
+    if sy and line < lines and said + syllables_of(word) > sy.counts[line]:
+        longer = _fitting_extension(word, sy.counts[line] - said)  # "w" (3) -> "we" (1)
+        if longer is None:
+            return None
+        out.append(longer[len(word):])
+        word = longer
     for j in range(line, lines):
         need = None if sy is None else sy.counts[j] - said - syllables_of(word)
         if need is not None and need < 0:
@@ -722,13 +772,12 @@ def verse_rules(syllables: Sequence[int] = (), rhyme: str = "", acrostic: str = 
     _check_model(forms, syllables, rhyme, acrostic, known)
     if syllables or rhyme:
         lexicon()
-    verse = Verse(Syllables(syllables, "".join(sorted(set(ALL_DIGITS) & known)))
-                  if syllables else None,
+    verse = Verse(Syllables(syllables, "") if syllables else None,  # (Gaps: no digits)
                   Rhyme(rhyme) if rhyme else None, Acrostic(acrostic) if acrostic else None,
                   "".join(c.lower() if c.lower() in known else c.upper() for c in acrostic))
     if len(forms) > 1:
-        return [verse]
-    return [form for form in verse.forms if form is not None]
+        return [verse, Gaps()]
+    return [*(form for form in verse.forms if form is not None), Gaps()]
 
 
 def _checked_counts(counts: Sequence[int]) -> tuple[int, ...]:
