@@ -89,9 +89,17 @@ def not_run(line: str) -> str | None:
     return next((why for start, why in NOT_RUN.items() if line.startswith(start)), None)
 
 
-def serve_and_curl(args: list[str], curls: list[str]) -> None:
+def client_blocks(text: str) -> list[str]:
+    """A page's Python blocks that talk to a served model (they run while it serves)."""
+    return [block for block in blocks(text, "python") if SERVED_AT in block]
+
+
+SERVED_AT = "http://127.0.0.1:8080"
+
+
+def serve_and_curl(args: list[str], curls: list[str], clients: list[str] = ()) -> None:
     """`charrnn serve ...` as written (on a free port), then the page's curl lines
-    against it, each answered 200 with JSON or events."""
+    against it, each answered 200 with JSON or events, then its Python client blocks."""
     if shutil.which("curl") is None:
         pytest.skip("needs curl to run the documented curl lines (apt-get install curl)")
     assert curls, "a page that serves shows how to ask the server"
@@ -105,6 +113,8 @@ def serve_and_curl(args: list[str], curls: list[str]) -> None:
             done = subprocess.run([*words, "--fail"], capture_output=True, text=True,
                                   timeout=60)
             assert done.returncode == 0 and done.stdout.strip()[:1] in "{d", (line, done)
+        for block in clients:
+            exec(compile(block.replace(SERVED_AT, url), "client", "exec"), {})
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -224,7 +234,7 @@ def run_page(page: str, download_url: str, shared_corpus: Path, monkeypatch,
         if GPU_ONLY in shlex.join(args) and not torch.cuda.is_available():
             continue
         if args[0] == "serve":
-            serve_and_curl(args, curl_lines(text))
+            serve_and_curl(args, curl_lines(text), client_blocks(text))
             continue
         extra = FAST if args[0] == "train" else []
         if args[0] == "eval" and "--max-chars" not in args and Path(args[1]).is_file():
@@ -245,7 +255,8 @@ def run_page(page: str, download_url: str, shared_corpus: Path, monkeypatch,
 
     monkeypatch.setattr(charrnn, "train", fast_train)
     for block in blocks(text, "python"):
-        exec(compile(block, page, "exec"), {})
+        if block not in client_blocks(text):  # (run while the page's server serves)
+            exec(compile(block, page, "exec"), {})
     for block in blocks(text, "js"):
         run_node(block, page)
     for path in exported_pages(text):

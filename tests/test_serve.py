@@ -694,16 +694,16 @@ def test_a_stopped_worker_answers_what_it_held_and_is_started_again(lm, charrnn_
 def test_a_lost_wake_up_still_answers(lm, charrnn_server, monkeypatch):
     """Should the server's own callback raise, its request ends failed (500), answered
     within a second or so, and the worker goes on."""
-    from charrnn.interface.serve import app as app_module
+    from charrnn.interface.serve import service as service_module
 
-    real = app_module._Waker.__call__
+    real = service_module.Waker.__call__
 
     def call(self, gen):
         if gen.request.length == 299:
             raise RuntimeError("a callback that fails")
         real(self, gen)
 
-    monkeypatch.setattr(app_module._Waker, "__call__", call)
+    monkeypatch.setattr(service_module.Waker, "__call__", call)
     with charrnn_server(lm) as url:
         broken = post(url, "/v1/sample", {"prime": "ROMEO", "length": 299})
         fine = post(url, "/v1/sample", {"prime": "ROMEO:", "length": 60, "seed": 1})

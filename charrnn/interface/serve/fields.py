@@ -70,13 +70,14 @@ class Fields:
     def __init__(self, data: Mapping[str, Any]):
         self.data, self.read = data, set()
 
-    def _get(self, name: str, default: Any) -> Any:
+    def raw(self, name: str, default: Any) -> Any:
+        """The field as sent (`default` where it is absent or null), read."""
         self.read.add(name)
         value = self.data.get(name, MISSING)
         return default if value is MISSING or value is None else value
 
     def text(self, name: str, default: str, limit: int) -> str:
-        value = self._get(name, default)
+        value = self.raw(name, default)
         if value is MISSING:
             raise FieldError(name, f"{name} is required")
         if not isinstance(value, str):
@@ -88,7 +89,7 @@ class Fields:
         return value
 
     def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
-        value = self._get(name, default)
+        value = self.raw(name, default)
         if value is None:
             return None
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
@@ -101,7 +102,7 @@ class Fields:
 
     def number(self, name: str, default: float | None, low: float, high: float,
                low_open: bool = False) -> float | None:
-        value = self._get(name, default)
+        value = self.raw(name, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -117,14 +118,14 @@ class Fields:
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
-        value = self._get(name, default)
+        value = self.raw(name, default)
         if not isinstance(value, bool):
             raise FieldError(name, f"{name} must be true or false")
         return value
 
     def texts(self, name: str, limit: int, count: int = 16) -> list[str]:
         """A string or a list of strings (stop strings)."""
-        value = self._get(name, [])
+        value = self.raw(name, [])
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise FieldError(name, f"{name} must be a string or a list of strings")
@@ -231,7 +232,7 @@ def constraints_field(f: Fields) -> Constraints:
 def syllables_field(f: Fields) -> tuple[int, ...]:
     """`syllables`: a list of whole numbers, or a string of them separated by commas
     ("5,7,5", as the command line takes it); their bounds are the library's."""
-    value = f._get("syllables", [])
+    value = f.raw("syllables", [])
     if isinstance(value, str) and len(value) <= MAX_RULE_TEXT:
         parts = [p.strip() for p in value.split(",")] if value.strip() else []
         if all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
@@ -373,7 +374,7 @@ def generate_query(params: Mapping[str, str], lm,
 
 
 def _query_number(f: Fields, name: str, default, kind, low, high):
-    raw = f._get(name, None)
+    raw = f.raw(name, None)
     if raw is None:
         return default
     try:

@@ -9,8 +9,9 @@ size. An ASGI middleware, so a refused request costs no routing and no body read
   name was made to point at the server (DNS rebinding) would otherwise count as
   same-origin and pass the origin check; its requests carry that name, so they are
   refused, however the server is bound.
-- With an API key, every request shows it in `x-api-key` (the header rnn-writer sends),
-  compared in constant time; only the writing page itself (`GET /`, which holds no
+- With an API key, every request shows it in `x-api-key` (the header rnn-writer sends)
+  or as `Authorization: Bearer KEY` (what OpenAI's clients send), compared in constant
+  time; only the writing page itself (`GET /`, which holds no
   secret and no model output) loads without it, and asks for the key. A missing or
   wrong key is answered 401 with the message `Forbidden`, which rnn-writer recognises.
 - A browser request from another site (an `Origin` that is not this server's) is
@@ -28,6 +29,8 @@ import json
 from charrnn.config import ServeConfig, host_and_port
 from charrnn.interface.serve.fields import FieldError, error_body
 from charrnn.interface.serve.hosts import EVERY_INTERFACE, host_names, is_address
+
+OPENAI_PREFIXES = ("/v1/models", "/v1/completions", "/v1/chat/")  # OpenAI's error shape
 
 
 class Guard:
@@ -55,15 +58,18 @@ class Guard:
         cors = _cors_headers(origin) if allowed else []
         if allowed and scope["method"] == "OPTIONS":  # a preflight: no key is sent with it
             return await _refuse(send, 204, None, cors)
-        if self.key is not None and not (scope["method"] == "GET" and scope["path"] == "/"):
-            given = headers.get("x-api-key", "").encode("latin-1")
-            if not hmac.compare_digest(given, self.key):
-                return await _refuse(send, 401, "a valid x-api-key header is required", cors,
-                                     shown="Forbidden")
+        openai = scope["path"].startswith(OPENAI_PREFIXES)
+        exempt = scope["method"] == "GET" and scope["path"] == "/"
+        if self.key is not None and not exempt and not hmac.compare_digest(
+                _key_given(headers), self.key):
+            return await _refuse(send, 401, "a valid API key is required (an x-api-key "
+                                            "header, or Authorization: Bearer KEY)", cors,
+                                 shown=None if openai else "Forbidden", openai=openai)
         declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > self.config.max_body:
             return await _refuse(send, 413, f"the body must be at most "
-                                            f"{self.config.max_body:,} bytes", cors)
+                                            f"{self.config.max_body:,} bytes", cors,
+                                 openai=openai)
         return await self.app(scope, self._bounded(receive, send), _with(send, cors))
 
     def _addressed_here(self, header: str, scope) -> bool:
@@ -97,6 +103,14 @@ class Guard:
         return bounded
 
 
+def _key_given(headers: dict[str, str]) -> bytes:
+    """The key a request shows: `x-api-key`, else a Bearer token (OpenAI's clients)."""
+    if "x-api-key" in headers:
+        return headers["x-api-key"].encode("latin-1")
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip().encode("latin-1") if scheme.lower() == "bearer" else b""
+
+
 class _TooLarge(FieldError):
     def __init__(self, limit: int):
         super().__init__(None, f"the body must be at most {limit:,} bytes", 413)
@@ -110,7 +124,7 @@ def _same_origin(origin: str, headers: dict[str, str], scope) -> bool:
 def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
     return [(b"access-control-allow-origin", origin.encode("latin-1")),
             (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-            (b"access-control-allow-headers", b"content-type, x-api-key"),
+            (b"access-control-allow-headers", b"content-type, x-api-key, authorization"),
             (b"vary", b"Origin")]
 
 
@@ -127,13 +141,19 @@ def _with(send, extra: list[tuple[bytes, bytes]]):
 
 
 async def _refuse(send, status: int, message: str | None,
-                  extra: list[tuple[bytes, bytes]] = (), shown: str | None = None) -> None:
-    """Answer at once; `shown` replaces the `message` field (rnn-writer's word)."""
+                  extra: list[tuple[bytes, bytes]] = (), shown: str | None = None,
+                  openai: bool = False) -> None:
+    """Answer at once; `shown` replaces the `message` field (rnn-writer's word); on the
+    OpenAI API's routes, in OpenAI's error shape."""
     body = b""
     if message is not None:
         content = error_body(message)
         if shown is not None:
             content["message"] = shown
+        if openai:
+            kind = "authentication_error" if status == 401 else "invalid_request_error"
+            content = {"error": {"message": message, "type": kind, "param": None,
+                                 "code": "invalid_api_key" if status == 401 else None}}
         body = json.dumps(content).encode()
     headers = [(b"content-length", str(len(body)).encode()), *extra]
     if body:
