@@ -173,3 +173,36 @@ def test_the_key_is_taken_as_a_bearer_token(lm, charrnn_server):
         assert refused.value.body["type"] == "authentication_error"
         plain = httpx.get(url + "/v1/model", headers={"Authorization": "Bearer s3cret-key"})
         assert plain.status_code == 200  # charrnn's own routes take it too
+
+
+NODE_CLIENT = Path(__file__).parent / "node_openai"
+
+
+def test_the_official_npm_client_works_unchanged(server, name, lm):
+    """The `openai` npm package (installed by `npm ci` in tests/node_openai, which
+    .ci/run does) run by Node against the server: completions, n with logprobs and a stop
+    string, streaming, chat and its stream, and an unknown model's error."""
+    import json
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None or not (NODE_CLIENT / "node_modules" / "openai").is_dir():
+        pytest.skip("needs Node.js and the openai npm package (npm ci --prefix "
+                    "tests/node_openai)")
+    done = subprocess.run([node, str(NODE_CLIENT / "client.mjs"), server],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    expected = lm.sample(40, prime="the ", seed=3, temperature=0.8)
+    assert found["model"] == name and found["text"] == found["streamed"] == expected
+    assert found["reason"] == "length" and found["usage"]["completion_tokens"] == 40
+    for choice, text in zip(found["several"], lm.samples(2, 20, prime="the ", seed=5,
+                                                         temperature=1.0, stop=" "),
+                            strict=True):
+        assert choice["text"] == text.removesuffix(" ") == "".join(choice["tokens"])
+        assert choice["reason"] == ("stop" if text.endswith(" ") else "length")
+    chat = lm.sample(30, prime="the dog ", seed=4, temperature=1.0)
+    assert found["chat"] == found["chatStreamed"] == chat
+    assert found["missing"] == {"status": 404, "code": "model_not_found",
+                                "type": "invalid_request_error"}
