@@ -206,3 +206,16 @@ def test_the_official_npm_client_works_unchanged(server, name, lm):
     assert found["chat"] == found["chatStreamed"] == chat
     assert found["missing"] == {"status": 404, "code": "model_not_found",
                                 "type": "invalid_request_error"}
+
+
+def test_unknown_fields_are_ignored_and_bad_messages_named(server, name):
+    reply = httpx.post(server + "/v1/completions", timeout=30, json={
+        "model": name, "prompt": "the ", "max_tokens": 5, "stream_options": None,
+        "some_new_field": {"x": 1}})
+    assert reply.status_code == 200 and len(reply.json()["choices"][0]["text"]) <= 5
+    for messages in ([], [{"role": "robot", "content": "hi"}], [{"role": "system",
+                                                                 "content": "hi"}],
+                     [{"role": "user", "content": 5}], "the "):
+        reply = httpx.post(server + "/v1/chat/completions", timeout=30,
+                           json={"model": name, "messages": messages})
+        assert reply.status_code == 400 and reply.json()["error"]["param"] == "messages"
