@@ -219,3 +219,30 @@ def test_unknown_fields_are_ignored_and_bad_messages_named(server, name):
         reply = httpx.post(server + "/v1/chat/completions", timeout=30,
                            json={"model": name, "messages": messages})
         assert reply.status_code == 400 and reply.json()["error"]["param"] == "messages"
+
+
+def test_a_full_queue_is_429_with_retry_after(lm, charrnn_server):
+    """One row, one place in the queue: a third request is refused as OpenAI's clients
+    expect of an overloaded server (they retry on 429)."""
+    import threading
+    import time
+
+    with charrnn_server(lm, max_batch=1, max_samples=1, max_waiting=1,
+                        max_length=1_000_000) as url:
+        body = {"prompt": "the ", "max_tokens": 1_000_000, "stream": True}
+        with httpx.stream("POST", url + "/v1/completions", timeout=30, json=body) as first:
+            lines = first.iter_lines()  # kept: a dropped iterator closes the connection
+            next(lines)  # the only row is generating
+            waiting = threading.Thread(target=httpx.post, args=(url + "/v1/completions",),
+                                       kwargs={"json": {"prompt": "a", "max_tokens": 5},
+                                               "timeout": 30})
+            waiting.start()
+            deadline = time.monotonic() + 10
+            while httpx.get(url + "/health").json()["waiting"] < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            refused = httpx.post(url + "/v1/completions", timeout=30,
+                                 json={"prompt": "a", "max_tokens": 5})
+        waiting.join()
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert refused.json()["error"]["type"] == "rate_limit_error"
