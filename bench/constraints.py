@@ -4,9 +4,10 @@ checkpoints/bench-shakespeare for the next run), on this machine's cores:
 
 - **exact**: --requests seeded requests, their constraints drawn at random from every
   option (words to include, in order or not, to exclude, banned characters, a pattern,
-  only real words with a share of new ones, a verse form), each text checked by a checker
-  written here apart from the engine; requests no text can meet are refused before
-  anything is drawn, and counted apart.
+  only real words with a share of new ones, a verse form), a tenth drawn the default way
+  (particles) and the rest masked, each text checked by the tests' checker
+  (`tests/constraint_checker.py`), written apart from the engine; requests no text can
+  meet are refused before anything is drawn, and counted apart.
 - **faithful**: where the model's own distribution given a constraint is known (drawn by
   rejection: many unconstrained texts, those that meet it kept), the total variation
   distance of the masked sampler (particles 1) and of particle sampling from it, over
@@ -14,7 +15,9 @@ checkpoints/bench-shakespeare for the next run), on this machine's cores:
   exact one. The noise floor is the distance between two halves of the exact draw.
 - **natural**: constrained texts' mean log-probability per character (under the model,
   the same temperature) beside unconstrained texts of the same length: three words in
-  300 characters, a date somewhere in 300 characters, a 5-7-5 haiku.
+  300 characters, a date somewhere in 300 characters (in words for a model without
+  digits: "the tenth of May"), a 5-7-5 haiku in at most 100 (it ends with its last line:
+  room for the model to finish it in words it would write).
 - **fast**: batch-1 sampling of three words and a pattern beside unconstrained batch-1
   sampling in the same run (characters per second, the median of rounds), and next-word
   suggestions after a 200-character prime (milliseconds, median).
@@ -37,6 +40,7 @@ import numpy as np
 
 import charrnn
 from charrnn import Constraints
+from charrnn.decoding.particles import DEFAULT_PARTICLES
 from charrnn.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,6 +54,7 @@ COMMON = ["the", "and", "night", "sea", "love", "king", "heart", "time", "house"
 PATTERNS = [r"[A-Za-z ,.;'\n]+", r"(?s)[A-Z].*", r"(?s).*\.", r"(?s).*[,;].*",
             r"[^0-9]+", r"(?s)(.{0,30}\n)*.{0,30}"]
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+ORDINALS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|twelfth"
 
 
 # ---- requests drawn at random from every option ----
@@ -93,9 +98,10 @@ def exactness(lm, name: str, requests: int, seed: int) -> None:
     started = time.perf_counter()
     for k in range(requests):
         constraints, length = random_request(chooser, set(lm.vocab.chars))
+        particles = None if chooser.random() < 0.1 else 1  # the default (particles) or masked
         try:
             texts = lm.samples(2, length, seed=k, temperature=chooser.choice([0.6, 0.9, 1.1]),
-                               constraints=constraints)
+                               constraints=constraints, particles=particles)
         except ConfigError:
             refused += 1
             continue
@@ -153,17 +159,20 @@ def faithfulness(lm, name: str, prime: str, word: str, length: int, draws: int,
                            temperature=1.0, constraints=rule, particles=particles)
         seconds = time.perf_counter() - started
         label = "masked" if particles == 1 else f"{particles} particles"
-        print(f"  {label:13} TV {tv(position_histogram(texts, word, length), exact):.3f}  "
+        label += " (default)" if particles == DEFAULT_PARTICLES else ""
+        print(f"  {label:23} TV {tv(position_histogram(texts, word, length), exact):.3f}  "
               f"{per_char(lm, texts, prime):.3f} nats/char  {seconds:5.1f} s")
 
 
 # ---- naturalness and speed ----
 
 def naturalness(lm, name: str, particle_counts: list[int], n: int, seed: int) -> None:
+    digits = all(d in lm.vocab.chars for d in "0123456789")
+    date = (rf"(?s).*\d{{1,2}} ({MONTHS}) 1[789]\d\d.*" if digits else  # else in words
+            rf"(?s).*the ({ORDINALS}) (day )?of ({MONTHS}).*")
     cases = [("3 words in 300", Constraints(include=("night", "sea", "old")), 300, "", 0.8),
-             ("a date in 300", Constraints(pattern=rf"(?s).*\d{{1,2}} ({MONTHS}) 1[789]\d\d.*"),
-              300, "", 0.8),
-             ("5-7-5 haiku", Constraints(syllables=(5, 7, 5)), 60, "", 0.8)]
+             ("a date in 300", Constraints(pattern=date), 300, "", 0.8),
+             ("5-7-5 haiku", Constraints(syllables=(5, 7, 5)), 100, "", 0.8)]
     for label, rule, length, prime, temperature in cases:
         free = lm.samples(n, length, prime=prime, seed=seed, temperature=temperature)
         line = f"{name:12} {label:15} unconstrained {per_char(lm, free, prime):.3f}"
@@ -175,6 +184,7 @@ def naturalness(lm, name: str, particle_counts: list[int], n: int, seed: int) ->
                 line += f"  [{exc}]"
                 break
             kind = "masked" if particles == 1 else f"{particles}p"
+            kind += " (default)" if particles == DEFAULT_PARTICLES else ""
             line += f"  {kind} {per_char(lm, texts, prime):.3f}"
         print(line + "  nats/char")
 
@@ -182,7 +192,8 @@ def naturalness(lm, name: str, particle_counts: list[int], n: int, seed: int) ->
 def speed(lm, name: str, rounds: int, particle_counts: list[int]) -> None:
     rule = Constraints(include=("night", "sea", "old"), pattern=r"[A-Za-z ,.;'\n]+")
     length = 300
-    ways = {"unconstrained": {}, **{("masked" if p == 1 else f"{p} particles"):
+    ways = {"unconstrained": {}, **{("masked" if p == 1 else f"{p} particles" + (
+        " (default)" if p == DEFAULT_PARTICLES else "")):
                                     {"constraints": rule, "particles": p}
                                     for p in particle_counts}}
     seconds: dict[str, list[float]] = {k: [] for k in ways}

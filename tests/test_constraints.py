@@ -259,7 +259,7 @@ def test_the_sample_command_draws_by_particles(cli, one_error_line):
     assert all(holds(f["text"], "cat") and f["particles"] == 16 for f in found)
     by_default = cli("sample", "--checkpoint", MODEL, "--length", "30", "--include", "cat",
                      "--json")
-    assert json.loads(by_default.stdout)["particles"] == 32  # where particles apply
+    assert json.loads(by_default.stdout)["particles"] == 64  # where particles apply
     for masked in (["--stop", "."], ["--temperature", "0"], ["--repetition-penalty", "2"]):
         out = cli("sample", "--checkpoint", MODEL, "--length", "30", "--include", "cat",
                   "--json", *masked)

@@ -28,7 +28,7 @@ from charrnn.decoding.sampling import adjust, check_options, draw, generator_for
 from charrnn.errors import ConfigError
 
 MAX_PARTICLES = 1024  # rows that draw one text
-DEFAULT_PARTICLES = 32  # where particles apply and none are asked for (docs/constraints.md)
+DEFAULT_PARTICLES = 64  # where particles apply and none are asked for (docs/constraints.md)
 MAX_ROWS = 1024  # rows drawn side by side: texts beyond this are drawn in further batches
 
 

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from charrnn.config import Constraints, DataConfig, SampleConfig
-from charrnn.decoding.particles import particles_for
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.interface import display
 from charrnn.interface.constraint_options import with_constraints
@@ -88,6 +87,8 @@ def sample(
     lm = load_model(checkpoint, weights)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    from charrnn.decoding.particles import particles_for  # (torch: imported in commands)
+
     cfg = SampleConfig(temperature, top_k, top_p, repetition_penalty)
     particles = particles_for(particles, cfg, bool(constraints), bool(stop), lm.vocab.end_id)
     options = {"temperature": temperature, "prime": prime, "seed": seed, "top_k": top_k,

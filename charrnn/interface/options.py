@@ -53,7 +53,7 @@ StopOption = Annotated[list[str] | None, typer.Option(
 ParticlesOption = Annotated[int | None, typer.Option(
     help="Draw each constrained text by this many weighted rows (sequential Monte Carlo): "
          "from the model's own distribution given the constraints, not a masked one "
-         "(1: masked, fastest; at most 1024). Default: 32 where it applies (a temperature "
+         "(1: masked, fastest; at most 1024). Default: 64 where it applies (a temperature "
          "above 0, no --stop, no --repetition-penalty), else 1.",
     rich_help_panel="Constraints", show_default=False)]
 

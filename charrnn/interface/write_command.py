@@ -46,7 +46,7 @@ HELP = """commands (the story so far is kept between lines):
   /length N          characters per continuation
   /stop S | off      end each continuation right after S (\\n escapes work)
   /particles N | auto  draw constrained text by N weighted rows (1: masked, fastest;
-                     auto: 32 where they apply, else 1)
+                     auto: 64 where they apply, else 1)
   /beam [W]          continue with the likeliest continuation a beam of W finds (8)
   /suggest [K]       K continuations side by side (5); pick one by number
   /label [NAME]      a model of labelled files: write on in NAME's style (the text so far
