@@ -36,12 +36,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import charrnn
-from charrnn import Constraints
-from charrnn.decoding.particles import DEFAULT_PARTICLES
-from charrnn.errors import ConfigError
+
+charrnn.tune_for_speed()  # before numpy loads: its OpenBLAS threads then stop spinning soon
+
+import numpy as np  # noqa: E402
+
+from charrnn import Constraints  # noqa: E402
+from charrnn.decoding.particles import DEFAULT_PARTICLES  # noqa: E402
+from charrnn.errors import ConfigError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.constraint_checker import WORD, fault  # noqa: E402  (the tests' own checker)
@@ -240,7 +243,6 @@ def main() -> None:
     parser.add_argument("--models", default="english,shakespeare")
     args = parser.parse_args()
     counts = [int(p) for p in args.particles.split(",")]
-    charrnn.tune_for_speed()
     names = args.models.split(",")
     models = [("english", charrnn.load("english"))] if "english" in names else []
     shakespeare = shakespeare_model(args.train_time) if "shakespeare" in names else None
