@@ -173,6 +173,7 @@ class Product:
         self.exact: dict[int, int] = {}  # distances found
         self.lower: dict[int, int] = {}  # distances known to be at least this
         self.upper: dict[int, int] = {}  # lengths of texts found to finish a state
+        self.gave_up: dict[int, int] = {}  # the most room a search from a state gave up in
         self._heuristic: dict[int, int] = {}
         self._accepting: dict[int, bool] = {}
         self._table_rows = table.next.tolist()
@@ -236,6 +237,8 @@ class Product:
             return False
         if self._upper(s) <= bound:
             return True
+        if self.gave_up.get(s, -1) >= bound:  # a search with as much room gave up
+            return False
         return self._search(s, bound) <= bound
 
     def distance(self, s: int, bound: int) -> int:
@@ -249,51 +252,68 @@ class Product:
 
     def _upper(self, s: int) -> int:
         """The length of a text found to finish `s` (NEVER: none found): each rule that
-        is unmet writes its own completion, in turn, the table's first or last."""
+        is unmet writes its own completion, in turn, the table's first or last. Every
+        state on the text's way is given the rest of it as its own bound, so a state
+        allowed by a witness always keeps one allowed next character (no text is left
+        with nothing it may write)."""
         if s not in self.upper:
-            state, best = self.states[s], NEVER
+            state, best = self.states[s], None
             for table_first in (True, False):
-                best = min(best, self._finish(state, table_first))
-                if best <= self.heuristic(s):
+                found = self._finish(state, table_first)
+                if found is not None and (best is None or len(found) < len(best)):
+                    best = found
+                if best is not None and len(best) <= self.heuristic(s):
                     break
-            if best >= NEVER:  # the word in progress ended the rules' way first
+            if best is None:  # the word in progress ended the rules' way first
                 best = self._finish_word_first(state)
-            self.upper[s] = best
+            if best is None:
+                self.upper[s] = NEVER
+            else:
+                self._witnessed(s, best)
         return self.upper[s]
 
-    def _finish_word_first(self, state: tuple) -> int:
+    def _witnessed(self, s: int, text: str) -> None:
+        """Each state on `text`'s way from `s` finishes within the rest of it."""
+        u, state = s, self.states[s]
+        for i, c in enumerate(text):
+            self.upper[u] = min(self.upper.get(u, NEVER), len(text) - i)
+            state = self._stepped(state, c)
+            u = self._id(state)
+        self.upper[u] = 0
+
+    def _finish_word_first(self, state: tuple) -> str | None:
         """A witness that first writes a rule's completion up to a character that ends a
         word (the first such, then each later one: a verse's words to include go where
         its lines have room), then goes on with the table first."""
         for k in range(1, len(self.rules) + 1):
-            text, after, written = self._completion(k, state) or "", state, 0
-            for c in text:
-                after, written = self._stepped(after, c), written + 1
+            text, after = self._completion(k, state) or "", state
+            for i, c in enumerate(text):
+                after = self._stepped(after, c)
                 if after is None:
                     break
                 if not is_word_char(c):
                     rest = self._finish(after, table_first=True)
-                    if written + rest <= self.horizon:
-                        return written + rest
-        return NEVER
+                    if rest is not None and i + 1 + len(rest) <= self.horizon:
+                        return text[: i + 1] + rest
+        return None
 
-    def _finish(self, state: tuple, table_first: bool) -> int:
-        written = 0
+    def _finish(self, state: tuple, table_first: bool) -> str | None:
+        written = []
         parts = range(len(self.rules) + 1)
         order = list(parts) if table_first else [*parts[1:], 0]
         for _ in range(2 * len(order)):
             unmet = next((k for k in order if not self._part_accepts(k, state)), None)
             if unmet is None:
-                return written
+                return "".join(written)
             text = self._completion(unmet, state)
-            if text is None or written + len(text) > self.horizon:
-                return NEVER
+            if text is None or sum(map(len, written)) + len(text) > self.horizon:
+                return None
             for c in text:
                 state = self._stepped(state, c)
                 if state is None:
-                    return NEVER
-            written += len(text)
-        return written if self._accepts(state) else NEVER
+                    return None
+            written.append(text)
+        return "".join(written) if self._accepts(state) else None
 
     def _part_accepts(self, k: int, state: tuple) -> bool:
         if k == 0:
@@ -341,7 +361,7 @@ class Product:
                 continue
             weighed += 1
             if weighed > MAX_SEARCH:
-                self.exact[s] = NEVER
+                self.gave_up[s] = max(self.gave_up.get(s, -1), bound)
                 return NEVER
             if not own:  # queued at its parent's f, a lower bound: its own heuristic now
                 mine = g + self._estimate(u)
