@@ -198,21 +198,22 @@ def _usage(prompts: list[str], n: int, texts: list[str], echo: bool) -> dict[str
 def _logprobs(lm, generation: Generate, echoed: str, text: str, top: int) -> dict:
     """OpenAI's logprobs for `text` after the prompt as read (or for both, the prompt
     `echoed`): each character, its log-probability under the model (None for an echoed
-    prompt's first), the `top` likeliest characters there, and where each starts."""
+    prompt's first), the `top` likeliest characters there, and where each starts. One
+    batched pass over the characters (`Decoder.read`)."""
+    written = echoed + text
     before = "" if echoed else generation.prime
-    session = lm.session(before, label=generation.label)
-    chars, scores, tops, offsets = [], [], [], []
-    for i, c in enumerate(echoed + text):
-        known = session.distribution()
-        first = not before and i == 0
-        scores.append(None if first else math.log(known[c]) if known.get(c) else None)
-        tops.append(None if first else {s: math.log(p) for s, p in
-                                        session.predict(max(top, 1))[:top] if p > 0})
-        chars.append(c)
-        offsets.append(i)
-        session.feed(c)
-    return {"tokens": chars, "token_logprobs": scores, "top_logprobs": tops,
-            "text_offset": offsets}
+    start = lm.decoder.start(lm.codec.prime(before, label=generation.label))
+    reading = lm.decoder.read(start, lm.codec.encode(written)[None, :])
+    scores = reading.logprobs()[0].tolist()
+    best = reading.distributions()[0].double().topk(min(max(top, 1), len(lm.vocab)), dim=1)
+    tops = [{lm.codec.symbol(j): v for v, j in zip(values[:top], which[:top], strict=True)
+             if math.isfinite(v)}
+            for values, which in zip(best.values.tolist(), best.indices.tolist(), strict=True)]
+    scores = [s if math.isfinite(s) else None for s in scores]
+    if echoed:  # the text's first character is read from no context at all
+        scores[0], tops[0] = None, None
+    return {"tokens": list(written), "token_logprobs": scores, "top_logprobs": tops,
+            "text_offset": list(range(len(written)))}
 
 
 # ---- streaming ----
