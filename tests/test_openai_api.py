@@ -132,6 +132,22 @@ def test_constraints_go_in_as_extra_body_fields(client, name):
         assert re.search(r"\bcat\b", choice.text) and "e" not in choice.text, choice.text
 
 
+def test_logit_bias_is_keyed_by_the_listed_characters_ids(client, name, lm):
+    ids = {c: str(i) for i, c in enumerate(client.models.list().data[0].model_extra[
+        "vocabulary"])}
+    plain = client.completions.create(model=name, prompt="the ", max_tokens=60, seed=5)
+    assert " " in plain.choices[0].text
+    banned = client.completions.create(model=name, prompt="the ", max_tokens=60, seed=5,
+                                       logit_bias={ids[" "]: -100})
+    assert len(banned.choices[0].text) == 60 and " " not in banned.choices[0].text
+    forced = client.completions.create(model=name, prompt="the ", max_tokens=20, seed=5,
+                                       logit_bias={ids["q"]: 100}, n=2)
+    assert [c.text for c in forced.choices] == ["q" * 20] * 2
+    nudged = client.completions.create(model=name, prompt="the ", max_tokens=300, seed=5,
+                                       logit_bias={ids["e"]: 3})
+    assert nudged.choices[0].text.count("e") > 2 * plain.choices[0].text.count("e") * 5
+
+
 @pytest.mark.parametrize(("asked", "status", "param"), [
     ({"model": "gpt-4"}, 404, "model"),
     ({"max_tokens": -1}, 400, "max_tokens"),
@@ -140,6 +156,11 @@ def test_constraints_go_in_as_extra_body_fields(client, name):
     ({"logprobs": 21}, 400, "logprobs"),
     ({"frequency_penalty": 0.5}, 400, "frequency_penalty"),
     ({"logit_bias": {"a": 5}}, 400, "logit_bias"),
+    ({"logit_bias": {"0": 101}}, 400, "logit_bias"),
+    ({"logit_bias": {"9999": 1}}, 400, "logit_bias"),
+    ({"logit_bias": [1, 2]}, 400, "logit_bias"),
+    ({"logit_bias": {"1": 5}, "best_of": 2}, 400, "logit_bias"),
+    ({"logit_bias": {"1": 5}, "particles": 8}, 400, "particles"),
     ({"suffix": "end"}, 400, "suffix"),
     ({"prompt": [1, 2, 3]}, 400, "prompt"),
     ({"temperature": "hot"}, 400, "temperature"),

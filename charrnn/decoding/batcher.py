@@ -44,7 +44,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,7 +53,7 @@ import torch
 from charrnn.config import Constraints, SampleConfig
 from charrnn.decoding.constraints import Guide, guide_for
 from charrnn.decoding.decoder import FUSED_FROM, repeat
-from charrnn.decoding.sampling import Draws, Layout, check_options, draw_batch
+from charrnn.decoding.sampling import Draws, Layout, bias_vector, check_options, draw_batch
 from charrnn.errors import CharRNNError
 
 PRIME_PIECE = 256  # ids of a prime read in one pass
@@ -80,6 +80,8 @@ class Request:
     constraints: Constraints = field(default_factory=Constraints)  # what each text holds
     particles: int = 1  # > 1: each text drawn by that many weighted rows (not here: the
     #                     server runs such a request by `lm.samples`; the batcher refuses it)
+    bias: Mapping[int, float] = field(default_factory=dict)  # character id -> added to its
+    #                     log-probability at every step (OpenAI's logit_bias)
 
 
 class Generation:
@@ -212,6 +214,7 @@ class Batcher:
         if request.num_samples > self.max_batch:
             raise CharRNNError(f"num_samples must be <= {self.max_batch}, "
                                f"not {request.num_samples}")
+        bias_vector(request.bias, self.decoder.vocab_size)  # (checked now, made at joining)
         codec = self.lm.codec  # unknown characters raise here, naming the field
         gen = Generation(request, on_update, codec.prime(request.prime, label=request.label),
                          codec.stops(request.stop))
@@ -363,7 +366,7 @@ class Batcher:
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
         draws = Draws(request.options, request.seed, request.num_samples,
                       self.decoder.vocab_size, context.numpy(), gen.stops, request.length,
-                      forcing, gen.guide)
+                      forcing, gen.guide, bias_vector(request.bias, self.decoder.vocab_size))
         run = _Running(gen, draws)
         if self._state:
             joined = tuple(np.concatenate([a, b], axis=1)

@@ -14,7 +14,7 @@ others (`batcher.py`, and through it `charrnn serve`): one copy of the rules, no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ import torch
 from charrnn.config import SampleConfig, setting_error
 from charrnn.decoding.constraints import Guide
 from charrnn.decoding.decoder import Decoder, Start, check_length, ends_with, repeat
+from charrnn.errors import ConfigError
 
 
 def generator_for(seed: int | None) -> np.random.Generator:
@@ -82,6 +83,30 @@ def _invert(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     return np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
 
 
+MAX_BIAS = 100.0  # the largest bias (either sign) a character may get, as OpenAI allows
+
+
+def bias_vector(bias: Mapping[int, float], vocab_size: int) -> np.ndarray | None:
+    """Per-character biases (id -> value) as a row to add to log-probabilities; None for
+    none. Ids must be the model's and values within +-MAX_BIAS: -100 all but bans a
+    character, +100 all but forces it."""
+    if not bias:
+        return None
+    row = np.zeros(vocab_size, dtype=np.float32)
+    for char_id, value in bias.items():
+        if isinstance(char_id, bool) or not isinstance(char_id, int) \
+                or not 0 <= char_id < vocab_size:
+            raise ConfigError(f"bias: {char_id!r} is not a character id of this model "
+                                f"(0 to {vocab_size - 1})", field="bias")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not -MAX_BIAS <= value <= MAX_BIAS:
+            raise ConfigError(f"bias: the bias of character {char_id} must be a number "
+                                f"from {-MAX_BIAS:g} to {MAX_BIAS:g}, not {value!r}",
+                                field="bias")
+        row[char_id] = value
+    return row
+
+
 def check_options(length: int, cfg: SampleConfig, num_samples: int) -> None:
     """A generation's settings, checked before anything is read or drawn."""
     check_length(length)
@@ -95,12 +120,14 @@ class Draws:
     read so far (what a repetition penalty counts); `stops` are id arrays; `forcing`, ids
     of a prime still to be read inside the batched steps: until they are read, the rows
     take them instead of drawing (and they count toward nothing); `guide` keeps the rows
-    to constraints (`constraints.py`)."""
+    to constraints (`constraints.py`); `bias`, (vocab,) or None, is added to each row's
+    log-probabilities before the options adjust them (OpenAI's `logit_bias`)."""
 
     def __init__(self, cfg: SampleConfig, seed: int | None, rows: int, vocab_size: int,
                  context: np.ndarray, stops: Sequence[np.ndarray], length: int,
-                 forcing: Sequence[int] = (), guide: Guide | None = None):
-        self.cfg, self.length, self.guide = cfg, length, guide
+                 forcing: Sequence[int] = (), guide: Guide | None = None,
+                 bias: np.ndarray | None = None):
+        self.cfg, self.length, self.guide, self.bias = cfg, length, guide, bias
         self.forcing = list(forcing)
         self.stops = [s for s in stops if s.size]
         self.generator = generator_for(seed)
@@ -116,7 +143,8 @@ class Draws:
     @property
     def plain(self) -> bool:
         """Drawn in `draw_batch`'s vectorised pass (temperature alone, no prime left)."""
-        return self.temperature_only and not self.forcing and self.guide is None
+        return (self.temperature_only and not self.forcing and self.guide is None
+                and self.bias is None)
 
     @property
     def finished(self) -> bool:
@@ -127,6 +155,8 @@ class Draws:
         id of the prime they are still reading)."""
         if self.forcing:
             return np.full(self.active.size, self.forcing[0], dtype=np.int64)
+        if self.bias is not None:
+            logprobs = logprobs + self.bias
         if self.guide is not None:
             logprobs = self.guide.masked(logprobs, self.length - self.steps)
         return draw(adjust(logprobs, self.cfg, self.seen), self.cfg.temperature == 0,

@@ -22,6 +22,7 @@ from typing import Any
 from charrnn.config import SampleConfig, ServeConfig
 from charrnn.decoding.batcher import Request
 from charrnn.decoding.particles import MAX_PARTICLES, particles_for
+from charrnn.decoding.sampling import MAX_BIAS
 from charrnn.errors import CharRNNError
 from charrnn.interface.serve.fields import (
     FieldError,
@@ -80,6 +81,9 @@ def completion_request(data: Mapping[str, Any], lm, limits: ServeConfig,
     best_of = f.integer("best_of", None, 1, limits.max_width)
     if best_of is not None and best_of < generations[0].num_samples:
         raise FieldError("best_of", "best_of must be at least n")
+    if best_of is not None and best_of > 1 and generations[0].bias:
+        raise FieldError("logit_bias", "logit_bias applies to sampling, not to best_of's "
+                                       "beam search (which scores by the model alone)")
     stream = f.boolean("stream", False)
     if best_of is not None and best_of > 1 and stream:
         raise FieldError("best_of", "best_of cannot be streamed (the beam's texts are whole "
@@ -143,9 +147,7 @@ def _generations(f: Fields, prompts: list[str], lm, limits: ServeConfig, max_tok
     length = _max_tokens(max_tokens, limits, tokens_field)
     for name in ("frequency_penalty", "presence_penalty"):
         _refused_unless_zero(f, name)
-    if f.raw("logit_bias", None) not in (None, {}):
-        raise FieldError("logit_bias", "logit_bias is not supported: use ban_chars to keep "
-                                       "characters out, or a pattern")
+    bias = _logit_bias(f, len(lm.vocab.chars))
     options = checked(SampleConfig(
         temperature=f.number("temperature", 1.0, 0.0, 2.0),
         top_k=f.integer("top_k", None, 1, 1_000_000),
@@ -156,16 +158,42 @@ def _generations(f: Fields, prompts: list[str], lm, limits: ServeConfig, max_tok
     seed = f.integer("seed", None, -(2**63), 2**63 - 1)
     label, constraints = label_field(f), constraints_field(f)
     asked = f.integer("particles", None, 1, MAX_PARTICLES)
+    if bias and asked not in (None, 1):
+        raise FieldError("particles", "logit_bias changes the model's distribution, which "
+                                      "particles sample from: send one or the other")
     try:
-        particles = particles_for(asked, options, bool(constraints), bool(stop),
-                                  lm.vocab.end_id)
+        particles = 1 if bias else particles_for(asked, options, bool(constraints),
+                                                 bool(stop), lm.vocab.end_id)
     except CharRNNError as exc:
         raise library_error(exc) from None
     return [Request(prime=respell(lm.vocab, prompt[-limits.max_prime:]).text, length=length,
                     options=options, seed=None if seed is None else seed % 2**63,
                     num_samples=n, stop=stop, label=label, constraints=constraints,
-                    particles=particles)
+                    particles=particles, bias=bias)
             for prompt in prompts]
+
+
+def _logit_bias(f: Fields, vocab_size: int) -> dict[int, float]:
+    """OpenAI's logit_bias, keyed by character id (a character's index in /v1/models'
+    vocabulary): each value, from -100 to 100, is added to that character's
+    log-probability at every step."""
+    bias = f.raw("logit_bias", None)
+    if bias is None:
+        return {}
+    if not isinstance(bias, dict):
+        raise FieldError("logit_bias", "logit_bias must map character ids to numbers")
+    read = {}
+    for key, value in bias.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) < vocab_size):
+            raise FieldError("logit_bias", f"logit_bias: {key[:20]!r} is not a character id "
+                                           f"of this model (0 to {vocab_size - 1}: a "
+                                           "character's index in /v1/models' vocabulary)")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not -MAX_BIAS <= value <= MAX_BIAS:
+            raise FieldError("logit_bias", f"logit_bias: each value must be a number from "
+                                           f"{-MAX_BIAS:g} to {MAX_BIAS:g}")
+        read[int(key)] = float(value)
+    return read
 
 
 def _max_tokens(value: Any, limits: ServeConfig, name: str) -> int:
