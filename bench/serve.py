@@ -22,7 +22,10 @@ load: throughput (characters per second, all clients together), time to first ch
 - the same load with `--max-batch 1` (one request at a time, what torch-rnn-server
   does), and the ratio of the batched server to it;
 - the time to first character of one client whose prime is 200 characters (goal
-  < 50 ms), alone and while 31 others generate.
+  < 50 ms), alone and while 31 others generate;
+- the same loads of 1 and 32 clients through the OpenAI API (`/v1/completions`,
+  streamed), just after each round's `/v1/sample` load: its share of that throughput
+  (goal >= 0.90), median and every round.
 
 This shared 2-core machine drifts by 10-20% over tens of seconds, so a goal's reference
 measured once, apart from its load, moved the ratio as much. The loads with a goal (1
@@ -123,11 +126,12 @@ class Connection:
     def close(self) -> None:
         self.writer.close()
 
-    async def stream(self, body: dict) -> tuple[float, bytes]:
-        """POST /v1/sample: (seconds to the first event, the answer's last bytes)."""
+    async def stream(self, body: dict, path: str = "/v1/sample", keep: int = 4096
+                     ) -> tuple[float, bytes]:
+        """POST `path`: (seconds to the first event, the answer's last `keep` bytes)."""
         payload = json.dumps(body).encode()
         began = time.perf_counter()
-        self.writer.write(b"POST /v1/sample HTTP/1.1\r\nHost: " + self.host.encode()
+        self.writer.write(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: " + self.host.encode()
                           + b"\r\nContent-Type: application/json\r\nContent-Length: "
                           + str(len(payload)).encode() + b"\r\n\r\n" + payload)
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -138,7 +142,7 @@ class Connection:
             data = await self.reader.readexactly(size + 2)
             if first is None:
                 first = time.perf_counter() - began
-            tail = (tail + data[:-2])[-4096:]
+            tail = (tail + data[:-2])[-keep:]
         await self.reader.readuntil(b"\r\n")  # the end of the (empty) trailer section
         return first, tail
 
@@ -147,28 +151,41 @@ async def connections(url: str, count: int) -> list[Connection]:
     return [await Connection.open(url) for _ in range(count)]
 
 
-async def one_request(conn: Connection, prime: str = "S",
-                      seed: int | None = None) -> tuple[float, float, int]:
-    """(seconds to the first character, seconds to the end, characters) of one stream."""
+async def one_request(conn: Connection, prime: str = "S", seed: int | None = None,
+                      api: str = "charrnn") -> tuple[float, float, int]:
+    """(seconds to the first character, seconds to the end, characters) of one stream,
+    through charrnn's `/v1/sample` or (api "openai") `/v1/completions`; either answer
+    is read whole and its length checked."""
     began = time.perf_counter()
-    first, tail = await conn.stream({"prime": prime, "length": LENGTH, "stream": True,
-                                     "seed": seed})
-    end = tail.rfind(b"event: end\ndata: ")
-    if end < 0:
-        raise RuntimeError("the stream ended without its end event")
-    samples = json.loads(tail[end + 17 :].split(b"\n\n")[0])["samples"]
-    if len(samples[0]) != LENGTH:
-        raise RuntimeError(f"a sample of {len(samples[0])} characters, not {LENGTH}")
+    if api == "openai":
+        first, body = await conn.stream({"prompt": prime, "max_tokens": LENGTH,
+                                         "stream": True, "seed": seed},
+                                        "/v1/completions", keep=1 << 22)
+        events = body.split(b"\n\n")
+        if events[-2:] != [b"data: [DONE]", b""]:
+            raise RuntimeError("the stream ended without data: [DONE]")
+        text = "".join(json.loads(e[6:])["choices"][0]["text"] for e in events[:-2])
+    else:
+        first, tail = await conn.stream({"prime": prime, "length": LENGTH, "stream": True,
+                                         "seed": seed})
+        end = tail.rfind(b"event: end\ndata: ")
+        if end < 0:
+            raise RuntimeError("the stream ended without its end event")
+        text = json.loads(tail[end + 17 :].split(b"\n\n")[0])["samples"][0]
+    if len(text) != LENGTH:
+        raise RuntimeError(f"a sample of {len(text)} characters, not {LENGTH}")
     return first, time.perf_counter() - began, LENGTH
 
 
-async def load_run(url: str, clients: int, each: int) -> dict[str, float]:
+async def load_run(url: str, clients: int, each: int, api: str = "charrnn"
+                   ) -> dict[str, float]:
     """`clients` clients, `each` requests one after another; figures of the whole load."""
     conns = await connections(url, clients)
-    await asyncio.gather(*(one_request(c) for c in conns))  # connections and routes warm
+    await asyncio.gather(*(one_request(c, api=api) for c in conns))  # connections warm
 
     async def worker(c: int) -> list[tuple[float, float, int]]:
-        return [await one_request(conns[c], seed=c * 1000 + i) for i in range(each)]
+        return [await one_request(conns[c], seed=c * 1000 + i, api=api)
+                for i in range(each)]
 
     began = time.perf_counter()
     results = [r for rs in await asyncio.gather(*(worker(c) for c in range(clients)))
@@ -304,13 +321,17 @@ def report(label: str, run: Path) -> None:
     lm = load(run)
     bare = bare_step_chars_s(lm)
     rounds: dict[int, list[tuple[float, dict[str, float]]]] = {1: [], 32: []}
+    openai_shares: dict[int, list[float]] = {1: [], 32: []}
     figures = {}
     server = Server(run)
     try:
         for _ in range(ROUNDS):  # each goal's load just after its reference
-            rounds[1].append((sample_chars_s(lm), asyncio.run(load_run(server.url, 1, LOADS[1]))))
-            rounds[32].append((floor_chars_s(lm),
-                               asyncio.run(load_run(server.url, 32, LOADS[32]))))
+            for clients, reference in ((1, sample_chars_s), (32, floor_chars_s)):
+                measured = reference(lm)
+                own = asyncio.run(load_run(server.url, clients, LOADS[clients]))
+                rounds[clients].append((measured, own))
+                through = asyncio.run(load_run(server.url, clients, LOADS[clients], "openai"))
+                openai_shares[clients].append(through["chars_s"] / own["chars_s"])
         figures[("32", 8)] = asyncio.run(load_run(server.url, 8, LOADS[8]))
         alone = asyncio.run(first_char_ms(server.url, 0))
         busy = asyncio.run(first_char_ms(server.url, 31))
@@ -348,6 +369,10 @@ def report(label: str, run: Path) -> None:
                 versus = ""
             print(f"  {clients:>7} {name:<14} {f['chars_s']:>9,.0f} {f['first_ms']:>9.1f} "
                   f"{f['p50_ms']:>8.0f} {f['p95_ms']:>8.0f}  {versus}")
+    for clients, shares in openai_shares.items():
+        print(f"  /v1/completions beside /v1/sample, {clients} client(s), streamed: median "
+              f"{statistics.median(shares):.2f} of its throughput (goal >= 0.90; "
+              f"{', '.join(f'{r:.2f}' for r in shares)})")
     print(f"  first character after a 200-character prime: {alone:.1f} ms alone "
           f"(goal < 50 ms), {busy:.1f} ms beside 31 generating clients")
 

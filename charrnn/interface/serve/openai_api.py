@@ -245,8 +245,9 @@ async def _streamed(service: Service, asked: Completion, request: Request, chat:
         whole = await _all_texts(service, asked, request)
         rows = None
     else:
-        rows = [await service.submit(g, Waker(stream=True), {"prime": "prompt"})
-                for g in asked.generations]
+        wakers = [Waker(stream=True) for _ in asked.generations]
+        rows = [await service.submit(g, waker, {"prime": "prompt"})
+                for g, waker in zip(asked.generations, wakers, strict=True)]
 
     async def events() -> AsyncIterator[str]:
         if chat:
@@ -262,7 +263,7 @@ async def _streamed(service: Service, asked: Completion, request: Request, chat:
             yield "data: [DONE]\n\n"
             return
         try:
-            async for piece in _pieces(service, asked, rows, chunk):
+            async for piece in _pieces(service, asked, rows, wakers, chunk):
                 yield piece
         finally:
             for gen in rows:
@@ -272,9 +273,11 @@ async def _streamed(service: Service, asked: Completion, request: Request, chat:
                              headers={"Cache-Control": "no-store"})
 
 
-async def _pieces(service: Service, asked: Completion, gens: list, chunk
-                  ) -> AsyncIterator[str]:
-    """The chunks of generations in the batcher, as their characters arrive."""
+async def _pieces(service: Service, asked: Completion, gens: list, wakers: list[Waker],
+                  chunk) -> AsyncIterator[str]:
+    """The chunks of generations in the batcher, as their characters arrive: woken by
+    the first generation still running (its first ids, its end), else every
+    STREAM_INTERVAL, as `/v1/sample` streams."""
     hold = max((len(s) for g in asked.generations for s in g.stop), default=1) - 1
     readers = [[service.lm.vocab.streaming_text() for _ in g.rows] for g in gens]
     sent = [[0] * len(g.rows) for g in gens]
@@ -292,7 +295,10 @@ async def _pieces(service: Service, asked: Completion, gens: list, chunk
                     yield chunk(k * asked.n + i, ready, None)
         if finished:
             break
-        await asyncio.sleep(STREAM_INTERVAL)
+        running = next((w for g, w in zip(gens, wakers, strict=True)
+                        if not g.done.is_set()), None)
+        if running is not None:
+            await running.wait(STREAM_INTERVAL if any(map(any, sent)) else 1.0)
     for k, (g, generation) in enumerate(zip(gens, asked.generations, strict=True)):
         if g.error is not None:
             yield f"data: {json.dumps(_stream_error(g.error))}\n\n"
