@@ -117,7 +117,7 @@ def main() -> None:
                         default=ROOT / "corpora" / "english" / "books.tar.xz")
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--label-input", nargs="+", default=["vector"],
-                        choices=["vector", "prefix"])
+                        choices=["vector", "prefix", "adapter"])
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--no-alone", action="store_true",
                         help="skip the author-alone models (and the per-source goal)")

@@ -19,7 +19,7 @@ SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DOCUMENTS = ("lines", "paragraphs", "files")
 LABEL_FROM = ("dirname", "filename", "tab")  # where a text's label comes from (--label-from)
-LABEL_INPUTS = ("vector", "prefix")  # how a label enters the network (network.py)
+LABEL_INPUTS = ("vector", "prefix", "adapter")  # how a label enters the network (network.py)
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
@@ -30,6 +30,7 @@ MAX_HIDDEN = 8192  # units per layer
 MAX_EMBED = 8192  # embedding size
 MAX_LAYERS = 16  # stacked layers
 MAX_LABELS = 10_000  # labels a model of labelled files may learn
+MAX_ADAPTED_LABELS = 64  # labels with an output layer of their own (label_input "adapter")
 MAX_VOCAB = 0x110000 + 1 + MAX_LABELS  # every code point, an end symbol and the labels
 
 T = TypeVar("T")
@@ -133,7 +134,8 @@ class ModelConfig(_JSONConfig):
     dropout: float = 0.1
     weight_drop: float = 0.0  # training only: dropout on the recurrent weight matrices
     tie_weights: bool = False
-    label_input: str = "vector"  # labelled files: a learned vector at every step, or prefix
+    label_input: str = "vector"  # labelled files: a learned vector at every step (and with
+    #                              "adapter" an output layer correction), or prefix
     vocab_size: int = 0  # filled in from the corpus
     label_count: int = 0  # filled in from the corpus: its labels (the last ids of its vocab)
 
@@ -162,6 +164,9 @@ class ModelConfig(_JSONConfig):
         _check(_is_int(self.label_count) and 0 <= self.label_count
                <= min(max(self.vocab_size - 1, 0), MAX_LABELS),
                f"label_count must be between 0 and `vocab_size` - 1 (at most {MAX_LABELS})")
+        _check(self.label_input != "adapter" or self.label_count <= MAX_ADAPTED_LABELS,
+               f"label_input adapter gives each label an output layer of its own: at most "
+               f"{MAX_ADAPTED_LABELS} labels, not {self.label_count}")
         _check(isinstance(self.tie_weights, bool), "tie_weights must be true or false")
         _check(not self.tie_weights or self.embed_size == self.hidden_size,
                f"tie_weights shares the embedding with the output head, so `embed_size` "

@@ -2,8 +2,10 @@
 source, labels that steer generation, and classification by the same model."""
 
 import json
+import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -714,3 +716,65 @@ def test_classifying_with_a_model_without_labels_is_one_line(cli, one_error_line
     text.write_text("the cat\n")
     assert "without labels" in one_error_line(cli("classify", str(text), "--checkpoint",
                                                   str(model)))
+
+
+# --- label adapters (label_input "adapter": an output layer correction per label) ---------
+
+@pytest.fixture(scope="module")
+def adapter_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapted")
+    folder = write_letters(root / "letters")
+    charrnn.train(str(folder), label_from="dirname", label_input="adapter", steps=150,
+                  eval_every=50, out=root / "run", **SMALL)
+    return root, charrnn.load(root / "run")
+
+
+def test_label_adapters_learn_and_every_decoding_path_agrees(adapter_run):
+    _, lm = adapter_run
+    heads = lm.model.label_heads
+    assert heads is not None and float(heads.weight.detach()[1:].abs().max()) > 0  # learned
+    assert float(heads.weight.detach()[0].abs().max()) == 0  # no label: no correction
+    assert lm.classify("the cat sat on the mat.").label == "alice"
+    assert lm.classify("GEARS GRIND AT NOON!").label == "bob"
+    text = "THE ENGINE ROARS"
+    session, stepped = lm.session(label="bob"), 0.0
+    for char in text:
+        stepped += math.log(session.distribution()[char])
+        session.feed(char)
+    assert lm.logprob(text, label="bob") == pytest.approx(stepped, abs=1e-3)
+    (beam_text, beam_score), = lm.beam(12, width=4, label="alice")
+    assert beam_score == pytest.approx(lm.logprob(beam_text, label="alice"), abs=1e-3)
+
+
+def test_rows_of_different_labels_in_one_batch_each_get_their_own_correction(adapter_run):
+    _, lm = adapter_run
+    starts = [lm.decoder.start(lm.codec.prime("the ", label=name)) for name in lm.labels]
+    alone = [lm.decoder.advance(np.array([3]), tuple(np.ascontiguousarray(s.numpy())
+                                                     for s in state))[0]
+             for state, _ in starts]
+    joined = tuple(np.ascontiguousarray(np.concatenate([a.numpy(), b.numpy()], axis=1))
+                   for a, b in zip(starts[0][0], starts[1][0], strict=True))
+    together = lm.decoder.advance(np.array([3, 3]), joined)[0]
+    assert np.allclose(together, np.concatenate(alone), atol=1e-5)
+    assert not np.allclose(alone[0], alone[1], atol=1e-3)  # the labels differ
+
+
+def test_an_adapter_model_is_served_but_not_exported(adapter_run, cli, one_error_line):
+    root, _ = adapter_run
+    result = cli("export", str(root / "run"), "--format", "web",
+                 "--out", str(root / "page.html"))
+    assert "label_input adapter" in one_error_line(result)
+    assert not (root / "page.html").exists()
+
+
+def test_adapters_for_more_labels_than_the_bound_are_one_line(tmp_path, cli):
+    folder = tmp_path / "many"
+    for i in range(65):
+        (folder / f"l{i}").mkdir(parents=True)
+        (folder / f"l{i}" / "a.txt").write_text("abc " * 20, encoding="utf-8")
+    result = cli("train", str(folder), "--label-from", "dirname", "--label-input",
+                 "adapter", "--steps", "1", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "at most 64 labels" in errors[0], result.stderr
+    assert not (tmp_path / "run").exists()

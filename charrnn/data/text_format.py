@@ -34,7 +34,7 @@ class TextFormat:
 
     end_id: int | None = None  # documents or many files: the end symbol's id
     labels: tuple[str, ...] = ()  # label names; label k's id is end_id + 1 + k
-    label_input: str | None = None  # with labels: "vector" or "prefix"
+    label_input: str | None = None  # with labels: "vector", "adapter" or "prefix"
     default_label: int | None = None  # the label id read when none is asked for
     documents: str | None = None  # "lines", "paragraphs", "files", or None (one stream)
     stream_of_files: bool = False  # many files learned as one stream
@@ -211,7 +211,7 @@ def label_in_force(ids: torch.Tensor, carried: torch.Tensor, first_label: int) -
 
 def label_vectors(label_input: str, label_count: int) -> int:
     """How many learned label vectors a network of `label_count` labels holds."""
-    return label_count if label_input == "vector" else 0
+    return label_count if label_input in ("vector", "adapter") else 0
 
 
 def text_format_of(vocab: Vocab, documents: str | None, many_files: bool,

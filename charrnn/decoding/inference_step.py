@@ -15,7 +15,8 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
   microsecond per operation where an eager torch call costs several.
 
 The state layout is the model's ((num_layers, batch, hidden) tensors, and a labelled
-model's (1, batch, 1) label in force, whose vector's input projection is a second table),
+model's (1, batch, 1) label in force, whose vector's input projection is a second table
+and, with label adapters, whose output correction is added to the head's logits),
 so `select_state` reorders beams as usual; every call returns fresh state tensors
 (numpy-backed, no copy) and never writes into the ones it was given.
 """
@@ -90,6 +91,10 @@ class InferenceStep:
             self.first_label = model.first_label
             self.label_table = (model.label_embed.weight.float()
                                 @ weight("weight_ih", 0).T).contiguous().numpy()
+        self.label_heads = None  # label_input "adapter": each label's (weight, bias)
+        if model.label_heads is not None:
+            self.label_heads = (model.label_heads.weight.detach().float().numpy(),
+                                model.label_heads.bias.detach().float().numpy())
 
     @property
     def products(self) -> list[Product]:
@@ -124,11 +129,27 @@ class InferenceStep:
                 else:
                     self.cell.step(gates, h_out[k])
             x = h_out[k]
-        logprobs = self._log_softmax(self.head(x, buf.logits), buf.exp)
+        logits = self.head(x, buf.logits)
+        if self.label_heads is not None:
+            self._adapt(logits, x, codes)
+        logprobs = self._log_softmax(logits, buf.exp)
         new = (h_out,) if c_out is None else (h_out, c_out)
         if codes is not None:
             new = (*new, codes.astype(np.float32).reshape(1, -1, 1))
         return logprobs, new
+
+    def _adapt(self, logits: np.ndarray, x: np.ndarray, codes: np.ndarray) -> None:
+        """Add each row's label's output correction to its logits (`LabelHeads`)."""
+        weight, bias = self.label_heads
+        if codes.size == 1:
+            k = int(codes[0])
+            if k:
+                logits[0] += weight[k] @ x[0] + bias[k]
+            return
+        for k in np.unique(codes).tolist():
+            if k:
+                rows = codes == k
+                logits[rows] += x[rows] @ weight[k].T + bias[k]
 
     def _label_codes(self, idx: np.ndarray, carried: np.ndarray) -> np.ndarray:
         """Each row's label after reading `idx` (the rule: `label_after`)."""

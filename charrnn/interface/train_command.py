@@ -61,10 +61,12 @@ def train(
              "each line as LABEL<TAB>text (tab). The model learns each label's style "
              "(sample --label) and can tell them apart (charrnn classify).",
         rich_help_panel=DATA, show_default=False)] = None,
-    label_input: Annotated[Literal["vector", "prefix"], typer.Option(
+    label_input: Annotated[Literal["vector", "prefix", "adapter"], typer.Option(
         help="How a label enters the network: a learned vector added at every step "
-             "(vector), or only a symbol read before the text (prefix). vector measured "
-             "better (docs/folders.md).", rich_help_panel=MODEL)] = DEFAULT_MODEL.label_input,
+             "(vector); that and an output layer of each label's own (adapter, at most 64 "
+             "labels; not exportable yet); or only a symbol read before the text (prefix). "
+             "docs/folders.md compares them.",
+        rich_help_panel=MODEL)] = DEFAULT_MODEL.label_input,
     weights: Annotated[list[str] | None, typer.Option(
         "--weight", metavar="PATTERN=WEIGHT",
         help="Many files: draw the files whose name (or source) matches PATTERN this many "

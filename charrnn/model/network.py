@@ -7,6 +7,11 @@ with `label_input` "vector" adds one more, (1, batch, 1): the label each row is 
 in (1 + its index; 0 for none), set by reading a label's symbol and kept until the next
 one. Its learned vector is added to every character's embedding, so the label speaks at
 every step, not only at the start of a text (`label_input` "prefix": only the symbol).
+With `label_input` "adapter" each label also has an output layer of its own, a
+correction added to the shared head's logits (`LabelHeads`): a label changes what the
+network writes from the same hidden state, not only the state, so a model of labelled
+files starting from a base that already knows the language has its labels' styles to
+learn in weights of their own.
 """
 
 from __future__ import annotations
@@ -50,6 +55,27 @@ class FastDropout(nn.Module):
         return x * (bits < self.threshold) * self.scale
 
 
+class LabelHeads(nn.Module):
+    """Each label's correction to the output layer: logits += W[k] h + b[k] at the steps
+    written in label k (row 0, no label yet, stays zero). Zero at the start, so a model
+    starting from a parent writes as the parent did until its labels are learned."""
+
+    def __init__(self, labels: int, vocab: int, hidden: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(labels + 1, vocab, hidden))
+        self.bias = nn.Parameter(torch.zeros(labels + 1, vocab))
+
+    def forward(self, out: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """out (batch, time, hidden), codes (batch, time) -> logit corrections (batch,
+        time, vocab), computed label by label for the steps each one is in force."""
+        delta = out.new_zeros(*codes.shape, self.bias.shape[1])
+        for k in torch.unique(codes).tolist():
+            if k > 0:
+                at = codes == k
+                delta[at] = out[at] @ self.weight[k].T + self.bias[k]
+        return delta
+
+
 class CharRNN(nn.Module):
     """Embedding -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head
     (optionally sharing its weight with the embedding)."""
@@ -82,6 +108,8 @@ class CharRNN(nn.Module):
             self.state_names += ("label",)
             self.label_embed = nn.Embedding(self.labels + 1, config.embed_size, padding_idx=0)
             self.first_label = config.vocab_size - self.labels
+        self.label_heads = (LabelHeads(self.labels, config.vocab_size, config.hidden_size)
+                            if self.labels and config.label_input == "adapter" else None)
 
     @property
     def num_parameters(self) -> int:
@@ -98,7 +126,7 @@ class CharRNN(nn.Module):
         """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step.
         `restarts` (batch, time; bool), where given, marks the steps before which the state
         returns to zero: where a packed row's next document begins."""
-        x, labels = self.embed(ids), ()
+        x, labels, codes = self.embed(ids), (), None
         if self.labels:
             state, codes = state[:-1], label_in_force(ids, state[-1], self.first_label)
             x = x + self.label_embed(codes)
@@ -108,7 +136,10 @@ class CharRNN(nn.Module):
         else:
             hidden_in = state if self.config.model == "lstm" else state[0]
             out, hidden_out = self._recur(x, hidden_in)
-        logits = self.head(self.drop(out))
+        out = self.drop(out)
+        logits = self.head(out)
+        if self.label_heads is not None:
+            logits = logits + self.label_heads(out, codes)
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, (*new_state, *labels)
 

@@ -179,8 +179,8 @@ def build_network(config: ModelConfig, cfg: TrainConfig, dev: torch.device,
     """A model on `dev` (fresh, or holding `weights`), wrapped for a distributed job, with
     its optimiser and (with `ema`) its weight average."""
     model = CharRNN(config)
-    if weights is not None:  # a parent's; label vectors are the child's own, fresh
-        kept = {k: v for k, v in weights.items() if not k.startswith("label_embed")}
+    if weights is not None:  # a parent's; label weights are the child's own, fresh
+        kept = {k: v for k, v in weights.items() if not k.startswith("label_")}
         model.load_state_dict({**model.state_dict(), **kept})
     model = model.to(dev)
     model.train()
