@@ -26,7 +26,7 @@ NODE = shutil.which("node")
 
 
 def random_lm(cell="lstm", layers=1, level="char", documents=False, labels=(),
-              after_end=False, hidden=24, seed=0):
+              after_end=False, hidden=24, seed=0, adapter=False):
     """A model of random weights (the step's arithmetic is what is tested, not what it
     learned), sharpened so that its distributions are far from uniform."""
     vocab = ByteVocab() if level == "byte" else Vocab.from_text(TEXT)
@@ -34,13 +34,17 @@ def random_lm(cell="lstm", layers=1, level="char", documents=False, labels=(),
     if documents or labels:
         vocab = vocab.with_end(5, {name: 3 + k for k, name in enumerate(labels)})
     config = ModelConfig(model=cell, num_layers=layers, hidden_size=hidden, embed_size=12,
-                         vocab_size=len(vocab), label_count=len(labels))
+                         vocab_size=len(vocab), label_count=len(labels),
+                         label_input="adapter" if adapter else "vector")
     torch.manual_seed(seed)
     model = CharRNN(config)
     with torch.no_grad():
         model.head.weight.mul_(6.0)
         if labels:
             model.label_embed.weight.mul_(3.0)
+        if adapter:  # (each label's output correction starts at zero: give it some)
+            model.label_heads.weight[1:].normal_(0, 1.0)
+            model.label_heads.bias[1:].normal_(0, 1.0)
     record = RunRecord(config, vocab, DataConfig(level=vocab.level),
                        corpus=CorpusRecord(files=2 if after_end else None))
     return LanguageModel(model, vocab, record)
@@ -68,7 +72,8 @@ VARIANTS = [dict(cell=c, layers=n, level=lv, documents=d)
             for c, n, lv, d in itertools.product(("lstm", "gru", "rnn"), (1, 2),
                                                  ("char", "byte"), (False, True))]
 VARIANTS += [dict(cell="lstm", layers=2, labels=("austen", "dickens")),
-             dict(cell="gru", layers=1, labels=("a", "b", "c"), after_end=True)]
+             dict(cell="gru", layers=1, labels=("a", "b", "c"), after_end=True),
+             dict(cell="lstm", layers=1, labels=("austen", "dickens"), adapter=True)]
 
 _COMPARE = """
 const fs = require("fs");

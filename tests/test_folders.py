@@ -759,12 +759,15 @@ def test_rows_of_different_labels_in_one_batch_each_get_their_own_correction(ada
     assert not np.allclose(alone[0], alone[1], atol=1e-3)  # the labels differ
 
 
-def test_an_adapter_model_is_served_but_not_exported(adapter_run, cli, one_error_line):
-    root, _ = adapter_run
-    result = cli("export", str(root / "run"), "--format", "web",
-                 "--out", str(root / "page.html"))
-    assert "label_input adapter" in one_error_line(result)
-    assert not (root / "page.html").exists()
+def test_an_adapter_model_exports_to_onnx_as_it_decodes(adapter_run, cli):
+    root, lm = adapter_run
+    result = cli("export", str(root / "run"), "--format", "onnx", "--out",
+                 str(root / "m.onnx"))
+    assert result.exit_code == 0, result.output
+    back = charrnn.load(root / "m.onnx")
+    for name in lm.labels:
+        assert back.logprob("GEARS GRIND", label=name) == pytest.approx(
+            lm.logprob("GEARS GRIND", label=name), abs=1e-3)
 
 
 def test_adapters_for_more_labels_than_the_bound_are_one_line(tmp_path, cli):

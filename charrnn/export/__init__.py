@@ -55,10 +55,6 @@ def export(lm, format: str, out: str | Path, weights: str = "fp32",
         raise setting_error(f"cannot write {out}: it is a folder")
     if out.exists() and not force:
         raise setting_error(f"{out} exists; pass --force to replace it")
-    if lm.model.label_heads is not None:
-        raise setting_error("format: a model whose labels have output layers of their own "
-                            "(label_input adapter) cannot be exported yet; serve it with "
-                            "`charrnn serve`, or train with --label-input vector")
     bundle = bundle_of(lm, weights)
     if format == "onnx":
         from charrnn.export.onnx_graph import onnx_bytes

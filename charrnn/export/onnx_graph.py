@@ -122,6 +122,12 @@ def onnx_bytes(lm) -> bytes:
         hs.append(h_new)
         x = h_new
     logits = g.linear(x, w["head.weight"], w["head.bias"], "head")
+    if model.label_heads is not None:  # the label's own output correction (`LabelHeads`)
+        heads = g.op("Gather", g.const(w["label_heads.weight"], "label_heads"), code, axis=0)
+        column = g.op("Unsqueeze", x, g.const(np.array([2], np.int64)))  # (batch, hidden, 1)
+        delta = g.op("Squeeze", g.op("MatMul", heads, column), g.const(np.array([2], np.int64)))
+        bias = g.op("Gather", g.const(w["label_heads.bias"], "label_heads.bias"), code, axis=0)
+        logits = g.op("Add", logits, g.op("Add", delta, bias))
     state_out = {"h": lambda: _stacked(g, hs), "c": lambda: _stacked(g, cs),
                  "label": lambda: label_out}
     outputs = {"logprobs": g.op("LogSoftmax", logits, axis=1),

@@ -197,7 +197,8 @@ def _metadata(built) -> dict:
 
 
 _GRAPH_NAMES = {"embed.weight": "embed", "label_embed.weight": "label_embed",
-                "head.weight": "head.T", "head.bias": "head.bias"}
+                "head.weight": "head.T", "head.bias": "head.bias",
+                "label_heads.weight": "label_heads", "label_heads.bias": "label_heads.bias"}
 
 
 def _graph_name(key: str) -> str:

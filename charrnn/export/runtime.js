@@ -154,6 +154,10 @@ function charrnnRuntime() {
       }
       this.head = kernel.matrix(t("head.weight"), this.vocabSize, n);
       this.headBias = kernel.vectorOf(t("head.bias"));
+      // label adapters: each label's own correction to the head (`LabelHeads` in Python)
+      this.labelHeads = manifest.tensors["label_heads.weight"] ? t("label_heads.weight") : null;
+      this.labelHeadBias = this.labelHeads ? t("label_heads.bias") : null;
+      this.delta = new Float32Array(this.vocabSize);
       this.gi = kernel.vector(g);
       this.gh = kernel.vector(g);
       this.x = kernel.vector(n);
@@ -222,6 +226,12 @@ function charrnnRuntime() {
       }
       this.x.view.set(input);
       kernel.matvec(this.head, this.x, this.logits, this.headBias);
+      if (label && this.labelHeads) {
+        const v = this.vocabSize, logits = this.logits.view, delta = this.delta;
+        matvecJS(this.labelHeads.subarray(label * v * n, (label + 1) * v * n), input, delta,
+                 v, n, this.labelHeadBias.subarray(label * v, (label + 1) * v));
+        for (let r = 0; r < v; r++) logits[r] += delta[r];
+      }
       return { logprobs: logSoftmax(this.logits.view), state: next };
     }
   }

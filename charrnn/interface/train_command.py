@@ -64,7 +64,7 @@ def train(
     label_input: Annotated[Literal["vector", "prefix", "adapter"], typer.Option(
         help="How a label enters the network: a learned vector added at every step "
              "(vector); that and an output layer of each label's own (adapter, at most 64 "
-             "labels; not exportable yet); or only a symbol read before the text (prefix). "
+             "labels); or only a symbol read before the text (prefix). "
              "docs/folders.md compares them.",
         rich_help_panel=MODEL)] = DEFAULT_MODEL.label_input,
     weights: Annotated[list[str] | None, typer.Option(
