@@ -419,10 +419,12 @@ def runs_table(runs: list[dict[str, Any]]) -> None:
 def _lineage_text(parent: dict[str, Any]) -> str:
     """A fine-tuned run's parent: its name, step, weights checksum and zero-shot loss."""
     zero_shot = parent.get("zero_shot_loss")
+    ships = parent.get("ships_as")
     return (f"{parent.get('name')} at step {parent.get('step')} (weights sha256 "
             f"{str(parent.get('sha256'))[:16]}...; zero-shot validation "
             f"{_bpc_text(bits(zero_shot) if isinstance(zero_shot, (int, float)) else None)} "
-            "bpc)")
+            "bpc)" + (f"; it ships as {ships!r}" if ships and ships != parent.get("name")
+                      else ""))
 
 
 def beam_table(prime: str, results: list[tuple[str, float, float]]) -> None:

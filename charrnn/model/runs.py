@@ -152,7 +152,7 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "text_format": record.text_format.to_dict(),
         "latest_val_bpc_by_source": {k: _bpc(v) for k, v in record.val_by_source.items()},
         "created": record.created,
-        "parent": record.parent.to_dict() if record.parent is not None else None,
+        "parent": _parent(record.parent),
     }
 
 
@@ -175,3 +175,15 @@ def list_runs(root: Path = DEFAULT_ROOT) -> list[dict[str, Any]]:
             info = {"run": str(folder), "error": str(exc)}
         runs.append({**info, "modified": newest})
     return sorted(runs, key=lambda r: r["modified"], reverse=True)
+
+
+def _parent(lineage) -> dict[str, Any] | None:
+    """A fine-tune's lineage, with `ships_as`: the shipped model whose weights it started
+    from, where that one now ships under another name (`shipped.name_of`)."""
+    if lineage is None:
+        return None
+    found = lineage.to_dict()
+    ships = shipped.name_of(lineage.sha256)
+    if ships is not None and ships != lineage.name:
+        found["ships_as"] = ships
+    return found
