@@ -19,7 +19,8 @@ SCHEDULES = ("cosine", "linear", "constant")
 LEVELS = ("char", "byte")
 DOCUMENTS = ("lines", "paragraphs", "files")
 LABEL_FROM = ("dirname", "filename", "tab")  # where a text's label comes from (--label-from)
-LABEL_INPUTS = ("vector", "prefix", "adapter")  # how a label enters the network (network.py)
+LABEL_INPUTS = ("vector", "prefix", "adapter", "auto")  # how a label enters the network
+#   (network.py); "auto", a fine-tune's default, is settled when the labels are counted
 BATCH_ORDERS = ("length", "random", "packed")  # how --documents are grouped into batches
 DEFAULT_TIME_BUDGET = 300.0  # seconds; used when no --steps, --epochs or --time is given
 STOP_RULES = ("steps", "epochs", "time_limit")  # TrainConfig fields; the first reached wins
@@ -31,6 +32,14 @@ MAX_EMBED = 8192  # embedding size
 MAX_LAYERS = 16  # stacked layers
 MAX_LABELS = 10_000  # labels a model of labelled files may learn
 MAX_ADAPTED_LABELS = 64  # labels with an output layer of their own (label_input "adapter")
+
+
+def settled_label_input(label_input: str, labels: int) -> str:
+    """`label_input` once the labels are counted: "auto" (a fine-tune's default) is
+    "adapter" for at most MAX_ADAPTED_LABELS labels, else "vector"; others stay."""
+    if label_input != "auto":
+        return label_input
+    return "adapter" if labels <= MAX_ADAPTED_LABELS else "vector"
 MAX_VOCAB = 0x110000 + 1 + MAX_LABELS  # every code point, an end symbol and the labels
 
 T = TypeVar("T")
@@ -164,6 +173,9 @@ class ModelConfig(_JSONConfig):
         _check(_is_int(self.label_count) and 0 <= self.label_count
                <= min(max(self.vocab_size - 1, 0), MAX_LABELS),
                f"label_count must be between 0 and `vocab_size` - 1 (at most {MAX_LABELS})")
+        _check(self.label_input != "auto" or self.label_count == 0,
+               "label_input auto is settled before a network is built (a saved model "
+               "states vector, adapter or prefix)")
         _check(self.label_input != "adapter" or self.label_count <= MAX_ADAPTED_LABELS,
                f"label_input adapter gives each label an output layer of its own: at most "
                f"{MAX_ADAPTED_LABELS} labels, not {self.label_count}")

@@ -634,7 +634,19 @@ def test_a_labelled_folder_fine_tunes_from_the_shipped_model(tmp_path):
     lm = charrnn.load(tmp_path / "run")
     assert lm.labels == ("alice", "bob")
     assert lm.model.config.hidden_size == 512  # the parent's architecture
+    assert lm.model.config.label_input == "adapter"  # a fine-tune's labels: adapters
+    assert lm.model.label_heads is not None
     assert isinstance(lm.sample(20, seed=1, label="bob"), str)
+
+
+def test_auto_label_input_is_adapters_up_to_their_bound_then_vectors():
+    from charrnn.config import MAX_ADAPTED_LABELS, ModelConfig, settled_label_input
+
+    assert settled_label_input("auto", 2) == "adapter"
+    assert settled_label_input("auto", MAX_ADAPTED_LABELS + 1) == "vector"
+    assert settled_label_input("prefix", 2) == "prefix"
+    with pytest.raises(CharRNNError, match="settled"):  # a saved model never says auto
+        ModelConfig(vocab_size=10, label_count=2, label_input="auto").validate()
 
 
 def test_the_folder_walk_knows_every_file_a_run_folder_holds():

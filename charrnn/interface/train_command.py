@@ -61,11 +61,12 @@ def train(
              "each line as LABEL<TAB>text (tab). The model learns each label's style "
              "(sample --label) and can tell them apart (charrnn classify).",
         rich_help_panel=DATA, show_default=False)] = None,
-    label_input: Annotated[Literal["vector", "prefix", "adapter"], typer.Option(
+    label_input: Annotated[Literal["vector", "prefix", "adapter", "auto"], typer.Option(
         help="How a label enters the network: a learned vector added at every step "
              "(vector); that and an output layer of each label's own (adapter, at most 64 "
-             "labels); or only a symbol read before the text (prefix). "
-             "docs/folders.md compares them.",
+             "labels); or only a symbol read before the text (prefix). auto, the default "
+             "with --init-from: adapter up to 64 labels, else vector. docs/folders.md "
+             "compares them.",
         rich_help_panel=MODEL)] = DEFAULT_MODEL.label_input,
     weights: Annotated[list[str] | None, typer.Option(
         "--weight", metavar="PATTERN=WEIGHT",

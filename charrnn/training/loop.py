@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from charrnn.atomic import remove_leftovers
-from charrnn.config import ModelConfig, TrainConfig, setting_error
+from charrnn.config import ModelConfig, TrainConfig, setting_error, settled_label_input
 from charrnn.data import word_list
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import IGNORE, DocumentBatcher
@@ -130,8 +130,10 @@ def train_model(
     cfg, batcher = text.cfg, text.batcher
 
     # -- model: the network, its optimiser and average, the state each stream carries ----
-    mconf = dataclasses.replace(model_config, vocab_size=len(text.vocab),
-                                label_count=len(text.vocab.labels))
+    labels = len(text.vocab.labels)
+    mconf = dataclasses.replace(model_config, vocab_size=len(text.vocab), label_count=labels,
+                                label_input=settled_label_input(model_config.label_input,
+                                                                labels))
     net = build_network(mconf, cfg, dev, ranks,
                         parent.weights_for(text.vocab) if parent is not None else None)
     state = net.model.initial_state(cfg.batch_size)

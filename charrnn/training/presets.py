@@ -115,7 +115,8 @@ def preset(size: str) -> dict[str, Any]:
 # stay; in every run the best came within the first half of the budget (35,000
 # characters: within the first 120 of about 700 steps), hence an evaluation an epoch.
 FINETUNE = {"lr": 2e-3, "warmup_steps": 50, "min_lr_frac": 0.1, "dropout": 0.2,
-            "ema": 0.998, "weight_decay": 0.0}
+            "ema": 0.998, "weight_decay": 0.0,
+            "label_input": "auto"}  # labels on a base: adapters (docs/folders.md)
 
 
 def finetune_settings(corpus_chars: int | None) -> dict[str, Any]:
