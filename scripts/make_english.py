@@ -10,6 +10,8 @@ them (choosing its best checkpoint) and the card states the loss on all of their
     python scripts/make_english.py --time 60m            # train, then ship
     python scripts/make_english.py --time 90m --resume   # go on (the budget is the whole run's)
     python scripts/make_english.py --ship-only           # ship the run's best as it is
+    python scripts/make_english.py --v2 --shape 1x1024 --time 8h --out RUN   # the 46 books
+    python scripts/make_english.py --v2 --shape 1x1024 --time 20h --resume --out RUN --ship
 
 It writes the run to `checkpoints/english-base/`, and ships its best checkpoint (weights
 only) as `charrnn/model/shipped/english.safetensors` with its card `english.md`.
@@ -265,6 +267,114 @@ def ship(corpus: Path, held_out: Path) -> None:
           f"{bits:.4f} bits/char")
 
 
+FP16_LOSS_BOUND = 0.005  # bits/char fp16 weights may cost on the validation books to ship
+
+
+def ship_v2(run: Path, corpus: Path, validation: Path, books: dict[str, str]) -> None:
+    """The BOOKS_V2 run's best weights as `shipped/english`: in fp16 where that costs
+    less than FP16_LOSS_BOUND on the validation books (measured here), else fp32. The
+    english shipped before keeps loading as `english-small`. The test books are read
+    once, at the end, for the card."""
+    found = checkpoint.load(runs.resolve(run))
+    weights = {k: v.float() for k, v in checkpoint.weights_of(found.tensors).items()}
+    meta = {k: v for k, v in found.meta.items() if k not in ("format", "version",
+                                                            "tensors_sha256")}
+    meta["corpus"] = {**meta["corpus"], "name": "english", "source": "english books"}
+    meta["validation"] = "validation books"
+    words = word_list.to_tensor(word_list.words_of([corpus.read_text(encoding="utf-8")]))
+    WORK.mkdir(parents=True, exist_ok=True)
+    trial = {}
+    for precision in ("fp32", "fp16"):
+        stored = {k: (v.half() if precision == "fp16" else v) for k, v in weights.items()}
+        trial[precision] = WORK / f"english-{precision}{checkpoint.SUFFIX}"
+        checkpoint.save(trial[precision], {**{checkpoint.MODEL + k: v
+                                              for k, v in stored.items()},
+                                           word_list.TENSOR: words}, meta)
+    val = {p: held_out_loss(path, validation)[0] for p, path in trial.items()}
+    chosen = "fp16" if val["fp16"] - val["fp32"] < FP16_LOSS_BOUND else "fp32"
+    print(f"validation books: fp32 {val['fp32']:.4f}, fp16 {val['fp16']:.4f} bits/char; "
+          f"shipping {chosen}")
+    keep_as_small(found.record.tensors_sha256)
+    target = shipped.FOLDER / f"english{checkpoint.SUFFIX}"
+    shutil.copy(trial[chosen], target)
+    test = WORK / "test.txt"
+    test.write_text("\n\n".join(books[b[0]].rstrip("\n") for b in BOOKS_V2 if b[-1] == "test")
+                    + "\n", encoding="utf-8")
+    bits, chars, dropped = held_out_loss(target, test)  # the test books, read once
+    meta["vocab_size"] = len(meta["vocab"]["counts"])
+    shipped.card("english").write_text(
+        card_v2(meta, val, chosen, bits, chars, dropped, target.stat().st_size),
+        encoding="utf-8")
+    print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB, {chosen}); test books "
+          f"{bits:.4f} bits/char")
+
+
+def keep_as_small(new_sha: str | None) -> None:
+    """The english shipped now, unless it is the one being shipped, moves to
+    `english-small` (its card with it, headed by a note), so whoever fine-tuned from it
+    still loads it by name and finds it by checksum (`shipped.name_of`)."""
+    old = shipped.path_of("english")
+    if old is None or checkpoint.load(old).record.tensors_sha256 == new_sha:
+        return
+    shutil.copy(old, shipped.FOLDER / f"english-small{checkpoint.SUFFIX}")
+    text = shipped.card("english").read_text(encoding="utf-8")
+    shipped.card("english-small").write_text(
+        text.replace("# english: the model that ships with charrnn",
+                     "# english-small: the model that shipped as `english` before\n\n"
+                     "Kept for the runs fine-tuned from it; `english` is now the larger "
+                     "model of more books.", 1), encoding="utf-8")
+
+
+def card_v2(meta: dict, val: dict[str, float], chosen: str, bits: float, chars: int,
+            dropped: int, size: int) -> str:
+    model, train = meta["model"], meta["train"]
+    rows = "\n".join(f"| {title} | {author} | {number} | {role} | `{sha}` |"
+                     for _, title, author, number, sha, role in BOOKS_V2)
+    learned = sum(1 for b in BOOKS_V2 if b[-1] == "train")
+    authors = len({b[2] for b in BOOKS_V2 if b[-1] == "train"})
+    best = meta["metrics"]["best_val_loss"] / LN2
+    return f"""# english: the model that ships with charrnn
+
+A general model of 19th- and early 20th-century English (prose, some verse and
+dialogue-heavy books, British and American), made by `scripts/make_english.py --v2` from
+public-domain books (Project Gutenberg texts, licence header and footer stripped; origins
+in `corpora/english/SOURCES.md`). It is what `charrnn sample --checkpoint english` writes
+before you train anything, and what `charrnn train MY.txt --init-from english` starts
+from. The model that shipped before it loads as `english-small`.
+
+## What it read
+
+| book | author | Gutenberg # | role | sha256 of the stripped text |
+|---|---|---|---|---|
+{rows}
+
+{learned} books by {authors} authors learned ({meta['corpus']['symbols']:,} characters); the
+validation books choose the checkpoint and the precision; the test books, by other
+authors still, are read once, for the figure below.
+
+## How it was trained
+
+- {model['model'].upper()}, {model['num_layers']} x {model['hidden_size']}, embedding
+  {model['embed_size']}, dropout {model['dropout']}; {meta['vocab_size']} characters.
+- AdamW, lr {train['lr']} ({train['lr_schedule']} to {train['min_lr_frac']} of it),
+  weight decay {train['weight_decay']}, weight average {train['ema']}, batch
+  {train['batch_size']} x {train['seq_len']}, seed {train['seed']}.
+- {meta['step']:,} steps in {meta['elapsed_seconds'] / 3600:.1f} hours (a run resumed across
+  sessions) on {torch.get_num_threads()} CPU threads ({platform.machine()}); the best
+  checkpoint (step {meta['metrics']['best_step']:,}) ships, weights only, in {chosen}
+  ({size / 1e6:.1f} MB).
+
+## How well it does
+
+- Validation books while training (their first 200,000 characters): best
+  **{best:.4f}** bits per character.
+- All of the validation books: fp32 {val['fp32']:.4f}, fp16 {val['fp16']:.4f} bits per
+  character ({chosen} ships: fp16 where it costs under {FP16_LOSS_BOUND} bits/char).
+- All of the test books ({chars:,} characters; {dropped} character(s) the learned books
+  never hold left out): **{bits:.4f}** bits per character.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time", default="60m", help="training budget (the whole run's)")
@@ -276,6 +386,9 @@ def main() -> None:
                              "validate on its validation books, into --out; no shipping")
     parser.add_argument("--shape", default=None, help="LAYERSxUNITS, e.g. 2x768")
     parser.add_argument("--out", type=Path, default=RUN)
+    parser.add_argument("--ship", action="store_true",
+                        help="with --v2: ship the run's best as english (the old one as "
+                             "english-small)")
     args = parser.parse_args()
     charrnn.tune_for_speed()
     listed = BOOKS_V2 if args.v2 else BOOKS
@@ -291,7 +404,10 @@ def main() -> None:
                                reporter=Lines(), **settings)
         print(f"trained {result.steps} steps; best validation "
               f"{result.best_val_loss / LN2:.4f} bits/char at step {result.best_step}")
-    if not args.v2:
+    if args.v2 and args.ship:
+        ship_v2(args.out, corpus, held_out, read_books(args.books, listed))
+        shutil.rmtree(WORK, ignore_errors=True)
+    elif not args.v2:
         ship(corpus, held_out)
         shutil.rmtree(WORK, ignore_errors=True)
 
