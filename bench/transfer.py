@@ -12,9 +12,13 @@ and prints each run's best validation loss (bits per character, the run's own ch
 checkpoint on its validation split) beside the others, the parent's zero-shot loss, how
 much lower the fine-tuned loss is, and each goal met or not. Then, for each run,
 `charrnn novelty` on 20 samples of 500 characters at temperature 1: the share of their
-12- and 20-character substrings found in the training text and the longest copied span.
+12- and 20-character substrings found in the training text and the longest copied span,
+and the share of the words of 20 samples of 300 characters (temperature 0.8) that the
+CMU dictionary holds (`english_words.py`). With `--bases A B`, a fine-tune from each,
+the first compared with the others.
 
     python bench/transfer.py                              # prose and verse: the goals
+    python bench/transfer.py --bases english english-small --long none   # two bases
     python bench/transfer.py --texts french russian --long none   # other alphabets
 """
 
@@ -26,6 +30,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from english_words import samples_of, word_share  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "corpora" / "transfer"
@@ -60,29 +67,45 @@ def novelty(out: Path) -> dict:
             "longest": found["longest"]}
 
 
-def compare(name: str, text: Path, folder: Path, short: str, long: str | None) -> None:
+def english_words(out: Path) -> float:
+    """The share of the run's samples' words in the CMU dictionary (english_words.py)."""
+    import charrnn
+
+    return word_share(samples_of(charrnn.load(out)))[0]
+
+
+def compare(name: str, text: Path, folder: Path, short: str, long: str | None,
+            bases: list[str]) -> None:
     chars = len(text.read_text(encoding="utf-8"))
     print(f"\n{name}: {text.name}, {chars:,} characters (validation: the last 10%)", flush=True)
-    runs = {f"fine-tuned from english, {short}": (short, ["--init-from", "english"]),
-            f"from scratch, {short}": (short, [])}
+    runs = {f"fine-tuned from {base}, {short}": (short, ["--init-from", base])
+            for base in bases}
+    runs[f"from scratch, {short}"] = (short, [])
     if long:
         runs[f"from scratch, {long}"] = (long, [])
     found = {}
     for label, (budget, extra) in runs.items():
         out = folder / f"{name}-{len(found)}"
-        found[label] = {**train(text, out, budget, extra), **novelty(out)}
+        found[label] = {**train(text, out, budget, extra), **novelty(out),
+                        "words": english_words(out)}
         r = found[label]
         zero = f"; zero-shot {r['zero_shot']:.4f}" if r["zero_shot"] is not None else ""
-        print(f"  {label:32} best validation {r['best']:.4f} bits/char at step {r['step']:,} "
+        print(f"  {label:36} best validation {r['best']:.4f} bits/char at step {r['step']:,} "
               f"of {r['steps']:,}{zero}; copied substrings: {r['12']:.1%} of 12-char, "
-              f"{r['20']:.1%} of 20-char, longest {r['longest']}", flush=True)
-    tuned, scratch = (found[label]["best"] for label in list(runs)[:2])
+              f"{r['20']:.1%} of 20-char, longest {r['longest']}; words in the CMU "
+              f"dictionary {r['words']:.1%}", flush=True)
+    labels = list(runs)
+    for other in labels[1 : len(bases)]:  # the first base against each other one
+        first, second = found[labels[0]]["best"], found[other]["best"]
+        print(f"  {labels[0]} vs {other}: {first:.4f} vs {second:.4f} "
+              f"(goal: lower; {'met' if first < second else 'not met'})")
+    tuned, scratch = found[labels[0]]["best"], found[labels[len(bases)]]["best"]
     lower = 1 - tuned / scratch
     goal = GOALS.get(name)
     said = f" (goal {goal:.0%}: {'met' if lower >= goal else 'not met'})" if goal else ""
     print(f"  fine-tuned vs {short} from scratch: {lower:.1%} lower{said}")
     if long:
-        longer = found[list(runs)[2]]["best"]
+        longer = found[labels[len(bases) + 1]]["best"]
         print(f"  fine-tuned {short} vs {long} from scratch: {tuned:.4f} vs {longer:.4f} "
               f"(goal: lower; {'met' if tuned < longer else 'not met'})")
 
@@ -93,11 +116,14 @@ def main() -> None:
                         help="texts of corpora/transfer/ by name")
     parser.add_argument("--short", default="2m", help="the fine-tune's budget")
     parser.add_argument("--long", default="10m", help="the longer scratch run ('none': skip)")
+    parser.add_argument("--bases", nargs="+", default=["english"],
+                        help="models to fine-tune from, the first compared with the others "
+                             "(e.g. english english-small)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.texts:
             compare(name, TEXTS / f"{name}.txt", Path(tmp), args.short,
-                    None if args.long == "none" else args.long)
+                    None if args.long == "none" else args.long, args.bases)
 
 
 if __name__ == "__main__":
