@@ -32,14 +32,6 @@ MAX_EMBED = 8192  # embedding size
 MAX_LAYERS = 16  # stacked layers
 MAX_LABELS = 10_000  # labels a model of labelled files may learn
 MAX_ADAPTED_LABELS = 64  # labels with an output layer of their own (label_input "adapter")
-
-
-def settled_label_input(label_input: str, labels: int) -> str:
-    """`label_input` once the labels are counted: "auto" (a fine-tune's default) is
-    "adapter" for at most MAX_ADAPTED_LABELS labels, else "vector"; others stay."""
-    if label_input != "auto":
-        return label_input
-    return "adapter" if labels <= MAX_ADAPTED_LABELS else "vector"
 MAX_VOCAB = 0x110000 + 1 + MAX_LABELS  # every code point, an end symbol and the labels
 
 T = TypeVar("T")

@@ -640,7 +640,8 @@ def test_a_labelled_folder_fine_tunes_from_the_shipped_model(tmp_path):
 
 
 def test_auto_label_input_is_adapters_up_to_their_bound_then_vectors():
-    from charrnn.config import MAX_ADAPTED_LABELS, ModelConfig, settled_label_input
+    from charrnn.config import MAX_ADAPTED_LABELS, ModelConfig
+    from charrnn.data.text_format import settled_label_input
 
     assert settled_label_input("auto", 2) == "adapter"
     assert settled_label_input("auto", MAX_ADAPTED_LABELS + 1) == "vector"

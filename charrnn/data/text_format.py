@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from charrnn.config import MAX_ADAPTED_LABELS
 from charrnn.data.documents import MODES, Documents, find_documents
 from charrnn.data.vocab import Vocab
 from charrnn.errors import CheckpointError, ConfigError
@@ -212,6 +213,19 @@ def label_in_force(ids: torch.Tensor, carried: torch.Tensor, first_label: int) -
 def label_vectors(label_input: str, label_count: int) -> int:
     """How many learned label vectors a network of `label_count` labels holds."""
     return label_count if label_input in ("vector", "adapter") else 0
+
+
+def label_heads_of(label_input: str, label_count: int) -> int:
+    """How many labels have an output layer of their own (`label_input` "adapter")."""
+    return label_count if label_input == "adapter" else 0
+
+
+def settled_label_input(label_input: str, labels: int) -> str:
+    """`label_input` once the labels are counted: "auto" (a fine-tune's default) is
+    "adapter" for at most MAX_ADAPTED_LABELS labels, else "vector"; others stay."""
+    if label_input != "auto":
+        return label_input
+    return "adapter" if labels <= MAX_ADAPTED_LABELS else "vector"
 
 
 def text_format_of(vocab: Vocab, documents: str | None, many_files: bool,

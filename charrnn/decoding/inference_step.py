@@ -87,14 +87,16 @@ class InferenceStep:
                         for k in range(1, self.layers)]
         self.head = Product(model.head.weight, model.head.bias)
         self.labels = model.labels
+        self._codes, self._correct = _no_codes, _unchanged  # a model of labels: below
         if self.labels:  # a label's vector, projected like a character's (no biases)
             self.first_label = model.first_label
             self.label_table = (model.label_embed.weight.float()
                                 @ weight("weight_ih", 0).T).contiguous().numpy()
-        self.label_heads = None  # label_input "adapter": each label's (weight, bias)
-        if model.label_heads is not None:
-            self.label_heads = (model.label_heads.weight.detach().float().numpy(),
-                                model.label_heads.bias.detach().float().numpy())
+            self._codes = self._label_codes
+            heads = model.label_heads  # label_input "adapter": each label's (weight, bias)
+            self.label_heads = None if heads is None else (
+                heads.weight.detach().float().numpy(), heads.bias.detach().float().numpy())
+            self._correct = _unchanged if heads is None else self._adapt
 
     @property
     def products(self) -> list[Product]:
@@ -117,7 +119,7 @@ class InferenceStep:
         h_out = np.empty_like(h_in)
         c_out = None if c_in is None else np.empty_like(c_in)
         buf = self._buffers_for(idx.shape[0])
-        codes = self._label_codes(idx, state[-1]) if self.labels else None
+        codes = self._codes(idx, state[-1])
         x = None
         for k in range(self.layers):
             if self.model == "gru":
@@ -130,8 +132,7 @@ class InferenceStep:
                     self.cell.step(gates, h_out[k])
             x = h_out[k]
         logits = self.head(x, buf.logits)
-        if self.label_heads is not None:
-            self._adapt(logits, x, codes)
+        self._correct(logits, x, codes)
         logprobs = self._log_softmax(logits, buf.exp)
         new = (h_out,) if c_out is None else (h_out, c_out)
         if codes is not None:
@@ -204,6 +205,15 @@ class InferenceStep:
         out = logits - logits.max(axis=1, keepdims=True)
         total = np.exp(out, out=scratch).sum(axis=1, keepdims=True)
         return np.subtract(out, np.log(total, out=total), out=out)
+
+
+def _no_codes(idx: np.ndarray, carried: np.ndarray) -> None:
+    """A model without labels has no label in force."""
+    return None
+
+
+def _unchanged(logits: np.ndarray, x: np.ndarray, codes: np.ndarray | None) -> None:
+    """No label of its own output layer: the head's logits stand."""
 
 
 def _array(t: torch.Tensor) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from charrnn.config import ModelConfig
-from charrnn.data.text_format import label_in_force, label_vectors
+from charrnn.data.text_format import label_heads_of, label_in_force, label_vectors
 from charrnn.model.restarts import recur_with_restarts
 
 State = tuple[torch.Tensor, ...]
@@ -76,6 +76,39 @@ class LabelHeads(nn.Module):
         return delta
 
 
+class _Unlabelled:
+    """How a model of no labels reads and writes: as it is."""
+
+    def read(self, model: CharRNN, ids: torch.Tensor, x: torch.Tensor, state: State):
+        """-> the inputs, the recurrent state, the label in force at each step (None),
+        and the label state to carry on (none)."""
+        return x, state, None, ()
+
+    def write(self, model: CharRNN, logits: torch.Tensor, out: torch.Tensor,
+              codes: torch.Tensor | None) -> torch.Tensor:
+        return logits
+
+
+class _Labelled(_Unlabelled):
+    """Labels read: the label in force, from the symbols read and the state's last part,
+    with its vector added to every character's embedding."""
+
+    def read(self, model, ids, x, state):
+        codes = label_in_force(ids, state[-1], model.first_label)
+        carried = (codes[:, -1:].T[:, :, None].to(state[0].dtype),)
+        return x + model.label_embed(codes), state[:-1], codes, carried
+
+
+class _Adapted(_Labelled):
+    """Labels read, and written through each label's own output correction."""
+
+    def write(self, model, logits, out, codes):
+        return logits + model.label_heads(out, codes)
+
+
+_UNLABELLED, _LABELLED, _ADAPTED = _Unlabelled(), _Labelled(), _Adapted()
+
+
 class CharRNN(nn.Module):
     """Embedding -> fused multi-layer RNN (torch's own kernels) -> dropout -> linear head
     (optionally sharing its weight with the embedding)."""
@@ -104,12 +137,16 @@ class CharRNN(nn.Module):
         self.labels = label_vectors(config.label_input, config.label_count)
         # the state's parts, in order (an exported step takes and gives them by these names)
         self.state_names: tuple[str, ...] = ("h", "c") if config.model == "lstm" else ("h",)
+        self.label_heads: LabelHeads | None = None
+        self.labelling: _Unlabelled = _UNLABELLED  # how labels are read and written
         if self.labels:  # row 0: no label yet
             self.state_names += ("label",)
             self.label_embed = nn.Embedding(self.labels + 1, config.embed_size, padding_idx=0)
             self.first_label = config.vocab_size - self.labels
-        self.label_heads = (LabelHeads(self.labels, config.vocab_size, config.hidden_size)
-                            if self.labels and config.label_input == "adapter" else None)
+            adapted = label_heads_of(config.label_input, config.label_count)
+            self.labelling = _ADAPTED if adapted else _LABELLED
+            self.label_heads = (LabelHeads(adapted, config.vocab_size, config.hidden_size)
+                                if adapted else None)
 
     @property
     def num_parameters(self) -> int:
@@ -126,20 +163,14 @@ class CharRNN(nn.Module):
         """ids (batch, time) -> logits (batch, time, vocab) and the state after the last step.
         `restarts` (batch, time; bool), where given, marks the steps before which the state
         returns to zero: where a packed row's next document begins."""
-        x, labels, codes = self.embed(ids), (), None
-        if self.labels:
-            state, codes = state[:-1], label_in_force(ids, state[-1], self.first_label)
-            x = x + self.label_embed(codes)
-            labels = (codes[:, -1:].T[:, :, None].to(state[0].dtype),)
+        x, state, codes, labels = self.labelling.read(self, ids, self.embed(ids), state)
         if restarts is not None:
             out, hidden_out = self._recur_restarting(x, state, restarts)
         else:
             hidden_in = state if self.config.model == "lstm" else state[0]
             out, hidden_out = self._recur(x, hidden_in)
         out = self.drop(out)
-        logits = self.head(out)
-        if self.label_heads is not None:
-            logits = logits + self.label_heads(out, codes)
+        logits = self.labelling.write(self, self.head(out), out, codes)
         new_state = hidden_out if isinstance(hidden_out, tuple) else (hidden_out,)
         return logits, (*new_state, *labels)
 

@@ -28,12 +28,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from charrnn.atomic import remove_leftovers
-from charrnn.config import ModelConfig, TrainConfig, setting_error, settled_label_input
+from charrnn.config import ModelConfig, TrainConfig, setting_error
 from charrnn.data import word_list
 from charrnn.data.cache import PreparedCorpus
 from charrnn.data.documents import IGNORE, DocumentBatcher
 from charrnn.data.streams import StreamBatcher, StreamPosition
-from charrnn.data.text_format import TextFormat, text_format_of
+from charrnn.data.text_format import TextFormat, settled_label_input, text_format_of
 from charrnn.errors import CharRNNError
 from charrnn.model import checkpoint, runs
 from charrnn.model.network import CharRNN, State, detach_state
