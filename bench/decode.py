@@ -44,18 +44,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 import charrnn
-from charrnn.api.language_model import LanguageModel, load
-from charrnn.config import ModelConfig, TrainConfig, parse_duration
-from charrnn.data.cache import prepare
-from charrnn.decoding.inference_step import InferenceStep
-from charrnn.decoding.matmul_routes import batch_class
-from charrnn.model.network import CharRNN
-from charrnn.training.loop import train_model
-from charrnn.training.presets import SIZES
+
+charrnn.tune_for_speed()  # before numpy loads, as the commands do: OpenBLAS stops spinning soon
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from charrnn.api.language_model import LanguageModel, load  # noqa: E402
+from charrnn.config import ModelConfig, TrainConfig, parse_duration  # noqa: E402
+from charrnn.data.cache import prepare  # noqa: E402
+from charrnn.decoding.inference_step import InferenceStep  # noqa: E402
+from charrnn.decoding.matmul_routes import batch_class  # noqa: E402
+from charrnn.model.network import CharRNN  # noqa: E402
+from charrnn.training.loop import train_model  # noqa: E402
+from charrnn.training.presets import SIZES  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 PLAY = "".join(f"SPEAKER {i % 9}:\nA line of verse, number {i}; with (words) & marks!\n\n"
@@ -163,7 +166,6 @@ def models(run_dir: Path) -> dict[str, LanguageModel]:
 
 
 def main() -> None:
-    charrnn.tune_for_speed()  # measured as the commands run (numpy is loaded: its part is moot)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)

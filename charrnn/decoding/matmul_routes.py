@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 
 from charrnn.errors import ConfigError
+from charrnn.threads import OPENBLAS_TIMEOUT
 
 # (x (rows, in), out (rows, out)) -> the product: `out`, or an array the route made
 Route = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -43,6 +45,8 @@ _TRIALS = 5  # timed calls per route or plan when choosing; the fastest call cou
 # shortened it), slowing torch's threads meanwhile; torch's routes are only timed once
 # they have gone quiet
 _OPENBLAS_SPIN = 0.15
+_OPENBLAS_SHORT_SPIN = 0.005  # with OPENBLAS_THREAD_TIMEOUT shortened (charrnn.threads)
+_PLAN_ROUNDS = 3  # rounds in which each pool's step is timed, in turn
 _numpy_used_at = -math.inf
 POOLS = {"numpy gemv": "numpy", "numpy gemm": "numpy", "torch addmm": "torch",
          "oneDNN packed": "torch", "fbgemm fp16": "torch", "fbgemm int8": "torch"}
@@ -182,15 +186,16 @@ class Product:
 def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
     """Give every product of a step its route for `rows` rows, all in the thread pool
     whose fastest routes, called in turn, take the least time (see the module doc).
-    Returns each pool's seconds per step. numpy's pool is measured last: its threads
-    spin for a while after their last call, which would slow whatever came next."""
+    Returns each pool's seconds per step. The pools' steps are timed in turn, round
+    after round (the fastest of each kept), so a disturbance that passes while one is
+    timed slows the other's rounds too and does not decide the choice alone; numpy's
+    threads are let go quiet before each of torch's rounds."""
     inputs = [np.random.default_rng(rows).uniform(-1, 1, (rows, p.shape[1])).astype(np.float32)
               for p in products]
     outs = [np.empty((rows, p.shape[0]), np.float32) for p in products]
-    seconds, plans = {}, {}
+    steps, plans = {}, {}
     for pool in ("torch", "numpy"):
-        if pool == "torch":
-            time.sleep(max(0.0, _numpy_used_at + _OPENBLAS_SPIN - time.perf_counter()))
+        _numpy_quiet(pool)
         timings = [product.measure(rows, pool) for product in products]
         if not all(timings):
             continue
@@ -201,12 +206,28 @@ def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
             for route, x, out in zip(routes, inputs, outs, strict=True):
                 route(x, out)
 
-        step()
-        seconds[f"{pool} only"] = min(_seconds(step) for _ in range(_TRIALS))
+        steps[pool] = step
+    seconds = dict.fromkeys((f"{pool} only" for pool in steps), math.inf)
+    for _ in range(_PLAN_ROUNDS):
+        for pool, step in steps.items():
+            _numpy_quiet(pool)
+            step()  # wakes the pool
+            seconds[f"{pool} only"] = min(seconds[f"{pool} only"],
+                                          *(_seconds(step) for _ in range(_TRIALS)))
     best = min(seconds, key=seconds.__getitem__)
     for product, name in zip(products, plans[best.removesuffix(" only")], strict=True):
         product.use(rows, name)
     return seconds
+
+
+def _numpy_quiet(pool: str) -> None:
+    """Before timing torch's pool: wait until numpy's OpenBLAS threads stop spinning
+    (a millisecond or two where `charrnn.threads` shortened their spin, else about 0.1 s)."""
+    if pool != "torch":
+        return
+    spin = (_OPENBLAS_SHORT_SPIN if os.environ.get("OPENBLAS_THREAD_TIMEOUT") == OPENBLAS_TIMEOUT
+            else _OPENBLAS_SPIN)
+    time.sleep(max(0.0, _numpy_used_at + spin - time.perf_counter()))
 
 
 def _seconds(fn: Callable[[], object]) -> float:
