@@ -186,10 +186,11 @@ class Product:
 def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
     """Give every product of a step its route for `rows` rows, all in the thread pool
     whose fastest routes, called in turn, take the least time (see the module doc).
-    Returns each pool's seconds per step. The pools' steps are timed in turn, round
-    after round (the fastest of each kept), so a disturbance that passes while one is
-    timed slows the other's rounds too and does not decide the choice alone; numpy's
-    threads are let go quiet before each of torch's rounds."""
+    Returns each pool's seconds per step. The pools' steps are timed in rounds (the
+    fastest of each kept), in turn where numpy's threads go quiet at once (the commands
+    shorten their spin), so a disturbance that passes while one is timed slows the
+    other's rounds too and does not decide the choice alone; numpy's threads are let go
+    quiet before torch's rounds."""
     inputs = [np.random.default_rng(rows).uniform(-1, 1, (rows, p.shape[1])).astype(np.float32)
               for p in products]
     outs = [np.empty((rows, p.shape[0]), np.float32) for p in products]
@@ -208,12 +209,14 @@ def choose_routes(products: list[Product], rows: int) -> dict[str, float]:
 
         steps[pool] = step
     seconds = dict.fromkeys((f"{pool} only" for pool in steps), math.inf)
-    for _ in range(_PLAN_ROUNDS):
-        for pool, step in steps.items():
-            _numpy_quiet(pool)
-            step()  # wakes the pool
-            seconds[f"{pool} only"] = min(seconds[f"{pool} only"],
-                                          *(_seconds(step) for _ in range(_TRIALS)))
+    order = list(steps) * _PLAN_ROUNDS  # in turn where numpy's threads go quiet at once;
+    if not _spin_shortened():  # else each pool's rounds together (one long wait, not three)
+        order = sorted(order, key=list(steps).index)
+    for pool in order:
+        _numpy_quiet(pool)
+        steps[pool]()  # wakes the pool
+        seconds[f"{pool} only"] = min(seconds[f"{pool} only"],
+                                      *(_seconds(steps[pool]) for _ in range(_TRIALS)))
     best = min(seconds, key=seconds.__getitem__)
     for product, name in zip(products, plans[best.removesuffix(" only")], strict=True):
         product.use(rows, name)
@@ -225,9 +228,13 @@ def _numpy_quiet(pool: str) -> None:
     (a millisecond or two where `charrnn.threads` shortened their spin, else about 0.1 s)."""
     if pool != "torch":
         return
-    spin = (_OPENBLAS_SHORT_SPIN if os.environ.get("OPENBLAS_THREAD_TIMEOUT") == OPENBLAS_TIMEOUT
-            else _OPENBLAS_SPIN)
+    spin = _OPENBLAS_SHORT_SPIN if _spin_shortened() else _OPENBLAS_SPIN
     time.sleep(max(0.0, _numpy_used_at + spin - time.perf_counter()))
+
+
+def _spin_shortened() -> bool:
+    """Whether OpenBLAS's idle threads were told to sleep soon (`charrnn.threads`)."""
+    return os.environ.get("OPENBLAS_THREAD_TIMEOUT") == OPENBLAS_TIMEOUT
 
 
 def _seconds(fn: Callable[[], object]) -> float:
