@@ -100,6 +100,7 @@ class Generation:
         self.internal = False
         self.cancelled = False
         self.guide: Guide | None = None  # the rows kept to the request's constraints
+        self.bias: np.ndarray | None = None  # the request's logit bias as a row, if any
         self._on_update = on_update
 
     def cancel(self) -> None:
@@ -214,11 +215,12 @@ class Batcher:
         if request.num_samples > self.max_batch:
             raise CharRNNError(f"num_samples must be <= {self.max_batch}, "
                                f"not {request.num_samples}")
-        bias_vector(request.bias, self.decoder.vocab_size)  # (checked now, made at joining)
+        bias = bias_vector(request.bias, self.decoder.vocab_size)  # checked here, kept
         codec = self.lm.codec  # unknown characters raise here, naming the field
         gen = Generation(request, on_update, codec.prime(request.prime, label=request.label),
                          codec.stops(request.stop))
         words_only = request.constraints.words_only  # (the trie is built once, then kept)
+        gen.bias = bias
         gen.guide = guide_for(request.constraints, codec.vocab, request.num_samples,
                               request.length, request.prime,  # checked here too
                               self.lm.known_words() if words_only else None)
@@ -366,7 +368,7 @@ class Batcher:
         arrays = tuple(np.ascontiguousarray(s.numpy()) for s in state)
         draws = Draws(request.options, request.seed, request.num_samples,
                       self.decoder.vocab_size, context.numpy(), gen.stops, request.length,
-                      forcing, gen.guide, bias_vector(request.bias, self.decoder.vocab_size))
+                      forcing, gen.guide, gen.bias)
         run = _Running(gen, draws)
         if self._state:
             joined = tuple(np.concatenate([a, b], axis=1)
