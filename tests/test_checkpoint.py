@@ -4,6 +4,8 @@ import os
 import pickle
 import stat
 import struct
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -247,3 +249,15 @@ def test_a_checkpoint_stores_its_text_format_and_one_without_it_makes_the_same(
     assert saved.meta["text_format"] == saved.record.text_format.to_dict()
     older = _crafted(trained_run, tmp_path, meta_change=lambda m: m.pop("text_format"))
     assert checkpoint.load(older).record.text_format == saved.record.text_format
+
+
+def test_loading_a_model_does_not_start_torchs_compiler(trained_run):
+    """Checking a checkpoint's shapes builds nothing real and fills nothing: torch's
+    compiler (seconds of imports) is never loaded by `charrnn.load`, so a command that
+    loads a model answers without that wait."""
+    code = ("import sys, charrnn; charrnn.load(sys.argv[1]); "
+            "print('torch._dynamo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(trained_run)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from charrnn.config import DataConfig, ModelConfig, TrainConfig
 from charrnn.data.vocab import MAX_COUNT, vocab_from_dict
@@ -71,9 +72,27 @@ def check_numbers(document: dict[str, Any]) -> None:
             raise CheckpointError(f"its metrics' {name} is not a count")
 
 
+class _NoFilling(TorchFunctionMode):
+    """Weights made on the meta device are left unfilled: they hold no numbers to fill,
+    and torch's meta filling (`normal_`, `uniform_`) imports its compiler on first use,
+    seconds that every command which loads a model would wait for."""
+
+    FILLS = frozenset({"normal_", "uniform_", "fill_", "zero_", "kaiming_uniform_",
+                       "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+                       "orthogonal_", "trunc_normal_", "constant_", "zeros_", "ones_"})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in self.FILLS:
+            filled = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+            if isinstance(filled, torch.Tensor) and filled.is_meta:
+                return filled
+        return func(*args, **kwargs)
+
+
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """The weights a model of `config` has, by name, with their shapes (nothing built)."""
-    with torch.device("meta"):
+    with torch.device("meta"), _NoFilling():
         model = CharRNN(config)
     return {name: tuple(t.shape) for name, t in model.state_dict().items()}
 
