@@ -23,7 +23,8 @@ spinning for about 0.1 s after their last product, and a torch-pool path (beam, 
 samples) timed right after a numpy-pool one (batch 1) would measure that hand-over, not
 the path (in one process, switching from sampling to beam search pays it once). Then:
 bits per character of each weight precision on the first validation characters, the
-routes the products chose, the time from `python -m charrnn sample` starting to its
+routes the products chose (and any batch size whose routes were timed again because they
+ran slower than timed), the time from `python -m charrnn sample` starting to its
 first generated character, and writing with the model (`lm.session`): the time to feed
 one character and to get 5 suggestions of 40 characters, for the 2 x 512 LSTM and the
 `medium` model.
@@ -248,6 +249,10 @@ def report(args, lms, times, floors, plain, bits, first, val_chars) -> None:
                   for rows in PATHS.values()}
         print(f"routes chosen, {label}: "
               + "; ".join(f"batch {k}: {', '.join(map(str, v))}" for k, v in chosen.items()))
+    rechecked = {label: lm.decoder.step_fn.rechecks for label, lm in lms.items()}
+    print("routes timed again after running slower than timed: "
+          + ("; ".join(f"{label}: {dict(found)}" for label, found in rechecked.items()
+                       if found) or "none"))
     print(f"time to first streamed character: {first:.2f} s (median of 3 CLI starts)")
 
 

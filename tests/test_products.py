@@ -1,12 +1,17 @@
 """Decoding products: every route computes x @ W.T + b, and the route kept for a batch
 size is the fastest correct one measured."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
 
+from charrnn.config import ModelConfig
 from charrnn.decoding import matmul_routes as products
+from charrnn.decoding.inference_step import InferenceStep
 from charrnn.decoding.matmul_routes import POOLS, Product, batch_class, choose_routes
+from charrnn.model.network import CharRNN
 
 
 @pytest.mark.parametrize("rows", [1, 3, 8, 64])
@@ -74,3 +79,54 @@ def test_a_step_keeps_its_products_in_the_faster_thread_pool(weights):
     assert f"{pools.pop()} only" == min(seconds, key=seconds.__getitem__)
     if weights == "int8":  # fbgemm runs in torch's pool, so the head joins it there
         assert set(seconds) == {"torch only"}
+
+
+def _slowed(route, seconds=0.002):
+    def slowed(x, out):
+        time.sleep(seconds)
+        return route(x, out)
+    return slowed
+
+
+def test_a_route_slower_in_use_than_when_timed_makes_the_step_choose_again():
+    """A choice made in a noisy moment is not kept for the life of a server: a kept route
+    whose calls take more than SLOWER times their timing is timed again, and the step
+    runs on, exact, with the routes chosen then."""
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(hidden_size=64, embed_size=8, vocab_size=20)).eval()
+    step = InferenceStep(model)
+    state = model.initial_state(1)
+    step(torch.tensor([3]), state)  # chooses the batch-1 routes
+    head = step.head
+    head.kept[1] = _slowed(head.kept[1])  # it now runs far slower than it was timed
+    for _ in range(products.WATCH_EVERY * products.WATCH_SAMPLES + 1):
+        _, state = step(torch.tensor([3]), state)
+    assert step.rechecks == {1: 1}
+    assert head.kept[1].__name__ != "slowed"
+    ids, slow = torch.randint(0, 20, (30,)), state
+    with torch.no_grad():
+        for i in ids:
+            logits, slow = model(i.view(1, 1), slow)
+            fast, state = step(i.view(1), state)
+            assert torch.allclose(fast, torch.log_softmax(logits[:, 0], -1), atol=1e-5)
+
+
+def test_a_route_kept_again_is_then_expected_to_take_what_it_took():
+    """Chosen again, a route that is just slower inside a step than alone becomes the
+    expectation, so the step is not sent to time its routes over and over."""
+    product = Product(torch.randn(16, 8), None)
+    told = []
+    product.on_slower = told.append
+    x, out = np.ones((1, 8), np.float32), np.empty((1, 16), np.float32)
+    product(x, out)
+    name = product.chosen[1]
+    product.kept[1] = _slowed(product.kept[1])
+    for _ in range(products.WATCH_EVERY * products.WATCH_SAMPLES):
+        product(x, out)
+    assert told == [1]
+    product.use(1, name)  # the same route chosen again ...
+    assert product.expected[1] >= 0.002  # ... now expected to take what it took
+    product.kept[1] = _slowed(product.kept[1])
+    for _ in range(products.WATCH_EVERY * products.WATCH_SAMPLES):
+        product(x, out)
+    assert told == [1]

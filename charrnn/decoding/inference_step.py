@@ -9,7 +9,8 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
   row lookup; each higher LSTM/RNN layer multiplies [x, h] by one concatenated
   [W_ih W_hh]; the rows are arranged as the cell's equations want them
   (`model/cell_equations.py`: LSTM gates (i, f, o, g), sigmoid rows halved);
-- each product runs by the route measured fastest for its batch size (`matmul_routes.py`);
+- each product runs by the route measured fastest for its batch size (`matmul_routes.py`),
+  timed again when its calls turn out slower than that measurement;
 - everything between the products is the cell's step (`cell_equations`, its `NUMPY`
   arithmetic) on buffers allocated once per batch size, in place, at about a
   microsecond per operation where an eager torch call costs several.
@@ -60,6 +61,10 @@ class InferenceStep:
             self._arrange(model, weights)
         self._buffers: dict[int, _Buffers] = {}
         self.plans: dict[int, dict[str, float]] = {}  # batch class -> seconds per plan
+        self.rechecks: dict[int, int] = {}  # batch class -> times a slow choice was redone
+        self._slow: set[int] = set()  # batch classes whose routes ran slower than expected
+        for product in self.products:
+            product.on_slower = self._slow.add
 
     def _arrange(self, model: CharRNN, weights: str) -> None:
         rnn, n = model.rnn, self.hidden
@@ -158,6 +163,8 @@ class InferenceStep:
                            np.where)
 
     def _buffers_for(self, rows: int) -> _Buffers:
+        if self._slow:
+            self._choose_again(rows)
         buf = self._buffers.get(rows)
         if buf is None:
             if batch_class(rows) not in self.plans:
@@ -169,6 +176,15 @@ class InferenceStep:
                 *(np.empty((rows, w), np.float32)
                   for w in (self.width, self.width, widest, vocab, vocab)))
         return buf
+
+    def _choose_again(self, rows: int) -> None:
+        """A batch class whose routes ran slower than they were timed at (`Product`'s
+        watch) times its routes again, before this step runs at that size."""
+        key = batch_class(rows)
+        if key in self._slow:
+            self._slow.discard(key)
+            self.plans[key] = choose_routes(self.products, rows)
+            self.rechecks[key] = self.rechecks.get(key, 0) + 1
 
     def _gates(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
                buf: _Buffers, codes: np.ndarray | None = None) -> np.ndarray:

@@ -15,6 +15,13 @@ few cores stall each other (a beam step mixing them ran from 1.3x to 20x slower 
 The faster pool is kept. `addmm` is always a route, so the slowest path that is always
 correct remains. `bench/decode.py` prints the routes chosen.
 
+A choice is watched while it is used: one call in `WATCH_EVERY` of a kept route is timed,
+and where the median of `WATCH_SAMPLES` such calls is more than `SLOWER` times what the
+route was expected to take (a choice made in a noisy moment, or a route that runs slower
+inside a step than alone), the step is told (`Product.on_slower`) and chooses again. A
+route kept again sets its expectation to what it was seen to take, so a route that is
+simply slower inside a step is not re-timed for ever.
+
 Reduced weights (`weights="fp16"` or `"int8"`) have one route: PyTorch's fbgemm dynamic
 kernels, which read a half or a quarter of the bytes. Their int8 weights are made by
 `int8_rows`, as an exported model's are. The int8 kernels quantise their input over the
@@ -47,6 +54,9 @@ _TRIALS = 5  # timed calls per route or plan when choosing; the fastest call cou
 _OPENBLAS_SPIN = 0.15
 _OPENBLAS_SHORT_SPIN = 0.005  # with OPENBLAS_THREAD_TIMEOUT shortened (charrnn.threads)
 _PLAN_ROUNDS = 3  # rounds in which each pool's step is timed, in turn
+WATCH_EVERY = 64  # a kept route's calls: one in this many is timed
+WATCH_SAMPLES = 9  # timed calls weighed together (their median)
+SLOWER = 2.0  # a median this many times a route's expected time: the step chooses again
 _numpy_used_at = -math.inf
 POOLS = {"numpy gemv": "numpy", "numpy gemm": "numpy", "torch addmm": "torch",
          "oneDNN packed": "torch", "fbgemm fp16": "torch", "fbgemm int8": "torch"}
@@ -84,6 +94,11 @@ class Product:
         self.chosen: dict[int, str] = {}  # batch class -> route name
         self.timings: dict[int, dict[str, float]] = {}  # batch class -> route -> seconds
         self.kept: dict[int, Route] = {}  # batch class -> the chosen route
+        self.expected: dict[int, float] = {}  # batch class -> seconds a kept call should take
+        self.on_slower: Callable[[int], None] | None = None  # told a batch class is slow
+        self._seen: dict[int, list[float]] = {}  # batch class -> timed calls since last told
+        self._slow: dict[int, float] = {}  # batch class -> the median that was too slow
+        self._calls = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -96,7 +111,26 @@ class Product:
         if route is None:  # used on its own: the fastest route, whatever its thread pool
             timings = self.measure(x.shape[0])
             route = self.use(x.shape[0], min(timings, key=timings.__getitem__))
-        return route(x, out)
+        self._calls += 1
+        if self._calls % WATCH_EVERY:
+            return route(x, out)
+        start = time.perf_counter()
+        found = route(x, out)
+        self._watch(batch_class(x.shape[0]), time.perf_counter() - start)
+        return found
+
+    def _watch(self, key: int, seconds: float) -> None:
+        """Keep a timed call; every WATCH_SAMPLES of them, tell `on_slower` if their
+        median is more than SLOWER times the expected time."""
+        seen = self._seen.setdefault(key, [])
+        seen.append(seconds)
+        if len(seen) < WATCH_SAMPLES:
+            return
+        typical = sorted(seen)[len(seen) // 2]
+        seen.clear()
+        if typical > SLOWER * self.expected[key] and self.on_slower is not None:
+            self._slow[key] = typical
+            self.on_slower(key)
 
     def routes(self, rows: int) -> dict[str, Route]:
         """Every route that can run a product of `rows` rows here, by name."""
@@ -139,8 +173,12 @@ class Product:
     def use(self, rows: int, name: str) -> Route:
         """Run products of this batch class by the route `name` from now on."""
         key = batch_class(rows)
+        slow = self._slow.pop(key, 0.0)  # what it took where it was found slow
+        kept_again = self.chosen.get(key) == name
         self.chosen[key] = name
         self.kept[key] = self.routes(rows)[name]
+        self.expected[key] = max(self.timings[key][name], slow if kept_again else 0.0)
+        self._seen.pop(key, None)
         return self.kept[key]
 
     def _addmm(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
