@@ -14,6 +14,7 @@ from charrnn.model.cell_equations import (
     AUTOGRAD,
     LSTM_ORDER,
     NUMPY,
+    NUMPY_BESIDE_TORCH,
     TORCH,
     TORCH_LSTM_ORDER,
     LSTMStep,
@@ -38,12 +39,13 @@ def parts(cell, x, h) -> tuple[torch.Tensor, torch.Tensor]:
     return (x @ cell.weight_ih.T + cell.bias_ih, h @ cell.weight_hh.T + cell.bias_hh)
 
 
+@pytest.mark.parametrize("arithmetic", [NUMPY, NUMPY_BESIDE_TORCH])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_the_numpy_step_on_arranged_rows_is_torchs_cell(kind):
+def test_the_numpy_step_on_arranged_rows_is_torchs_cell(kind, arithmetic):
     cell, x, h, c = torch_cell_and_inputs(kind)
     order, scale = arranged_rows(kind, HIDDEN)
     x_part, h_part = ((p[:, order] * scale).detach().numpy() for p in parts(cell, x, h))
-    step, h_new = cell_step(kind, HIDDEN, NUMPY), np.empty((ROWS, HIDDEN), np.float32)
+    step, h_new = cell_step(kind, HIDDEN, arithmetic), np.empty((ROWS, HIDDEN), np.float32)
     with torch.no_grad():
         expected = cell(x, (h, c)) if kind == "lstm" else (cell(x, h),)
     if kind == "lstm":

@@ -10,6 +10,7 @@ import torch
 from charrnn.api.language_model import LanguageModel
 from charrnn.config import ModelConfig
 from charrnn.data.vocab import Vocab
+from charrnn.decoding import inference_step
 from charrnn.decoding.inference_step import InferenceStep
 from charrnn.errors import ConfigError
 from charrnn.model.network import CharRNN
@@ -113,14 +114,34 @@ def test_fast_step_matches_the_training_model(cell, hidden):
     model = CharRNN(ModelConfig(model=cell, hidden_size=hidden, num_layers=3, embed_size=12,
                                 vocab_size=30, dropout=0.3)).eval()
     step = InferenceStep(model)
-    ids = torch.randint(0, 30, (4, 40))
-    slow, fast = model.initial_state(4), model.initial_state(4)
+    assert_steps_match(model, step, torch.randint(0, 30, (4, 40)))
+    assert all(product.chosen for product in step.products)  # each measured its routes
+
+
+def assert_steps_match(model: CharRNN, step: InferenceStep, ids: torch.Tensor) -> None:
+    """The step's distribution after each of `ids` (rows, time) is the model's."""
+    slow, fast = model.initial_state(len(ids)), model.initial_state(len(ids))
     with torch.no_grad():
-        for t in range(40):
+        for t in range(ids.shape[1]):
             logits, slow = model(ids[:, t : t + 1], slow)
             fast_lp, fast = step(ids[:, t], fast)
             assert torch.allclose(fast_lp, torch.log_softmax(logits[:, 0], -1), atol=1e-5)
-    assert all(product.chosen for product in step.products)  # each measured its routes
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_many_rows_beside_torchs_threads_take_torchs_sigmoid_and_match(cell, monkeypatch):
+    """From 16 rows whose products run on torch's threads, the step's sigmoid gates are
+    torch's: still the training model's distribution."""
+    real = inference_step.choose_routes
+    monkeypatch.setattr(inference_step, "choose_routes",
+                        lambda products, rows: {**real(products, rows), "torch only": 0.0})
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(model=cell, hidden_size=40, num_layers=2, embed_size=12,
+                                vocab_size=30)).eval()
+    step = InferenceStep(model)
+    assert_steps_match(model, step, torch.randint(0, 30, (32, 20)))
+    assert step._buffers[32].cell is step.cell_beside_torch
+    assert step._buffers_for(8).cell is step.cell  # fewer rows: numpy's own
 
 
 @pytest.mark.parametrize("kwargs,flag", [

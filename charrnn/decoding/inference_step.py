@@ -13,7 +13,9 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
   timed again when its calls turn out slower than that measurement;
 - everything between the products is the cell's step (`cell_equations`, its `NUMPY`
   arithmetic) on buffers allocated once per batch size, in place, at about a
-  microsecond per operation where an eager torch call costs several.
+  microsecond per operation where an eager torch call costs several; from 16 rows whose
+  products run on torch's threads, its sigmoid gates come from torch there
+  (`NUMPY_BESIDE_TORCH`), on both cores.
 
 The state layout is the model's ((num_layers, batch, hidden) tensors, and a labelled
 model's (1, batch, 1) label in force, whose vector's input projection is a second table
@@ -33,7 +35,7 @@ import torch
 from charrnn.config import check_weights
 from charrnn.data.text_format import label_after
 from charrnn.decoding.matmul_routes import Product, batch_class, choose_routes
-from charrnn.model.cell_equations import NUMPY, arranged_rows, cell_step
+from charrnn.model.cell_equations import NUMPY, NUMPY_BESIDE_TORCH, arranged_rows, cell_step
 from charrnn.model.network import CharRNN, State
 
 
@@ -46,6 +48,7 @@ class _Buffers:
     joined: np.ndarray  # (rows, input + hidden) for the concatenated [W_ih W_hh] product
     logits: np.ndarray
     exp: np.ndarray
+    cell: object  # the cell's step for this many rows (`cell_step`), by its products' pool
 
 
 class InferenceStep:
@@ -69,6 +72,7 @@ class InferenceStep:
     def _arrange(self, model: CharRNN, weights: str) -> None:
         rnn, n = model.rnn, self.hidden
         self.cell = cell_step(self.model, n, NUMPY)
+        self.cell_beside_torch = cell_step(self.model, n, NUMPY_BESIDE_TORCH)
         order, scale = arranged_rows(self.model, n)  # gates in the cell's order, as it wants
 
         def weight(name: str, layer: int) -> torch.Tensor:
@@ -132,9 +136,9 @@ class InferenceStep:
             else:
                 gates = self._gates(k, idx, x, h_in[k], buf, codes)
                 if c_out is not None:
-                    self.cell.step(gates, c_in[k], h_out[k], c_out[k])
+                    buf.cell.step(gates, c_in[k], h_out[k], c_out[k])
                 else:
-                    self.cell.step(gates, h_out[k])
+                    buf.cell.step(gates, h_out[k])
             x = h_out[k]
         logits = self.head(x, buf.logits)
         self._correct(logits, x, codes)
@@ -174,8 +178,16 @@ class InferenceStep:
             vocab, widest = self.table.shape[0], max(p.shape[1] for p in self.products)
             buf = self._buffers[rows] = _Buffers(
                 *(np.empty((rows, w), np.float32)
-                  for w in (self.width, self.width, widest, vocab, vocab)))
+                  for w in (self.width, self.width, widest, vocab, vocab)),
+                cell=self._cell_for(rows))
         return buf
+
+    def _cell_for(self, rows: int):
+        """The cell's step for `rows` rows: from SIGMOID_BY_TORCH_FROM rows whose products
+        run on torch's threads, the one that takes its sigmoids from torch there."""
+        plan = self.plans[batch_class(rows)]
+        on_torch = min(plan, key=plan.__getitem__) == "torch only"
+        return self.cell_beside_torch if on_torch and rows >= SIGMOID_BY_TORCH_FROM else self.cell
 
     def _choose_again(self, rows: int) -> None:
         """A batch class whose routes ran slower than they were timed at (`Product`'s
@@ -185,6 +197,7 @@ class InferenceStep:
             self._slow.discard(key)
             self.plans[key] = choose_routes(self.products, rows)
             self.rechecks[key] = self.rechecks.get(key, 0) + 1
+            self._buffers.clear()  # made again, with the cell the new plan's pool wants
 
     def _gates(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
                buf: _Buffers, codes: np.ndarray | None = None) -> np.ndarray:
@@ -211,7 +224,7 @@ class InferenceStep:
                 np.add(gi, self.label_table[codes], out=gi)
         else:
             gi = self.ih[k - 1](x, buf.gates)
-        self.cell.step(gi, self.hh[k](h_prev, buf.hidden_gates), h_prev, h)
+        buf.cell.step(gi, self.hh[k](h_prev, buf.hidden_gates), h_prev, h)
 
     @staticmethod
     def _log_softmax(logits: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -221,6 +234,9 @@ class InferenceStep:
         out = logits - logits.max(axis=1, keepdims=True)
         total = np.exp(out, out=scratch).sum(axis=1, keepdims=True)
         return np.subtract(out, np.log(total, out=total), out=out)
+
+
+SIGMOID_BY_TORCH_FROM = 16  # rows: below, numpy's sigmoid costs less than torch's call
 
 
 def _no_codes(idx: np.ndarray, carried: np.ndarray) -> None:

@@ -28,7 +28,9 @@ losses stay what they were. A cell is built with one of three:
 - `NUMPY` (decoding, insight): in place on the caller's buffers, about a microsecond per
   operation. σ(x) = 0.5 + 0.5 tanh(x / 2) from pre-activations whose sigmoid rows the
   caller halved in advance (`arranged_rows`; exact, a power of two), so one tanh covers
-  every gate of a layer; f c + i g is two products and a sum.
+  every gate of a layer; f c + i g is two products and a sum. `NUMPY_BESIDE_TORCH`, for
+  decoding steps of many rows whose products run on torch's threads, takes the sigmoid
+  gates from torch's `sigmoid` instead (the last bits differ from `NUMPY`'s).
 - `TORCH` (the LSTM training layer's forward, no autograd): into the buffers given;
   torch.sigmoid, one call per run of adjacent sigmoid gates; f c + i g is one addcmul.
 - `AUTOGRAD` (GRU and RNN training layers): torch, out of place, so autograd records
@@ -113,6 +115,32 @@ class _Numpy:
         return np.add(out, n, out=out)
 
 
+class _NumpyBesideTorch(_Numpy):
+    """`_Numpy`, for steps whose products run on torch's threads: the sigmoid gates are
+    torch's `sigmoid` of the doubled rows (exact: a power of two), on numpy's memory.
+    Over many rows it runs on both cores beside those products, at under a third of
+    numpy's one-core `tanh` (32 rows of `medium`: about 100 µs against 175 for the
+    gates); beside OpenBLAS's threads it would stall them (`decoding/matmul_routes.py`)."""
+
+    @staticmethod
+    def activate(gates: np.ndarray, sigmoids: tuple, tanhs: tuple) -> None:
+        for run in sigmoids:  # σ(2 (a / 2))
+            part = gates[run]
+            np.multiply(part, 2, out=part)
+            torch.from_numpy(part).sigmoid_()
+        for run in tanhs:
+            np.tanh(gates[run], out=gates[run])
+
+    @staticmethod
+    def sigmoids(a: np.ndarray, b: np.ndarray, parts: tuple, out: np.ndarray) -> tuple:
+        """σ(a + b) into out (every row halved, so σ of the doubled sum)."""
+        np.add(a, b, out=out)
+        np.multiply(out, 2, out=out)
+        torch.from_numpy(out).sigmoid_()
+        first, second = parts
+        return out[first], out[second]
+
+
 class _Torch:
     """torch into the buffers given, outside autograd."""
 
@@ -160,6 +188,7 @@ class _Autograd:
 
 
 NUMPY, TORCH, AUTOGRAD = _Numpy(), _Torch(), _Autograd()
+NUMPY_BESIDE_TORCH = _NumpyBesideTorch()
 
 
 # --- the cells -------------------------------------------------------------------------
