@@ -174,6 +174,7 @@ class Product:
         self.lower: dict[int, int] = {}  # distances known to be at least this
         self.upper: dict[int, int] = {}  # lengths of texts found to finish a state
         self.gave_up: dict[int, int] = {}  # the most room a search from a state gave up in
+        self.witness: dict[int, str] = {}  # the text found to finish a state (upper's)
         self._heuristic: dict[int, int] = {}
         self._accepting: dict[int, bool] = {}
         self._table_rows = table.next.tolist()
@@ -225,6 +226,9 @@ class Product:
             after = (table_next, *(column[i] for column in columns))
             ids.append(-1 if table_next < 0 or None in after else self._id(after))
         row = self.rows[s] = np.array(ids, dtype=np.int32)
+        text = self.witness.get(s)
+        if text:  # the witness's next state finishes with the rest of it
+            self._witnessed(int(row[self._char_index[text[0]]]), text[1:])
         return row
 
     # ---- can a state be finished within a bound? ----
@@ -273,13 +277,17 @@ class Product:
         return self.upper[s]
 
     def _witnessed(self, s: int, text: str) -> None:
-        """Each state on `text`'s way from `s` finishes within the rest of it."""
-        u, state = s, self.states[s]
-        for i, c in enumerate(text):
-            self.upper[u] = min(self.upper.get(u, NEVER), len(text) - i)
-            state = self._stepped(state, c)
-            u = self._id(state)
-        self.upper[u] = 0
+        """`s` finishes within `text` (which `_finish` stepped through: every character
+        is allowed on its way). Each state on that way is given the rest of it as its
+        own bound when it is met: as a successor of the state before it (`successors`
+        passes the witness on), or here at once where that state's successors are known
+        already; states never met are never made."""
+        while s >= 0 and len(text) < self.upper.get(s, NEVER):
+            self.upper[s], self.witness[s] = len(text), text
+            row = self.rows[s]
+            if not text or row is None:
+                return
+            s, text = int(row[self._char_index[text[0]]]), text[1:]
 
     def _finish_word_first(self, state: tuple) -> str | None:
         """A witness that first writes a rule's completion up to a character that ends a
