@@ -15,7 +15,9 @@ LSTM), freshly initialised, since speed does not depend on the values. Paths:
 - `--num-samples 64` (`lm.samples`): 64 characters per step;
 - `beam --width 8` (`lm.beam`): 8 beams per step, one output character;
 - for reference, the textbook loop at batch 1 (`nn.LSTM` called per character,
-  softmax + multinomial; oneDNN off, its faster setting here).
+  softmax + multinomial; oneDNN off, its faster setting here), and for `medium` the
+  leanest batch-1 loop numpy allows (the step's products and table, the cell in place,
+  a draw straight from the logits, nothing else): how near the floor numpy can come.
 
 Rounds are interleaved and the median is reported, so a noisy neighbour moves all of
 them. Each timing follows an untimed run of the same path: numpy's OpenBLAS threads keep
@@ -133,6 +135,38 @@ def plain_loop_seconds(model: CharRNN, steps: int) -> float:
         torch.backends.mkldnn.enabled = previous
 
 
+def lean_loop_seconds(step: InferenceStep, steps: int) -> float:
+    """Seconds per character of the leanest batch-1 loop numpy allows for a one-layer
+    LSTM step: the step's own table and products (their chosen routes), the cell in
+    place on preallocated buffers, a draw straight from the logits, no bookkeeping at
+    all. What is left between it and the floor is what numpy's calls cost."""
+    hidden, (hh,), head, table = step.hidden, step.hh, step.head, step.table
+    h, c = np.zeros((1, hidden), np.float32), np.zeros((1, hidden), np.float32)
+    gates, tmp = np.empty((1, 4 * hidden), np.float32), np.empty((1, hidden), np.float32)
+    logits, e = np.empty((1, table.shape[0]), np.float32), np.empty(table.shape[0], np.float32)
+    sig, i_, f_, o_, g_ = (gates[:, : 3 * hidden], gates[:, :hidden],
+                           gates[:, hidden : 2 * hidden], gates[:, 2 * hidden : 3 * hidden],
+                           gates[:, 3 * hidden :])
+    rng, char = np.random.default_rng(0), 0
+    start = time.perf_counter()
+    for _ in range(steps):
+        found = hh(h, gates)
+        np.add(found, table[char], out=gates)
+        np.tanh(gates, out=gates)
+        np.multiply(sig, 0.5, out=sig)
+        np.add(sig, 0.5, out=sig)
+        np.multiply(f_, c, out=c)
+        np.multiply(i_, g_, out=tmp)
+        np.add(c, tmp, out=c)
+        np.tanh(c, out=h)
+        np.multiply(h, o_, out=h)
+        row = head(h, logits)[0]
+        np.exp(row - row.max(), out=e)
+        cdf = e.cumsum(dtype=np.float64)
+        char = min(int(cdf.searchsorted((1.0 - rng.random()) * cdf[-1])), e.size - 1)
+    return (time.perf_counter() - start) / steps
+
+
 def first_char_seconds(run_dir: Path) -> float:
     """Wall time from starting the CLI to the first generated character on its stdout."""
     start = time.perf_counter()
@@ -193,7 +227,8 @@ def main() -> None:
                 path_seconds(lm, path, 20)
         times: dict[tuple[str, str], list[float]] = {}
         floors: dict[tuple[str, int], list[float]] = {}
-        plain = []
+        plain, lean = [], []
+        medium_label = next(k for k in lms if k.startswith("medium"))
         for _ in range(args.rounds):
             for label, lm in lms.items():
                 for path, rows in PATHS.items():
@@ -203,13 +238,20 @@ def main() -> None:
                     floors.setdefault((label, rows), []).append(
                         floor_seconds(lm.decoder.step_fn, rows))
             plain.append(plain_loop_seconds(lms["lstm 2x512 trained, fp32"].model, 200))
+            lean_loop_seconds(lms[medium_label].decoder.step_fn, 50)  # (as the paths are)
+            lean.append(lean_loop_seconds(lms[medium_label].decoder.step_fn, steps[
+                "sample, batch 1"]))
         writing = {label: session_seconds(lms[label]) for label in
-                   ("lstm 2x512 trained, fp32", next(k for k in lms if k.startswith("medium")))}
+                   ("lstm 2x512 trained, fp32", medium_label)}
         first = statistics.median(first_char_seconds(run_dir) for _ in range(3))
         val = text[cut : cut + args.val_chars]
         bits = {w: lms[f"lstm 2x512 trained, {w}"].evaluate(val).bits_per_char
                 for w in WEIGHTS}
     report(args, lms, times, floors, statistics.median(plain), bits, first, len(val))
+    lean_step, floor = statistics.median(lean), statistics.median(floors[(medium_label, 1)])
+    ours = statistics.median(times[(medium_label, "sample, batch 1")])
+    print(f"leanest numpy batch-1 loop, {medium_label}: {lean_step * 1e6:.0f} us a step, "
+          f"{lean_step / floor:.2f}x its floor (charrnn's batch-1 sample {ours / floor:.2f}x)")
     for label, (feed, suggest) in writing.items():
         goal = 0.1 if label.startswith("lstm") else 0.05
         print(f"writing, {label}: feed 1 character {feed * 1e3:.2f} ms; 5 suggestions of "
