@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from charrnn.config import ModelConfig
+from charrnn.decoding import inference_step
 from charrnn.decoding import matmul_routes as products
 from charrnn.decoding.inference_step import InferenceStep
 from charrnn.decoding.matmul_routes import POOLS, Product, batch_class, choose_routes
@@ -109,6 +110,22 @@ def test_a_route_slower_in_use_than_when_timed_makes_the_step_choose_again():
             logits, slow = model(i.view(1, 1), slow)
             fast, state = step(i.view(1), state)
             assert torch.allclose(fast, torch.log_softmax(logits[:, 0], -1), atol=1e-5)
+
+
+def test_every_batch_size_in_use_is_timed_again_now_and_then(monkeypatch):
+    """A faster route missed while the machine was busy is found again: every
+    RETIME_EVERY steps each batch size's routes are timed anew (when next used)."""
+    monkeypatch.setattr(inference_step, "RETIME_EVERY", 8)
+    model = CharRNN(ModelConfig(hidden_size=16, embed_size=4, vocab_size=10)).eval()
+    step, ones, fours = InferenceStep(model), model.initial_state(1), model.initial_state(4)
+    for _ in range(10):  # steps 1-10 at one row: timed at the first, again at the 8th
+        _, ones = step(torch.tensor([1]), ones)
+    assert step.rechecks == {1: 1}
+    for _ in range(7):  # steps 11-17 at four rows: timed at the 11th, again at the 16th
+        _, fours = step(torch.tensor([1, 2, 3, 4]), fours)
+    assert step.rechecks == {1: 1, 4: 1}
+    step(torch.tensor([1]), ones)  # the one-row routes' turn came at step 16 too
+    assert step.rechecks == {1: 2, 4: 1}
 
 
 def test_a_route_kept_again_is_then_expected_to_take_what_it_took():

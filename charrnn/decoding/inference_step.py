@@ -10,7 +10,8 @@ matrices plus per-operation overhead. Both are cut to what the step needs:
   [W_ih W_hh]; the rows are arranged as the cell's equations want them
   (`model/cell_equations.py`: LSTM gates (i, f, o, g), sigmoid rows halved);
 - each product runs by the route measured fastest for its batch size (`matmul_routes.py`),
-  timed again when its calls turn out slower than that measurement;
+  timed again when its calls turn out slower than that measurement, and every
+  RETIME_EVERY steps (a faster route missed in a noisy moment is found again);
 - everything between the products is the cell's step (`cell_equations`, its `NUMPY`
   arithmetic) on buffers allocated once per batch size, in place, at about a
   microsecond per operation where an eager torch call costs several; from 16 rows whose
@@ -66,6 +67,7 @@ class InferenceStep:
         self.plans: dict[int, dict[str, float]] = {}  # batch class -> seconds per plan
         self.rechecks: dict[int, int] = {}  # batch class -> times a slow choice was redone
         self._slow: set[int] = set()  # batch classes whose routes ran slower than expected
+        self._steps = 0  # steps taken, for timing every batch class's routes again
         for product in self.products:
             product.on_slower = self._slow.add
 
@@ -167,6 +169,9 @@ class InferenceStep:
                            np.where)
 
     def _buffers_for(self, rows: int) -> _Buffers:
+        self._steps += 1
+        if not self._steps % RETIME_EVERY:  # a choice made in a noisy moment lasts no longer
+            self._slow.update(self.plans)
         if self._slow:
             self._choose_again(rows)
         buf = self._buffers.get(rows)
@@ -191,7 +196,8 @@ class InferenceStep:
 
     def _choose_again(self, rows: int) -> None:
         """A batch class whose routes ran slower than they were timed at (`Product`'s
-        watch) times its routes again, before this step runs at that size."""
+        watch), or whose turn has come (every RETIME_EVERY steps), times its routes
+        again before this step runs at that size."""
         key = batch_class(rows)
         if key in self._slow:
             self._slow.discard(key)
@@ -237,6 +243,9 @@ class InferenceStep:
 
 
 SIGMOID_BY_TORCH_FROM = 16  # rows: below, numpy's sigmoid costs less than torch's call
+# steps between timings of every batch class's routes: a faster route missed in a noisy
+# moment is found again within seconds of generation (a timing costs tens of ms)
+RETIME_EVERY = 1 << 16
 
 
 def _no_codes(idx: np.ndarray, carried: np.ndarray) -> None:
