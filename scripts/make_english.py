@@ -294,7 +294,7 @@ def ship_v2(run: Path, corpus: Path, validation: Path, books: dict[str, str]) ->
     chosen = "fp16" if val["fp16"] - val["fp32"] < FP16_LOSS_BOUND else "fp32"
     print(f"validation books: fp32 {val['fp32']:.4f}, fp16 {val['fp16']:.4f} bits/char; "
           f"shipping {chosen}")
-    keep_as_small(found.record.tensors_sha256)
+    keep_as_small()
     target = shipped.FOLDER / f"english{checkpoint.SUFFIX}"
     shutil.copy(trial[chosen], target)
     test = WORK / "test.txt"
@@ -309,20 +309,29 @@ def ship_v2(run: Path, corpus: Path, validation: Path, books: dict[str, str]) ->
           f"{bits:.4f} bits/char")
 
 
-def keep_as_small(new_sha: str | None) -> None:
-    """The english shipped now, unless it is the one being shipped, moves to
-    `english-small` (its card with it, headed by a note), so whoever fine-tuned from it
-    still loads it by name and finds it by checksum (`shipped.name_of`)."""
-    old = shipped.path_of("english")
-    if old is None or checkpoint.load(old).record.tensors_sha256 == new_sha:
+def keep_as_small() -> None:
+    """The english shipped now moves to `english-small` (its card with it, headed by a
+    note), so whoever fine-tuned from it still loads it by name and finds it by checksum
+    (`shipped.name_of`). Only once: where `english-small` is there already, the english
+    now shipped is an earlier build of this run and is simply replaced."""
+    old, small = shipped.path_of("english"), shipped.FOLDER / f"english-small{checkpoint.SUFFIX}"
+    if old is None or small.exists():
         return
-    shutil.copy(old, shipped.FOLDER / f"english-small{checkpoint.SUFFIX}")
+    shutil.copy(old, small)
     text = shipped.card("english").read_text(encoding="utf-8")
-    shipped.card("english-small").write_text(
-        text.replace("# english: the model that ships with charrnn",
-                     "# english-small: the model that shipped as `english` before\n\n"
-                     "Kept for the runs fine-tuned from it; `english` is now the larger "
-                     "model of more books.", 1), encoding="utf-8")
+    for before, after in (
+            ("# english: the model that ships with charrnn",
+             "# english-small: the model that shipped as `english` before\n\n"
+             "Kept for the runs fine-tuned from it; `english` is now the larger model of "
+             "more books."),
+            ("It is what `charrnn sample\n--checkpoint english` writes before you train "
+             "anything, and what `charrnn train MY.txt\n--init-from english` starts from.",
+             "It is what `charrnn sample\n--checkpoint english-small` writes, and what "
+             "`charrnn train MY.txt\n--init-from english-small` starts from."),
+            ("Reduced precision was not needed: fp32 fits the package's 8 MB limit.",
+             "Shipped in fp32.")):
+        text = text.replace(before, after, 1)
+    shipped.card("english-small").write_text(text, encoding="utf-8")
 
 
 def card_v2(meta: dict, val: dict[str, float], chosen: str, bits: float, chars: int,
@@ -383,7 +392,8 @@ def main() -> None:
     parser.add_argument("--books", type=Path, default=ARCHIVE)
     parser.add_argument("--v2", action="store_true",
                         help="the 46-book list (BOOKS_V2): train on its learned books, "
-                             "validate on its validation books, into --out; no shipping")
+                             "validate on its validation books, into --out; shipped only "
+                             "with --ship")
     parser.add_argument("--shape", default=None, help="LAYERSxUNITS, e.g. 2x768")
     parser.add_argument("--out", type=Path, default=RUN)
     parser.add_argument("--ship", action="store_true",

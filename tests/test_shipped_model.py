@@ -49,3 +49,34 @@ def test_a_fine_tunes_parent_is_found_by_its_checksum_after_it_is_renamed(
     assert info["parent"]["name"] == "english"
     assert info["parent"]["ships_as"] == "english-small"
     assert "english-small" in cli("info", "run").output
+
+
+def test_shipping_a_new_english_keeps_the_old_one_as_english_small_once(tmp_path,
+                                                                       monkeypatch):
+    """scripts/make_english.py's shipping step: the english shipped now becomes
+    english-small (same bytes, so its children find it by checksum), its card says what it
+    is now; shipping again later (a newer build of the same run) leaves english-small be."""
+    import importlib.util
+    import shutil
+
+    from charrnn.model import checkpoint
+
+    script = shipped.FOLDER.parents[2] / "scripts" / "make_english.py"
+    spec = importlib.util.spec_from_file_location("make_english", script)
+    make_english = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_english)
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    for name in (f"english{checkpoint.SUFFIX}", "english.md"):
+        shutil.copy(shipped.FOLDER / name, folder / name)
+    monkeypatch.setattr(shipped, "FOLDER", folder)
+    old_bytes = (folder / f"english{checkpoint.SUFFIX}").read_bytes()
+    make_english.keep_as_small()
+    small = folder / f"english-small{checkpoint.SUFFIX}"
+    assert small.read_bytes() == old_bytes
+    card = shipped.card("english-small").read_text(encoding="utf-8")
+    assert card.startswith("# english-small") and "--checkpoint english-small" in card
+    assert "--checkpoint english`" not in card and "8 MB limit" not in card
+    (folder / f"english{checkpoint.SUFFIX}").write_bytes(b"a newer build")  # shipped since
+    make_english.keep_as_small()
+    assert small.read_bytes() == old_bytes
