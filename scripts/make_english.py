@@ -246,23 +246,26 @@ Reduced precision was not needed: fp32 fits the package's 8 MB limit.
 
 def ship(corpus: Path, held_out: Path) -> None:
     """The run's best weights as `shipped/english`, with the learned books' word list
-    (for --words-only) and its card."""
+    (for --words-only) and its card; as `english-small` once the 46-book model ships as
+    `english` (this 12-book recipe is the small one's)."""
     best = runs.resolve(RUN)
     found = checkpoint.load(best)
     shipped.FOLDER.mkdir(parents=True, exist_ok=True)
-    target = shipped.FOLDER / f"english{checkpoint.SUFFIX}"
+    small = (shipped.FOLDER / f"english-small{checkpoint.SUFFIX}").exists()
+    name = "english-small" if small else "english"
+    target = shipped.FOLDER / f"{name}{checkpoint.SUFFIX}"
     weights = checkpoint.weights_of(found.tensors)
     meta = {k: v for k, v in found.meta.items() if k not in ("format", "version",
                                                             "tensors_sha256")}
-    meta["corpus"] = {**meta["corpus"], "name": "english", "source": "english books"}
+    meta["corpus"] = {**meta["corpus"], "name": name, "source": "english books"}
     meta["validation"] = "held-out books"
     words = word_list.words_of([corpus.read_text(encoding="utf-8")])
     checkpoint.save(target, {**{checkpoint.MODEL + k: v for k, v in weights.items()},
                              word_list.TENSOR: word_list.to_tensor(words)}, meta)
     bits, chars, dropped = held_out_loss(target, held_out)
     meta["vocab_size"] = len(meta["vocab"]["counts"])
-    shipped.card("english").write_text(card(meta, bits, chars, dropped, target.stat().st_size),
-                                       encoding="utf-8")
+    text = card(meta, bits, chars, dropped, target.stat().st_size)
+    shipped.card(name).write_text(as_small_card(text) if small else text, encoding="utf-8")
     print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB); held-out books "
           f"{bits:.4f} bits/char")
 
@@ -319,6 +322,12 @@ def keep_as_small() -> None:
         return
     shutil.copy(old, small)
     text = shipped.card("english").read_text(encoding="utf-8")
+    shipped.card("english-small").write_text(as_small_card(text), encoding="utf-8")
+
+
+def as_small_card(text: str) -> str:
+    """The 12-book model's card, `english`'s until the 46-book model shipped, as the card
+    of `english-small`."""
     for before, after in (
             ("# english: the model that ships with charrnn",
              "# english-small: the model that shipped as `english` before\n\n"
@@ -331,7 +340,7 @@ def keep_as_small() -> None:
             ("Reduced precision was not needed: fp32 fits the package's 8 MB limit.",
              "Shipped in fp32.")):
         text = text.replace(before, after, 1)
-    shipped.card("english-small").write_text(text, encoding="utf-8")
+    return text
 
 
 def card_v2(meta: dict, val: dict[str, float], chosen: str, bits: float, chars: int,
