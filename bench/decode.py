@@ -140,6 +140,8 @@ def lean_loop_seconds(step: InferenceStep, steps: int) -> float:
     LSTM step: the step's own table and products (their chosen routes), the cell in
     place on preallocated buffers, a draw straight from the logits, no bookkeeping at
     all. What is left between it and the floor is what numpy's calls cost."""
+    if (step.model, step.layers) != ("lstm", 1):
+        raise ValueError("the lean loop is written for a one-layer LSTM")
     hidden, (hh,), head, table = step.hidden, step.hh, step.head, step.table
     h, c = np.zeros((1, hidden), np.float32), np.zeros((1, hidden), np.float32)
     gates, tmp = np.empty((1, 4 * hidden), np.float32), np.empty((1, hidden), np.float32)
@@ -291,10 +293,12 @@ def report(args, lms, times, floors, plain, bits, first, val_chars) -> None:
                   for rows in PATHS.values()}
         print(f"routes chosen, {label}: "
               + "; ".join(f"batch {k}: {', '.join(map(str, v))}" for k, v in chosen.items()))
-    rechecked = {label: lm.decoder.step_fn.rechecks for label, lm in lms.items()}
-    print("routes timed again after running slower than timed: "
-          + ("; ".join(f"{label}: {dict(found)}" for label, found in rechecked.items()
-                       if found) or "none"))
+    for what, counts in (("after running slower than timed", "rechecks"),
+                         ("in their turn (every 65,536 steps)", "retimes")):
+        found = {label: getattr(lm.decoder.step_fn, counts) for label, lm in lms.items()}
+        print(f"routes timed again {what}: "
+              + ("; ".join(f"{label}: {dict(n)}" for label, n in found.items() if n)
+                 or "none"))
     print(f"time to first streamed character: {first:.2f} s (median of 3 CLI starts)")
 
 

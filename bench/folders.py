@@ -64,17 +64,19 @@ LN2 = 0.6931471805599453
 def book_texts(books: Path, listed: dict[str, tuple[str, str]]) -> dict[str, str]:
     """Each author's novel, from a folder of .txt files or a books archive, checked
     against its sha256."""
-    texts = {}
-    for author, (name, sha) in listed.items():
+    blobs = {}
+    try:
         if books.is_dir():
-            blob = (books / name).read_bytes()
+            blobs = {name: (books / name).read_bytes() for name, _ in listed.values()}
         else:
             with tarfile.open(books) as archive:
-                blob = archive.extractfile(name).read()
-        if hashlib.sha256(blob).hexdigest() != sha:
+                blobs = {name: archive.extractfile(name).read() for name, _ in listed.values()}
+    except (OSError, KeyError) as err:
+        sys.exit(f"error: {books} lacks a book of the pair ({err})")
+    for name, sha in listed.values():
+        if hashlib.sha256(blobs[name]).hexdigest() != sha:
             sys.exit(f"error: {name} in {books} is not the listed text (sha256)")
-        texts[author] = blob.decode("utf-8")
-    return texts
+    return {author: blobs[name].decode("utf-8") for author, (name, _) in listed.items()}
 
 
 def write_folder(texts: dict[str, str], root: Path) -> None:

@@ -246,13 +246,18 @@ Reduced precision was not needed: fp32 fits the package's 8 MB limit.
 
 def ship(corpus: Path, held_out: Path) -> None:
     """The run's best weights as `shipped/english`, with the learned books' word list
-    (for --words-only) and its card; as `english-small` once the 46-book model ships as
-    `english` (this 12-book recipe is the small one's)."""
+    (for --words-only) and its card. Once the 46-book model has shipped as `english`
+    (the 12-book one kept, byte for byte, as `english-small`), this recipe ships nothing:
+    its new weights would replace neither without breaking the lineage of runs
+    fine-tuned from them (they find their parent by checksum)."""
+    if (shipped.FOLDER / f"english-small{checkpoint.SUFFIX}").exists():
+        print(f"not shipped: english is the 46-book model now and english-small is kept as "
+              f"it shipped; the run is in {RUN}")
+        return
     best = runs.resolve(RUN)
     found = checkpoint.load(best)
     shipped.FOLDER.mkdir(parents=True, exist_ok=True)
-    small = (shipped.FOLDER / f"english-small{checkpoint.SUFFIX}").exists()
-    name = "english-small" if small else "english"
+    name = "english"
     target = shipped.FOLDER / f"{name}{checkpoint.SUFFIX}"
     weights = checkpoint.weights_of(found.tensors)
     meta = {k: v for k, v in found.meta.items() if k not in ("format", "version",
@@ -264,8 +269,8 @@ def ship(corpus: Path, held_out: Path) -> None:
                              word_list.TENSOR: word_list.to_tensor(words)}, meta)
     bits, chars, dropped = held_out_loss(target, held_out)
     meta["vocab_size"] = len(meta["vocab"]["counts"])
-    text = card(meta, bits, chars, dropped, target.stat().st_size)
-    shipped.card(name).write_text(as_small_card(text) if small else text, encoding="utf-8")
+    shipped.card(name).write_text(card(meta, bits, chars, dropped, target.stat().st_size),
+                                  encoding="utf-8")
     print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB); held-out books "
           f"{bits:.4f} bits/char")
 
@@ -316,7 +321,8 @@ def keep_as_small() -> None:
     """The english shipped now moves to `english-small` (its card with it, headed by a
     note), so whoever fine-tuned from it still loads it by name and finds it by checksum
     (`shipped.name_of`). Only once: where `english-small` is there already, the english
-    now shipped is an earlier build of this run and is simply replaced."""
+    now shipped is an earlier build of the 46-book run and is simply replaced (a later
+    base, should one come, would keep this one under a name of its own)."""
     old, small = shipped.path_of("english"), shipped.FOLDER / f"english-small{checkpoint.SUFFIX}"
     if old is None or small.exists():
         return

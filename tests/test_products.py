@@ -89,10 +89,13 @@ def _slowed(route, seconds=0.002):
     return slowed
 
 
-def test_a_route_slower_in_use_than_when_timed_makes_the_step_choose_again():
+def test_a_route_slower_in_use_than_when_timed_makes_the_step_choose_again(monkeypatch):
     """A choice made in a noisy moment is not kept for the life of a server: a kept route
-    whose calls take more than SLOWER times their timing is timed again, and the step
-    runs on, exact, with the routes chosen then."""
+    whose calls take more than SLOWER times their timing is timed again (though not
+    within RECHECK_GAP steps of the last timing), and the step runs on, exact, with the
+    routes chosen then."""
+    watched = products.WATCH_EVERY * products.WATCH_SAMPLES  # calls until a verdict
+    monkeypatch.setattr(inference_step, "RECHECK_GAP", watched + watched // 2)
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(hidden_size=64, embed_size=8, vocab_size=20)).eval()
     step = InferenceStep(model)
@@ -100,7 +103,10 @@ def test_a_route_slower_in_use_than_when_timed_makes_the_step_choose_again():
     step(torch.tensor([3]), state)  # chooses the batch-1 routes
     head = step.head
     head.kept[1] = _slowed(head.kept[1])  # it now runs far slower than it was timed
-    for _ in range(products.WATCH_EVERY * products.WATCH_SAMPLES + 1):
+    for _ in range(watched + 1):
+        _, state = step(torch.tensor([3]), state)
+    assert step.rechecks == {} and head.kept[1].__name__ == "slowed"  # too soon: let be
+    for _ in range(watched):
         _, state = step(torch.tensor([3]), state)
     assert step.rechecks == {1: 1}
     assert head.kept[1].__name__ != "slowed"
@@ -120,12 +126,12 @@ def test_every_batch_size_in_use_is_timed_again_now_and_then(monkeypatch):
     step, ones, fours = InferenceStep(model), model.initial_state(1), model.initial_state(4)
     for _ in range(10):  # steps 1-10 at one row: timed at the first, again at the 8th
         _, ones = step(torch.tensor([1]), ones)
-    assert step.rechecks == {1: 1}
+    assert step.retimes == {1: 1}
     for _ in range(7):  # steps 11-17 at four rows: timed at the 11th, again at the 16th
         _, fours = step(torch.tensor([1, 2, 3, 4]), fours)
-    assert step.rechecks == {1: 1, 4: 1}
+    assert step.retimes == {1: 1, 4: 1}
     step(torch.tensor([1]), ones)  # the one-row routes' turn came at step 16 too
-    assert step.rechecks == {1: 2, 4: 1}
+    assert step.retimes == {1: 2, 4: 1} and step.rechecks == {}
 
 
 def test_a_route_kept_again_is_then_expected_to_take_what_it_took():

@@ -66,7 +66,10 @@ class InferenceStep:
         self._buffers: dict[int, _Buffers] = {}
         self.plans: dict[int, dict[str, float]] = {}  # batch class -> seconds per plan
         self.rechecks: dict[int, int] = {}  # batch class -> times a slow choice was redone
+        self.retimes: dict[int, int] = {}  # batch class -> times it was timed in its turn
         self._slow: set[int] = set()  # batch classes whose routes ran slower than expected
+        self._due: set[int] = set()  # batch classes whose turn to be timed again has come
+        self._timed_at: dict[int, int] = {}  # batch class -> the step its routes were timed
         self._steps = 0  # steps taken, for timing every batch class's routes again
         for product in self.products:
             product.on_slower = self._slow.add
@@ -171,13 +174,14 @@ class InferenceStep:
     def _buffers_for(self, rows: int) -> _Buffers:
         self._steps += 1
         if not self._steps % RETIME_EVERY:  # a choice made in a noisy moment lasts no longer
-            self._slow.update(self.plans)
-        if self._slow:
+            self._due.update(self.plans)
+        if self._slow or self._due:
             self._choose_again(rows)
         buf = self._buffers.get(rows)
         if buf is None:
             if batch_class(rows) not in self.plans:
                 self.plans[batch_class(rows)] = choose_routes(self.products, rows)
+                self._timed_at[batch_class(rows)] = self._steps
             if len(self._buffers) >= 8:
                 self._buffers.clear()
             vocab, widest = self.table.shape[0], max(p.shape[1] for p in self.products)
@@ -196,14 +200,23 @@ class InferenceStep:
 
     def _choose_again(self, rows: int) -> None:
         """A batch class whose routes ran slower than they were timed at (`Product`'s
-        watch), or whose turn has come (every RETIME_EVERY steps), times its routes
-        again before this step runs at that size."""
+        watch; at most once in RECHECK_GAP steps, so two routes that both run slower in
+        a step than alone cannot send it to time them over and over), or whose turn has
+        come (every RETIME_EVERY steps), times its routes again before this step runs at
+        that size."""
         key = batch_class(rows)
-        if key in self._slow:
-            self._slow.discard(key)
-            self.plans[key] = choose_routes(self.products, rows)
-            self.rechecks[key] = self.rechecks.get(key, 0) + 1
-            self._buffers.clear()  # made again, with the cell the new plan's pool wants
+        slow, due = key in self._slow, key in self._due
+        if not (slow or due):
+            return
+        self._slow.discard(key)
+        self._due.discard(key)
+        if not due and self._steps - self._timed_at.get(key, 0) < RECHECK_GAP:
+            return
+        self.plans[key] = choose_routes(self.products, rows)
+        self._timed_at[key] = self._steps
+        counts = self.retimes if due else self.rechecks
+        counts[key] = counts.get(key, 0) + 1
+        self._buffers.clear()  # made again, with the cell the new plan's pool wants
 
     def _gates(self, k: int, idx: np.ndarray, x: np.ndarray | None, h_prev: np.ndarray,
                buf: _Buffers, codes: np.ndarray | None = None) -> np.ndarray:
@@ -246,6 +259,7 @@ SIGMOID_BY_TORCH_FROM = 16  # rows: below, numpy's sigmoid costs less than torch
 # steps between timings of every batch class's routes: a faster route missed in a noisy
 # moment is found again within seconds of generation (a timing costs tens of ms)
 RETIME_EVERY = 1 << 16
+RECHECK_GAP = 1 << 12  # steps: the least between two timings of a batch class found slow
 
 
 def _no_codes(idx: np.ndarray, carried: np.ndarray) -> None:
