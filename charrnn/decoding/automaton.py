@@ -31,6 +31,7 @@ from charrnn.errors import ConfigError
 NEVER = np.iinfo(np.int32).max  # the distance of a state from which no text is accepted
 MAX_STATES = 200_000  # a bound on the joined table (states x characters stay < ~100 MB)
 MAX_SEARCH = 300  # the states one distance search may weigh before it gives up
+MAX_WALKS = 1 << 16  # lines walked from a state and kept (`Product._walked`)
 
 
 class Rule(Protocol):
@@ -175,6 +176,7 @@ class Product:
         self.upper: dict[int, int] = {}  # lengths of texts found to finish a state
         self.gave_up: dict[int, int] = {}  # the most room a search from a state gave up in
         self.witness: dict[int, str] = {}  # the text found to finish a state (upper's)
+        self._walks: dict[tuple, tuple | None] = {}  # (state, a line) -> the state after it
         self._heuristic: dict[int, int] = {}
         self._accepting: dict[int, bool] = {}
         self._table_rows = table.next.tolist()
@@ -316,12 +318,33 @@ class Product:
             text = self._completion(unmet, state)
             if text is None or sum(map(len, written)) + len(text) > self.horizon:
                 return None
-            for c in text:
-                state = self._stepped(state, c)
-                if state is None:
-                    return None
+            state = self._walked(state, text)
+            if state is None:
+                return None
             written.append(text)
         return "".join(written) if self._accepts(state) else None
+
+    def _walked(self, state: tuple, text: str) -> tuple | None:
+        """The state after `text` from `state` (None: a rule is broken on the way). Each
+        line after the first is looked up where it was walked before from the same
+        state: witnesses from many states share their later lines (a verse's next lines'
+        shortest words), and their states at a line's start are few."""
+        lines = text.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            key = (state, line) if i else None
+            if key is not None and key in self._walks:
+                state = self._walks[key]
+            else:
+                start = state
+                for c in line:
+                    state = self._stepped(state, c)
+                    if state is None:
+                        break
+                if key is not None and len(self._walks) < MAX_WALKS:
+                    self._walks[(start, line)] = state
+            if state is None:
+                return None
+        return state
 
     def _part_accepts(self, k: int, state: tuple) -> bool:
         if k == 0:

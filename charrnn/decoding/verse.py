@@ -108,10 +108,18 @@ def _word_options(word: str, digits: str) -> dict[int, int]:
     characters still to write for it: the word as it is, a dictionary word it starts, or
     any longer word as the rule counts it (one the dictionary knows is counted both ways,
     so the bound stays below the truth)."""
-    found = {syllables_of(word): 0}
+    found = dict(_rule_options(*rule_state(word), digits))
     for count, extra in _known_extensions(word).items():
         found[count] = min(found.get(count, NEVER), extra)
-    state, said = rule_state(word)
+    found[syllables_of(word)] = 0
+    return found
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _rule_options(state: tuple, said: int, digits: str) -> dict[int, int]:
+    """For each syllable count, the fewest characters that make a word in rule `state`
+    (having said `said`) a longer word the rule counts so (a few states: kept)."""
+    found: dict[int, int] = {}
     for (added, sounded), extra in rule_reach(state, digits).items():
         count = max(said + added, int(sounded))
         found[count] = min(found.get(count, NEVER), extra)
