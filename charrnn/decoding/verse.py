@@ -662,6 +662,20 @@ def _line_words(need: int | None, letter: str | None, ends: Iterable[str] | None
     """Words for the rest of a line, as few characters as found: `need` syllables in all
     (None: any), the first starting with `letter` (None: any), the last one of `ends`
     (None: any; the best among the first WITNESS_ENDS that fit)."""
+    if ends is None:  # any end: the same words for the same need and letter, kept
+        found = _line_words_any_end(need, letter)
+        return None if found is None else list(found)
+    return _line_words_ending(need, letter, ends)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _line_words_any_end(need: int | None, letter: str | None) -> tuple[str, ...] | None:
+    found = _line_words_ending(need, letter, None)
+    return None if found is None else tuple(found)
+
+
+def _line_words_ending(need: int | None, letter: str | None, ends: Iterable[str] | None
+                       ) -> list[str] | None:
     firsts = [(0, "")] if letter is None else _first_words(letter)
     best: tuple[str, ...] | None = None
     fitting = 0
