@@ -2,6 +2,7 @@
 and `charrnn.tune_for_speed()` turn it on (the library alone never does: see
 test_host_untouched.py)."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -37,6 +38,7 @@ print(json.dumps({"took": took, "faults": resource.getrusage(resource.RUSAGE_SEL
 PAGES = 64 * 2**20 // 4096  # of one round trip
 
 
+@functools.cache  # glibc's default ("plain") is measured once for the three tests
 def faults(mode: str, tuned_as_asked: str) -> dict:
     script = SCRIPT + tuned_as_asked + MEASURED
     done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
