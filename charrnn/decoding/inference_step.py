@@ -259,7 +259,7 @@ SIGMOID_BY_TORCH_FROM = 16  # rows: below, numpy's sigmoid costs less than torch
 # steps between timings of every batch class's routes: a faster route missed in a noisy
 # moment is found again within seconds of generation (a timing costs tens of ms)
 RETIME_EVERY = 1 << 16
-RECHECK_GAP = 1 << 12  # steps: the least between two timings of a batch class found slow
+RECHECK_GAP = 1 << 15  # steps: the least between two timings of a batch class found slow
 
 
 def _no_codes(idx: np.ndarray, carried: np.ndarray) -> None:
