@@ -18,9 +18,10 @@ correct remains. `bench/decode.py` prints the routes chosen.
 A choice is watched while it is used: one call in `WATCH_EVERY` of a kept route is timed,
 and where the median of `WATCH_SAMPLES` such calls is more than `SLOWER` times what the
 route was expected to take (a choice made in a noisy moment, or a route that runs slower
-inside a step than alone), the step is told (`Product.on_slower`) and chooses again. A
-route kept again sets its expectation to what it was seen to take, so a route that is
-simply slower inside a step is not re-timed for ever.
+inside a step than alone), the step is told (`Product.on_slower`) and chooses again
+(`decoding/inference_step.py` decides when: at most once in a while, and every batch
+size now and then anyway). A route kept again sets its expectation to what it was seen
+to take, so a route that is simply slower inside a step is not re-timed for ever.
 
 Reduced weights (`weights="fp16"` or `"int8"`) have one route: PyTorch's fbgemm dynamic
 kernels, which read a half or a quarter of the bytes. Their int8 weights are made by
