@@ -144,24 +144,14 @@ def lean_loop_seconds(step: InferenceStep, steps: int) -> float:
         raise ValueError("the lean loop is written for a one-layer LSTM")
     hidden, (hh,), head, table = step.hidden, step.hh, step.head, step.table
     h, c = np.zeros((1, hidden), np.float32), np.zeros((1, hidden), np.float32)
-    gates, tmp = np.empty((1, 4 * hidden), np.float32), np.empty((1, hidden), np.float32)
+    gates = np.empty((1, 4 * hidden), np.float32)
     logits, e = np.empty((1, table.shape[0]), np.float32), np.empty(table.shape[0], np.float32)
-    sig, i_, f_, o_, g_ = (gates[:, : 3 * hidden], gates[:, :hidden],
-                           gates[:, hidden : 2 * hidden], gates[:, 2 * hidden : 3 * hidden],
-                           gates[:, 3 * hidden :])
     rng, char = np.random.default_rng(0), 0
     start = time.perf_counter()
     for _ in range(steps):
         found = hh(h, gates)
         np.add(found, table[char], out=gates)
-        np.tanh(gates, out=gates)
-        np.multiply(sig, 0.5, out=sig)
-        np.add(sig, 0.5, out=sig)
-        np.multiply(f_, c, out=c)
-        np.multiply(i_, g_, out=tmp)
-        np.add(c, tmp, out=c)
-        np.tanh(c, out=h)
-        np.multiply(h, o_, out=h)
+        step.cell.step(gates, c, h, c)  # the one cell step, in place
         row = head(h, logits)[0]
         np.exp(row - row.max(), out=e)
         cdf = e.cumsum(dtype=np.float64)

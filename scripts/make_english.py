@@ -257,20 +257,19 @@ def ship(corpus: Path, held_out: Path) -> None:
     best = runs.resolve(RUN)
     found = checkpoint.load(best)
     shipped.FOLDER.mkdir(parents=True, exist_ok=True)
-    name = "english"
-    target = shipped.FOLDER / f"{name}{checkpoint.SUFFIX}"
+    target = shipped.FOLDER / f"english{checkpoint.SUFFIX}"
     weights = checkpoint.weights_of(found.tensors)
     meta = {k: v for k, v in found.meta.items() if k not in ("format", "version",
                                                             "tensors_sha256")}
-    meta["corpus"] = {**meta["corpus"], "name": name, "source": "english books"}
+    meta["corpus"] = {**meta["corpus"], "name": "english", "source": "english books"}
     meta["validation"] = "held-out books"
     words = word_list.words_of([corpus.read_text(encoding="utf-8")])
     checkpoint.save(target, {**{checkpoint.MODEL + k: v for k, v in weights.items()},
                              word_list.TENSOR: word_list.to_tensor(words)}, meta)
     bits, chars, dropped = held_out_loss(target, held_out)
     meta["vocab_size"] = len(meta["vocab"]["counts"])
-    shipped.card(name).write_text(card(meta, bits, chars, dropped, target.stat().st_size),
-                                  encoding="utf-8")
+    shipped.card("english").write_text(card(meta, bits, chars, dropped, target.stat().st_size),
+                                       encoding="utf-8")
     print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB); held-out books "
           f"{bits:.4f} bits/char")
 

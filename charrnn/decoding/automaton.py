@@ -329,19 +329,17 @@ class Product:
         line after the first is looked up where it was walked before from the same
         state: witnesses from many states share their later lines (a verse's next lines'
         shortest words), and their states at a line's start are few."""
-        lines = text.splitlines(keepends=True)
-        for i, line in enumerate(lines):
-            key = (state, line) if i else None
-            if key is not None and key in self._walks:
+        for i, line in enumerate(text.splitlines(keepends=True)):
+            key = (state, line)
+            if i and key in self._walks:
                 state = self._walks[key]
             else:
-                start = state
                 for c in line:
                     state = self._stepped(state, c)
                     if state is None:
                         break
-                if key is not None and len(self._walks) < MAX_WALKS:
-                    self._walks[(start, line)] = state
+                if i and len(self._walks) < MAX_WALKS:
+                    self._walks[key] = state
             if state is None:
                 return None
         return state
