@@ -12,6 +12,10 @@ reader can tell which.
 
     python bench/english_words.py                       # english and english-small
     python bench/english_words.py english checkpoints/my-run
+    python bench/english_words.py --samples 200         # and the spread of 20 at a time
+
+With `--samples N` above 20 (seeds 0 to N - 1) it also prints the share in each block of
+20 seeds (lowest, median, highest): how far the 20-sample figure moves by chance.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import collections
 import functools
 import re
+import statistics
 
 import charrnn
 
@@ -50,16 +55,29 @@ def word_share(texts: list[str]) -> tuple[float, int, list[tuple[str, int]]]:
     return found / max(len(words), 1), len(words), missed.most_common(10)
 
 
-def samples_of(lm) -> list[str]:
-    return [lm.sample(LENGTH, TEMPERATURE, seed=seed) for seed in range(SAMPLES)]
+def samples_of(lm, samples: int = SAMPLES) -> list[str]:
+    return [lm.sample(LENGTH, TEMPERATURE, seed=seed) for seed in range(samples)]
+
+
+def block_spread(texts: list[str]) -> str:
+    """The share in each block of SAMPLES texts: lowest, median, highest."""
+    shares = sorted(word_share(texts[i:i + SAMPLES])[0]
+                    for i in range(0, len(texts) - SAMPLES + 1, SAMPLES))
+    low, mid, high = shares[0], statistics.median(shares), shares[-1]
+    return (f"; {len(shares)} blocks of {SAMPLES}: {100 * low:.1f}% to {100 * high:.1f}%, "
+            f"median {100 * mid:.1f}%")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=["english", "english-small"])
+    parser.add_argument("--samples", type=int, default=SAMPLES,
+                        help=f"samples per model, seeds 0 to N - 1 (default {SAMPLES})")
     args = parser.parse_args()
+    if not 1 <= args.samples <= 10_000:
+        parser.error("--samples must be 1 to 10,000")
     charrnn.tune_for_speed()
-    print(f"{SAMPLES} samples of {LENGTH} characters at temperature {TEMPERATURE}; words "
+    print(f"{args.samples} samples of {LENGTH} characters at temperature {TEMPERATURE}; words "
           f"found in the CMU dictionary ({len(word_list()):,} words)")
     for name in args.models:
         try:
@@ -67,9 +85,12 @@ def main() -> None:
         except charrnn.CharRNNError as exc:
             print(f"{name:28} not loaded: {exc}")
             continue
-        share, count, missed = word_share(samples_of(lm))
+        texts = samples_of(lm, args.samples)
+        share, count, missed = word_share(texts)
         shown = ", ".join(f"{w} {n}" for w, n in missed)
-        print(f"{name:28} {100 * share:5.1f}% of {count:,} words; most missed: {shown}")
+        spread = block_spread(texts) if args.samples >= 2 * SAMPLES else ""
+        print(f"{name:28} {100 * share:5.1f}% of {count:,} words{spread}; "
+              f"most missed: {shown}")
 
 
 if __name__ == "__main__":

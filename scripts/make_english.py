@@ -309,9 +309,11 @@ def ship_v2(run: Path, corpus: Path, validation: Path, books: dict[str, str]) ->
                     + "\n", encoding="utf-8")
     bits, chars, dropped = held_out_loss(target, test)  # the test books, read once
     meta["vocab_size"] = len(meta["vocab"]["counts"])
-    shipped.card("english").write_text(
-        card_v2(meta, val, chosen, bits, chars, dropped, target.stat().st_size),
-        encoding="utf-8")
+    card_path = shipped.card("english")
+    before = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
+    card_path.write_text(
+        card_v2(meta, val, chosen, bits, chars, dropped, target.stat().st_size)
+        + measured_since(before), encoding="utf-8")
     print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB, {chosen}); test books "
           f"{bits:.4f} bits/char")
 
@@ -346,6 +348,16 @@ def as_small_card(text: str) -> str:
              "Shipped in fp32.")):
         text = text.replace(before, after, 1)
     return text
+
+
+MEASURED_SINCE = "\n## Measured since it shipped\n"
+
+
+def measured_since(card: str) -> str:
+    """The card's section of figures the benchmarks measured after shipping (fine-tunes,
+    words of samples), kept when the same run ships again; '' where it has none."""
+    at = card.find(MEASURED_SINCE)
+    return card[at:] if at >= 0 else ""
 
 
 def card_v2(meta: dict, val: dict[str, float], chosen: str, bits: float, chars: int,

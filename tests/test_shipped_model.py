@@ -85,3 +85,19 @@ def test_shipping_a_new_english_keeps_the_old_one_as_english_small_once(tmp_path
     (folder / f"english{checkpoint.SUFFIX}").write_bytes(b"a newer build")  # shipped since
     make_english.keep_as_small()
     assert small.read_bytes() == old_bytes
+
+
+def test_shipping_the_same_run_again_keeps_the_figures_measured_since(tmp_path):
+    """The card's benchmark figures, added after shipping, survive a second ship of the
+    run: make_english writes its own part of the card and keeps that section."""
+    import importlib.util
+
+    script = shipped.FOLDER.parents[2] / "scripts" / "make_english.py"
+    spec = importlib.util.spec_from_file_location("make_english", script)
+    make_english = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_english)
+    card = shipped.card("english").read_text(encoding="utf-8")
+    kept = make_english.measured_since(card)
+    assert kept.startswith(make_english.MEASURED_SINCE) and "bench/transfer.py" in kept
+    assert card.endswith(kept)
+    assert make_english.measured_since("# english\n\nno figures yet\n") == ""
