@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 
 def load(path=None, root="checkpoints", weights="fp32") -> LanguageModel:
     """Load a trained model: a checkpoint file, a run folder, the name of a model that
-    ships with charrnn ("english"), (None) the newest run, or a graph that `charrnn
-    export` wrote (model.onnx, every step run by onnxruntime).
+    ships with charrnn ("english", "english-small"), (None) the newest run, or a graph
+    that `charrnn export` wrote (model.onnx, every step run by onnxruntime).
     `weights` "fp16" or "int8" trades exactness for faster decoding. The caller's random
     stream goes on untouched."""
     import torch

@@ -15,7 +15,8 @@ SUFFIXES = {"web": "html", "js": "js", "onnx": "onnx"}
 @one_line_errors
 def export(
     model: Annotated[Path | None, typer.Argument(
-        help="Checkpoint file, run folder, or a model that ships with charrnn (english). "
+        help="Checkpoint file, run folder, or a model that ships with charrnn (english, "
+             "english-small). "
              "Default: the most recently trained run.", show_default=False)] = None,
     format: Annotated[Literal["web", "js", "onnx"], typer.Option(
         "--format", help="web: one HTML page that writes in the browser, offline; js: a "

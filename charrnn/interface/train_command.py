@@ -113,9 +113,9 @@ def train(
         rich_help_panel=MODEL, show_default=False)] = None,
     init_from: Annotated[str | None, typer.Option(
         help="Fine-tune: start from this model's weights (a run folder, a checkpoint, or "
-             "a model that ships with charrnn: english). Its architecture and level are "
-             "kept, its vocabulary is merged with the corpus's by character, and the "
-             "learning rate, warm-up, dropout and weight average are chosen for "
+             "a model that ships with charrnn: english, english-small). Its architecture "
+             "and level are kept, its vocabulary is merged with the corpus's by character, "
+             "and the learning rate, warm-up, dropout and weight average are chosen for "
              "fine-tuning (flags given override them).",
         rich_help_panel=MODEL, show_default=False)] = None,
     model: Annotated[Literal["lstm", "gru", "rnn"], typer.Option(

@@ -107,7 +107,8 @@ def preset(size: str) -> dict[str, Any]:
 # Fine-tuning (`init_from`): the parent already spells and knows English, so the run
 # only has to move it toward the new text, gently enough not to forget, and the new
 # text is usually small enough to be read many times over in minutes. Measured with
-# `python bench/finetune_settings.py` from `english`, 2 minutes on the last 130,000 and
+# `python bench/finetune_settings.py` from the 12-book base (then `english`, now
+# `english-small`), 2 minutes on the last 130,000 and
 # the last 35,000 characters of Tiny Shakespeare (validation: their last 10%; the
 # transfer benchmark's texts are never read for this), best validation in bits/char:
 # these settings 2.0648 / 1.9604; lr 0.004 2.0578 / 1.9651; lr 0.001 2.0806 / 1.9598;
