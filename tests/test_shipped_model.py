@@ -52,19 +52,16 @@ def test_a_fine_tunes_parent_is_found_by_its_checksum_after_it_is_renamed(
 
 
 def test_shipping_a_new_english_keeps_the_old_one_as_english_small_once(tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch,
+                                                                       repo_script):
     """scripts/make_english.py's shipping step: the english shipped now becomes
     english-small (same bytes, so its children find it by checksum), its card says what it
     is now; shipping again later (a newer build of the same run) leaves english-small be."""
-    import importlib.util
     import shutil
 
     from charrnn.model import checkpoint
 
-    script = shipped.FOLDER.parents[2] / "scripts" / "make_english.py"
-    spec = importlib.util.spec_from_file_location("make_english", script)
-    make_english = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_english)
+    make_english = repo_script("scripts/make_english.py")
     folder = tmp_path / "shipped"  # the release before: the 12-book model as english
     folder.mkdir()
     shutil.copy(shipped.FOLDER / f"english-small{checkpoint.SUFFIX}",
@@ -87,15 +84,10 @@ def test_shipping_a_new_english_keeps_the_old_one_as_english_small_once(tmp_path
     assert small.read_bytes() == old_bytes
 
 
-def test_shipping_the_same_run_again_keeps_the_figures_measured_since(tmp_path):
+def test_shipping_the_same_run_again_keeps_the_figures_measured_since(repo_script):
     """The card's benchmark figures, added after shipping, survive a second ship of the
     run: make_english writes its own part of the card and keeps that section."""
-    import importlib.util
-
-    script = shipped.FOLDER.parents[2] / "scripts" / "make_english.py"
-    spec = importlib.util.spec_from_file_location("make_english", script)
-    make_english = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_english)
+    make_english = repo_script("scripts/make_english.py")
     card = shipped.card("english").read_text(encoding="utf-8")
     kept = make_english.measured_since(card)
     assert kept.startswith(make_english.MEASURED_SINCE) and "bench/transfer.py" in kept
