@@ -13,11 +13,10 @@ shipped before as `english-small`, byte for byte. Without `--v2`: the 12-book re
 `english-small` (ten learned, two held out), which ships nothing now that
 `english-small` is kept as it shipped.
 
-    python scripts/make_english.py --time 60m            # train, then ship
-    python scripts/make_english.py --time 90m --resume   # go on (the budget is the whole run's)
-    python scripts/make_english.py --ship-only           # ship the run's best as it is
-    python scripts/make_english.py --v2 --shape 1x1024 --time 8h --out RUN   # the 46 books
-    python scripts/make_english.py --v2 --shape 1x1024 --time 20h --resume --out RUN --ship
+    python scripts/make_english.py --v2 --shape 1x1024 --time 10h --out RUN   # the 46 books
+    python scripts/make_english.py --v2 --shape 1x1024 --time 10h --resume --out RUN
+    python scripts/make_english.py --v2 --shape 1x1024 --out RUN --ship-only --ship
+    python scripts/make_english.py --time 65m    # the recipe of english-small (trains only)
 
 The 12-book recipe writes its run to `checkpoints/english-base/`; `--v2` writes to
 `--out`. What ships goes to `charrnn/model/shipped/` (weights and word list only) with
@@ -205,82 +204,6 @@ def held_out_loss(path: Path, held_out: Path) -> tuple[float, int, int]:
     return lm.evaluate(known).bits_per_char, len(known), len(text) - len(known)
 
 
-def card(meta: dict, bits: float, chars: int, dropped: int, size: int) -> str:
-    model, train = meta["model"], meta["train"]
-    roles = ["learned"] * (len(BOOKS) - HELD_OUT) + ["held out"] * HELD_OUT
-    rows = "\n".join(f"| {title} | {author} | {number} | {role} | `{sha}` |"
-                     for (_, title, author, number, sha), role in zip(BOOKS, roles, strict=True))
-    best = meta["metrics"]["best_val_loss"] / LN2
-    return f"""# english: the model that ships with charrnn
-
-A general model of 19th-century English prose, made by `scripts/make_english.py` from
-twelve public-domain books (Project Gutenberg texts, licence header and footer stripped;
-origins, paths and commits in `corpora/english/SOURCES.md`). It is what `charrnn sample
---checkpoint english` writes before you train anything, and what `charrnn train MY.txt
---init-from english` starts from.
-
-## What it read
-
-| book | author | Gutenberg # | role | sha256 of the stripped text |
-|---|---|---|---|---|
-{rows}
-
-{len(BOOKS) - HELD_OUT} books learned ({meta['corpus']['symbols']:,} characters); the last
-two, by authors not among them, held out whole.
-
-## How it was trained
-
-- {model['model'].upper()}, {model['num_layers']} x {model['hidden_size']}, embedding
-  {model['embed_size']}, dropout {model['dropout']}; {meta['vocab_size']} characters.
-- AdamW, lr {train['lr']} ({train['lr_schedule']} to {train['min_lr_frac']} of it),
-  weight decay {train['weight_decay']}, weight average {train['ema']}, batch
-  {train['batch_size']} x {train['seq_len']}, seed {train['seed']}.
-- {meta['step']:,} steps ({meta['epoch']} epochs begun) in {meta['elapsed_seconds'] / 60:.0f}
-  minutes on {torch.get_num_threads()} CPU threads ({platform.machine()}); the best checkpoint
-  (step {meta['metrics']['best_step']:,}) is the one shipped, weights only, in fp32
-  ({size / 1e6:.1f} MB).
-
-## How well it does
-
-- Validation while training (the first 200,000 characters of the held-out books): best
-  **{best:.4f}** bits per character.
-- All of the held-out books ({chars:,} characters; {dropped} character(s) the learned books
-  never hold left out): **{bits:.4f}** bits per character.
-
-Reduced precision was not needed: fp32 fits the package's 8 MB limit.
-"""
-
-
-def ship(corpus: Path, held_out: Path) -> None:
-    """The run's best weights as `shipped/english`, with the learned books' word list
-    (for --words-only) and its card. Once the 46-book model has shipped as `english`
-    (the 12-book one kept, byte for byte, as `english-small`), this recipe ships nothing:
-    its new weights would replace neither without breaking the lineage of runs
-    fine-tuned from them (they find their parent by checksum)."""
-    if (shipped.FOLDER / f"english-small{checkpoint.SUFFIX}").exists():
-        print(f"not shipped: english is the 46-book model now and english-small is kept as "
-              f"it shipped; the run is in {RUN}")
-        return
-    best = runs.resolve(RUN)
-    found = checkpoint.load(best)
-    shipped.FOLDER.mkdir(parents=True, exist_ok=True)
-    target = shipped.FOLDER / f"english{checkpoint.SUFFIX}"
-    weights = checkpoint.weights_of(found.tensors)
-    meta = {k: v for k, v in found.meta.items() if k not in ("format", "version",
-                                                            "tensors_sha256")}
-    meta["corpus"] = {**meta["corpus"], "name": "english", "source": "english books"}
-    meta["validation"] = "held-out books"
-    words = word_list.words_of([corpus.read_text(encoding="utf-8")])
-    checkpoint.save(target, {**{checkpoint.MODEL + k: v for k, v in weights.items()},
-                             word_list.TENSOR: word_list.to_tensor(words)}, meta)
-    bits, chars, dropped = held_out_loss(target, held_out)
-    meta["vocab_size"] = len(meta["vocab"]["counts"])
-    shipped.card("english").write_text(card(meta, bits, chars, dropped, target.stat().st_size),
-                                       encoding="utf-8")
-    print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB); held-out books "
-          f"{bits:.4f} bits/char")
-
-
 FP16_LOSS_BOUND = 0.005  # bits/char fp16 weights may cost on the validation books to ship
 
 
@@ -451,9 +374,10 @@ def main() -> None:
     if args.v2 and args.ship:
         ship_v2(args.out, corpus, held_out, read_books(args.books, listed))
         shutil.rmtree(WORK, ignore_errors=True)
-    elif not args.v2:
-        ship(corpus, held_out)
-        shutil.rmtree(WORK, ignore_errors=True)
+    elif not args.v2:  # its weights would replace english-small and orphan its children
+        print(f"not shipped: the 12-book recipe's model ships as english-small, kept as it "
+              f"shipped (runs fine-tuned from it find it by checksum); the run is in "
+              f"{args.out}")
 
 
 class Lines:
