@@ -111,3 +111,23 @@ def test_a_hostile_word_list_is_refused_in_one_line(tensor, why, tmp_path):
 def test_the_list_is_every_word_once_lowercased_and_sorted():
     text = "The cat's toys.\nTHE Cat sat; 42 times\n" + "x" * 70
     assert word_list.words_of([text]) == ["42", "cat", "cat's", "sat", "the", "times", "toys"]
+
+
+def test_one_characters_step_is_that_characters_place_in_the_whole_row():
+    """The joined rules' witnesses step one character at a time (`step`), the sampler a
+    row at a time (`steps`): both agree on every state a text can reach, capitals,
+    boundaries, words outside the list and the new-word counts included."""
+    from charrnn.decoding.known_words import WordsOnly, trie_of
+
+    chars = tuple("\n .,'-aAbcdehmnostT")
+    texts = ["the cat sat on the mat.", "The dog's toes", "zebra at", "a - at,\nto", "tt a"]
+    for share in (0.0, 0.5):
+        rule = WordsOnly.after(trie_of(tuple(WORDS)), chars, share, "")
+        for text in texts:
+            state = rule.start
+            for c in text:
+                row = rule.steps(state)
+                assert [rule.step(state, d) for d in chars] == row, (share, text, state)
+                if c not in chars or row[chars.index(c)] is None:
+                    break
+                state = row[chars.index(c)]

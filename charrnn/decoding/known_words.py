@@ -88,25 +88,33 @@ class WordsOnly:
         return (node, known, new) if self.new_share else node
 
     def step(self, state: Hashable, c: str) -> Hashable | None:
-        return self.steps(state)[self.chars.index(c)]
+        """The state after `c` alone (the joined rules' witnesses step one character at a
+        time, so this must not build the whole row `steps` gives)."""
+        node, known, new = self._parts(state)
+        if not is_word_char(c):
+            return self._boundary(node, known, new)
+        return self._inside(node, known, new, c.lower())
 
     def steps(self, state: Hashable) -> list[Hashable | None]:
         """The state after each of `chars` (None: broken), at once."""
         node, known, new = self._parts(state)
+        boundary = self._boundary(node, known, new)
+        return [self._inside(node, known, new, lower) if word else boundary
+                for lower, word in _classes(self.chars)]
+
+    def _boundary(self, node: int, known: int, new: int) -> Hashable | None:
+        """The state after a non-word character: the word in progress ends (None: it may
+        not end here)."""
         ended = self._ended(node, known, new)
-        boundary = None if ended is None else self._made(ROOT, *ended)
-        outside = self._made(OUTSIDE, known, new) if self.new_share else None
-        child = self.trie.child
-        out: list[Hashable | None] = []
-        for lower, word in _classes(self.chars):
-            if not word:
-                out.append(boundary)
-            elif node == OUTSIDE:
-                out.append(outside)
-            else:
-                after = child.get((node, lower))
-                out.append(outside if after is None else self._made(after, known, new))
-        return out
+        return None if ended is None else self._made(ROOT, *ended)
+
+    def _inside(self, node: int, known: int, new: int, lower: str) -> Hashable | None:
+        """The state after the word character `lower`: down the trie, or outside it
+        (None where no new words are allowed)."""
+        after = OUTSIDE if node == OUTSIDE else self.trie.child.get((node, lower), OUTSIDE)
+        if after == OUTSIDE:
+            return self._made(OUTSIDE, known, new) if self.new_share else None
+        return self._made(after, known, new)
 
     def _ended(self, node: int, known: int, new: int) -> tuple[int, int] | None:
         """The counts once the word in progress ends (None: it may not end here)."""
