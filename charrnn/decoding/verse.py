@@ -657,20 +657,29 @@ def _padding(count: int) -> tuple[str, ...]:
     return min(options, key=lambda words: sum(map(len, words)) + len(words))
 
 
-def _line_words(need: int | None, letter: str | None, ends: Iterable[str] | None
-                ) -> list[str] | None:
+def _line_words(need: int | None, letter: str | None,
+                rhyming: tuple[str | None, int, tuple[str, ...]] | None) -> list[str] | None:
     """Words for the rest of a line, as few characters as found: `need` syllables in all
-    (None: any), the first starting with `letter` (None: any), the last one of `ends`
-    (None: any; the best among the first WITNESS_ENDS that fit)."""
-    if ends is None:  # any end: the same words for the same need and letter, kept
-        found = _line_words_any_end(need, letter)
-        return None if found is None else list(found)
-    return _line_words_ending(need, letter, ends)
+    (None: any), the first starting with `letter` (None: any), the last (where `rhyming`
+    is (the group's rhyming part or None, the group's size, its end words taken)) a word
+    of that part not taken (the best among the first WITNESS_ENDS that fit). Kept for
+    each question: the search asks the same ones from many states."""
+    found = (_line_words_any_end(need, letter) if rhyming is None
+             else _line_words_rhyming(need, letter, *rhyming))
+    return None if found is None else list(found)
 
 
 @functools.lru_cache(maxsize=1 << 12)
 def _line_words_any_end(need: int | None, letter: str | None) -> tuple[str, ...] | None:
     found = _line_words_ending(need, letter, None)
+    return None if found is None else tuple(found)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _line_words_rhyming(need: int | None, letter: str | None, fixed: str | None, size: int,
+                        taken: tuple[str, ...]) -> tuple[str, ...] | None:
+    pool = lexicon().rhymes[fixed] if fixed else _pool(size)
+    found = _line_words_ending(need, letter, (w for w in pool if w not in taken))
     return None if found is None else tuple(found)
 
 
@@ -734,18 +743,16 @@ def complete(verse: Verse, state: Hashable) -> str | None:
         letter = verse.letters[j].lower() if ac and fresh else None
         group = rh._bound(j) if rh else ()
         end = word or last
+        rhyming = None  # (part, size, taken) where this line's end word is still to find
         if group:
             fixed, taken = rh._fixed(j, tuple(ends))
             ready = bool(end) and rh.fits(j, end, tuple(ends))
-            pool = lexicon().rhymes[fixed] if fixed else _pool(len(group))
-            options = None if ready and not need and not letter else (
-                w for w in pool if w not in taken)
-        else:
-            options = None
-        if need or letter or options is not None:
+            if not (ready and not need and not letter):
+                rhyming = (fixed, len(group), taken)
+        if need or letter or rhyming is not None:
             if need == 0:
                 return None  # a full line that cannot end as it is
-            words = _line_words(need, letter, options)
+            words = _line_words(need, letter, rhyming)
             if words is None:
                 return None
             if letter:
