@@ -91,7 +91,7 @@ def written(run):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path, cli):
-    """Killed 6 times, each time a new process resuming the last: first at a random moment
+    """Killed 4 times, each time a new process resuming the last: first at a random moment
     early in training (before or about its first checkpoint), then in turn the instant a
     checkpoint write has begun (its temporary file appears) and at a random moment after
     the process has written a checkpoint (somewhere in its cycle of steps and writes):
@@ -102,7 +102,7 @@ def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path, cli):
             "--batch-size", "2", "--seq-len", "8", "--eval-every", "100000"]
     rng = random.Random(20261123)
     steps, mid_write = [], 0
-    for attempt in range(6):
+    for attempt in range(4):
         before = written(run)
         proc = start(*args)
         if attempt == 0:
@@ -121,10 +121,10 @@ def test_sigkill_at_random_moments_never_breaks_the_run(corpus, tmp_path, cli):
         if (run / runs.LATEST).exists():
             steps.append(checkpoint.load(run / runs.LATEST).meta["step"])
     assert steps == sorted(steps) and steps[-1] > 0
-    assert mid_write >= 3, "kills meant to land during a checkpoint write did not"
+    assert mid_write >= 2, "kills meant to land during a checkpoint write did not"
     done = cli("train", *resume, "--steps", steps[-1] + 3)
     assert done.exit_code == 0, done.output
     assert checkpoint.load(run / runs.LATEST).meta["step"] == steps[-1] + 3
     assert leftovers(run) == []
-    print(f"\n6 kills survived, {mid_write} of them during a checkpoint write; "
+    print(f"\n4 kills survived, {mid_write} of them during a checkpoint write; "
           f"steps reached {steps}")
