@@ -39,3 +39,20 @@ def test_info_errors_are_one_line(tmp_path, cli, one_error_line):
     bad = tmp_path / "x.safetensors"
     bad.write_bytes(b"\x00" * 100)
     assert "cannot load checkpoint" in one_error_line(cli("info", bad))
+
+
+def test_info_says_where_validation_came_from(corpus_file, tmp_path, cli, fast_flags):
+    """The corpus's own tail and its share, or the --val-file's name (never its folder:
+    a server shows what info says)."""
+    held = tmp_path / "private" / "held_out.txt"
+    held.parent.mkdir()
+    held.write_text(Path(corpus_file).read_text(encoding="utf-8")[:2000], encoding="utf-8")
+    assert cli("train", corpus_file, *fast_flags, "--out", "checkpoints/split").exit_code == 0
+    assert cli("train", corpus_file, *fast_flags, "--val-file", held,
+               "--out", "checkpoints/file").exit_code == 0
+    assert "validation 0.05 of the corpus" in cli("info", "checkpoints/split").stdout
+    shown = cli("info", "checkpoints/file").stdout
+    assert "validation from held_out.txt" in shown and "of the corpus" not in shown
+    data = json.loads(cli("info", "checkpoints/file", "--json").stdout)
+    assert data["validation"] == "held_out.txt" and "private" not in json.dumps(data)
+    assert json.loads(cli("info", "checkpoints/split", "--json").stdout)["validation"] == "split"

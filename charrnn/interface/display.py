@@ -373,8 +373,10 @@ def run_details(run: dict[str, Any]) -> None:
                   f"({train.get('lr_schedule')}), weight decay {train.get('weight_decay', 0.0)}, "
                   f"weight average {train.get('ema') or 'off'}, "
                   f"grad clip {train.get('grad_clip')}"),
-        ("data", f"encoding {data.get('encoding')}, validation {train.get('val_frac')} "
-                 f"(at most {data.get('val_max_chars'):,})"),
+        ("data", f"encoding {data.get('encoding')}, validation "
+                 + (f"{train.get('val_frac')} of the corpus" if run.get("validation") == "split"
+                    else f"from {run.get('validation')}")
+                 + f" (at most {data.get('val_max_chars'):,} characters)"),
         ("corpus", f"{run['corpus']['source']}"
                    + _listed(f" ({run['corpus'].get('files') or 0:,} files; sources: ",
                              run["corpus"].get("sources") or [], ")")),
