@@ -795,3 +795,22 @@ def test_adapters_for_more_labels_than_the_bound_are_one_line(tmp_path, cli):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "at most 64 labels" in errors[0], result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_a_file_without_a_final_newline_ends_its_last_paragraph(tmp_path, labelled):
+    """Paragraphs of a folder's files never run from one file into the next, whether a
+    file ends in a newline or not (the last paragraph of "a" once read on into "b")."""
+    from charrnn.data.weighted_sources import file_units
+
+    for name, text in (("a", "alpha one\n\nalpha two"), ("b", "beta one\n\nbeta two\n"),
+                       ("c", "gamma one\ngamma two")):
+        (tmp_path / "texts" / name).mkdir(parents=True)
+        (tmp_path / "texts" / name / "x.txt").write_text(text, encoding="utf-8")
+    data = DataConfig(documents="paragraphs", label_from="dirname" if labelled else None)
+    corpus = prepare_files([tmp_path / "texts"], data)
+    units = file_units(corpus)
+    docs = zip(units.docs.starts, units.docs.lengths, units.files, strict=True)
+    found = [(int(f), corpus.vocab.decode(corpus.ids[s : s + n].tolist())) for s, n, f in docs]
+    assert found == [(0, "alpha one"), (0, "alpha two"), (1, "beta one"), (1, "beta two"),
+                     (2, "gamma one\ngamma two")]

@@ -78,7 +78,8 @@ def find_documents(ids: torch.Tensor, newline: int | None, mode: str,
                    breaks_from: int | None = None) -> Documents:
     """The documents of a text of ids (no Python loop over characters). `newline` is the
     id of "\\n" (None: the text has none, so it is one document); ids of `breaks_from`
-    or above (the symbols between the files of a many-file corpus) break a line too."""
+    or above (the symbols between the files of a many-file corpus) end a line, and a
+    paragraph too: a file that does not end in a newline ends its last paragraph there."""
     if mode not in MODES:
         raise CorpusError(f"documents must be one of {', '.join(MODES)}, not {mode!r}",
                           field="documents")
@@ -92,9 +93,13 @@ def find_documents(ids: torch.Tensor, newline: int | None, mode: str,
     filled = ends > starts  # the lines that hold something
     if mode == "lines":
         return Documents(starts[filled], (ends - starts)[filled])
-    before = torch.cat([torch.tensor([False]), filled[:-1]])
-    after = torch.cat([filled[1:], torch.tensor([False])])
-    first, last = filled & ~before, filled & ~after  # a paragraph's first and last lines
+    between_files = (ids[breaks] >= breaks_from if breaks_from is not None
+                     else torch.zeros(len(breaks), dtype=torch.bool))
+    # lines i and i + 1 share a paragraph where both hold text and a newline parts them
+    joined = filled[:-1] & filled[1:] & ~between_files
+    none = torch.tensor([False])
+    first = filled & ~torch.cat([none, joined])  # a paragraph's first and last lines
+    last = filled & ~torch.cat([joined, none])
     return Documents(starts[first], ends[last] - starts[first])
 
 
