@@ -414,6 +414,7 @@ SAMPLE_BOUNDS = {
     "repetition_penalty": Bound("must be >= 1", low=1),
 }
 LENGTH = Bound("must be >= 0", low=0, whole=True)  # characters to write
+NUM_SAMPLES = Bound("must be >= 1", low=1, whole=True)  # texts one request draws
 WRITING_LENGTH = 200  # characters a writing page (served or exported) writes unless told
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.config import setting_error
+from charrnn.config import LENGTH
 from charrnn.data.text_format import TextFormat
 from charrnn.decoding.inference_step import InferenceStep
 from charrnn.model.network import CharRNN, State, select_state
@@ -167,8 +167,9 @@ def repeat(start: Start, rows: int) -> Start:
 
 
 def check_length(length: int) -> None:
-    if length < 0:
-        raise setting_error(f"length must be >= 0, not {length}")
+    """A whole number of characters, at least 0 (not 2.5, nor True): `config.LENGTH`, the
+    rule an exported model's runtime holds a length to as well."""
+    LENGTH.check("length", length)
 
 
 def ends_with(tokens: np.ndarray, stops: list[np.ndarray]) -> np.ndarray:

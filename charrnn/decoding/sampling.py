@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from charrnn.config import SampleConfig, setting_error
+from charrnn.config import NUM_SAMPLES, SampleConfig
 from charrnn.decoding.constraints import Guide
 from charrnn.decoding.decoder import Decoder, Start, check_length, ends_with, repeat
 from charrnn.errors import ConfigError
@@ -111,8 +111,7 @@ def check_options(length: int, cfg: SampleConfig, num_samples: int) -> None:
     """A generation's settings, checked before anything is read or drawn."""
     check_length(length)
     cfg.validate()
-    if num_samples < 1:
-        raise setting_error(f"num_samples must be >= 1, not {num_samples}")
+    NUM_SAMPLES.check("num_samples", num_samples)
 
 
 class Draws:
