@@ -413,8 +413,8 @@ SAMPLE_BOUNDS = {
     "top_p": Bound("must be in (0, 1]", above=0, high=1, unset=True),
     "repetition_penalty": Bound("must be >= 1", low=1),
 }
-LENGTH = Bound("must be >= 0", low=0, whole=True)  # characters to write
-NUM_SAMPLES = Bound("must be >= 1", low=1, whole=True)  # texts one request draws
+LENGTH = Bound("must be a whole number >= 0", low=0, whole=True)  # characters to write
+NUM_SAMPLES = Bound("must be a whole number >= 1", low=1, whole=True)  # texts one request draws
 WRITING_LENGTH = 200  # characters a writing page (served or exported) writes unless told
 
 

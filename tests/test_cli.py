@@ -106,7 +106,7 @@ def test_errors_without_a_model_are_one_line(args, message, cli, one_error_line)
     (["sample", "--prime", "ROMEO§"], "never saw: '§'"),
     (["beam", "--width", "0"], "--width must be >= 1"),
     (["beam", "--prime", "µ"], "never saw: 'µ'"),
-    (["sample", "--length", "-3"], "--length must be >= 0"),
+    (["sample", "--length", "-3"], "--length must be a whole number >= 0"),
 ])
 def test_bad_decoding_input_is_one_line_and_prints_nothing(trained_run, args, message, cli,
                                                            one_error_line):

@@ -45,7 +45,7 @@ def test_beam_options_from_the_command_line(trained_run, cli):
     (["sample", "--top-k", "0"], "--top-k must be >= 1"),
     (["sample", "--top-p", "0"], "--top-p must be in (0, 1]"),
     (["sample", "--repetition-penalty", "0.5"], "--repetition-penalty must be >= 1"),
-    (["sample", "--num-samples", "0"], "--num-samples must be >= 1"),
+    (["sample", "--num-samples", "0"], "--num-samples must be a whole number >= 1"),
     (["sample", "--stop", "€"], "--stop contains 1 character(s) the model never saw"),
     (["beam", "--no-repeat-ngram", "-2"], "--no-repeat-ngram must be >= 0"),
     (["beam", "--width", "8", "--n-best", "9"], "--n-best must be between 1 and --width (8)"),

@@ -724,7 +724,7 @@ def test_the_runtime_refuses_the_sampling_options_python_refuses(tmp_path):
                                "topK": defaults.top_k, "topP": defaults.top_p,
                                "repetitionPenalty": defaults.repetition_penalty,
                                "stop": [], "seed": None, "random": None}
-    with pytest.raises(ConfigError, match="length must be >= 0"):
+    with pytest.raises(ConfigError, match="length must be a whole number >= 0"):
         lm.sample(-1)
 
 

@@ -113,10 +113,11 @@ def test_stream_yields_the_same_text_as_sample(lm):
 @pytest.mark.parametrize("call,error,message", [
     (lambda lm: lm.sample(10, temperature=-0.5), ConfigError, "temperature"),
     (lambda lm: lm.sample(-1), ConfigError, "length"),
-    (lambda lm: lm.sample(2.5), ConfigError, "length must be >= 0, not 2.5"),  # as in JS
+    (lambda lm: lm.sample(2.5), ConfigError, "length must be a whole number >= 0, not 2.5"),
     (lambda lm: lm.sample(True), ConfigError, "length"),
     (lambda lm: lm.beam(2.5, width=2), ConfigError, "length"),
-    (lambda lm: lm.samples(1.5, 10), ConfigError, "num_samples must be >= 1, not 1.5"),
+    (lambda lm: lm.samples(1.5, 10), ConfigError,
+     "num_samples must be a whole number >= 1, not 1.5"),
     (lambda lm: lm.beam(10, width=0), ConfigError, "width"),
     (lambda lm: lm.beam(10, width=2, n_best=3), ConfigError, "n_best"),
     (lambda lm: lm.sample(10, prime="ROMEO€"), VocabError, "'€'"),
