@@ -138,7 +138,7 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "model": record.model.to_dict(),  # older runs' fields filled in
         "train": record.train.to_dict() if record.train is not None else {},
         "data": record.data.to_dict(),
-        "validation": _validation_source(record.validation),
+        "validation": record.validation,  # "split" (the corpus's own) or the --val-file
         "level": record.vocab.level,
         "vocab_size": len(record.vocab),
         "parameters": _parameters(weights_of(ckpt.tensors), record.model.tie_weights),
@@ -155,12 +155,6 @@ def describe(path: str | Path | None = None, root: Path = DEFAULT_ROOT) -> dict[
         "created": record.created,
         "parent": _parent(record.parent),
     }
-
-
-def _validation_source(validation: str) -> str:
-    """"split" (the corpus's own tail) or the validation file's name, not its path (a
-    server shows what `describe` says)."""
-    return validation if validation == "split" else Path(validation).name
 
 
 # what `describe` says of a run's corpus (not the paths it was given: a server shows this)

@@ -124,8 +124,8 @@ def _model_info(lm: LanguageModel, show_paths: bool = False) -> dict[str, Any]:
 
 
 def _located_nowhere(info: dict[str, Any]) -> dict[str, Any]:
-    """`info` with its files named, not located: the checkpoint, run folder and corpus
-    by name; the parent model and the weight patterns, as typed at training (often
+    """`info` with its files named, not located: the checkpoint, run folder, corpus and
+    validation file by name; the parent model and the weight patterns, as typed at training (often
     absolute), relative to the served run folder (`_seen_from`)."""
     run = Path(info["run"]).resolve()
     parent, data = info.get("parent"), info.get("data")
@@ -134,8 +134,10 @@ def _located_nowhere(info: dict[str, Any]) -> dict[str, Any]:
     if isinstance(data, dict) and isinstance(data.get("weights"), (list, tuple)):
         data = {**data, "weights": [_seen_from(run, pattern) + "=" + weight for pattern, _,
                                     weight in (str(w).rpartition("=") for w in data["weights"])]}
+    validation = info.get("validation")
     return {**info, "checkpoint": Path(info["checkpoint"]).name, "run": run.name,
             "corpus": {**info["corpus"], "source": _file_name(info["corpus"]["source"])},
+            "validation": validation if validation == "split" else _file_name(validation),
             "parent": parent, "data": data}
 
 
