@@ -671,20 +671,18 @@ def _line_words(need: int | None, letter: str | None,
 
 @functools.lru_cache(maxsize=1 << 12)
 def _line_words_any_end(need: int | None, letter: str | None) -> tuple[str, ...] | None:
-    found = _line_words_ending(need, letter, None)
-    return None if found is None else tuple(found)
+    return _line_words_ending(need, letter, None)
 
 
 @functools.lru_cache(maxsize=1 << 12)
 def _line_words_rhyming(need: int | None, letter: str | None, fixed: str | None, size: int,
                         taken: tuple[str, ...]) -> tuple[str, ...] | None:
     pool = lexicon().rhymes[fixed] if fixed else _pool(size)
-    found = _line_words_ending(need, letter, (w for w in pool if w not in taken))
-    return None if found is None else tuple(found)
+    return _line_words_ending(need, letter, (w for w in pool if w not in taken))
 
 
 def _line_words_ending(need: int | None, letter: str | None, ends: Iterable[str] | None
-                       ) -> list[str] | None:
+                       ) -> tuple[str, ...] | None:
     firsts = [(0, "")] if letter is None else _first_words(letter)
     best: tuple[str, ...] | None = None
     fitting = 0
@@ -703,7 +701,7 @@ def _line_words_ending(need: int | None, letter: str | None, ends: Iterable[str]
         fitting += bool(found)
         if fitting == WITNESS_ENDS:
             break
-    return None if best is None else list(best)
+    return best
 
 
 @functools.lru_cache(maxsize=1 << 12)
